@@ -1,0 +1,82 @@
+/* ganc.h — embed the ganc compiler and runtime: compile .gan models in memory
+ * (libtcc), call the emitted functions, initialize, load and save parameters.
+ * Link with `pkg-config --cflags --libs --static ganc`.
+ *
+ * Every call reports failure by its return value (NULL or nonzero) and, where
+ * it takes err/errlen, a message in err; none aborts or exits. */
+#ifndef GANC_H
+#define GANC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GANC_VERSION "0.1.0"
+#define GANC_MAX_RANK 8
+
+/* One compiled .gan file: every model in it, compiled together. */
+typedef struct ganc_model ganc_model;
+
+/* A parameter tensor: a slice of the model's flat parameter array. */
+typedef struct ganc_tensor {
+  char name[48];              /* "generator.0.weight", as PyTorch names it */
+  int rank;
+  int64_t shape[GANC_MAX_RANK];
+  int64_t offset, count;      /* in scalars */
+} ganc_tensor;
+
+/* What a program needs to know of one model to call its functions. */
+typedef struct ganc_info {
+  const char *name;           /* the model's name; prefixes its symbols */
+  int scalar_size;            /* 4 for `scalar float`, 8 for `scalar double` */
+  int latent_rank, obs_rank;
+  int64_t latent_shape[GANC_MAX_RANK], obs_shape[GANC_MAX_RANK];
+  int64_t latent_size, obs_size;           /* elements */
+  int64_t g_param_count, d_param_count, param_count;
+  int ntensors;               /* generator's first, then discriminator's */
+  const ganc_tensor *tensors;
+  const char *signature;      /* shapes as text, e.g. "latent [64]; ..." */
+} ganc_info;
+
+/* Compile every model in a .gan file in memory (libtcc). NULL on failure,
+   with the diagnostics (same format as the CLI) in err. */
+ganc_model *ganc_jit(const char *path, char *err, size_t errlen);
+/* The same for source text; name_for_diagnostics stands for the file name. */
+ganc_model *ganc_jit_string(const char *source, const char *name_for_diagnostics,
+                            char *err, size_t errlen);
+/* An emitted symbol by name, e.g. "fashion_mlp_generate"; NULL if absent. */
+void *ganc_symbol(ganc_model *m, const char *name);
+/* Free everything ganc_jit made; symbols from it become invalid. */
+void ganc_free(ganc_model *m);
+
+/* The models of a compiled file, in source order. */
+int ganc_model_count(const ganc_model *m);
+const ganc_info *ganc_model_info(const ganc_model *m, int i);
+/* A model by name; NULL if the file has none of that name. */
+const ganc_info *ganc_find_model(const ganc_model *m, const char *name);
+
+/* ---- Random numbers (documented in README, "Random numbers") ----
+   xoshiro256** seeded by SplitMix64; uniforms from the top 53 bits; normals
+   by Box–Muller (one normal from two uniforms). */
+typedef struct ganc_rng {
+  uint64_t s[4];
+} ganc_rng;
+
+void ganc_rng_seed(ganc_rng *r, uint64_t seed);
+uint64_t ganc_rng_next(ganc_rng *r);
+double ganc_rng_uniform(ganc_rng *r); /* [0, 1) */
+double ganc_rng_normal(ganc_rng *r);  /* mean 0, variance 1 */
+
+/* Fill params (info->param_count scalars of info->scalar_size bytes) with
+   Xavier-uniform weights and zero biases, deterministically from seed. */
+void ganc_init_params(const ganc_info *info, uint64_t seed, void *params);
+/* Fill n scalars with standard normal noise. */
+void ganc_normal_fill(ganc_rng *r, int scalar_size, int64_t n, void *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
