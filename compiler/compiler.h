@@ -254,14 +254,16 @@ Ir *lower_program(Arena *a, const Program *prog);
 /* ---- emit.c: C text ---- */
 
 typedef struct EmitOptions {
-  int backward; /* also the _backward functions */
+  const char *source_name; /* the .gan file, named in the header comment */
+  int backward;            /* also the _backward functions */
+  int jit;                 /* declare libm functions instead of including math.h */
 } EmitOptions;
 
 /* The header NAME.h and the source NAME.c for one model. */
 void emit_header(Str *out, const IrModel *m, const EmitOptions *opt);
 void emit_source(Str *out, const IrModel *m, const EmitOptions *opt);
-/* Every model of the program in one translation unit (the JIT's input). */
-void emit_unit(Str *out, const Ir *ir, const EmitOptions *opt);
+/* The header and source of one model as one translation unit (the JIT's). */
+void emit_unit(Str *out, const IrModel *m, const EmitOptions *opt);
 
 /* ---- compile.c: the front end as one call, for the CLI and the JIT ---- */
 

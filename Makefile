@@ -1,0 +1,168 @@
+# ganc — build, test, demo, install.
+#
+#   make            build/ganc and build/libganc.a (says what is missing)
+#   make deps       install the Debian packages ganc needs (as root)
+#   make test       the Criterion suite (installs dependencies first if needed)
+#   make demo       build, then train models/ring8.gan and show the result
+#   make install    PREFIX=/usr/local, DESTDIR for staging; make uninstall
+#   V=1 shows commands; SANITIZE=1 builds with ASan and UBSan.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+STD     := -std=c11 -D_POSIX_C_SOURCE=200809L
+INCS    := -Icompiler -Iruntime -Ibuild
+LIBS    := -ltcc -lcjson -lpng -lz -lm -ldl -lpthread
+
+ifeq ($(SANITIZE),1)
+  SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  CFLAGS  += $(SAN)
+  LDFLAGS += $(SAN)
+  B       := build/san
+else
+  B       := build
+endif
+
+ALL_CFLAGS = $(STD) $(INCS) -I$(B) $(CFLAGS) $(WARN)
+# Flex and Bison output is not ours to fix; keep the rest of the warnings.
+GEN_CFLAGS = $(STD) $(INCS) -I$(B) $(CFLAGS) -Wall -Wno-unused-function -Wno-sign-compare -Werror
+
+ifneq ($(V),1)
+  Q = @
+  say = @printf '  %-6s %s\n' $(1) $(2);
+else
+  say =
+endif
+
+COMPILER := arena diag check lower emit compile
+RUNTIME  := jit rng
+LIB_OBJS := $(B)/parser.o $(B)/lexer.o \
+            $(COMPILER:%=$(B)/compiler/%.o) $(RUNTIME:%=$(B)/runtime/%.o)
+TESTS    := $(patsubst tests/%.c,$(B)/tests/%.o,$(wildcard tests/test_*.c))
+
+# ---- dependencies -----------------------------------------------------------
+
+DEB_PACKAGES := flex bison tcc libtcc-dev libcriterion-dev zlib1g-dev \
+                libcjson-dev libpng-dev pkg-config clang dataset-fashion-mnist
+
+have_cmd    = $(if $(shell command -v $(1) 2>/dev/null),,$(2))
+have_header = $(if $(shell printf '\#include <$(1)>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo y),,$(2))
+
+MISSING_BUILD = $(strip \
+  $(call have_cmd,flex,flex) $(call have_cmd,bison,bison) \
+  $(call have_header,libtcc.h,libtcc-dev) $(call have_cmd,tcc,tcc) \
+  $(call have_header,cjson/cJSON.h,libcjson-dev) $(call have_header,png.h,libpng-dev) \
+  $(call have_header,zlib.h,zlib1g-dev))
+MISSING_TEST = $(strip $(MISSING_BUILD) \
+  $(call have_header,criterion/criterion.h,libcriterion-dev) $(call have_cmd,clang,clang) \
+  $(call have_cmd,pkg-config,pkg-config))
+
+.PHONY: all deps check-deps test demo install uninstall clean
+
+all: check-deps $(B)/ganc $(B)/libganc.a
+
+check-deps:
+	@missing='$(MISSING_BUILD)'; if [ -n "$$missing" ]; then \
+	  echo "ganc: missing dependencies: $$missing"; \
+	  echo "install them with: sudo apt-get install $$missing   (or: sudo make deps)"; \
+	  exit 1; fi
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+
+# ---- generated front end ----------------------------------------------------
+
+$(B)/parser.c $(B)/parser.h: compiler/parser.y
+	@mkdir -p $(B)
+	$(call say,BISON,$<)
+	$(Q)bison -Wall -Wcounterexamples -o $(B)/parser.c --header=$(B)/parser.h $<
+
+$(B)/lexer.c: compiler/lexer.l
+	@mkdir -p $(B)
+	$(call say,FLEX,$<)
+	$(Q)flex -o $@ $<
+
+$(B)/parser.o: $(B)/parser.c compiler/compiler.h
+	$(call say,CC,$<)
+	$(Q)$(CC) $(GEN_CFLAGS) -c -o $@ $<
+
+$(B)/lexer.o: $(B)/lexer.c $(B)/parser.h compiler/compiler.h
+	$(call say,CC,$<)
+	$(Q)$(CC) $(GEN_CFLAGS) -c -o $@ $<
+
+# ---- compiler, runtime, CLI -------------------------------------------------
+
+$(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/runtime/%.o: runtime/%.c runtime/ganc.h compiler/compiler.h
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libganc.a: $(LIB_OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/ganc: $(B)/compiler/main.o $(B)/libganc.a
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- tests ------------------------------------------------------------------
+
+$(B)/tests/%.o: tests/%.c runtime/ganc.h tests/test.h
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -c -o $@ $<
+
+$(B)/tests/run: $(TESTS) $(B)/libganc.a
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TESTS) $(B)/libganc.a -lcriterion $(LIBS)
+
+# Installs what is missing first, so that `make test` works on a new machine.
+test:
+	@$(if $(MISSING_TEST),$(MAKE) --no-print-directory deps &&) \
+	  $(MAKE) --no-print-directory $(B)/ganc $(B)/tests/run && \
+	  GANC=$(B)/ganc $(B)/tests/run --jobs 2
+
+# ---- demo -------------------------------------------------------------------
+
+demo:
+	@$(if $(MISSING_TEST),$(MAKE) --no-print-directory deps &&) \
+	  $(MAKE) --no-print-directory $(B)/ganc
+	$(B)/ganc summary models/fashion_mlp.gan
+	$(B)/ganc emit models/fashion_mlp.gan -o $(B)/demo
+	$(CC) -std=c99 -O2 -Wall -Wextra -pedantic -Werror -c $(B)/demo/fashion_mlp.c -o $(B)/demo/fashion_mlp.o
+	$(B)/ganc sample models/fashion_mlp.gan --jit -n 2 -o -
+
+# ---- install ----------------------------------------------------------------
+
+$(B)/ganc.pc:
+	@mkdir -p $(B)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+	  'Name: ganc' 'Description: compile generative adversarial networks to C' \
+	  'Version: $(shell sed -n 's/^#define GANC_VERSION "\(.*\)"/\1/p' runtime/ganc.h)' \
+	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lganc' \
+	  'Libs.private: $(LIBS)' > $@
+
+install: all $(B)/ganc.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 755 $(B)/ganc $(DESTDIR)$(BINDIR)/ganc
+	install -m 644 runtime/ganc.h $(DESTDIR)$(INCDIR)/ganc.h
+	install -m 644 $(B)/libganc.a $(DESTDIR)$(LIBDIR)/libganc.a
+	install -m 644 $(B)/ganc.pc $(DESTDIR)$(LIBDIR)/pkgconfig/ganc.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ganc $(DESTDIR)$(INCDIR)/ganc.h \
+	  $(DESTDIR)$(LIBDIR)/libganc.a $(DESTDIR)$(LIBDIR)/pkgconfig/ganc.pc
+
+clean:
+	rm -rf build

@@ -1,0 +1,774 @@
+/* check.c — give the Ast its meaning: declarations, layer arguments, shapes
+ * and parameter offsets, producing a Program.
+ *
+ * The checker reports every independent error it finds (up to the Diag
+ * limit): a bad argument does not stop the next layer's arguments from being
+ * checked, but after a layer whose output shape is unknown the rest of that
+ * stack's shapes are not checked, since every message would be a consequence
+ * of the first. All size arithmetic is checked against MAX_ELEMENTS. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+
+typedef struct Checker {
+  Arena *arena;
+  Diag *diag;
+  const char *src;
+} Checker;
+
+/* ---- helpers ---- */
+
+int64_t shape_count(const Shape *s)
+{
+  int64_t n = 1;
+  for (int i = 0; i < s->rank; i++)
+    n *= s->dim[i];
+  return n;
+}
+
+const char *shape_str(const Shape *s, char *buf, size_t size)
+{
+  size_t len = 0;
+  len += (size_t)snprintf(buf, size, "[");
+  for (int i = 0; i < s->rank && len < size; i++)
+    len += (size_t)snprintf(buf + len, size - len, "%s%lld", i ? ", " : "", (long long)s->dim[i]);
+  if (len < size)
+    snprintf(buf + len, size - len, "]");
+  return buf;
+}
+
+/* a * b into *out unless it exceeds MAX_ELEMENTS. */
+static int mul_ok(int64_t a, int64_t b, int64_t *out)
+{
+  if (a != 0 && b > MAX_ELEMENTS / a)
+    return 0;
+  *out = a * b;
+  return 1;
+}
+
+static int add_ok(int64_t a, int64_t b, int64_t *out)
+{
+  if (b > MAX_ELEMENTS - a)
+    return 0;
+  *out = a + b;
+  return 1;
+}
+
+static int count_ok(const Shape *s, int64_t *out)
+{
+  int64_t n = 1;
+  for (int i = 0; i < s->rank; i++)
+    if (!mul_ok(n, s->dim[i], &n))
+      return 0;
+  *out = n;
+  return 1;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 32 || lb > 32)
+    return 99;
+  size_t row[33];
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+      if (row[j] + 1 < best)
+        best = row[j] + 1;
+      if (row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* The closest of the NULL-terminated candidates, if close enough to be a
+   plausible typo; NULL otherwise. */
+static const char *suggest(const char *name, const char *const *candidates)
+{
+  const char *best = NULL;
+  size_t best_d = 3;
+  size_t limit = strlen(name) <= 3 ? 1 : 2;
+  for (; *candidates; candidates++) {
+    size_t d = edit_distance(name, *candidates);
+    if (d <= limit && d < best_d) {
+      best = *candidates;
+      best_d = d;
+    }
+  }
+  return best;
+}
+
+/* " (did you mean 'x'?)" or "". */
+static const char *did_you_mean(Checker *c, const char *name, const char *const *candidates)
+{
+  const char *s = suggest(name, candidates);
+  if (!s)
+    return "";
+  size_t n = strlen(s) + 24;
+  char *buf = arena_alloc(c->arena, n);
+  snprintf(buf, n, " (did you mean '%s'?)", s);
+  return buf;
+}
+
+/* ---- numbers and shapes ---- */
+
+static int is_integer_text(const char *t)
+{
+  if (*t == '-')
+    t++;
+  if (!*t)
+    return 0;
+  for (; *t; t++)
+    if (*t < '0' || *t > '9')
+      return 0;
+  return 1;
+}
+
+/* A positive integer no larger than MAX_ELEMENTS; what names the value in
+   messages ("dimension", "argument 'out'"). */
+static int positive_int(Checker *c, const Value *v, const char *what, int64_t *out)
+{
+  if (v->kind != VAL_NUMBER) {
+    diag_error(c->diag, v->loc, "%s must be a positive integer, not a shape", what);
+    return 0;
+  }
+  if (!is_integer_text(v->text)) {
+    diag_error(c->diag, v->loc, "%s must be a positive integer, not '%s'", what, v->text);
+    return 0;
+  }
+  errno = 0;
+  long long n = strtoll(v->text, NULL, 10);
+  if (errno == ERANGE || n > MAX_ELEMENTS) {
+    diag_error(c->diag, v->loc, "%s %s is too large (at most %d)", what, v->text, MAX_ELEMENTS);
+    return 0;
+  }
+  if (n <= 0) {
+    diag_error(c->diag, v->loc, "%s must be a positive integer, not %s", what, v->text);
+    return 0;
+  }
+  *out = n;
+  return 1;
+}
+
+static int finite_number(Checker *c, const Value *v, const char *what, double *out)
+{
+  if (v->kind != VAL_NUMBER) {
+    diag_error(c->diag, v->loc, "%s must be a number, not a shape", what);
+    return 0;
+  }
+  errno = 0;
+  double x = strtod(v->text, NULL);
+  if (errno == ERANGE && fabs(x) > 1) {
+    diag_error(c->diag, v->loc, "%s %s is out of range", what, v->text);
+    return 0;
+  }
+  *out = x;
+  return 1;
+}
+
+static int check_shape(Checker *c, const Value *v, const char *what, Shape *out)
+{
+  if (v->kind != VAL_SHAPE) {
+    diag_error(c->diag, v->loc, "%s must be a shape such as [1, 28, 28], not '%s'", what, v->text);
+    return 0;
+  }
+  if (v->items.n > MAX_RANK) {
+    diag_error(c->diag, v->loc, "shape has %d dimensions; at most %d are supported", v->items.n, MAX_RANK);
+    return 0;
+  }
+  int ok = 1;
+  out->rank = v->items.n;
+  for (int i = 0; i < v->items.n; i++)
+    ok &= positive_int(c, v->items.item[i], "dimension", &out->dim[i]);
+  int64_t n;
+  if (ok && !count_ok(out, &n)) {
+    diag_error(c->diag, v->loc, "shape has too many elements (more than %d)", MAX_ELEMENTS);
+    ok = 0;
+  }
+  return ok;
+}
+
+/* ---- layer arguments ---- */
+
+typedef enum { ARG_POSITIVE, ARG_NONNEGATIVE, ARG_NUMBER, ARG_SHAPE } ArgType;
+
+typedef struct ParamSpec {
+  const char *name;
+  ArgType type;
+  int required;
+  double fallback; /* default of an optional numeric argument */
+} ParamSpec;
+
+enum { MAX_PARAMS = 4 };
+
+typedef struct LayerSpec {
+  const char *name;
+  LayerKind kind;
+  ParamSpec params[MAX_PARAMS];
+} LayerSpec;
+
+static const LayerSpec layer_specs[] = {
+    {"linear", LY_LINEAR, {{"out", ARG_POSITIVE, 1, 0}}},
+    {"relu", LY_RELU, {{0}}},
+    {"leaky_relu", LY_LEAKY_RELU, {{"slope", ARG_NUMBER, 0, 0.01}}},
+    {"tanh", LY_TANH, {{0}}},
+    {"sigmoid", LY_SIGMOID, {{0}}},
+    {"reshape", LY_RESHAPE, {{"shape", ARG_SHAPE, 1, 0}}},
+    {"flatten", LY_FLATTEN, {{0}}},
+    {"conv2d", LY_CONV2D,
+     {{"out", ARG_POSITIVE, 1, 0}, {"kernel", ARG_POSITIVE, 1, 0},
+      {"stride", ARG_POSITIVE, 0, 1}, {"padding", ARG_NONNEGATIVE, 0, 0}}},
+    {"conv_transpose2d", LY_CONV_TRANSPOSE2D,
+     {{"out", ARG_POSITIVE, 1, 0}, {"kernel", ARG_POSITIVE, 1, 0},
+      {"stride", ARG_POSITIVE, 0, 1}, {"padding", ARG_NONNEGATIVE, 0, 0}}},
+};
+enum { NLAYER_SPECS = sizeof layer_specs / sizeof layer_specs[0] };
+
+static const char *const layer_names[] = {
+    "linear", "relu", "leaky_relu", "tanh", "sigmoid", "reshape", "flatten",
+    "conv2d", "conv_transpose2d", NULL};
+
+const char *layer_kind_name(LayerKind k)
+{
+  return layer_names[k];
+}
+
+static int nparams(const LayerSpec *s)
+{
+  int n = 0;
+  while (n < MAX_PARAMS && s->params[n].name)
+    n++;
+  return n;
+}
+
+/* The arguments bound to the spec's parameters, as Python binds them. */
+typedef struct Bound {
+  const Value *value[MAX_PARAMS];
+  int64_t integer[MAX_PARAMS];
+  double number[MAX_PARAMS];
+  Shape shape[MAX_PARAMS];
+} Bound;
+
+static int bind_args(Checker *c, const LayerNode *ln, const LayerSpec *spec, Bound *b)
+{
+  int np = nparams(spec), ok = 1, seen_key = 0;
+  Loc given_at[MAX_PARAMS];
+  const char *names[MAX_PARAMS + 1] = {0};
+  for (int i = 0; i < np; i++)
+    names[i] = spec->params[i].name;
+  memset(b, 0, sizeof *b);
+
+  for (int i = 0; i < ln->args.n; i++) {
+    const Arg *a = ln->args.item[i];
+    int slot;
+    if (!a->key) {
+      if (seen_key) {
+        diag_error(c->diag, a->value->loc, "positional argument follows keyword argument");
+        ok = 0;
+        continue;
+      }
+      if (i >= np) {
+        if (np == 0)
+          diag_error(c->diag, a->value->loc, "%s takes no arguments", spec->name);
+        else
+          diag_error(c->diag, a->value->loc, "%s takes at most %d argument%s, but %d were given",
+                     spec->name, np, np == 1 ? "" : "s", ln->args.n);
+        ok = 0;
+        break;
+      }
+      slot = i;
+    } else {
+      seen_key = 1;
+      for (slot = 0; slot < np; slot++)
+        if (strcmp(a->key, names[slot]) == 0)
+          break;
+      if (slot == np) {
+        if (np == 0)
+          diag_error(c->diag, a->key_loc, "%s takes no arguments", spec->name);
+        else
+          diag_error(c->diag, a->key_loc, "%s has no argument '%s'%s", spec->name, a->key,
+                     did_you_mean(c, a->key, names));
+        ok = 0;
+        continue;
+      }
+      if (b->value[slot]) {
+        diag_error(c->diag, a->key_loc, "argument '%s' given twice (first at column %d)",
+                   a->key, given_at[slot].col);
+        ok = 0;
+        continue;
+      }
+    }
+    b->value[slot] = a->value;
+    given_at[slot] = a->key ? a->key_loc : a->value->loc;
+  }
+
+  for (int i = 0; i < np; i++) {
+    const ParamSpec *p = &spec->params[i];
+    const Value *v = b->value[i];
+    char what[64];
+    snprintf(what, sizeof what, "argument '%s'", p->name);
+    if (!v) {
+      if (p->required) {
+        diag_error(c->diag, ln->loc, "%s needs argument '%s'", spec->name, p->name);
+        ok = 0;
+      }
+      b->integer[i] = (int64_t)p->fallback;
+      b->number[i] = p->fallback;
+      continue;
+    }
+    switch (p->type) {
+    case ARG_POSITIVE:
+      ok &= positive_int(c, v, what, &b->integer[i]);
+      break;
+    case ARG_NONNEGATIVE:
+      if (v->kind == VAL_NUMBER && strcmp(v->text, "0") == 0)
+        b->integer[i] = 0;
+      else if (v->kind == VAL_NUMBER && is_integer_text(v->text) && v->text[0] == '-') {
+        diag_error(c->diag, v->loc, "%s must not be negative, not %s", what, v->text);
+        ok = 0;
+      } else
+        ok &= positive_int(c, v, what, &b->integer[i]);
+      break;
+    case ARG_NUMBER:
+      ok &= finite_number(c, v, what, &b->number[i]);
+      break;
+    case ARG_SHAPE:
+      ok &= check_shape(c, v, what, &b->shape[i]);
+      break;
+    }
+  }
+  return ok;
+}
+
+/* ---- layers and stacks ---- */
+
+/* The layer as written, comments dropped and whitespace folded, for the
+   emitted code's comments and `ganc summary`. */
+static const char *layer_text(Checker *c, const LayerNode *ln)
+{
+  size_t n = ln->text_end - ln->text_start, len = 0;
+  char *out = arena_alloc(c->arena, n + 1);
+  const char *p = c->src + ln->text_start, *end = c->src + ln->text_end;
+  int space = 0;
+  while (p < end) {
+    if (*p == '#') {
+      while (p < end && *p != '\n')
+        p++;
+      space = 1;
+    } else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') {
+      space = 1;
+      p++;
+    } else {
+      if (space && len > 0 && out[len - 1] != '(' && out[len - 1] != '[' && *p != ')' && *p != ']' && *p != ',')
+        out[len++] = ' ';
+      space = 0;
+      out[len++] = *p++;
+    }
+  }
+  out[len] = 0;
+  return out;
+}
+
+static void set_shape(Shape *s, int rank, const int64_t *dims)
+{
+  s->rank = rank;
+  for (int i = 0; i < rank; i++)
+    s->dim[i] = dims[i];
+}
+
+/* One output dimension of a convolution; 0 after reporting an error. */
+static int64_t conv_dim(Checker *c, const Layer *l, int64_t in, const char *axis)
+{
+  char buf[64];
+  if (l->kind == LY_CONV2D) {
+    if (in + 2 * l->padding < l->kernel) {
+      diag_error(c->diag, l->loc, "conv2d kernel %lld is larger than the padded input %s %lld (input %s)",
+                 (long long)l->kernel, axis, (long long)(in + 2 * l->padding), shape_str(&l->in, buf, sizeof buf));
+      return 0;
+    }
+    return (in + 2 * l->padding - l->kernel) / l->stride + 1;
+  }
+  int64_t out = (in - 1) * l->stride + l->kernel - 2 * l->padding;
+  if (out <= 0) {
+    diag_error(c->diag, l->loc, "conv_transpose2d output %s would be %lld for input %s",
+               axis, (long long)out, shape_str(&l->in, buf, sizeof buf));
+    return 0;
+  }
+  return out;
+}
+
+/* The output shape and parameter shapes of l from l->in; 0 after an error. */
+static int layer_shapes(Checker *c, Layer *l, const Bound *b)
+{
+  char in[160], to[160];
+  int64_t n = shape_count(&l->in);
+  switch (l->kind) {
+  case LY_LINEAR: {
+    if (l->in.rank != 1) {
+      diag_error(c->diag, l->loc, "linear needs a 1-D input, but its input is %s%s",
+                 shape_str(&l->in, in, sizeof in), l->in.rank > 1 ? " (flatten it first)" : "");
+      return 0;
+    }
+    l->out_features = b->integer[0];
+    set_shape(&l->out, 1, &l->out_features);
+    set_shape(&l->weight_shape, 2, (int64_t[]){l->out_features, l->in.dim[0]});
+    set_shape(&l->bias_shape, 1, &l->out_features);
+    return 1;
+  }
+  case LY_RELU:
+  case LY_TANH:
+  case LY_SIGMOID:
+    l->out = l->in;
+    return 1;
+  case LY_LEAKY_RELU:
+    l->slope = b->number[0];
+    l->out = l->in;
+    return 1;
+  case LY_RESHAPE:
+    l->out = b->shape[0];
+    if (shape_count(&l->out) != n) {
+      diag_error(c->diag, l->loc, "reshape to %s (%lld elements) but its input %s has %lld",
+                 shape_str(&l->out, to, sizeof to), (long long)shape_count(&l->out),
+                 shape_str(&l->in, in, sizeof in), (long long)n);
+      return 0;
+    }
+    return 1;
+  case LY_FLATTEN:
+    set_shape(&l->out, 1, &n);
+    return 1;
+  case LY_CONV2D:
+  case LY_CONV_TRANSPOSE2D: {
+    const char *name = layer_kind_name(l->kind);
+    if (l->in.rank != 3) {
+      diag_error(c->diag, l->loc, "%s needs a [channels, height, width] input, but its input is %s",
+                 name, shape_str(&l->in, in, sizeof in));
+      return 0;
+    }
+    l->out_features = b->integer[0];
+    l->kernel = b->integer[1];
+    l->stride = b->integer[2];
+    l->padding = b->integer[3];
+    int64_t h = conv_dim(c, l, l->in.dim[1], "height");
+    int64_t w = h ? conv_dim(c, l, l->in.dim[2], "width") : 0;
+    if (!h || !w)
+      return 0;
+    set_shape(&l->out, 3, (int64_t[]){l->out_features, h, w});
+    int64_t cin = l->in.dim[0], k = l->kernel;
+    if (l->kind == LY_CONV2D)
+      set_shape(&l->weight_shape, 4, (int64_t[]){l->out_features, cin, k, k});
+    else
+      set_shape(&l->weight_shape, 4, (int64_t[]){cin, l->out_features, k, k});
+    set_shape(&l->bias_shape, 1, &l->out_features);
+    int64_t count;
+    if (!count_ok(&l->out, &count)) {
+      diag_error(c->diag, l->loc, "%s output has too many elements (more than %d)", name, MAX_ELEMENTS);
+      return 0;
+    }
+    return 1;
+  }
+  }
+  return 0;
+}
+
+static int64_t layer_flops(const Layer *l)
+{
+  switch (l->kind) {
+  case LY_LINEAR:
+    return 2 * l->in.dim[0] * l->out_features;
+  case LY_CONV2D: /* each output element: C_in * k * k multiply-adds */
+    return 2 * shape_count(&l->out) * l->in.dim[0] * l->kernel * l->kernel;
+  case LY_CONV_TRANSPOSE2D: /* each input element scatters to C_out * k * k */
+    return 2 * shape_count(&l->in) * l->out_features * l->kernel * l->kernel;
+  default:
+    return 0;
+  }
+}
+
+static const LayerSpec *find_layer(const char *name)
+{
+  for (int i = 0; i < NLAYER_SPECS; i++)
+    if (strcmp(layer_specs[i].name, name) == 0)
+      return &layer_specs[i];
+  return NULL;
+}
+
+/* Check one stack starting from `in`; *offset is the next free parameter
+   slot and advances. Returns 0 if any error was reported. */
+static int check_stack(Checker *c, const DeclNode *decl, const char *name, const Shape *in,
+                       int64_t *offset, Stack *st)
+{
+  int ok = 1, shapes_known = in != NULL;
+  Shape cur = in ? *in : (Shape){0};
+  st->name = name;
+  st->loc = decl->loc;
+  st->in = cur;
+  st->n = decl->layers.n;
+  st->layers = arena_alloc(c->arena, (size_t)(st->n ? st->n : 1) * sizeof *st->layers);
+  st->param_off = *offset;
+
+  for (int i = 0; i < st->n && !diag_full(c->diag); i++) {
+    const LayerNode *ln = decl->layers.item[i];
+    Layer *l = &st->layers[i];
+    l->index = i;
+    l->loc = ln->loc;
+    l->text = layer_text(c, ln);
+    const LayerSpec *spec = find_layer(ln->name);
+    if (!spec) {
+      diag_error(c->diag, ln->loc, "unknown layer '%s'%s", ln->name, did_you_mean(c, ln->name, layer_names));
+      ok = shapes_known = 0;
+      continue;
+    }
+    l->kind = spec->kind;
+    Bound b;
+    if (!bind_args(c, ln, spec, &b)) {
+      ok = shapes_known = 0;
+      continue;
+    }
+    if (!shapes_known)
+      continue;
+    l->in = cur;
+    if (!layer_shapes(c, l, &b)) {
+      ok = shapes_known = 0;
+      continue;
+    }
+    cur = l->out;
+
+    int64_t wc = 0, bc = 0, total;
+    if (l->weight_shape.rank) {
+      if (!count_ok(&l->weight_shape, &wc) || !count_ok(&l->bias_shape, &bc) ||
+          !add_ok(*offset, wc, &total) || !add_ok(total, bc, &total)) {
+        diag_error(c->diag, l->loc, "too many parameters (more than %d in a model)", MAX_ELEMENTS);
+        ok = shapes_known = 0;
+        continue;
+      }
+      l->weight_off = *offset;
+      l->weight_count = wc;
+      l->bias_off = *offset + wc;
+      l->bias_count = bc;
+      *offset = total;
+    }
+    st->flops += layer_flops(l);
+  }
+  st->out = cur;
+  st->param_count = *offset - st->param_off;
+  return ok && shapes_known;
+}
+
+/* ---- models ---- */
+
+static int same_shape(const Shape *a, const Shape *b)
+{
+  if (a->rank != b->rank)
+    return 0;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dim[i] != b->dim[i])
+      return 0;
+  return 1;
+}
+
+static const char *const c_keywords[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+    "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+    "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+    "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "_Alignas",
+    "_Alignof", "_Atomic", "_Bool", "_Complex", "_Generic", "_Imaginary", "_Noreturn",
+    "_Static_assert", "_Thread_local", "asm", "bool", "true", "false", NULL};
+
+/* Every identifier a model's emitted code defines is NAME_SUFFIX for one of
+   these (emit.c); two models clash if any of their identifiers coincide. */
+static const char *const symbol_suffixes[] = {
+    "scalar", "LATENT_SIZE", "OBS_SIZE", "G_PARAM_COUNT", "D_PARAM_COUNT", "PARAM_COUNT",
+    "generate", "fake_score", "real_score", "discriminator_loss", "generator_loss",
+    "generate_batch", "real_score_batch", "fake_score_batch", "discriminator_loss_batch",
+    "generator_loss_batch", "discriminator_loss_backward", "generator_loss_backward",
+    "weights", "G", "D", "G_backward", "D_backward", "H", "TILE", NULL};
+
+static int symbols_clash(const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b);
+  for (const char *const *sa = symbol_suffixes; *sa; sa++)
+    for (const char *const *sb = symbol_suffixes; *sb; sb++)
+      if (la + strlen(*sa) == lb + strlen(*sb)) {
+        char x[512], y[512];
+        snprintf(x, sizeof x, "%s_%s", a, *sa);
+        snprintf(y, sizeof y, "%s_%s", b, *sb);
+        if (strcmp(x, y) == 0)
+          return 1;
+      }
+  return 0;
+}
+
+static void check_model_name(Checker *c, const ModelNode *mn, const Model *prev, int nprev)
+{
+  for (const char *const *k = c_keywords; *k; k++)
+    if (strcmp(mn->name, *k) == 0) {
+      diag_error(c->diag, mn->loc, "model name '%s' is a C keyword; it prefixes every emitted symbol", mn->name);
+      return;
+    }
+  if (mn->name[0] == '_' && (mn->name[1] == '_' || (mn->name[1] >= 'A' && mn->name[1] <= 'Z'))) {
+    diag_error(c->diag, mn->loc, "model name '%s' is reserved in C (it begins with '_' and a capital or '_')", mn->name);
+    return;
+  }
+  if (strlen(mn->name) > 200) {
+    diag_error(c->diag, mn->loc, "model name is too long (at most 200 characters)");
+    return;
+  }
+  for (int i = 0; i < nprev; i++) {
+    if (strcmp(prev[i].name, mn->name) == 0) {
+      diag_error(c->diag, mn->loc, "duplicate model name '%s' (first defined at line %d)", mn->name, prev[i].loc.line);
+      return;
+    }
+    if (symbols_clash(prev[i].name, mn->name)) {
+      diag_error(c->diag, mn->loc, "model name '%s' clashes with the symbols of model '%s' (line %d)",
+                 mn->name, prev[i].name, prev[i].loc.line);
+      return;
+    }
+  }
+}
+
+enum { D_LATENT, D_OBSERVATION, D_GENERATOR, D_DISCRIMINATOR, D_LOSS, D_SCALAR, NDECLS };
+
+static const char *const decl_names[] = {"latent", "observation", "generator", "discriminator",
+                                         "loss", "scalar", NULL};
+static const DeclKind decl_kinds[] = {DECL_SHAPE, DECL_SHAPE, DECL_BLOCK, DECL_BLOCK, DECL_WORD, DECL_WORD};
+static const char *const decl_usage[] = {
+    "a shape, e.g. latent [64]", "a shape, e.g. observation [1, 28, 28]",
+    "a block of layers, e.g. generator { linear(784) tanh }",
+    "a block of layers, e.g. discriminator { linear(1) }",
+    "a loss name: loss lsgan", "a scalar type: scalar float or scalar double"};
+
+static int usable(const DeclNode *d, DeclKind kind)
+{
+  return d && d->kind == kind;
+}
+
+static int check_model(Checker *c, const ModelNode *mn, Model *m)
+{
+  const DeclNode *decl[NDECLS] = {0};
+  int ok = 1;
+  m->name = mn->name;
+  m->loc = mn->loc;
+  m->scalar = SCALAR_FLOAT;
+
+  for (int i = 0; i < mn->decls.n; i++) {
+    const DeclNode *d = mn->decls.item[i];
+    int k;
+    for (k = 0; k < NDECLS; k++)
+      if (strcmp(d->name, decl_names[k]) == 0)
+        break;
+    if (k == NDECLS) {
+      diag_error(c->diag, d->loc, "unknown declaration '%s'%s; expected latent, observation, generator, "
+                 "discriminator, loss or scalar", d->name, did_you_mean(c, d->name, decl_names));
+      ok = 0;
+    } else if (decl[k]) {
+      diag_error(c->diag, d->loc, "duplicate '%s' (first declared at line %d)", d->name, decl[k]->loc.line);
+      ok = 0;
+    } else if (d->kind != decl_kinds[k]) {
+      diag_error(c->diag, d->loc, "'%s' takes %s", d->name, decl_usage[k]);
+      ok = 0;
+      decl[k] = d; /* declared, if badly: no "missing" error too */
+    } else {
+      decl[k] = d;
+    }
+  }
+  Str missing = {0};
+  int nmissing = 0;
+  for (int k = 0; k < D_LOSS; k++)
+    if (!decl[k])
+      str_printf(&missing, "%s'%s'", nmissing++ ? ", " : "", decl_names[k]);
+  if (nmissing) {
+    diag_error(c->diag, mn->loc, "model '%s' has no %s declaration%s", mn->name,
+               missing.buf ? missing.buf : "", nmissing > 1 ? "s" : "");
+    ok = 0;
+  }
+  str_free(&missing);
+
+  if (decl[D_LOSS] && decl[D_LOSS]->kind == DECL_WORD && strcmp(decl[D_LOSS]->word, "lsgan") != 0) {
+    diag_error(c->diag, decl[D_LOSS]->word_loc, "unknown loss '%s'; the only loss is 'lsgan'", decl[D_LOSS]->word);
+    ok = 0;
+  }
+  if (decl[D_SCALAR] && decl[D_SCALAR]->kind == DECL_WORD) {
+    static const char *const scalars[] = {"float", "double", NULL};
+    const char *w = decl[D_SCALAR]->word;
+    if (strcmp(w, "double") == 0)
+      m->scalar = SCALAR_DOUBLE;
+    else if (strcmp(w, "float") != 0) {
+      diag_error(c->diag, decl[D_SCALAR]->word_loc, "unknown scalar type '%s'%s; expected float or double",
+                 w, did_you_mean(c, w, scalars));
+      ok = 0;
+    }
+  }
+
+  /* A stack whose input shape is unknown still has its arguments checked. */
+  int lat_ok = usable(decl[D_LATENT], DECL_SHAPE) && check_shape(c, decl[D_LATENT]->shape, "latent", &m->latent);
+  int obs_ok = usable(decl[D_OBSERVATION], DECL_SHAPE) &&
+               check_shape(c, decl[D_OBSERVATION]->shape, "observation", &m->observation);
+  int64_t offset = 0;
+  int gen_ok = 0, disc_ok = 0;
+  if (usable(decl[D_GENERATOR], DECL_BLOCK))
+    gen_ok = check_stack(c, decl[D_GENERATOR], "generator", lat_ok ? &m->latent : NULL, &offset, &m->gen);
+  if (usable(decl[D_DISCRIMINATOR], DECL_BLOCK))
+    disc_ok = check_stack(c, decl[D_DISCRIMINATOR], "discriminator", obs_ok ? &m->observation : NULL, &offset,
+                          &m->disc);
+  m->param_count = offset;
+  ok &= lat_ok && obs_ok;
+
+  char a[160], b[160];
+  if (gen_ok && !same_shape(&m->gen.out, &m->observation)) {
+    Loc at = m->gen.n ? m->gen.layers[m->gen.n - 1].loc : m->gen.loc;
+    diag_error(c->diag, at, "generator produces %s but observation is %s",
+               shape_str(&m->gen.out, a, sizeof a), shape_str(&m->observation, b, sizeof b));
+    gen_ok = 0;
+  }
+  const Shape *score = &m->disc.out;
+  if (disc_ok && !(score->rank == 0 || (score->rank == 1 && score->dim[0] == 1))) {
+    Loc at = m->disc.n ? m->disc.layers[m->disc.n - 1].loc : m->disc.loc;
+    diag_error(c->diag, at, "discriminator produces %s but must end in one score ([] or [1])",
+               shape_str(score, a, sizeof a));
+    disc_ok = 0;
+  }
+  return ok && gen_ok && disc_ok;
+}
+
+/* Convolutions parse and check; their code generation is the next step. */
+static int check_supported(Checker *c, const Stack *st)
+{
+  int ok = 1;
+  for (int i = 0; i < st->n; i++)
+    if (st->layers[i].kind == LY_CONV2D || st->layers[i].kind == LY_CONV_TRANSPOSE2D) {
+      diag_error(c->diag, st->layers[i].loc, "%s is not supported yet", layer_kind_name(st->layers[i].kind));
+      ok = 0;
+    }
+  return ok;
+}
+
+Program *check_program(Arena *a, Diag *d, const Ast *ast, const char *src)
+{
+  Checker c = {a, d, src};
+  Program *p = arena_alloc(a, sizeof *p);
+  p->file = d->file;
+  p->models = arena_alloc(a, (size_t)ast->models.n * sizeof *p->models);
+  int before = d->errors;
+  for (int i = 0; i < ast->models.n && !diag_full(d); i++) {
+    const ModelNode *mn = ast->models.item[i];
+    check_model_name(&c, mn, p->models, p->n);
+    Model *m = &p->models[p->n++];
+    if (check_model(&c, mn, m)) {
+      check_supported(&c, &m->gen);
+      check_supported(&c, &m->disc);
+    }
+  }
+  return d->errors == before ? p : NULL;
+}

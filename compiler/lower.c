@@ -1,0 +1,84 @@
+/* lower.c — turn each checked stack into an op list over sized values and
+ * decide where each value lives in the forward function.
+ *
+ * A value is the output of one layer; reshape and flatten are views that
+ * keep their input's value. The forward code needs at most two scratch
+ * arrays: elementwise layers run in place, everything else alternates
+ * between A and B, and the stack's last layer writes the caller's output. */
+#include "compiler.h"
+
+static int is_elementwise(OpKind k)
+{
+  return k == OP_RELU || k == OP_LEAKY_RELU || k == OP_TANH || k == OP_SIGMOID;
+}
+
+static OpKind op_kind(LayerKind k)
+{
+  switch (k) {
+  case LY_LINEAR: return OP_LINEAR;
+  case LY_RELU: return OP_RELU;
+  case LY_LEAKY_RELU: return OP_LEAKY_RELU;
+  case LY_TANH: return OP_TANH;
+  case LY_SIGMOID: return OP_SIGMOID;
+  case LY_RESHAPE:
+  case LY_FLATTEN: return OP_VIEW;
+  case LY_CONV2D: return OP_CONV2D;
+  case LY_CONV_TRANSPOSE2D: return OP_CONV_TRANSPOSE2D;
+  }
+  return OP_VIEW;
+}
+
+static void lower_stack(Arena *a, const Stack *st, Graph *g)
+{
+  g->stack = st;
+  g->ops = arena_alloc(a, (size_t)(st->n ? st->n : 1) * sizeof *g->ops);
+  g->size = arena_alloc(a, (size_t)(st->n + 1) * sizeof *g->size);
+  g->size[0] = shape_count(&st->in);
+  g->nvalues = 1;
+
+  int cur = 0;
+  for (int i = 0; i < st->n; i++) {
+    Op *op = &g->ops[g->nops++];
+    op->kind = op_kind(st->layers[i].kind);
+    op->layer = &st->layers[i];
+    op->in = cur;
+    if (op->kind != OP_VIEW) {
+      cur = g->nvalues++;
+      g->size[cur] = shape_count(&st->layers[i].out);
+    }
+    op->out = cur;
+  }
+
+  /* Storage: the final value is the caller's output. */
+  int last = g->nvalues - 1;
+  Buf where = BUF_IN;
+  for (int i = 0; i < g->nops; i++) {
+    Op *op = &g->ops[i];
+    op->in_buf = where;
+    if (op->kind == OP_VIEW)
+      op->out_buf = where;
+    else if (op->out == last)
+      op->out_buf = BUF_OUT;
+    else if (is_elementwise(op->kind) && where != BUF_IN)
+      op->out_buf = where;
+    else
+      op->out_buf = where == BUF_A ? BUF_B : BUF_A;
+    if ((op->out_buf == BUF_A || op->out_buf == BUF_B) && g->size[op->out] > g->scratch)
+      g->scratch = g->size[op->out];
+    where = op->out_buf;
+  }
+}
+
+Ir *lower_program(Arena *a, const Program *prog)
+{
+  Ir *ir = arena_alloc(a, sizeof *ir);
+  ir->prog = prog;
+  ir->n = prog->n;
+  ir->models = arena_alloc(a, (size_t)(prog->n ? prog->n : 1) * sizeof *ir->models);
+  for (int i = 0; i < prog->n; i++) {
+    ir->models[i].model = &prog->models[i];
+    lower_stack(a, &prog->models[i].gen, &ir->models[i].gen);
+    lower_stack(a, &prog->models[i].disc, &ir->models[i].disc);
+  }
+  return ir;
+}

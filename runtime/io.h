@@ -1,0 +1,100 @@
+/* io.h — the runtime's file formats, one section per file: parameters and
+ * checkpoints in safetensors (safetensors.c), training data sets (data.c) and
+ * PNG output (image.c).
+ *
+ * Calls that take err/errlen report failure by their return value (-1 or
+ * NULL) and a message in err, NUL-terminated and cut to errlen like snprintf;
+ * they set err to "" when they succeed, except where noted. None aborts. */
+#ifndef GANC_IO_H
+#define GANC_IO_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ganc.h"
+
+/* ---- safetensors.c: weights and checkpoints; file helpers for the runtime ---- */
+
+/* What a checkpoint holds beyond the weights. */
+typedef struct ganc_train_state {
+  void *adam_m, *adam_v; /* info->param_count scalars each, model's scalar type */
+  int64_t step;
+  ganc_rng rng;
+} ganc_train_state;
+
+/* Write weights (state == NULL) or a checkpoint (state != NULL: also tensors
+   adam.m.NAME and adam.v.NAME for every tensor NAME, metadata ganc.step and
+   ganc.rng). Atomic: on failure PATH is untouched and no temporary is left.
+   0 on success, -1 with a message. */
+int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
+                      const ganc_train_state *state, char *err, size_t errlen);
+/* Load weights into params (model's scalar type; F32 and F64 are converted),
+   and with state != NULL the Adam moments, step and rng, which must then be
+   present. With state == NULL adam.* tensors are ignored. On failure params
+   and state are untouched. 0 on success, -1 with a message. On success err
+   may still hold a warning (err[0] != 0), e.g. when weights are NaN or
+   infinite. */
+int ganc_load_weights(const ganc_info *info, const char *path, void *params,
+                      ganc_train_state *state, char *err, size_t errlen);
+
+/* A file being written as PATH.tmp, to be renamed over PATH on commit. */
+typedef struct ganc_atomic {
+  FILE *f;
+  char *path, *tmp;
+} ganc_atomic;
+
+/* Create PATH.tmp for writing into a->f. 0, or -1 with a message. */
+int ganc_atomic_open(ganc_atomic *a, const char *path, char *err, size_t errlen);
+/* Flush, fsync, close, rename over PATH, fsync the directory; on failure the
+   temporary is removed and PATH untouched. Frees a either way. 0 or -1. */
+int ganc_atomic_commit(ganc_atomic *a, char *err, size_t errlen);
+/* Give up: close and remove the temporary, free a. */
+void ganc_atomic_abort(ganc_atomic *a);
+
+/* Read a whole file into *data (malloc'd, with a NUL after the *len bytes). */
+int ganc_read_file(const char *path, unsigned char **data, size_t *len, char *err,
+                   size_t errlen);
+/* Format a shape as users see it, "[1, 28, 28]", cut to len like snprintf. */
+void ganc_format_shape(char *buf, size_t len, const int64_t *dims, int rank);
+
+/* ---- data.c: training data ---- */
+
+typedef struct ganc_data ganc_data;
+
+/* spec: "ring8", "grid25", "fashion-mnist" (the file named by the environment
+   variable GANC_FASHION_MNIST, by default Debian's dataset-fashion-mnist
+   training images), or a path ending in .idx, .idx.gz or .csv. The samples
+   must fit info's observation: the same element count, and the same dims
+   once dimensions of 1 are dropped from both (any dims for a 1-D observation
+   and for CSV rows, which have no shape). NULL with a message on failure. */
+ganc_data *ganc_data_open(const char *spec, const ganc_info *info, char *err, size_t errlen);
+/* Samples in a file; 0 for ring8 and grid25 (unbounded). */
+int64_t ganc_data_count(const ganc_data *d);
+/* n samples into out (info->obs_size scalars each, model's scalar type):
+   file data uniformly with replacement, mixtures a uniform centre plus
+   sigma times a standard normal per coordinate. */
+void ganc_data_batch(ganc_data *d, ganc_rng *r, int n, void *out);
+/* Mixture centres (x, y pairs) and sigma; the number of modes, 0 for files. */
+int ganc_data_modes(const ganc_data *d, const double **centres, double *sigma);
+/* PacGAN's criterion on n 2-D samples: high quality within 3 sigma of the
+   nearest centre; a mode covered by >= 20 high-quality samples nearest it.
+   Both 0 for file data or n <= 0. */
+void ganc_mode_coverage(const ganc_data *d, const void *samples, int scalar_size, int n,
+                        int *modes_covered, double *high_quality_share);
+/* Free what ganc_data_open made; NULL is allowed. */
+void ganc_data_free(ganc_data *d);
+
+/* ---- image.c: PNG output, written atomically ---- */
+
+/* n images of c×h×w scalars (c = 1 gray, 3 RGB; [-1, 1] to 0..255, clamped)
+   in a grid of ceil(sqrt(n)) columns with 2-pixel white gaps, upscaled by an
+   integer factor to be at least about 256 pixels wide. 0 or -1. */
+int ganc_png_grid(const char *path, const void *samples, int scalar_size, int n,
+                  int c, int h, int w, char *err, size_t errlen);
+/* 512×512 scatter plot of n 2-D points (dark blue) over nref reference points
+   ref (x, y doubles, light orange; may be 0/NULL), white background, light
+   grid lines at integer coordinates, view fitted to all points. 0 or -1. */
+int ganc_png_scatter(const char *path, const void *points, int scalar_size, int n,
+                     const double *ref, int nref, char *err, size_t errlen);
+
+#endif

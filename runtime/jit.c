@@ -1,0 +1,259 @@
+/* jit.c — compile models in memory with libtcc; the models' metadata.
+ *
+ * Each model's header and source go to libtcc as one translation unit, all
+ * into one TCCState per file. libtcc keeps global state, so every call into
+ * it holds one process-wide lock. This is the only file that includes
+ * libtcc.h. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libtcc.h>
+
+#include "compiler.h"
+#include "ganc.h"
+
+struct ganc_model {
+  Compilation comp; /* its arena holds the names below */
+  TCCState *tcc;
+  int n;
+  ganc_info *info;
+};
+
+static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+  if (err && errlen)
+    snprintf(err, errlen, "%s", msg);
+}
+
+/* ---- metadata ---- */
+
+static void add_tensor(Arena *a, List *l, const char *stack, const Layer *ly, const char *what,
+                       const Shape *s, int64_t off, int64_t count)
+{
+  ganc_tensor *t = arena_alloc(a, sizeof *t);
+  snprintf(t->name, sizeof t->name, "%s.%d.%s", stack, ly->index, what);
+  t->rank = s->rank;
+  memcpy(t->shape, s->dim, sizeof(int64_t) * (size_t)s->rank);
+  t->offset = off;
+  t->count = count;
+  list_push(a, l, t);
+}
+
+static void stack_tensors(Arena *a, List *l, const Stack *st)
+{
+  for (int i = 0; i < st->n; i++) {
+    const Layer *ly = &st->layers[i];
+    if (!ly->weight_count)
+      continue;
+    add_tensor(a, l, st->name, ly, "weight", &ly->weight_shape, ly->weight_off, ly->weight_count);
+    add_tensor(a, l, st->name, ly, "bias", &ly->bias_shape, ly->bias_off, ly->bias_count);
+  }
+}
+
+/* "latent [64]; observation [1, 28, 28]; generator.0.weight [256, 64]; ..."
+   — everything that decides whether a set of weights fits the model. */
+static const char *signature(Arena *a, const Model *m, const List *tensors)
+{
+  Str s = {0};
+  char buf[160];
+  str_printf(&s, "latent %s; ", shape_str(&m->latent, buf, sizeof buf));
+  str_printf(&s, "observation %s", shape_str(&m->observation, buf, sizeof buf));
+  for (int i = 0; i < tensors->n; i++) {
+    const ganc_tensor *t = tensors->item[i];
+    Shape sh = {.rank = t->rank};
+    memcpy(sh.dim, t->shape, sizeof sh.dim);
+    str_printf(&s, "; %s %s", t->name, shape_str(&sh, buf, sizeof buf));
+  }
+  const char *r = arena_strdup(a, s.buf ? s.buf : "");
+  str_free(&s);
+  return r;
+}
+
+static void fill_info(Arena *a, const Model *m, ganc_info *info)
+{
+  info->name = m->name;
+  info->scalar_size = m->scalar == SCALAR_DOUBLE ? 8 : 4;
+  info->latent_rank = m->latent.rank;
+  info->obs_rank = m->observation.rank;
+  memcpy(info->latent_shape, m->latent.dim, sizeof info->latent_shape);
+  memcpy(info->obs_shape, m->observation.dim, sizeof info->obs_shape);
+  info->latent_size = shape_count(&m->latent);
+  info->obs_size = shape_count(&m->observation);
+  info->g_param_count = m->gen.param_count;
+  info->d_param_count = m->disc.param_count;
+  info->param_count = m->param_count;
+  List l = {0};
+  stack_tensors(a, &l, &m->gen);
+  stack_tensors(a, &l, &m->disc);
+  ganc_tensor *t = arena_alloc(a, (size_t)(l.n ? l.n : 1) * sizeof *t);
+  for (int i = 0; i < l.n; i++)
+    t[i] = *(ganc_tensor *)l.item[i];
+  info->ntensors = l.n;
+  info->tensors = t;
+  info->signature = signature(a, m, &l);
+}
+
+int ganc_model_count(const ganc_model *m)
+{
+  return m ? m->n : 0;
+}
+
+const ganc_info *ganc_model_info(const ganc_model *m, int i)
+{
+  return m && i >= 0 && i < m->n ? &m->info[i] : NULL;
+}
+
+const ganc_info *ganc_find_model(const ganc_model *m, const char *name)
+{
+  for (int i = 0; m && i < m->n; i++)
+    if (strcmp(m->info[i].name, name) == 0)
+      return &m->info[i];
+  return NULL;
+}
+
+/* ---- compiling ---- */
+
+static void tcc_error_to_str(void *opaque, const char *msg)
+{
+  Str *s = opaque;
+  str_printf(s, "%s%s", s->len ? "\n" : "", msg);
+}
+
+/* The libm functions emitted code calls; the JIT links nothing else. */
+static int add_symbols(TCCState *s)
+{
+  static const struct {
+    const char *name;
+    const void *fn;
+  } syms[] = {
+      {"tanhf", (const void *)tanhf}, {"expf", (const void *)expf},
+      {"tanh", (const void *)tanh},   {"exp", (const void *)exp},
+      {"memset", (const void *)memset}, {"memcpy", (const void *)memcpy},
+  };
+  for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
+    if (tcc_add_symbol(s, syms[i].name, syms[i].fn) < 0)
+      return -1;
+  return 0;
+}
+
+/* Emitted code that libtcc rejects is a bug in ganc, not in the model. */
+static int jit_compile(ganc_model *m, Str *msg)
+{
+  const Ir *ir = m->comp.ir;
+  m->tcc = tcc_new();
+  if (!m->tcc) {
+    str_puts(msg, "ganc: out of memory (tcc_new)");
+    return -1;
+  }
+  tcc_set_error_func(m->tcc, msg, tcc_error_to_str);
+  tcc_set_options(m->tcc, "-nostdlib");
+  if (tcc_set_output_type(m->tcc, TCC_OUTPUT_MEMORY) < 0)
+    return -1;
+  EmitOptions opt = {.source_name = m->comp.diag.file, .jit = 1};
+  for (int i = 0; i < ir->n; i++) {
+    Str unit = {0};
+    emit_unit(&unit, &ir->models[i], &opt);
+    int rc = unit.failed ? -1 : tcc_compile_string(m->tcc, unit.buf);
+    str_free(&unit);
+    if (rc < 0)
+      return -1;
+  }
+  if (add_symbols(m->tcc) < 0 || tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) < 0)
+    return -1;
+  return 0;
+}
+
+ganc_model *ganc_jit_string(const char *source, const char *name_for_diagnostics, char *err, size_t errlen)
+{
+  set_err(err, errlen, "");
+  ganc_model *m = calloc(1, sizeof *m);
+  if (!m) {
+    set_err(err, errlen, "ganc: out of memory");
+    return NULL;
+  }
+  const char *name = name_for_diagnostics ? name_for_diagnostics : "<string>";
+  if (!source)
+    source = "";
+  if (compile_source(&m->comp, name, source, strlen(source)) < 0) {
+    set_err(err, errlen, m->comp.diag.out.buf ? m->comp.diag.out.buf : "ganc: out of memory");
+    ganc_free(m);
+    return NULL;
+  }
+  /* The diagnostics quote the source; the JIT does not keep it. */
+  m->comp.diag.src = NULL;
+  m->comp.diag.srclen = 0;
+
+  const Program *p = m->comp.prog;
+  m->n = p->n;
+  m->info = arena_alloc(&m->comp.arena, (size_t)(p->n ? p->n : 1) * sizeof *m->info);
+  for (int i = 0; i < p->n; i++)
+    fill_info(&m->comp.arena, &p->models[i], &m->info[i]);
+
+  Str msg = {0};
+  pthread_mutex_lock(&tcc_lock);
+  int rc = jit_compile(m, &msg);
+  pthread_mutex_unlock(&tcc_lock);
+  if (rc < 0) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s: internal error: libtcc rejected the code ganc emitted (a bug in ganc): %s",
+             name, msg.buf ? msg.buf : "unknown error");
+    set_err(err, errlen, buf);
+    str_free(&msg);
+    ganc_free(m);
+    return NULL;
+  }
+  str_free(&msg);
+  return m;
+}
+
+ganc_model *ganc_jit(const char *path, char *err, size_t errlen)
+{
+  size_t len;
+  char *src = read_file(path, &len);
+  if (!src) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "ganc: cannot open '%s': %s", path, strerror(errno));
+    set_err(err, errlen, buf);
+    return NULL;
+  }
+  if (memchr(src, 0, len)) { /* ganc_jit_string stops at the first NUL */
+    Compilation c;
+    compile_source(&c, strcmp(path, "-") == 0 ? "<stdin>" : path, src, len);
+    set_err(err, errlen, c.diag.out.buf ? c.diag.out.buf : "");
+    compile_free(&c);
+    free(src);
+    return NULL;
+  }
+  ganc_model *m = ganc_jit_string(src, strcmp(path, "-") == 0 ? "<stdin>" : path, err, errlen);
+  free(src);
+  return m;
+}
+
+void *ganc_symbol(ganc_model *m, const char *name)
+{
+  if (!m || !m->tcc || !name)
+    return NULL;
+  pthread_mutex_lock(&tcc_lock);
+  void *p = tcc_get_symbol(m->tcc, name);
+  pthread_mutex_unlock(&tcc_lock);
+  return p;
+}
+
+void ganc_free(ganc_model *m)
+{
+  if (!m)
+    return;
+  if (m->tcc) {
+    pthread_mutex_lock(&tcc_lock);
+    tcc_delete(m->tcc);
+    pthread_mutex_unlock(&tcc_lock);
+  }
+  compile_free(&m->comp);
+  free(m);
+}

@@ -1,0 +1,907 @@
+/* safetensors.c — model parameters and training checkpoints as safetensors
+ * files, and the atomic file replacement every runtime writer uses.
+ *
+ * The format: an 8-byte little-endian header length N, N bytes of JSON
+ * mapping each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}
+ * (offsets into the data that follows) plus an optional "__metadata__"
+ * object of strings, then the raw little-endian data. Files come from
+ * anywhere (PyTorch, other tools, a disk that filled up), so every size is
+ * checked against the file before it is used. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "io.h"
+
+enum {
+  HEADER_LIMIT = 100 * 1000 * 1000, /* bytes of JSON we are willing to parse */
+  FILE_RANK_LIMIT = 32,             /* dims of a file's shape we can print */
+  NAME_MAX_LEN = 64,                /* "adam.m." + a ganc_tensor name */
+};
+
+/* A tensor's role in a checkpoint. */
+enum { ROLE_WEIGHT, ROLE_ADAM_M, ROLE_ADAM_V, ROLE_COUNT };
+
+static const char *const role_prefix[ROLE_COUNT] = {"", "adam.m.", "adam.v."};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+  if (!err || errlen == 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- Atomic replacement ---- */
+
+int ganc_atomic_open(ganc_atomic *a, const char *path, char *err, size_t errlen)
+{
+  a->f = NULL;
+  a->path = strdup(path);
+  a->tmp = malloc(strlen(path) + sizeof ".tmp");
+  if (!a->path || !a->tmp) {
+    seterr(err, errlen, "%s: out of memory", path);
+    goto fail;
+  }
+  strcpy(a->tmp, path);
+  strcat(a->tmp, ".tmp");
+  a->f = fopen(a->tmp, "wb");
+  if (!a->f) {
+    seterr(err, errlen, "cannot create '%s': %s", a->tmp, strerror(errno));
+    goto fail;
+  }
+  return 0;
+fail:
+  free(a->path);
+  free(a->tmp);
+  a->path = a->tmp = NULL;
+  return -1;
+}
+
+static void atomic_free(ganc_atomic *a)
+{
+  free(a->path);
+  free(a->tmp);
+  a->path = a->tmp = NULL;
+  a->f = NULL;
+}
+
+void ganc_atomic_abort(ganc_atomic *a)
+{
+  if (a->f)
+    fclose(a->f);
+  if (a->tmp)
+    remove(a->tmp);
+  atomic_free(a);
+}
+
+/* The rename is only durable once the directory entry is on disk too. */
+static int sync_parent_dir(const char *path)
+{
+  const char *slash = strrchr(path, '/');
+  char *dir;
+  if (!slash) {
+    dir = strdup(".");
+  } else {
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    dir = malloc(n + 1);
+    if (dir) {
+      memcpy(dir, path, n);
+      dir[n] = 0;
+    }
+  }
+  if (!dir) {
+    errno = ENOMEM;
+    return -1;
+  }
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  free(dir);
+  if (fd < 0)
+    return -1;
+  int rc = fsync(fd);
+  /* Some file systems cannot sync a directory; the data itself is synced. */
+  if (rc != 0 && errno == EINVAL)
+    rc = 0;
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return rc;
+}
+
+int ganc_atomic_commit(ganc_atomic *a, char *err, size_t errlen)
+{
+  FILE *f = a->f;
+  a->f = NULL;
+  if (ferror(f)) {
+    seterr(err, errlen, "cannot write '%s'", a->tmp);
+    fclose(f);
+    goto fail;
+  }
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    seterr(err, errlen, "cannot write '%s': %s", a->tmp, strerror(errno));
+    fclose(f);
+    goto fail;
+  }
+  if (fclose(f) != 0) {
+    seterr(err, errlen, "cannot write '%s': %s", a->tmp, strerror(errno));
+    goto fail;
+  }
+  if (rename(a->tmp, a->path) != 0) {
+    seterr(err, errlen, "cannot rename '%s' to '%s': %s", a->tmp, a->path,
+           strerror(errno));
+    goto fail;
+  }
+  if (sync_parent_dir(a->path) != 0) {
+    seterr(err, errlen, "'%s' was written but its directory could not be synced: %s",
+           a->path, strerror(errno));
+    atomic_free(a);
+    return -1;
+  }
+  atomic_free(a);
+  return 0;
+fail:
+  remove(a->tmp);
+  atomic_free(a);
+  return -1;
+}
+
+/* ---- Helpers ---- */
+
+static int host_is_little_endian(void)
+{
+  const uint16_t one = 1;
+  unsigned char b;
+  memcpy(&b, &one, 1);
+  return b == 1;
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+  for (int i = 0; i < n; i++, v >>= 8)
+    p[i] = (unsigned char)v;
+}
+
+/* a * b, or -1 when it would exceed limit. */
+static int mul_check(uint64_t a, uint64_t b, uint64_t limit, uint64_t *out)
+{
+  if (a != 0 && b > limit / a)
+    return -1;
+  *out = a * b;
+  return 0;
+}
+
+void ganc_format_shape(char *buf, size_t len, const int64_t *dims, int rank)
+{
+  size_t used = 0;
+  buf[0] = 0;
+  used += (size_t)snprintf(buf, len, "[");
+  for (int i = 0; i < rank && used < len; i++)
+    used += (size_t)snprintf(buf + used, len - used, "%s%" PRId64, i ? ", " : "",
+                             dims[i]);
+  if (used < len)
+    snprintf(buf + used, len - used, "]");
+}
+
+/* The compiler makes info; still, a broken one must not make us write
+   outside the caller's arrays. */
+static int check_info(const ganc_info *info, const char *path, const void *params,
+                      const ganc_train_state *state, char *err, size_t errlen)
+{
+  if (!params || (state && (!state->adam_m || !state->adam_v || state->step < 0))) {
+    seterr(err, errlen, "%s: internal error: no parameter array or a bad training state",
+           path);
+    return -1;
+  }
+  if (info->scalar_size != 4 && info->scalar_size != 8) {
+    seterr(err, errlen, "%s: internal error: scalar size %d is neither 4 nor 8",
+           path, info->scalar_size);
+    return -1;
+  }
+  if (info->ntensors < 0 || (info->ntensors > 0 && !info->tensors) ||
+      info->param_count < 0 || info->param_count > INT64_MAX / 32) {
+    seterr(err, errlen, "%s: internal error: bad model description", path);
+    return -1;
+  }
+  for (int k = 0; k < info->ntensors; k++) {
+    const ganc_tensor *t = &info->tensors[k];
+    uint64_t count = 1;
+    int ok = t->rank >= 0 && t->rank <= GANC_MAX_RANK && t->offset >= 0 &&
+             t->count >= 0 && t->offset <= info->param_count - t->count &&
+             memchr(t->name, 0, sizeof t->name) != NULL;
+    for (int i = 0; ok && i < t->rank; i++)
+      ok = t->shape[i] >= 0 &&
+           mul_check(count, (uint64_t)t->shape[i], INT64_MAX, &count) == 0;
+    if (!ok || count != (uint64_t)t->count) {
+      seterr(err, errlen, "%s: internal error: bad tensor %d in the model description",
+             path, k);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- Writing ---- */
+
+static cJSON *add_raw_int(cJSON *array, int64_t v)
+{
+  char buf[32];
+  snprintf(buf, sizeof buf, "%" PRId64, v);
+  cJSON *item = cJSON_CreateRaw(buf);
+  if (item && !cJSON_AddItemToArray(array, item)) {
+    cJSON_Delete(item);
+    return NULL;
+  }
+  return item;
+}
+
+static int add_tensor_entry(cJSON *root, const char *name, const ganc_tensor *t,
+                            int scalar_size, int64_t *offset)
+{
+  cJSON *entry = cJSON_AddObjectToObject(root, name);
+  if (!entry || !cJSON_AddStringToObject(entry, "dtype", scalar_size == 4 ? "F32" : "F64"))
+    return -1;
+  cJSON *shape = cJSON_AddArrayToObject(entry, "shape");
+  if (!shape)
+    return -1;
+  for (int i = 0; i < t->rank; i++)
+    if (!add_raw_int(shape, t->shape[i]))
+      return -1;
+  cJSON *offsets = cJSON_AddArrayToObject(entry, "data_offsets");
+  int64_t end = *offset + t->count * scalar_size;
+  if (!offsets || !add_raw_int(offsets, *offset) || !add_raw_int(offsets, end))
+    return -1;
+  *offset = end;
+  return 0;
+}
+
+static cJSON *build_header(const ganc_info *info, const ganc_train_state *state)
+{
+  cJSON *root = cJSON_CreateObject();
+  cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
+  if (!meta)
+    goto fail;
+  if (info->name && !cJSON_AddStringToObject(meta, "ganc.model", info->name))
+    goto fail;
+  if (info->signature && !cJSON_AddStringToObject(meta, "ganc.signature", info->signature))
+    goto fail;
+  if (state) {
+    char buf[80];
+    snprintf(buf, sizeof buf, "%" PRId64, state->step);
+    if (!cJSON_AddStringToObject(meta, "ganc.step", buf))
+      goto fail;
+    snprintf(buf, sizeof buf, "%016" PRIx64 " %016" PRIx64 " %016" PRIx64 " %016" PRIx64,
+             state->rng.s[0], state->rng.s[1], state->rng.s[2], state->rng.s[3]);
+    if (!cJSON_AddStringToObject(meta, "ganc.rng", buf))
+      goto fail;
+  }
+  int64_t offset = 0;
+  for (int role = 0; role < (state ? ROLE_COUNT : 1); role++) {
+    for (int k = 0; k < info->ntensors; k++) {
+      char name[NAME_MAX_LEN];
+      snprintf(name, sizeof name, "%s%s", role_prefix[role], info->tensors[k].name);
+      if (add_tensor_entry(root, name, &info->tensors[k], info->scalar_size, &offset))
+        goto fail;
+    }
+  }
+  return root;
+fail:
+  cJSON_Delete(root);
+  return NULL;
+}
+
+/* count scalars from base as little-endian bytes. */
+static int write_scalars(FILE *f, const void *base, int64_t count, int size)
+{
+  if (host_is_little_endian())
+    return fwrite(base, (size_t)size, (size_t)count, f) == (size_t)count ? 0 : -1;
+  unsigned char buf[4096];
+  const unsigned char *p = base;
+  int64_t per = (int64_t)sizeof buf / size;
+  for (int64_t i = 0; i < count; i += per) {
+    int64_t m = count - i < per ? count - i : per;
+    for (int64_t j = 0; j < m; j++) {
+      uint64_t v;
+      if (size == 4) {
+        uint32_t u;
+        memcpy(&u, p + (i + j) * 4, 4);
+        v = u;
+      } else {
+        memcpy(&v, p + (i + j) * 8, 8);
+      }
+      put_le(buf + j * size, v, size);
+    }
+    if (fwrite(buf, (size_t)size, (size_t)m, f) != (size_t)m)
+      return -1;
+  }
+  return 0;
+}
+
+int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
+                      const ganc_train_state *state, char *err, size_t errlen)
+{
+  seterr(err, errlen, "%s", "");
+  if (check_info(info, path, params, state, err, errlen))
+    return -1;
+  cJSON *root = build_header(info, state);
+  char *json = root ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  if (!json) {
+    seterr(err, errlen, "%s: out of memory", path);
+    return -1;
+  }
+  /* Pad with spaces so that the data starts 8-byte aligned. */
+  size_t jlen = strlen(json), hlen = (jlen + 7) / 8 * 8;
+  unsigned char lenbuf[8];
+  put_le(lenbuf, hlen, 8);
+
+  ganc_atomic a;
+  if (ganc_atomic_open(&a, path, err, errlen)) {
+    free(json);
+    return -1;
+  }
+  int bad = fwrite(lenbuf, 1, 8, a.f) != 8 || fwrite(json, 1, jlen, a.f) != jlen;
+  for (size_t i = jlen; i < hlen && !bad; i++)
+    bad = fputc(' ', a.f) == EOF;
+  free(json);
+  const void *arrays[ROLE_COUNT] = {params, state ? state->adam_m : NULL,
+                                    state ? state->adam_v : NULL};
+  for (int role = 0; role < (state ? ROLE_COUNT : 1) && !bad; role++) {
+    const unsigned char *base = arrays[role];
+    for (int k = 0; k < info->ntensors && !bad; k++) {
+      const ganc_tensor *t = &info->tensors[k];
+      bad = write_scalars(a.f, base + t->offset * info->scalar_size, t->count,
+                          info->scalar_size) != 0;
+    }
+  }
+  if (bad) {
+    seterr(err, errlen, "cannot write '%s': %s", a.tmp, strerror(errno));
+    ganc_atomic_abort(&a);
+    return -1;
+  }
+  return ganc_atomic_commit(&a, err, errlen);
+}
+
+/* ---- Reading ---- */
+
+int ganc_read_file(const char *path, unsigned char **out, size_t *outlen, char *err,
+                   size_t errlen)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  size_t cap = 1 << 16, len = 0;
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+      (uintmax_t)st.st_size < SIZE_MAX / 2)
+    cap = (size_t)st.st_size + 1; /* + 1 to see the end of file in one read */
+  unsigned char *buf = malloc(cap);
+  for (;;) {
+    if (!buf) {
+      seterr(err, errlen, "%s: out of memory reading the file", path);
+      fclose(f);
+      return -1;
+    }
+    len += fread(buf + len, 1, cap - len, f);
+    if (ferror(f)) {
+      seterr(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+      free(buf);
+      fclose(f);
+      return -1;
+    }
+    if (feof(f) && len < cap)
+      break;
+    if (len == cap) {
+      unsigned char *grown = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+      if (!grown)
+        free(buf);
+      buf = grown;
+      cap *= 2;
+    }
+  }
+  fclose(f);
+  buf[len] = 0;
+  *out = buf;
+  *outlen = len;
+  return 0;
+}
+
+/* A JSON number that is a whole number in [0, 2^53]. */
+static int json_uint(const cJSON *item, uint64_t *out)
+{
+  if (!cJSON_IsNumber(item))
+    return -1;
+  double v = item->valuedouble;
+  if (!(v >= 0 && v <= 9007199254740992.0) || v != floor(v))
+    return -1;
+  *out = (uint64_t)v;
+  return 0;
+}
+
+static int cmp_items(const void *a, const void *b)
+{
+  return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* The first key that occurs twice in object (cJSON keeps both), or NULL.
+   *oom is set when there was no memory to check. */
+static const char *duplicate_key(const cJSON *object, int *oom)
+{
+  int n = cJSON_GetArraySize(object);
+  *oom = 0;
+  if (n < 2)
+    return NULL;
+  const cJSON **items = malloc((size_t)n * sizeof *items);
+  if (!items) {
+    *oom = 1;
+    return NULL;
+  }
+  int i = 0;
+  for (const cJSON *c = object->child; c && i < n; c = c->next)
+    items[i++] = c;
+  qsort(items, (size_t)i, sizeof *items, cmp_items);
+  const char *dup = NULL;
+  for (int j = 1; j < i && !dup; j++)
+    if (strcmp(items[j - 1]->string, items[j]->string) == 0)
+      dup = items[j]->string;
+  free(items);
+  return dup;
+}
+
+static int cmp_tensor_ptrs(const void *a, const void *b)
+{
+  return strcmp((*(const ganc_tensor *const *)a)->name,
+                (*(const ganc_tensor *const *)b)->name);
+}
+
+static int cmp_name_tensor(const void *key, const void *elem)
+{
+  return strcmp(key, (*(const ganc_tensor *const *)elem)->name);
+}
+
+/* One tensor of the file that will be loaded. */
+typedef struct Entry {
+  const char *name;
+  const ganc_tensor *t;
+  int role;
+  int dtype_size;        /* 4 for F32, 8 for F64 */
+  uint64_t begin, end;   /* in the data section */
+} Entry;
+
+static int cmp_entry_begin(const void *a, const void *b)
+{
+  const Entry *x = a, *y = b;
+  return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* Everything ganc_load_weights gathers from the header before it touches the
+   caller's arrays. */
+typedef struct Loader {
+  const ganc_info *info;
+  const char *path;
+  int want_state;
+  const ganc_tensor **sorted; /* info's tensors by name */
+  Entry *entries;
+  int nentries;
+  char *found;                /* [role * ntensors + k] */
+  const char *model, *signature, *step, *rng;
+  uint64_t data_size;
+  char *err;
+  size_t errlen;
+} Loader;
+
+static int read_metadata(Loader *L, const cJSON *meta)
+{
+  if (!cJSON_IsObject(meta)) {
+    seterr(L->err, L->errlen, "%s: __metadata__ is not an object", L->path);
+    return -1;
+  }
+  int oom;
+  const char *dup = duplicate_key(meta, &oom);
+  if (dup || oom) {
+    seterr(L->err, L->errlen, oom ? "%s: out of memory" : "%s: duplicate metadata key '%s'",
+           L->path, dup);
+    return -1;
+  }
+  for (const cJSON *c = meta->child; c; c = c->next) {
+    if (!cJSON_IsString(c)) {
+      seterr(L->err, L->errlen, "%s: metadata '%s' is not a string", L->path, c->string);
+      return -1;
+    }
+    if (strcmp(c->string, "ganc.model") == 0)
+      L->model = c->valuestring;
+    else if (strcmp(c->string, "ganc.signature") == 0)
+      L->signature = c->valuestring;
+    else if (strcmp(c->string, "ganc.step") == 0)
+      L->step = c->valuestring;
+    else if (strcmp(c->string, "ganc.rng") == 0)
+      L->rng = c->valuestring;
+  }
+  if (L->model && L->info->name && strcmp(L->model, L->info->name) != 0) {
+    seterr(L->err, L->errlen, "%s: weights are for model '%s', not '%s'", L->path,
+           L->model, L->info->name);
+    return -1;
+  }
+  if (L->signature && L->info->signature && strcmp(L->signature, L->info->signature) != 0) {
+    seterr(L->err, L->errlen,
+           "%s: weights are for signature '%s', but the model's is '%s'", L->path,
+           L->signature, L->info->signature);
+    return -1;
+  }
+  return 0;
+}
+
+static int parse_step(const char *s, int64_t *out)
+{
+  int64_t v = 0;
+  if (!*s)
+    return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > (INT64_MAX - (*s - '0')) / 10)
+      return -1;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+static int hex_digit(int c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Four hexadecimal words of at most 16 digits, separated by single spaces,
+   not all zero (xoshiro's one forbidden state). */
+static int parse_rng(const char *s, ganc_rng *out)
+{
+  uint64_t any = 0;
+  for (int w = 0; w < 4; w++) {
+    if (w > 0 && *s++ != ' ')
+      return -1;
+    uint64_t v = 0;
+    int digits = 0;
+    for (; hex_digit(*s) >= 0; s++, digits++)
+      v = v << 4 | (uint64_t)hex_digit(*s);
+    if (digits < 1 || digits > 16)
+      return -1;
+    out->s[w] = v;
+    any |= v;
+  }
+  return *s || !any ? -1 : 0;
+}
+
+static int read_tensor(Loader *L, const cJSON *item)
+{
+  const char *name = item->string;
+  const ganc_info *info = L->info;
+  int role = ROLE_WEIGHT;
+  const char *base = name;
+  for (int r = ROLE_ADAM_M; r < ROLE_COUNT; r++) {
+    size_t n = strlen(role_prefix[r]);
+    if (strncmp(name, role_prefix[r], n) == 0) {
+      role = r;
+      base = name + n;
+    }
+  }
+  if (role != ROLE_WEIGHT && !L->want_state)
+    return 0;
+  const ganc_tensor **hit = info->ntensors == 0 ? NULL :
+      bsearch(base, L->sorted, (size_t)info->ntensors, sizeof *L->sorted, cmp_name_tensor);
+  if (!hit) {
+    seterr(L->err, L->errlen, "%s: unexpected tensor '%s': model '%s' has no such parameter",
+           L->path, name, info->name ? info->name : "?");
+    return -1;
+  }
+  const ganc_tensor *t = *hit;
+  if (!cJSON_IsObject(item)) {
+    seterr(L->err, L->errlen, "%s: tensor '%s' is not described by a JSON object",
+           L->path, name);
+    return -1;
+  }
+
+  const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
+  int dsize;
+  if (!cJSON_IsString(dtype)) {
+    seterr(L->err, L->errlen, "%s: tensor '%s' has no dtype", L->path, name);
+    return -1;
+  }
+  if (strcmp(dtype->valuestring, "F32") == 0) {
+    dsize = 4;
+  } else if (strcmp(dtype->valuestring, "F64") == 0) {
+    dsize = 8;
+  } else {
+    seterr(L->err, L->errlen, "%s: tensor '%s' has dtype '%s'; ganc reads F32 and F64",
+           L->path, name, dtype->valuestring);
+    return -1;
+  }
+
+  const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
+  int64_t dims[FILE_RANK_LIMIT];
+  int rank = 0;
+  if (!cJSON_IsArray(shape)) {
+    seterr(L->err, L->errlen, "%s: tensor '%s' has no shape", L->path, name);
+    return -1;
+  }
+  for (const cJSON *d = shape->child; d; d = d->next, rank++) {
+    uint64_t v;
+    if (json_uint(d, &v) || rank == FILE_RANK_LIMIT) {
+      seterr(L->err, L->errlen, "%s: tensor '%s' has an invalid shape", L->path, name);
+      return -1;
+    }
+    dims[rank] = (int64_t)v;
+  }
+  int same = rank == t->rank;
+  for (int i = 0; same && i < rank; i++)
+    same = dims[i] == t->shape[i];
+  if (!same) {
+    char have[512], want[512];
+    ganc_format_shape(have, sizeof have, dims, rank);
+    ganc_format_shape(want, sizeof want, t->shape, t->rank);
+    seterr(L->err, L->errlen, "%s: tensor '%s' has shape %s but the model expects %s",
+           L->path, name, have, want);
+    return -1;
+  }
+
+  const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
+  uint64_t begin, end, bytes = (uint64_t)t->count * (uint64_t)dsize;
+  if (!cJSON_IsArray(offsets) || cJSON_GetArraySize(offsets) != 2 ||
+      json_uint(offsets->child, &begin) || json_uint(offsets->child->next, &end)) {
+    seterr(L->err, L->errlen,
+           "%s: tensor '%s' has no valid data_offsets (two whole numbers)", L->path, name);
+    return -1;
+  }
+  if (end < begin || end - begin != bytes) {
+    char want[512];
+    ganc_format_shape(want, sizeof want, t->shape, t->rank);
+    seterr(L->err, L->errlen,
+           "%s: tensor '%s' has data_offsets [%" PRIu64 ", %" PRIu64 "], but %s %s"
+           " takes %" PRIu64 " bytes", L->path, name, begin, end,
+           dtype->valuestring, want, bytes);
+    return -1;
+  }
+  if (end > L->data_size) {
+    seterr(L->err, L->errlen,
+           "%s: tensor '%s' has data_offsets [%" PRIu64 ", %" PRIu64 "] beyond the end"
+           " of the file (the data holds %" PRIu64 " bytes)", L->path, name, begin, end,
+           L->data_size);
+    return -1;
+  }
+
+  L->found[role * info->ntensors + (t - info->tensors)] = 1;
+  L->entries[L->nentries++] = (Entry){name, t, role, dsize, begin, end};
+  return 0;
+}
+
+static int check_complete(Loader *L)
+{
+  const ganc_info *info = L->info;
+  for (int role = 0; role < (L->want_state ? ROLE_COUNT : 1); role++) {
+    for (int k = 0; k < info->ntensors; k++) {
+      if (L->found[role * info->ntensors + k])
+        continue;
+      seterr(L->err, L->errlen, "%s: tensor '%s%s' is missing%s", L->path,
+             role_prefix[role], info->tensors[k].name,
+             role == ROLE_WEIGHT ? "" : " (a checkpoint holds the Adam moments of every tensor)");
+      return -1;
+    }
+  }
+  /* Entries are sorted by begin here; empty tensors occupy no bytes. */
+  const Entry *prev = NULL;
+  for (int i = 0; i < L->nentries; i++) {
+    const Entry *e = &L->entries[i];
+    if (e->begin == e->end)
+      continue;
+    if (prev && e->begin < prev->end) {
+      seterr(L->err, L->errlen, "%s: tensors '%s' and '%s' overlap in the data", L->path,
+             prev->name, e->name);
+      return -1;
+    }
+    prev = e;
+  }
+  return 0;
+}
+
+/* Convert one tensor into the model's scalars; 1 when a value is not finite. */
+static int copy_tensor(const Entry *e, const unsigned char *src, unsigned char *dst,
+                       int scalar_size)
+{
+  int64_t n = e->t->count;
+  if (e->dtype_size == scalar_size && host_is_little_endian()) {
+    memcpy(dst, src, (size_t)n * (size_t)scalar_size);
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      uint64_t u = get_le(src + i * e->dtype_size, e->dtype_size);
+      double v;
+      if (e->dtype_size == 4) {
+        uint32_t u32 = (uint32_t)u;
+        float f;
+        memcpy(&f, &u32, 4);
+        v = f;
+      } else {
+        memcpy(&v, &u, 8);
+      }
+      if (scalar_size == 4) {
+        float f = (float)v;
+        memcpy(dst + i * 4, &f, 4);
+      } else {
+        memcpy(dst + i * 8, &v, 8);
+      }
+    }
+  }
+  for (int64_t i = 0; i < n; i++) {
+    double v;
+    if (scalar_size == 4) {
+      float f;
+      memcpy(&f, dst + i * 4, 4);
+      v = f;
+    } else {
+      memcpy(&v, dst + i * 8, 8);
+    }
+    if (!isfinite(v))
+      return 1;
+  }
+  return 0;
+}
+
+static int load_header(Loader *L, const cJSON *root)
+{
+  const ganc_info *info = L->info;
+  if (!cJSON_IsObject(root)) {
+    seterr(L->err, L->errlen, "%s: the header is not a JSON object", L->path);
+    return -1;
+  }
+  int oom;
+  const char *dup = duplicate_key(root, &oom);
+  if (dup || oom) {
+    seterr(L->err, L->errlen, oom ? "%s: out of memory" : "%s: duplicate key '%s' in the header",
+           L->path, dup);
+    return -1;
+  }
+  int nitems = cJSON_GetArraySize(root);
+  size_t nt = (size_t)info->ntensors;
+  L->sorted = malloc((nt ? nt : 1) * sizeof *L->sorted);
+  L->entries = malloc((nitems ? (size_t)nitems : 1) * sizeof *L->entries);
+  L->found = calloc(ROLE_COUNT * (nt ? nt : 1), 1);
+  if (!L->sorted || !L->entries || !L->found) {
+    seterr(L->err, L->errlen, "%s: out of memory", L->path);
+    return -1;
+  }
+  for (size_t k = 0; k < nt; k++)
+    L->sorted[k] = &info->tensors[k];
+  qsort(L->sorted, nt, sizeof *L->sorted, cmp_tensor_ptrs);
+
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+  if (meta && read_metadata(L, meta))
+    return -1;
+  if (L->want_state && (!L->step || !L->rng)) {
+    seterr(L->err, L->errlen, "%s: not a checkpoint: metadata '%s' is missing", L->path,
+           !L->step ? "ganc.step" : "ganc.rng");
+    return -1;
+  }
+  for (const cJSON *c = root->child; c; c = c->next)
+    if (c != meta && read_tensor(L, c))
+      return -1;
+  qsort(L->entries, (size_t)L->nentries, sizeof *L->entries, cmp_entry_begin);
+  return check_complete(L);
+}
+
+int ganc_load_weights(const ganc_info *info, const char *path, void *params,
+                      ganc_train_state *state, char *err, size_t errlen)
+{
+  seterr(err, errlen, "%s", "");
+  if (check_info(info, path, params, state, err, errlen))
+    return -1;
+  unsigned char *buf;
+  size_t size;
+  if (ganc_read_file(path, &buf, &size, err, errlen))
+    return -1;
+
+  Loader L = {.info = info, .path = path, .want_state = state != NULL, .err = err,
+              .errlen = errlen};
+  cJSON *root = NULL;
+  int rc = -1;
+  if (size < 8) {
+    seterr(err, errlen, "%s: not a safetensors file: %zu bytes, too short for the header length",
+           path, size);
+    goto done;
+  }
+  uint64_t hlen = get_le(buf, 8);
+  if (hlen > HEADER_LIMIT) {
+    seterr(err, errlen, "%s: header length %" PRIu64 " is absurd (the limit is %d bytes)",
+           path, hlen, HEADER_LIMIT);
+    goto done;
+  }
+  if (hlen > size - 8) {
+    seterr(err, errlen,
+           "%s: header length %" PRIu64 " goes beyond the end of the file (%zu bytes);"
+           " truncated?", path, hlen, size);
+    goto done;
+  }
+  const char *json = (const char *)buf + 8, *json_end = json + hlen, *parse_end = NULL;
+  root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &parse_end, 0);
+  if (!root) {
+    seterr(err, errlen, "%s: the header is not valid JSON (error near byte %td)", path,
+           (parse_end ? parse_end - json : 0) + 8);
+    goto done;
+  }
+  for (const char *p = parse_end; p && p < json_end; p++) {
+    if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+      seterr(err, errlen, "%s: the header has extra bytes after its JSON (at byte %td)",
+             path, p - json + 8);
+      goto done;
+    }
+  }
+  L.data_size = size - 8 - hlen;
+  if (load_header(&L, root))
+    goto done;
+
+  int64_t step = 0;
+  ganc_rng rng;
+  if (state && parse_step(L.step, &step)) {
+    seterr(err, errlen, "%s: metadata ganc.step '%s' is not a step number", path, L.step);
+    goto done;
+  }
+  if (state && parse_rng(L.rng, &rng)) {
+    seterr(err, errlen, "%s: metadata ganc.rng '%s' is not a generator state"
+           " (four hexadecimal words, not all zero)", path, L.rng);
+    goto done;
+  }
+
+  const unsigned char *data = buf + 8 + hlen;
+  void *arrays[ROLE_COUNT] = {params, state ? state->adam_m : NULL,
+                              state ? state->adam_v : NULL};
+  const Entry *nonfinite = NULL; /* the first in the model's order */
+  for (int i = 0; i < L.nentries; i++) {
+    const Entry *e = &L.entries[i];
+    unsigned char *dst = (unsigned char *)arrays[e->role] + e->t->offset * info->scalar_size;
+    if (copy_tensor(e, data + e->begin, dst, info->scalar_size) && e->role == ROLE_WEIGHT &&
+        (!nonfinite || e->t < nonfinite->t))
+      nonfinite = e;
+  }
+  if (state) {
+    state->step = step;
+    state->rng = rng;
+  }
+  if (nonfinite)
+    seterr(err, errlen, "%s: warning: tensor '%s' holds NaN or infinite values", path,
+           nonfinite->name);
+  rc = 0;
+done:
+  cJSON_Delete(root);
+  free(buf);
+  free(L.sorted);
+  free(L.entries);
+  free(L.found);
+  return rc;
+}

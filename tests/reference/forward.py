@@ -1,0 +1,384 @@
+#!/usr/bin/python3
+"""Forward-pass reference for ganc's conformance tests (tests/test_conformance.c).
+
+Run from the repository root with Debian's Python, which has torch and numpy:
+
+    /usr/bin/python3 tests/reference/forward.py
+
+For every model in models/*.gan and tests/models/*.gan it writes
+tests/fixtures/forward/<model>.txt. Each model's equivalent nn.Sequential pair
+is written out by hand below (the comment above it names the .gan file); this
+script never runs ganc. Everything is computed in float64.
+
+Parameters and inputs are not stored: both this script and the C test derive
+them from one formula, with values exactly representable in float32 so that
+float and double models see the same numbers:
+
+    splitmix64(x):  x += 0x9E3779B97F4A7C15; z = x;
+                    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
+                    z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
+                    return z ^ (z >> 31)                      (all mod 2^64)
+    u(stream, k) = (splitmix64(stream * 2^32 + k) >> 40) / 2^24   in [0, 1)
+
+    parameter k of the flat array (DESIGN.md section 3), stream 1:
+        (2u - 1) * 2^-e,  e = floor(log2(fan_in) / 2), fan_in = size of
+        dimension 1 of the parameter's tensor times the receptive field
+        (for a bias: the fan_in of its layer's weight)
+    latent z, stream 2: input_scale * (2u - 1), k over the whole batch
+        (sample after sample)
+    real observation x, stream 3: input_scale * (2u - 1), likewise
+
+input_scale is a power of two (so still exact): 1 except for the models
+that must drive sigmoid and tanh far into their tails.
+
+Fixture format (text; a value is %.17g of a float64):
+
+    # comment lines
+    KEY VALUE                 header: model, file, scalar (float|double),
+                              batch, input_scale, latent_size, obs_size,
+                              g_param_count, param_count
+    section NAME COUNT        followed by COUNT lines
+
+Sections, in this order:
+    tensors          NAME OFFSET FAN_IN RANK D1 .. DRANK  (parameter layout)
+    params_check     K VALUE  for K = 0..7 and param_count-1
+    z_check, x_check K VALUE  for the first 4 and the last input element
+    generate                  batch * obs_size values, G(z_i) row-major
+    real_score                D(x_i), one per sample
+    fake_score                D(G(z_i))
+    discriminator_loss        (D(x_i) - 1)^2 + D(G(z_i))^2
+    generator_loss            (D(G(z_i)) - 1)^2
+    discriminator_loss_batch  one value: MSELoss(D(x), 1) + MSELoss(D(G(z)), 0)
+    generator_loss_batch      one value: MSELoss(D(G(z)), 1)
+The batch losses apply nn.MSELoss() (mean) to the [batch, 1] score tensor.
+"""
+
+import glob
+import math
+import os
+import re
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+BATCH = 4
+OUT_DIR = "tests/fixtures/forward"
+
+MASK64 = (1 << 64) - 1
+
+
+def splitmix64_int(x):
+    """The scalar form, to check the vectorized one against."""
+    x = (x + 0x9E3779B97F4A7C15) & MASK64
+    z = x
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def splitmix64(x):
+    """splitmix64 of a uint64 array; numpy's uint64 arithmetic wraps mod 2^64."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    z = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def signed_unit(stream, start, count):
+    """2u(stream, k) - 1 for k = start .. start+count-1, exact float64 values."""
+    k = np.arange(start, start + count, dtype=np.uint64)
+    h = splitmix64(np.uint64(stream << 32) + k)
+    top = (h >> np.uint64(40)).astype(np.int64)  # 24 bits: u = top / 2^24
+    return np.ldexp((top - (1 << 23)).astype(np.float64), -23)
+
+
+def check_formula():
+    assert splitmix64_int(0) == 0xE220A8397B1DCDAF  # SplitMix64's known first output
+    for stream in (1, 2, 3):
+        for k in (0, 1, 2, 12345, (1 << 32) - 1):
+            x = (stream << 32) + k
+            want = ((splitmix64_int(x) >> 40) - (1 << 23)) / 2.0**23
+            got = signed_unit(stream, k, 1)[0]
+            assert got == want, (stream, k, got, want)
+
+
+class Reshape(nn.Module):
+    """ganc's reshape(SHAPE): per sample, so the batch dimension stays."""
+
+    def __init__(self, *shape):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
+# name -> (file, scalar, latent shape, observation shape, input_scale, G, D)
+MODELS = {}
+
+
+def model(name, file, scalar, latent, obs, generator, discriminator, input_scale=1):
+    MODELS[name] = dict(file=file, scalar=scalar, latent=latent, obs=obs,
+                        input_scale=input_scale,
+                        generator=generator, discriminator=discriminator)
+
+
+# models/fashion_mlp.gan
+model("fashion_mlp", "models/fashion_mlp.gan", "float", [64], [1, 28, 28],
+      nn.Sequential(nn.Linear(64, 256), nn.ReLU(),
+                    nn.Linear(256, 512), nn.ReLU(),
+                    nn.Linear(512, 784), nn.Tanh(),
+                    Reshape(1, 28, 28)),
+      nn.Sequential(nn.Flatten(),
+                    nn.Linear(784, 512), nn.LeakyReLU(0.2),
+                    nn.Linear(512, 256), nn.LeakyReLU(0.2),
+                    nn.Linear(256, 1)))
+
+# models/ring8.gan
+model("ring8", "models/ring8.gan", "float", [2], [2],
+      nn.Sequential(nn.Linear(2, 128), nn.ReLU(),
+                    nn.Linear(128, 128), nn.ReLU(),
+                    nn.Linear(128, 2)),
+      nn.Sequential(nn.Linear(2, 128), nn.LeakyReLU(0.2),
+                    nn.Linear(128, 128), nn.LeakyReLU(0.2),
+                    nn.Linear(128, 1)))
+
+# tests/models/mlp_basic.gan
+model("mlp_basic", "tests/models/mlp_basic.gan", "float", [4], [6],
+      nn.Sequential(nn.Linear(4, 8), nn.ReLU(),
+                    nn.Linear(8, 6), nn.Tanh()),
+      nn.Sequential(nn.Flatten(),
+                    nn.Linear(6, 5), nn.LeakyReLU(),  # default slope 0.01
+                    nn.Linear(5, 1)))
+
+# tests/models/leaky_slopes.gan
+model("leaky_slopes", "tests/models/leaky_slopes.gan", "float", [5], [4],
+      nn.Sequential(nn.Linear(5, 6), nn.LeakyReLU(0.3),
+                    nn.Linear(6, 4), nn.LeakyReLU(0.3)),
+      nn.Sequential(nn.Linear(4, 6), nn.LeakyReLU(0.5),
+                    nn.Linear(6, 3), nn.LeakyReLU(0.1),
+                    nn.Linear(3, 1)))
+
+# tests/models/sigmoid_wide.gan
+model("sigmoid_wide", "tests/models/sigmoid_wide.gan", "float", [3], [5],
+      nn.Sequential(nn.Linear(3, 5), nn.Sigmoid()),
+      nn.Sequential(nn.Sigmoid(),
+                    nn.Linear(5, 3), nn.Tanh(),
+                    nn.Linear(3, 1), nn.Sigmoid()),
+      input_scale=256)
+
+# tests/models/sigmoid_double.gan
+model("sigmoid_double", "tests/models/sigmoid_double.gan", "double", [2], [3],
+      nn.Sequential(nn.Linear(2, 3), nn.Tanh()),
+      nn.Sequential(nn.Sigmoid(), nn.Linear(3, 1), Reshape()),
+      input_scale=1024)
+
+# tests/models/scalar_double.gan
+model("scalar_double", "tests/models/scalar_double.gan", "double", [3], [4],
+      nn.Sequential(nn.Linear(3, 7), nn.ReLU(),
+                    nn.Linear(7, 4), nn.Tanh()),
+      nn.Sequential(nn.Linear(4, 6), nn.LeakyReLU(0.2),
+                    nn.Linear(6, 1), Reshape()))
+
+# tests/models/latent_grid.gan
+model("latent_grid", "tests/models/latent_grid.gan", "float", [2, 3], [2, 2, 2],
+      nn.Sequential(nn.Flatten(),
+                    nn.Linear(6, 8), nn.ReLU(),
+                    nn.Linear(8, 8), nn.Tanh(),
+                    Reshape(2, 2, 2)),
+      nn.Sequential(Reshape(8),
+                    nn.Linear(8, 4), nn.LeakyReLU(),
+                    nn.Linear(4, 1)))
+
+# tests/models/two_models.gan, first model
+model("pair_float", "tests/models/two_models.gan", "float", [2], [5],
+      nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 5)),
+      nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 1), Reshape()))
+
+# tests/models/two_models.gan, second model
+model("pair_double", "tests/models/two_models.gan", "double", [3], [2, 2],
+      nn.Sequential(nn.Linear(3, 4), nn.Sigmoid(), Reshape(2, 2)),
+      nn.Sequential(nn.Flatten(),
+                    nn.Linear(4, 3), nn.Tanh(),
+                    nn.Linear(3, 1)))
+
+
+def fan_in(weight):
+    receptive = 1
+    for d in weight.shape[2:]:
+        receptive *= d
+    return weight.shape[1] * receptive
+
+
+def exponent(n):
+    """floor(log2(n) / 2), in integers: floor(floor(log2 n) / 2)."""
+    return (n.bit_length() - 1) // 2
+
+
+def set_parameters(G, D):
+    """Fill G's then D's parameters by the formula; return the tensor layout."""
+    layout = []
+    offset = 0
+    for prefix, net in (("generator", G), ("discriminator", D)):
+        for index, layer in enumerate(net):
+            weight_fan_in = None
+            for pname, p in layer.named_parameters(recurse=False):
+                if p.dim() >= 2:
+                    weight_fan_in = fan_in(p)
+                assert weight_fan_in is not None, "a bias before its weight"
+                n = p.numel()
+                v = signed_unit(1, offset, n) * 2.0 ** -exponent(weight_fan_in)
+                with torch.no_grad():
+                    p.copy_(torch.from_numpy(v).reshape(p.shape))
+                layout.append(dict(name=f"{prefix}.{index}.{pname}", offset=offset,
+                                   fan_in=weight_fan_in, shape=list(p.shape)))
+                offset += n
+    return layout, offset
+
+
+def numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def fmt(v):
+    return "%.17g" % float(v)
+
+
+def reference(name):
+    m = MODELS[name]
+    G, D = m["generator"].double(), m["discriminator"].double()
+    layout, param_count = set_parameters(G, D)
+    g_param_count = sum(p.numel() for p in G.parameters())
+    flat = torch.cat([p.detach().flatten() for p in [*G.parameters(), *D.parameters()]])
+    assert flat.numel() == param_count
+
+    latent_size, obs_size = numel(m["latent"]), numel(m["obs"])
+    scale = m["input_scale"]
+    z_flat = scale * signed_unit(2, 0, BATCH * latent_size)
+    x_flat = scale * signed_unit(3, 0, BATCH * obs_size)
+    z = torch.from_numpy(z_flat).reshape(BATCH, *m["latent"])
+    x = torch.from_numpy(x_flat).reshape(BATCH, *m["obs"])
+
+    with torch.no_grad():
+        per_sample = dict(generate=[], real_score=[], fake_score=[],
+                          discriminator_loss=[], generator_loss=[])
+        mse = nn.MSELoss()
+        one = torch.ones((), dtype=torch.float64)
+        zero = torch.zeros((), dtype=torch.float64)
+        for i in range(BATCH):
+            g = G(z[i:i + 1])
+            assert list(g.shape) == [1, *m["obs"]], (name, g.shape)
+            real = D(x[i:i + 1]).reshape(())
+            fake = D(g).reshape(())
+            per_sample["generate"] += g.flatten().tolist()
+            per_sample["real_score"].append(real.item())
+            per_sample["fake_score"].append(fake.item())
+            per_sample["discriminator_loss"].append((mse(real, one) + mse(fake, zero)).item())
+            per_sample["generator_loss"].append(mse(fake, one).item())
+
+        real_b = D(x).reshape(BATCH, 1)
+        fake_b = D(G(z)).reshape(BATCH, 1)
+        ones = torch.ones(BATCH, 1, dtype=torch.float64)
+        zeros = torch.zeros(BATCH, 1, dtype=torch.float64)
+        d_loss_batch = (mse(real_b, ones) + mse(fake_b, zeros)).item()
+        g_loss_batch = mse(fake_b, ones).item()
+
+    return dict(m=m, layout=layout, param_count=param_count,
+                g_param_count=g_param_count, flat=flat.numpy(),
+                latent_size=latent_size, obs_size=obs_size,
+                z=z_flat, x=x_flat, per_sample=per_sample,
+                d_loss_batch=d_loss_batch, g_loss_batch=g_loss_batch)
+
+
+def sanity(name, r):
+    """The specification's properties (DESIGN.md section 1), on the reference."""
+    ps = r["per_sample"]
+    for i in range(BATCH):
+        real, fake = ps["real_score"][i], ps["fake_score"][i]
+        d, g = ps["discriminator_loss"][i], ps["generator_loss"][i]
+        assert d >= 0 and g >= 0, (name, i)
+        assert math.isclose(d, (real - 1) ** 2 + fake ** 2, rel_tol=1e-15, abs_tol=1e-300), (name, i)
+        assert math.isclose(g, (fake - 1) ** 2, rel_tol=1e-15, abs_tol=1e-300), (name, i)
+    mean = lambda v: sum(v) / len(v)
+    assert math.isclose(r["d_loss_batch"], mean(ps["discriminator_loss"]), rel_tol=1e-13), name
+    assert math.isclose(r["g_loss_batch"], mean(ps["generator_loss"]), rel_tol=1e-13), name
+    for v in [*r["flat"], *r["z"], *r["x"]]:
+        assert float(np.float32(v)) == v, (name, "not exact in float32", v)
+    for key, values in ps.items():
+        assert all(math.isfinite(v) for v in values), (name, key)
+
+
+def check_lines(values, indices):
+    return [f"{k} {fmt(values[k])}" for k in indices]
+
+
+def write_fixture(name, r):
+    m = r["m"]
+    pc = r["param_count"]
+    lines = [
+        "# ganc forward-conformance fixture: written by tests/reference/forward.py, do not edit",
+        f"model {name}",
+        f"file {m['file']}",
+        f"scalar {m['scalar']}",
+        f"batch {BATCH}",
+        f"input_scale {m['input_scale']}",
+        f"latent_size {r['latent_size']}",
+        f"obs_size {r['obs_size']}",
+        f"g_param_count {r['g_param_count']}",
+        f"param_count {pc}",
+    ]
+
+    def section(key, body):
+        lines.append(f"section {key} {len(body)}")
+        lines.extend(body)
+
+    section("tensors", [f"{t['name']} {t['offset']} {t['fan_in']} {len(t['shape'])} "
+                        + " ".join(str(d) for d in t["shape"]) for t in r["layout"]])
+    section("params_check", check_lines(r["flat"], [*range(8), pc - 1]))
+    for key, v in (("z_check", r["z"]), ("x_check", r["x"])):
+        section(key, check_lines(v, [*range(min(4, len(v))), len(v) - 1]))
+    for key, values in r["per_sample"].items():
+        section(key, [fmt(v) for v in values])
+    section("discriminator_loss_batch", [fmt(r["d_loss_batch"])])
+    section("generator_loss_batch", [fmt(r["g_loss_batch"])])
+
+    path = os.path.join(OUT_DIR, f"{name}.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def model_names(path):
+    """The model names a .gan file declares (a scan, not a parse)."""
+    with open(path) as f:
+        text = re.sub(r"#[^\n]*", "", f.read())
+    return re.findall(r"\bmodel\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{", text)
+
+
+def main():
+    torch.set_default_dtype(torch.float64)
+    check_formula()
+    files = sorted(glob.glob("models/*.gan")) + sorted(glob.glob("tests/models/*.gan"))
+    if not files:
+        sys.exit("forward.py: no .gan files found; run from the repository root")
+    wanted = [(path, name) for path in files for name in model_names(path)]
+    missing = [f"{name} ({path})" for path, name in wanted if name not in MODELS]
+    if missing:
+        sys.exit("forward.py: no reference defined for " + ", ".join(missing))
+    for path, name in wanted:
+        if MODELS[name]["file"] != path:
+            sys.exit(f"forward.py: {name} is in {path}, reference says {MODELS[name]['file']}")
+    os.makedirs(OUT_DIR, exist_ok=True)
+    for path, name in wanted:
+        r = reference(name)
+        sanity(name, r)
+        print(write_fixture(name, r), f"({r['param_count']} parameters)")
+
+
+if __name__ == "__main__":
+    main()

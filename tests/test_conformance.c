@@ -1,0 +1,870 @@
+/* test_conformance.c — compiled models against a float64 PyTorch reference.
+ *
+ * tests/reference/forward.py writes one fixture per model to
+ * tests/fixtures/forward/NAME.txt (its docstring describes the format). The
+ * parameters and inputs are not stored: the script and this file derive them
+ * from the same formula (splitmix64, below), exact in float32, so float and
+ * double models see the same numbers (inputs times the fixture's input_scale,
+ * a power of two). Every model is run through the JIT
+ * (ganc_jit) and through emitted C (`build/ganc emit`, cc, dlopen); each is
+ * compared with the reference, its batch functions with its single-sample
+ * ones, and the two paths with each other.
+ *
+ * Tolerance (DESIGN.md section 4), |got - want| <= rtol * |want| + atol:
+ *   scalar float:  rtol 1e-5,  atol 1e-6
+ *   scalar double: rtol 1e-12, atol 1e-14
+ * `want` is the reference, the single-sample result when checking a batch
+ * function, and the JIT result when checking AOT against JIT.
+ *
+ * Run from the repository root, with build/ganc and build/libganc.a built. */
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ganc.h"
+
+#define FIXTURE_DIR "tests/fixtures/forward"
+
+enum { MAX_TENSORS = 64, MAX_CHECKS = 16, MAX_REPORTS = 12 };
+
+/* ---- The formula for parameters and inputs (same as forward.py) ---- */
+
+static uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15u;
+  uint64_t z = x;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+  return z ^ (z >> 31);
+}
+
+/* 2u - 1 with u = (splitmix64(stream * 2^32 + k) >> 40) / 2^24: a 24-bit
+   integer over 2^23, exact in float32. */
+static double signed_unit(uint64_t stream, uint64_t k) {
+  int64_t top = (int64_t)(splitmix64((stream << 32) + k) >> 40);
+  return ldexp((double)(top - (1 << 23)), -23);
+}
+
+/* floor(log2(n) / 2) == floor(floor(log2 n) / 2) */
+static int weight_exponent(int64_t fan_in) {
+  int log2n = 0;
+  while (fan_in >> (log2n + 1))
+    log2n++;
+  return log2n / 2;
+}
+
+enum { STREAM_PARAMS = 1, STREAM_LATENT = 2, STREAM_REAL = 3 };
+
+/* ---- Fixtures ---- */
+
+typedef struct Tensor {
+  char name[48];
+  int64_t offset, count, fan_in;
+  int rank;
+  int64_t shape[GANC_MAX_RANK];
+} Tensor;
+
+/* Sampled values the script wrote, to check the formula bit for bit. */
+typedef struct Check {
+  int n;
+  int64_t k[MAX_CHECKS];
+  double v[MAX_CHECKS];
+} Check;
+
+/* What a model computes for one batch, widened to double. The first five
+   come from the single-sample functions, the rest from the batch ones; a
+   fixture fills the single-sample fields and the two batch losses. */
+typedef struct Results {
+  double *generate, *real_score, *fake_score;
+  double *discriminator_loss, *generator_loss;
+  double *generate_batch, *real_score_batch, *fake_score_batch;
+  double discriminator_loss_batch, generator_loss_batch;
+} Results;
+
+typedef struct Fixture {
+  char path[256];
+  char model[256], file[256];
+  int scalar_size, batch;
+  double input_scale;
+  int64_t latent_size, obs_size, g_param_count, param_count;
+  int ntensors;
+  Tensor tensors[MAX_TENSORS];
+  Check params_check, z_check, x_check;
+  Results want;
+} Fixture;
+
+static char *read_line(FILE *fp, char **line, size_t *cap, const char *path) {
+  if (getline(line, cap, fp) <= 0)
+    cr_assert_fail("%s: unexpected end of file", path);
+  return *line;
+}
+
+static double parse_double(const char *s, const char *path) {
+  char *end;
+  double v = strtod(s, &end);
+  cr_assert(end != s && (*end == '\n' || *end == '\0'), "%s: not a number: %s", path, s);
+  return v;
+}
+
+static void read_tensor(Tensor *t, const char *line, const char *path) {
+  int used = 0;
+  int n = sscanf(line, "%47s %" SCNd64 " %" SCNd64 " %d%n", t->name, &t->offset,
+                 &t->fan_in, &t->rank, &used);
+  cr_assert(n == 4 && t->rank >= 0 && t->rank <= GANC_MAX_RANK, "%s: bad tensor line: %s",
+            path, line);
+  t->count = 1;
+  const char *s = line + used;
+  for (int i = 0; i < t->rank; i++) {
+    char *end;
+    t->shape[i] = strtoll(s, &end, 10);
+    cr_assert(end != s && t->shape[i] > 0, "%s: bad tensor line: %s", path, line);
+    t->count *= t->shape[i];
+    s = end;
+  }
+}
+
+static void read_check(Check *c, int count, FILE *fp, char **line, size_t *cap,
+                       const char *path) {
+  cr_assert(count <= MAX_CHECKS, "%s: too many check values", path);
+  c->n = count;
+  for (int i = 0; i < count; i++) {
+    char *s = read_line(fp, line, cap, path), *end;
+    c->k[i] = strtoll(s, &end, 10);
+    c->v[i] = parse_double(end + 1, path);
+  }
+}
+
+static double *read_values(int count, int64_t expected, const char *key, FILE *fp,
+                           char **line, size_t *cap, const char *path) {
+  cr_assert(count == expected, "%s: section %s has %d values, expected %" PRId64, path, key,
+            count, expected);
+  double *v = malloc((size_t)count * sizeof *v);
+  cr_assert_not_null(v);
+  for (int i = 0; i < count; i++)
+    v[i] = parse_double(read_line(fp, line, cap, path), path);
+  return v;
+}
+
+static void fixture_load(Fixture *f, const char *name) {
+  memset(f, 0, sizeof *f);
+  snprintf(f->path, sizeof f->path, FIXTURE_DIR "/%s.txt", name);
+  FILE *fp = fopen(f->path, "r");
+  cr_assert_not_null(fp, "cannot open %s", f->path);
+  char *line = NULL;
+  size_t cap = 0;
+  const char *path = f->path;
+  Results *w = &f->want;
+  while (getline(&line, &cap, fp) > 0) {
+    char key[64], value[256];
+    int count;
+    if (line[0] == '#' || line[0] == '\n')
+      continue;
+    if (sscanf(line, "section %63s %d", key, &count) == 2) {
+      int64_t B = f->batch;
+      cr_assert(B > 0 && f->obs_size > 0, "%s: section %s before the header", path, key);
+      if (!strcmp(key, "tensors")) {
+        cr_assert(count <= MAX_TENSORS, "%s: too many tensors", path);
+        f->ntensors = count;
+        for (int i = 0; i < count; i++)
+          read_tensor(&f->tensors[i], read_line(fp, &line, &cap, path), path);
+      } else if (!strcmp(key, "params_check")) {
+        read_check(&f->params_check, count, fp, &line, &cap, path);
+      } else if (!strcmp(key, "z_check")) {
+        read_check(&f->z_check, count, fp, &line, &cap, path);
+      } else if (!strcmp(key, "x_check")) {
+        read_check(&f->x_check, count, fp, &line, &cap, path);
+      } else if (!strcmp(key, "generate")) {
+        w->generate = read_values(count, B * f->obs_size, key, fp, &line, &cap, path);
+      } else if (!strcmp(key, "real_score")) {
+        w->real_score = read_values(count, B, key, fp, &line, &cap, path);
+      } else if (!strcmp(key, "fake_score")) {
+        w->fake_score = read_values(count, B, key, fp, &line, &cap, path);
+      } else if (!strcmp(key, "discriminator_loss")) {
+        w->discriminator_loss = read_values(count, B, key, fp, &line, &cap, path);
+      } else if (!strcmp(key, "generator_loss")) {
+        w->generator_loss = read_values(count, B, key, fp, &line, &cap, path);
+      } else if (!strcmp(key, "discriminator_loss_batch")) {
+        double *v = read_values(count, 1, key, fp, &line, &cap, path);
+        w->discriminator_loss_batch = v[0];
+        free(v);
+      } else if (!strcmp(key, "generator_loss_batch")) {
+        double *v = read_values(count, 1, key, fp, &line, &cap, path);
+        w->generator_loss_batch = v[0];
+        free(v);
+      } else {
+        cr_assert_fail("%s: unknown section %s", path, key);
+      }
+      continue;
+    }
+    cr_assert(sscanf(line, "%63s %255s", key, value) == 2, "%s: bad line: %s", path, line);
+    if (!strcmp(key, "model"))
+      snprintf(f->model, sizeof f->model, "%s", value);
+    else if (!strcmp(key, "file"))
+      snprintf(f->file, sizeof f->file, "%s", value);
+    else if (!strcmp(key, "scalar"))
+      f->scalar_size = !strcmp(value, "double") ? 8 : !strcmp(value, "float") ? 4 : 0;
+    else if (!strcmp(key, "batch"))
+      f->batch = atoi(value);
+    else if (!strcmp(key, "input_scale"))
+      f->input_scale = parse_double(value, path);
+    else if (!strcmp(key, "latent_size"))
+      f->latent_size = strtoll(value, NULL, 10);
+    else if (!strcmp(key, "obs_size"))
+      f->obs_size = strtoll(value, NULL, 10);
+    else if (!strcmp(key, "g_param_count"))
+      f->g_param_count = strtoll(value, NULL, 10);
+    else if (!strcmp(key, "param_count"))
+      f->param_count = strtoll(value, NULL, 10);
+    else
+      cr_assert_fail("%s: unknown key %s", path, key);
+  }
+  free(line);
+  fclose(fp);
+  cr_assert_str_eq(f->model, name, "%s: names model %s", path, f->model);
+  cr_assert(f->scalar_size == 4 || f->scalar_size == 8, "%s: bad scalar", path);
+  cr_assert(f->latent_size > 0 && f->param_count > 0 && f->input_scale > 0,
+            "%s: incomplete header", path);
+  cr_assert(w->generate && w->real_score && w->fake_score && w->discriminator_loss &&
+                w->generator_loss && f->ntensors > 0 && f->params_check.n > 0,
+            "%s: missing sections", path);
+  int64_t offset = 0;
+  for (int i = 0; i < f->ntensors; i++) {
+    cr_assert_eq(f->tensors[i].offset, offset, "%s: tensors not contiguous", path);
+    offset += f->tensors[i].count;
+  }
+  cr_assert_eq(offset, f->param_count, "%s: tensors do not cover the parameters", path);
+}
+
+static void results_free(Results *r) {
+  free(r->generate);
+  free(r->real_score);
+  free(r->fake_score);
+  free(r->discriminator_loss);
+  free(r->generator_loss);
+  free(r->generate_batch);
+  free(r->real_score_batch);
+  free(r->fake_score_batch);
+  memset(r, 0, sizeof *r);
+}
+
+static void fixture_free(Fixture *f) {
+  results_free(&f->want);
+}
+
+/* ---- Parameters and inputs, in the model's scalar type ---- */
+
+typedef struct Inputs {
+  int size; /* bytes per scalar */
+  void *params, *z, *x;
+} Inputs;
+
+static void store(void *buf, int size, int64_t i, double v) {
+  if (size == 4)
+    ((float *)buf)[i] = (float)v;
+  else
+    ((double *)buf)[i] = v;
+}
+
+static double load(const void *buf, int size, int64_t i) {
+  return size == 4 ? ((const float *)buf)[i] : ((const double *)buf)[i];
+}
+
+static void *alloc_scalars(int size, int64_t n) {
+  void *p = calloc((size_t)(n > 0 ? n : 1), (size_t)size);
+  cr_assert_not_null(p);
+  return p;
+}
+
+static double param_value(const Fixture *f, int64_t k) {
+  for (int i = 0; i < f->ntensors; i++) {
+    const Tensor *t = &f->tensors[i];
+    if (k >= t->offset && k < t->offset + t->count)
+      return ldexp(signed_unit(STREAM_PARAMS, (uint64_t)k), -weight_exponent(t->fan_in));
+  }
+  cr_assert_fail("%s: parameter %" PRId64 " is in no tensor", f->path, k);
+  return 0;
+}
+
+static void inputs_make(const Fixture *f, Inputs *in) {
+  int size = f->scalar_size;
+  in->size = size;
+  in->params = alloc_scalars(size, f->param_count);
+  for (int i = 0; i < f->ntensors; i++) {
+    const Tensor *t = &f->tensors[i];
+    int e = weight_exponent(t->fan_in);
+    for (int64_t k = t->offset; k < t->offset + t->count; k++)
+      store(in->params, size, k, ldexp(signed_unit(STREAM_PARAMS, (uint64_t)k), -e));
+  }
+  in->z = alloc_scalars(size, f->batch * f->latent_size);
+  for (int64_t k = 0; k < f->batch * f->latent_size; k++)
+    store(in->z, size, k, f->input_scale * signed_unit(STREAM_LATENT, (uint64_t)k));
+  in->x = alloc_scalars(size, f->batch * f->obs_size);
+  for (int64_t k = 0; k < f->batch * f->obs_size; k++)
+    store(in->x, size, k, f->input_scale * signed_unit(STREAM_REAL, (uint64_t)k));
+}
+
+static void inputs_free(Inputs *in) {
+  free(in->params);
+  free(in->z);
+  free(in->x);
+}
+
+/* ---- The emitted functions, called through either path ---- */
+
+enum {
+  FN_GENERATE,
+  FN_FAKE_SCORE,
+  FN_REAL_SCORE,
+  FN_DISCRIMINATOR_LOSS,
+  FN_GENERATOR_LOSS,
+  FN_GENERATE_BATCH,
+  FN_REAL_SCORE_BATCH,
+  FN_FAKE_SCORE_BATCH,
+  FN_DISCRIMINATOR_LOSS_BATCH,
+  FN_GENERATOR_LOSS_BATCH,
+  FN_COUNT
+};
+
+static const char *const fn_names[FN_COUNT] = {
+    "generate",         "fake_score",          "real_score",
+    "discriminator_loss", "generator_loss",    "generate_batch",
+    "real_score_batch", "fake_score_batch",    "discriminator_loss_batch",
+    "generator_loss_batch",
+};
+
+typedef void (*GenericFn)(void);
+
+typedef struct Api {
+  int size;
+  GenericFn fn[FN_COUNT];
+} Api;
+
+typedef void *(*Lookup)(void *handle, const char *symbol);
+
+static void *jit_lookup(void *handle, const char *symbol) {
+  return ganc_symbol(handle, symbol);
+}
+
+static void *dl_lookup(void *handle, const char *symbol) {
+  return dlsym(handle, symbol);
+}
+
+static void api_bind(Api *api, Lookup lookup, void *handle, const char *model, int size,
+                     const char *how) {
+  api->size = size;
+  for (int i = 0; i < FN_COUNT; i++) {
+    char symbol[128];
+    snprintf(symbol, sizeof symbol, "%s_%s", model, fn_names[i]);
+    void *p = lookup(handle, symbol);
+    cr_assert_not_null(p, "%s: %s: no symbol %s", model, how, symbol);
+    *(void **)&api->fn[i] = p;
+  }
+}
+
+/* One call helper per signature; S is float or double as the model says. */
+typedef void (*OutF)(const float *, const float *, float *);
+typedef void (*OutD)(const double *, const double *, double *);
+typedef float (*ScoreF)(const float *, const float *);
+typedef double (*ScoreD)(const double *, const double *);
+typedef float (*PairF)(const float *, const float *, const float *);
+typedef double (*PairD)(const double *, const double *, const double *);
+typedef void (*BatchOutF)(const float *, int, const float *, float *);
+typedef void (*BatchOutD)(const double *, int, const double *, double *);
+typedef float (*BatchScoreF)(const float *, int, const float *);
+typedef double (*BatchScoreD)(const double *, int, const double *);
+typedef float (*BatchPairF)(const float *, int, const float *, const float *);
+typedef double (*BatchPairD)(const double *, int, const double *, const double *);
+
+/* void f(const S *params, const S *in, S *out) */
+static void call_out(const Api *a, int fn, const void *p, const void *in, void *out) {
+  if (a->size == 4)
+    ((OutF)a->fn[fn])(p, in, out);
+  else
+    ((OutD)a->fn[fn])(p, in, out);
+}
+
+/* S f(const S *params, const S *in) */
+static double call_score(const Api *a, int fn, const void *p, const void *in) {
+  return a->size == 4 ? ((ScoreF)a->fn[fn])(p, in) : ((ScoreD)a->fn[fn])(p, in);
+}
+
+/* S f(const S *params, const S *x_real, const S *z) */
+static double call_pair(const Api *a, int fn, const void *p, const void *x, const void *z) {
+  return a->size == 4 ? ((PairF)a->fn[fn])(p, x, z) : ((PairD)a->fn[fn])(p, x, z);
+}
+
+/* void f(const S *params, int n, const S *in, S *out) */
+static void call_batch_out(const Api *a, int fn, const void *p, int n, const void *in,
+                           void *out) {
+  if (a->size == 4)
+    ((BatchOutF)a->fn[fn])(p, n, in, out);
+  else
+    ((BatchOutD)a->fn[fn])(p, n, in, out);
+}
+
+/* S f(const S *params, int n, const S *z) */
+static double call_batch_score(const Api *a, int fn, const void *p, int n, const void *z) {
+  return a->size == 4 ? ((BatchScoreF)a->fn[fn])(p, n, z) : ((BatchScoreD)a->fn[fn])(p, n, z);
+}
+
+/* S f(const S *params, int n, const S *x_real, const S *z) */
+static double call_batch_pair(const Api *a, int fn, const void *p, int n, const void *x,
+                              const void *z) {
+  return a->size == 4 ? ((BatchPairF)a->fn[fn])(p, n, x, z)
+                      : ((BatchPairD)a->fn[fn])(p, n, x, z);
+}
+
+static const void *sample(const void *buf, int size, int64_t elements, int i) {
+  return (const char *)buf + (size_t)i * (size_t)elements * (size_t)size;
+}
+
+static double *widen(const void *buf, int size, int64_t n) {
+  double *v = malloc((size_t)n * sizeof *v);
+  cr_assert_not_null(v);
+  for (int64_t i = 0; i < n; i++)
+    v[i] = load(buf, size, i);
+  return v;
+}
+
+static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results *r) {
+  int B = f->batch, size = a->size;
+  int64_t L = f->latent_size, O = f->obs_size;
+  void *gen = alloc_scalars(size, B * O), *scores = alloc_scalars(size, B);
+  memset(r, 0, sizeof *r);
+
+  for (int i = 0; i < B; i++) {
+    const void *z = sample(in->z, size, L, i);
+    call_out(a, FN_GENERATE, in->params, z, (char *)gen + (size_t)(i * O * size));
+  }
+  r->generate = widen(gen, size, B * O);
+  r->real_score = malloc((size_t)B * sizeof(double));
+  r->fake_score = malloc((size_t)B * sizeof(double));
+  r->discriminator_loss = malloc((size_t)B * sizeof(double));
+  r->generator_loss = malloc((size_t)B * sizeof(double));
+  cr_assert(r->real_score && r->fake_score && r->discriminator_loss && r->generator_loss);
+  for (int i = 0; i < B; i++) {
+    const void *z = sample(in->z, size, L, i), *x = sample(in->x, size, O, i);
+    r->real_score[i] = call_score(a, FN_REAL_SCORE, in->params, x);
+    r->fake_score[i] = call_score(a, FN_FAKE_SCORE, in->params, z);
+    r->discriminator_loss[i] = call_pair(a, FN_DISCRIMINATOR_LOSS, in->params, x, z);
+    r->generator_loss[i] = call_score(a, FN_GENERATOR_LOSS, in->params, z);
+  }
+
+  memset(gen, 0, (size_t)(B * O * size));
+  call_batch_out(a, FN_GENERATE_BATCH, in->params, B, in->z, gen);
+  r->generate_batch = widen(gen, size, B * O);
+  call_batch_out(a, FN_REAL_SCORE_BATCH, in->params, B, in->x, scores);
+  r->real_score_batch = widen(scores, size, B);
+  call_batch_out(a, FN_FAKE_SCORE_BATCH, in->params, B, in->z, scores);
+  r->fake_score_batch = widen(scores, size, B);
+  r->discriminator_loss_batch =
+      call_batch_pair(a, FN_DISCRIMINATOR_LOSS_BATCH, in->params, B, in->x, in->z);
+  r->generator_loss_batch = call_batch_score(a, FN_GENERATOR_LOSS_BATCH, in->params, B, in->z);
+  free(gen);
+  free(scores);
+}
+
+/* DESIGN.md section 4: for n <= 0 the batch functions write nothing and
+   return 0. */
+static void check_empty_batch(const Fixture *f, const Api *a, const Inputs *in,
+                              const char *how) {
+  int size = a->size;
+  int64_t n = f->obs_size;
+  void *out = alloc_scalars(size, n);
+  for (int empty = 0; empty >= -1; empty--) {
+    for (int64_t i = 0; i < n; i++)
+      store(out, size, i, 42);
+    call_batch_out(a, FN_GENERATE_BATCH, in->params, empty, in->z, out);
+    call_batch_out(a, FN_REAL_SCORE_BATCH, in->params, empty, in->x, out);
+    call_batch_out(a, FN_FAKE_SCORE_BATCH, in->params, empty, in->z, out);
+    for (int64_t i = 0; i < n; i++)
+      cr_expect(load(out, size, i) == 42, "%s: %s: a batch function wrote output for n = %d",
+                f->model, how, empty);
+    double d = call_batch_pair(a, FN_DISCRIMINATOR_LOSS_BATCH, in->params, empty, in->x, in->z);
+    double g = call_batch_score(a, FN_GENERATOR_LOSS_BATCH, in->params, empty, in->z);
+    cr_expect(d == 0, "%s: %s: discriminator_loss_batch(n = %d) = %.17g, want 0", f->model, how,
+              empty, d);
+    cr_expect(g == 0, "%s: %s: generator_loss_batch(n = %d) = %.17g, want 0", f->model, how,
+              empty, g);
+  }
+  free(out);
+}
+
+/* ---- Comparison ---- */
+
+typedef struct Cmp {
+  const char *model, *what;
+  double rtol, atol;
+  int failures;
+} Cmp;
+
+static Cmp cmp_start(const Fixture *f, const char *what) {
+  Cmp c = {f->model, what, 1e-5, 1e-6, 0};
+  if (f->scalar_size == 8) {
+    c.rtol = 1e-12;
+    c.atol = 1e-14;
+  }
+  return c;
+}
+
+/* got[i] against want[i] for i < n; per_sample elements make one sample
+   (0 for a single batch value). A NaN never passes. */
+static void cmp_values(Cmp *c, const char *fn, int64_t n, int64_t per_sample,
+                       const double *got, const double *want) {
+  for (int64_t i = 0; i < n; i++) {
+    double tol = c->rtol * fabs(want[i]) + c->atol;
+    if (fabs(got[i] - want[i]) <= tol)
+      continue;
+    if (c->failures++ >= MAX_REPORTS)
+      continue;
+    if (per_sample == 0)
+      cr_expect_fail("%s: %s: %s (batch): got %.17g, want %.17g (tolerance %.3g)", c->model,
+                     c->what, fn, got[i], want[i], tol);
+    else if (per_sample == 1)
+      cr_expect_fail("%s: %s: %s sample %" PRId64 ": got %.17g, want %.17g (tolerance %.3g)",
+                     c->model, c->what, fn, i, got[i], want[i], tol);
+    else
+      cr_expect_fail("%s: %s: %s sample %" PRId64 " index %" PRId64
+                     ": got %.17g, want %.17g (tolerance %.3g)",
+                     c->model, c->what, fn, i / per_sample, i % per_sample, got[i], want[i],
+                     tol);
+  }
+}
+
+static void cmp_finish(Cmp *c) {
+  if (c->failures > MAX_REPORTS)
+    cr_expect_fail("%s: %s: %d more mismatches not shown", c->model, c->what,
+                   c->failures - MAX_REPORTS);
+}
+
+/* got against the reference; the batch functions against it too. */
+static void check_reference(const Fixture *f, const Results *got, const char *what) {
+  const Results *w = &f->want;
+  int64_t B = f->batch, O = f->obs_size;
+  Cmp c = cmp_start(f, what);
+  cmp_values(&c, "generate", B * O, O, got->generate, w->generate);
+  cmp_values(&c, "real_score", B, 1, got->real_score, w->real_score);
+  cmp_values(&c, "fake_score", B, 1, got->fake_score, w->fake_score);
+  cmp_values(&c, "discriminator_loss", B, 1, got->discriminator_loss, w->discriminator_loss);
+  cmp_values(&c, "generator_loss", B, 1, got->generator_loss, w->generator_loss);
+  cmp_values(&c, "generate_batch", B * O, O, got->generate_batch, w->generate);
+  cmp_values(&c, "real_score_batch", B, 1, got->real_score_batch, w->real_score);
+  cmp_values(&c, "fake_score_batch", B, 1, got->fake_score_batch, w->fake_score);
+  cmp_values(&c, "discriminator_loss_batch", 1, 0, &got->discriminator_loss_batch,
+             &w->discriminator_loss_batch);
+  cmp_values(&c, "generator_loss_batch", 1, 0, &got->generator_loss_batch,
+             &w->generator_loss_batch);
+  cmp_finish(&c);
+}
+
+static double mean(const double *v, int n) {
+  double s = 0;
+  for (int i = 0; i < n; i++)
+    s += v[i];
+  return s / n;
+}
+
+/* Each batch function against the single-sample functions of the same build. */
+static void check_batch_vs_single(const Fixture *f, const Results *r, const char *what) {
+  int64_t B = f->batch, O = f->obs_size;
+  double d = mean(r->discriminator_loss, (int)B), g = mean(r->generator_loss, (int)B);
+  Cmp c = cmp_start(f, what);
+  cmp_values(&c, "generate_batch", B * O, O, r->generate_batch, r->generate);
+  cmp_values(&c, "real_score_batch", B, 1, r->real_score_batch, r->real_score);
+  cmp_values(&c, "fake_score_batch", B, 1, r->fake_score_batch, r->fake_score);
+  cmp_values(&c, "discriminator_loss_batch", 1, 0, &r->discriminator_loss_batch, &d);
+  cmp_values(&c, "generator_loss_batch", 1, 0, &r->generator_loss_batch, &g);
+  cmp_finish(&c);
+}
+
+static void check_same(const Fixture *f, const Results *got, const Results *want,
+                       const char *what) {
+  int64_t B = f->batch, O = f->obs_size;
+  Cmp c = cmp_start(f, what);
+  cmp_values(&c, "generate", B * O, O, got->generate, want->generate);
+  cmp_values(&c, "real_score", B, 1, got->real_score, want->real_score);
+  cmp_values(&c, "fake_score", B, 1, got->fake_score, want->fake_score);
+  cmp_values(&c, "discriminator_loss", B, 1, got->discriminator_loss, want->discriminator_loss);
+  cmp_values(&c, "generator_loss", B, 1, got->generator_loss, want->generator_loss);
+  cmp_values(&c, "generate_batch", B * O, O, got->generate_batch, want->generate_batch);
+  cmp_values(&c, "real_score_batch", B, 1, got->real_score_batch, want->real_score_batch);
+  cmp_values(&c, "fake_score_batch", B, 1, got->fake_score_batch, want->fake_score_batch);
+  cmp_values(&c, "discriminator_loss_batch", 1, 0, &got->discriminator_loss_batch,
+             &want->discriminator_loss_batch);
+  cmp_values(&c, "generator_loss_batch", 1, 0, &got->generator_loss_batch,
+             &want->generator_loss_batch);
+  cmp_finish(&c);
+}
+
+/* ---- The two paths. One test's state, released by teardown even when an
+   assertion stops the test. ---- */
+
+static struct {
+  Fixture fixture;
+  Inputs inputs;
+  Results jit_results, aot_results;
+  ganc_model *jit;
+  char dir[64]; /* the AOT build directory, "" if none */
+  void *so;
+} state;
+
+static void teardown(void) {
+  if (state.so)
+    dlclose(state.so);
+  if (state.jit)
+    ganc_free(state.jit);
+  if (state.dir[0]) {
+    DIR *d = opendir(state.dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      char path[sizeof state.dir + 256];
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+        snprintf(path, sizeof path, "%s/%s", state.dir, e->d_name);
+        unlink(path);
+      }
+    }
+    if (d)
+      closedir(d);
+    rmdir(state.dir);
+  }
+  results_free(&state.jit_results);
+  results_free(&state.aot_results);
+  inputs_free(&state.inputs);
+  fixture_free(&state.fixture);
+  memset(&state, 0, sizeof state);
+}
+
+static const Fixture *setup_fixture(const char *name) {
+  fixture_load(&state.fixture, name);
+  inputs_make(&state.fixture, &state.inputs);
+  return &state.fixture;
+}
+
+/* The JIT's description of the model against the fixture's layout. */
+static void check_info(const Fixture *f, const ganc_info *info) {
+  cr_expect_str_eq(info->name, f->model);
+  cr_assert_eq(info->scalar_size, f->scalar_size, "%s: scalar_size %d, want %d", f->model,
+               info->scalar_size, f->scalar_size);
+  cr_assert_eq(info->latent_size, f->latent_size, "%s: latent_size %" PRId64 ", want %" PRId64,
+               f->model, info->latent_size, f->latent_size);
+  cr_assert_eq(info->obs_size, f->obs_size, "%s: obs_size %" PRId64 ", want %" PRId64, f->model,
+               info->obs_size, f->obs_size);
+  cr_assert_eq(info->param_count, f->param_count,
+               "%s: param_count %" PRId64 ", want %" PRId64, f->model, info->param_count,
+               f->param_count);
+  cr_expect_eq(info->g_param_count, f->g_param_count,
+               "%s: g_param_count %" PRId64 ", want %" PRId64, f->model, info->g_param_count,
+               f->g_param_count);
+  cr_expect_eq(info->d_param_count, f->param_count - f->g_param_count,
+               "%s: d_param_count %" PRId64 ", want %" PRId64, f->model, info->d_param_count,
+               f->param_count - f->g_param_count);
+  cr_assert_eq(info->ntensors, f->ntensors, "%s: %d tensors, want %d", f->model, info->ntensors,
+               f->ntensors);
+  for (int i = 0; i < f->ntensors; i++) {
+    const ganc_tensor *got = &info->tensors[i];
+    const Tensor *want = &f->tensors[i];
+    cr_expect_str_eq(got->name, want->name, "%s: tensor %d is %s, want %s", f->model, i,
+                     got->name, want->name);
+    cr_expect(got->offset == want->offset && got->count == want->count &&
+                  got->rank == want->rank,
+              "%s: tensor %s: offset %" PRId64 " count %" PRId64 " rank %d, want %" PRId64
+              " %" PRId64 " %d",
+              f->model, want->name, got->offset, got->count, got->rank, want->offset,
+              want->count, want->rank);
+    for (int d = 0; d < want->rank && d < got->rank; d++)
+      cr_expect_eq(got->shape[d], want->shape[d],
+                   "%s: tensor %s: dimension %d is %" PRId64 ", want %" PRId64, f->model,
+                   want->name, d, got->shape[d], want->shape[d]);
+  }
+}
+
+static void jit_open(const Fixture *f, Api *api) {
+  static char err[8192];
+  state.jit = ganc_jit(f->file, err, sizeof err);
+  cr_assert_not_null(state.jit, "%s: ganc_jit(%s) failed:\n%s", f->model, f->file, err);
+  const ganc_info *info = ganc_find_model(state.jit, f->model);
+  cr_assert_not_null(info, "%s: ganc_find_model found no model %s in %s", f->model, f->model,
+                     f->file);
+  check_info(f, info);
+  api_bind(api, jit_lookup, state.jit, f->model, f->scalar_size, "JIT");
+}
+
+static void run_command(const char *model, const char *cmd) {
+  int status = system(cmd);
+  cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+            "%s: command failed (status %d): %s", model, status, cmd);
+}
+
+static void aot_open(const Fixture *f, Api *api) {
+  char cmd[1024], path[512];
+  snprintf(state.dir, sizeof state.dir, "/tmp/ganc-conformance-XXXXXX");
+  if (!mkdtemp(state.dir)) {
+    state.dir[0] = '\0';
+    cr_assert_fail("%s: mkdtemp failed", f->model);
+  }
+  snprintf(cmd, sizeof cmd, "build/ganc emit '%s' -o '%s'", f->file, state.dir);
+  run_command(f->model, cmd);
+  snprintf(path, sizeof path, "%s/%s.h", state.dir, f->model);
+  cr_assert(access(path, R_OK) == 0, "%s: ganc emit wrote no %s", f->model, path);
+  snprintf(cmd, sizeof cmd, "cc -std=c99 -O2 -shared -fPIC -o '%s/%s.so' '%s/%s.c' -lm", state.dir,
+           f->model, state.dir, f->model);
+  run_command(f->model, cmd);
+  snprintf(path, sizeof path, "%s/%s.so", state.dir, f->model);
+  state.so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  cr_assert_not_null(state.so, "%s: dlopen: %s", f->model, dlerror());
+  api_bind(api, dl_lookup, state.so, f->model, f->scalar_size, "AOT");
+}
+
+/* ---- Tests ---- */
+
+typedef struct FixtureName {
+  char name[64];
+} FixtureName;
+
+static void free_fixture_names(struct criterion_test_params *ctp) {
+  cr_free(ctp->params);
+}
+
+/* One test instance per fixture file. */
+static struct criterion_test_params fixture_names(void) {
+  glob_t g;
+  size_t n = 0;
+  FixtureName *names = NULL;
+  if (glob(FIXTURE_DIR "/*.txt", 0, NULL, &g) == 0) {
+    names = cr_malloc(g.gl_pathc * sizeof *names);
+    for (size_t i = 0; names && i < g.gl_pathc; i++) {
+      const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+      size_t len = strlen(base) - strlen(".txt");
+      if (len >= sizeof names[n].name)
+        continue;
+      memcpy(names[n].name, base, len);
+      names[n].name[len] = '\0';
+      n++;
+    }
+    globfree(&g);
+  }
+  return cr_make_param_array(FixtureName, names, n, free_fixture_names);
+}
+
+ParameterizedTestParameters(conformance, formula) { return fixture_names(); }
+ParameterizedTestParameters(conformance, jit) { return fixture_names(); }
+ParameterizedTestParameters(conformance, aot) { return fixture_names(); }
+ParameterizedTestParameters(conformance, aot_matches_jit) { return fixture_names(); }
+
+Test(conformance, splitmix64_known_value) {
+  /* SplitMix64's first output from seed 0 */
+  cr_assert_eq(splitmix64(0), UINT64_C(0xE220A8397B1DCDAF));
+  cr_assert_eq(weight_exponent(1), 0);
+  cr_assert_eq(weight_exponent(3), 0);
+  cr_assert_eq(weight_exponent(4), 1);
+  cr_assert_eq(weight_exponent(15), 1);
+  cr_assert_eq(weight_exponent(16), 2);
+  cr_assert_eq(weight_exponent(784), 4);
+}
+
+/* The values the script derived (params[0..7] and the last, the first and
+   last inputs) equal this file's bit for bit, and are exact in float32. */
+static void check_samples(const Fixture *f, const char *what, const Check *c,
+                          double (*value)(const Fixture *, int64_t)) {
+  for (int i = 0; i < c->n; i++) {
+    double v = value(f, c->k[i]);
+    cr_expect(memcmp(&v, &c->v[i], sizeof v) == 0, "%s: %s[%" PRId64 "]: C %a, script %a",
+              f->model, what, c->k[i], v, c->v[i]);
+    cr_expect((double)(float)v == v, "%s: %s[%" PRId64 "] = %a is not a float", f->model, what,
+              c->k[i], v);
+  }
+}
+
+static double latent_value(const Fixture *f, int64_t k) {
+  return f->input_scale * signed_unit(STREAM_LATENT, (uint64_t)k);
+}
+
+static double real_value(const Fixture *f, int64_t k) {
+  return f->input_scale * signed_unit(STREAM_REAL, (uint64_t)k);
+}
+
+ParameterizedTest(FixtureName *fx, conformance, formula, .fini = teardown) {
+  fixture_load(&state.fixture, fx->name);
+  const Fixture *f = &state.fixture;
+  cr_assert_eq(f->params_check.k[f->params_check.n - 1], f->param_count - 1);
+  check_samples(f, "params", &f->params_check, param_value);
+  check_samples(f, "z", &f->z_check, latent_value);
+  check_samples(f, "x", &f->x_check, real_value);
+}
+
+ParameterizedTest(FixtureName *fx, conformance, jit, .fini = teardown) {
+  const Fixture *f = setup_fixture(fx->name);
+  Api api;
+  jit_open(f, &api);
+  run_model(f, &api, &state.inputs, &state.jit_results);
+  check_reference(f, &state.jit_results, "JIT vs reference");
+  check_batch_vs_single(f, &state.jit_results, "JIT batch vs single-sample");
+  check_empty_batch(f, &api, &state.inputs, "JIT");
+}
+
+ParameterizedTest(FixtureName *fx, conformance, aot, .fini = teardown) {
+  const Fixture *f = setup_fixture(fx->name);
+  Api api;
+  aot_open(f, &api);
+  run_model(f, &api, &state.inputs, &state.aot_results);
+  check_reference(f, &state.aot_results, "AOT vs reference");
+  check_batch_vs_single(f, &state.aot_results, "AOT batch vs single-sample");
+  check_empty_batch(f, &api, &state.inputs, "AOT");
+}
+
+ParameterizedTest(FixtureName *fx, conformance, aot_matches_jit, .fini = teardown) {
+  const Fixture *f = setup_fixture(fx->name);
+  Api jit, aot;
+  jit_open(f, &jit);
+  aot_open(f, &aot);
+  run_model(f, &jit, &state.inputs, &state.jit_results);
+  run_model(f, &aot, &state.inputs, &state.aot_results);
+  check_same(f, &state.aot_results, &state.jit_results, "AOT vs JIT");
+}
+
+/* Every model the compiler finds in models/ and tests/models/ has a fixture
+   that names its file, so none escapes the tests above. */
+Test(conformance, every_model_has_a_fixture) {
+  const char *patterns[] = {"models/*.gan", "tests/models/*.gan"};
+  int models = 0;
+  for (size_t p = 0; p < sizeof patterns / sizeof *patterns; p++) {
+    glob_t g;
+    if (glob(patterns[p], 0, NULL, &g) != 0)
+      continue;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+      static char err[8192];
+      ganc_model *m = ganc_jit(g.gl_pathv[i], err, sizeof err);
+      cr_expect_not_null(m, "ganc_jit(%s) failed:\n%s", g.gl_pathv[i], err);
+      for (int j = 0; m && j < ganc_model_count(m); j++) {
+        const char *name = ganc_model_info(m, j)->name;
+        char path[512], line[512], file[512] = "";
+        snprintf(path, sizeof path, FIXTURE_DIR "/%s.txt", name);
+        FILE *fp = fopen(path, "r");
+        cr_expect_not_null(fp, "%s: model %s has no fixture %s", g.gl_pathv[i], name, path);
+        while (fp && fgets(line, sizeof line, fp))
+          if (sscanf(line, "file %511s", file) == 1)
+            break;
+        if (fp)
+          fclose(fp);
+        cr_expect(!fp || !strcmp(file, g.gl_pathv[i]), "%s says file %s, model %s is in %s",
+                  path, file, name, g.gl_pathv[i]);
+        models++;
+      }
+      if (m)
+        ganc_free(m);
+    }
+    globfree(&g);
+  }
+  cr_assert_geq(models, 10, "found only %d models", models);
+}
