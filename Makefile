@@ -40,10 +40,10 @@ else
 endif
 
 COMPILER := arena diag check lower emit compile
-RUNTIME  := jit rng
+RUNTIME  := jit rng safetensors data image
 LIB_OBJS := $(B)/parser.o $(B)/lexer.o \
             $(COMPILER:%=$(B)/compiler/%.o) $(RUNTIME:%=$(B)/runtime/%.o)
-TESTS    := $(patsubst tests/%.c,$(B)/tests/%.o,$(wildcard tests/test_*.c))
+TESTS    := $(patsubst tests/%.c,$(B)/tests/%.o,$(wildcard tests/*.c))
 
 # ---- dependencies -----------------------------------------------------------
 
@@ -62,7 +62,7 @@ MISSING_TEST = $(strip $(MISSING_BUILD) \
   $(call have_header,criterion/criterion.h,libcriterion-dev) $(call have_cmd,clang,clang) \
   $(call have_cmd,pkg-config,pkg-config))
 
-.PHONY: all deps check-deps test demo install uninstall clean
+.PHONY: all deps check-deps test demo install uninstall clean FORCE
 
 all: check-deps $(B)/ganc $(B)/libganc.a
 
@@ -103,7 +103,7 @@ $(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/runtime/%.o: runtime/%.c runtime/ganc.h compiler/compiler.h
+$(B)/runtime/%.o: runtime/%.c runtime/ganc.h runtime/io.h compiler/compiler.h
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -145,7 +145,7 @@ demo:
 
 # ---- install ----------------------------------------------------------------
 
-$(B)/ganc.pc:
+$(B)/ganc.pc: FORCE
 	@mkdir -p $(B)
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
 	  'Name: ganc' 'Description: compile generative adversarial networks to C' \

@@ -263,7 +263,7 @@ typedef struct Bound {
 
 static int bind_args(Checker *c, const LayerNode *ln, const LayerSpec *spec, Bound *b)
 {
-  int np = nparams(spec), ok = 1, seen_key = 0;
+  int np = nparams(spec), ok = 1, seen_key = 0, unknown_key = 0;
   Loc given_at[MAX_PARAMS];
   const char *names[MAX_PARAMS + 1] = {0};
   for (int i = 0; i < np; i++)
@@ -301,6 +301,7 @@ static int bind_args(Checker *c, const LayerNode *ln, const LayerSpec *spec, Bou
           diag_error(c->diag, a->key_loc, "%s has no argument '%s'%s", spec->name, a->key,
                      did_you_mean(c, a->key, names));
         ok = 0;
+        unknown_key = 1;
         continue;
       }
       if (b->value[slot]) {
@@ -320,10 +321,9 @@ static int bind_args(Checker *c, const LayerNode *ln, const LayerSpec *spec, Bou
     char what[64];
     snprintf(what, sizeof what, "argument '%s'", p->name);
     if (!v) {
-      if (p->required) {
+      if (p->required && !unknown_key) /* else it is likely the misspelt one */
         diag_error(c->diag, ln->loc, "%s needs argument '%s'", spec->name, p->name);
-        ok = 0;
-      }
+      ok &= !p->required;
       b->integer[i] = (int64_t)p->fallback;
       b->number[i] = p->fallback;
       continue;
@@ -689,8 +689,12 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
     if (!decl[k])
       str_printf(&missing, "%s'%s'", nmissing++ ? ", " : "", decl_names[k]);
   if (nmissing) {
-    diag_error(c->diag, mn->loc, "model '%s' has no %s declaration%s", mn->name,
-               missing.buf ? missing.buf : "", nmissing > 1 ? "s" : "");
+    char *last = missing.buf ? strrchr(missing.buf, ',') : NULL;
+    if (last) /* "'a', 'b', 'c'" -> "'a', 'b' or 'c'" */
+      diag_error(c->diag, mn->loc, "model '%s' has no %.*s or%s declaration", mn->name,
+                 (int)(last - missing.buf), missing.buf, last + 1);
+    else
+      diag_error(c->diag, mn->loc, "model '%s' has no %s declaration", mn->name, missing.buf ? missing.buf : "");
     ok = 0;
   }
   str_free(&missing);
@@ -726,7 +730,7 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
   ok &= lat_ok && obs_ok;
 
   char a[160], b[160];
-  if (gen_ok && !same_shape(&m->gen.out, &m->observation)) {
+  if (gen_ok && obs_ok && !same_shape(&m->gen.out, &m->observation)) {
     Loc at = m->gen.n ? m->gen.layers[m->gen.n - 1].loc : m->gen.loc;
     diag_error(c->diag, at, "generator produces %s but observation is %s",
                shape_str(&m->gen.out, a, sizeof a), shape_str(&m->observation, b, sizeof b));

@@ -33,12 +33,15 @@ static const char *scalar_type(const Model *m)
   return m->scalar == SCALAR_DOUBLE ? "double" : "float";
 }
 
-/* libm's name for the model's scalar type: tanhf for float. */
-static const char *math_fn(const Emitter *e, const char *fn)
+/* libm's functions for the model's scalar type. */
+static const char *tanh_fn(const Emitter *e)
 {
-  static char buf[16];
-  snprintf(buf, sizeof buf, "%s%s", fn, e->m->scalar == SCALAR_DOUBLE ? "" : "f");
-  return buf;
+  return e->m->scalar == SCALAR_DOUBLE ? "tanh" : "tanhf";
+}
+
+static const char *exp_fn(const Emitter *e)
+{
+  return e->m->scalar == SCALAR_DOUBLE ? "exp" : "expf";
 }
 
 /* A constant of the scalar type that reads back exactly. */
@@ -182,12 +185,12 @@ static void put_op(Emitter *e, const Op *op, const Graph *g)
         literal(e, l->slope, lit, sizeof lit), x);
     break;
   case OP_TANH:
-    put(e, "  for (int i = 0; i < %lld; i++)\n    %s[i] = %s(%s[i]);\n", n, y, math_fn(e, "tanh"), x);
+    put(e, "  for (int i = 0; i < %lld; i++)\n    %s[i] = %s(%s[i]);\n", n, y, tanh_fn(e), x);
     break;
   case OP_SIGMOID:
     /* exp of a non-positive argument only: no overflow either side. */
     put(e, "  for (int i = 0; i < %lld; i++) {\n", n);
-    put(e, "    scalar t = %s(-(%s[i] >= 0 ? %s[i] : -%s[i]));\n", math_fn(e, "exp"), x, x, x);
+    put(e, "    scalar t = %s(-(%s[i] >= 0 ? %s[i] : -%s[i]));\n", exp_fn(e), x, x, x);
     put(e, "    %s[i] = %s[i] >= 0 ? 1 / (1 + t) : t / (1 + t);\n  }\n", y, x);
     break;
   case OP_VIEW:
@@ -287,7 +290,7 @@ static void put_source_body(Emitter *e)
 {
   const char *s = scalar_type(e->m);
   if (e->opt->jit)
-    put(e, "%s %s(%s);\n%s %s(%s);\n", s, math_fn(e, "tanh"), s, s, math_fn(e, "exp"), s);
+    put(e, "%s %s(%s);\n%s %s(%s);\n", s, tanh_fn(e), s, s, exp_fn(e), s);
   else
     put(e, "#include <math.h>\n");
   put(e, "#include <stddef.h>\n\n");

@@ -53,6 +53,7 @@ typedef struct ParseState {
   int line, col;   /* where the next token starts */
   size_t offset;
   List braces;     /* Loc* of each '{' not yet closed, innermost last */
+  GANLTYPE prev, last; /* the last two tokens read */
 } ParseState;
 }
 
@@ -255,15 +256,23 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
   yysymbol_kind_t tok = yypcontext_token(ctx);
   Loc loc = loc_of(*l);
 
-  if (tok == YYSYMBOL_YYEOF && ps->braces.n > 0) {
-    Loc *open = ps->braces.item[ps->braces.n - 1];
-    diag_error(ps->diag, loc, "expected '}' (to close '{' at line %d)", open->line);
-    return 0;
-  }
-
   enum { MAX_EXPECTED = 6 };
   yysymbol_kind_t expected[MAX_EXPECTED];
   int n = yypcontext_expected_tokens(ctx, expected, MAX_EXPECTED);
+  int lbrace = strcmp(yysymbol_name(tok), "'{'") == 0;
+
+  /* A block left open: at the end of the file, or where the next
+     declaration (NAME '{') is taken for a layer of the open block. */
+  if (ps->braces.n > 0 && (tok == YYSYMBOL_YYEOF || (lbrace && ps->braces.n > 1))) {
+    Loc *open = ps->braces.item[ps->braces.n - (tok == YYSYMBOL_YYEOF ? 1 : 2)];
+    if (tok == YYSYMBOL_YYEOF)
+      diag_error(ps->diag, loc, "expected '}' (to close '{' at line %d)", open->line);
+    else
+      diag_error(ps->diag, loc_of(ps->prev), "expected '}' (to close '{' at line %d) before '%.*s'", open->line,
+                 (int)(ps->prev.end - ps->prev.start > 40 ? 40 : ps->prev.end - ps->prev.start),
+                 ps->src + ps->prev.start);
+    return 0;
+  }
   char found[80];
   describe_token(ps, tok, l, found, sizeof found);
 

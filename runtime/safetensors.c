@@ -509,7 +509,9 @@ typedef struct Loader {
   Entry *entries;
   int nentries;
   char *found;                /* [role * ntensors + k] */
-  const char *model, *signature, *step, *rng;
+  const char *model, *signature, *step, *rng; /* metadata */
+  int64_t step_value;
+  ganc_rng rng_value;
   uint64_t data_size;
   char *err;
   size_t errlen;
@@ -809,6 +811,16 @@ static int load_header(Loader *L, const cJSON *root)
            !L->step ? "ganc.step" : "ganc.rng");
     return -1;
   }
+  if (L->want_state && parse_step(L->step, &L->step_value)) {
+    seterr(L->err, L->errlen, "%s: metadata ganc.step '%s' is not a step number", L->path,
+           L->step);
+    return -1;
+  }
+  if (L->want_state && parse_rng(L->rng, &L->rng_value)) {
+    seterr(L->err, L->errlen, "%s: metadata ganc.rng '%s' is not a generator state"
+           " (four hexadecimal words, not all zero)", L->path, L->rng);
+    return -1;
+  }
   for (const cJSON *c = root->child; c; c = c->next)
     if (c != meta && read_tensor(L, c))
       return -1;
@@ -866,18 +878,6 @@ int ganc_load_weights(const ganc_info *info, const char *path, void *params,
   if (load_header(&L, root))
     goto done;
 
-  int64_t step = 0;
-  ganc_rng rng;
-  if (state && parse_step(L.step, &step)) {
-    seterr(err, errlen, "%s: metadata ganc.step '%s' is not a step number", path, L.step);
-    goto done;
-  }
-  if (state && parse_rng(L.rng, &rng)) {
-    seterr(err, errlen, "%s: metadata ganc.rng '%s' is not a generator state"
-           " (four hexadecimal words, not all zero)", path, L.rng);
-    goto done;
-  }
-
   const unsigned char *data = buf + 8 + hlen;
   void *arrays[ROLE_COUNT] = {params, state ? state->adam_m : NULL,
                               state ? state->adam_v : NULL};
@@ -890,8 +890,8 @@ int ganc_load_weights(const ganc_info *info, const char *path, void *params,
       nonfinite = e;
   }
   if (state) {
-    state->step = step;
-    state->rng = rng;
+    state->step = L.step_value;
+    state->rng = L.rng_value;
   }
   if (nonfinite)
     seterr(err, errlen, "%s: warning: tensor '%s' holds NaN or infinite values", path,

@@ -1,0 +1,48 @@
+/* test.h — helpers shared by the Criterion suites.
+ *
+ * Tests run from the repository root; GANC names the ganc binary (the
+ * Makefile sets it; build/ganc otherwise). */
+#ifndef GANC_TEST_H
+#define GANC_TEST_H
+
+#include <stddef.h>
+
+#include "ganc.h"
+
+/* ganc with these arguments (a shell word list), stdin_text on standard
+   input (NULL for none); its exit status and output. */
+typedef struct Run {
+  int status;
+  char *out, *err;
+} Run;
+
+Run run_ganc(const char *args, const char *stdin_text);
+void run_free(Run *r);
+
+/* A shell command's exit status, its output discarded into *output (may be
+   NULL) — for compilers and make. */
+int run_shell(const char *cmd, char **output);
+
+/* A whole file, NUL-terminated; NULL if it cannot be read. */
+char *slurp(const char *path, size_t *len);
+
+/* A fresh temporary folder (removed by tmpdir_remove). */
+char *tmpdir_make(void);
+void tmpdir_remove(char *dir);
+
+/* The .gan files of a folder, sorted; NULL-terminated, free with paths_free. */
+char **list_files(const char *dir, const char *suffix);
+void paths_free(char **paths);
+
+/* Ahead-of-time build of a .gan file: ganc emit, then cc -O2 -shared, then
+   dlopen. NULL on failure with the reason in why. */
+typedef struct Aot Aot;
+Aot *aot_build(const char *gan_path, const char *cc, char *why, size_t whylen);
+void *aot_symbol(Aot *a, const char *name);
+void aot_free(Aot *a);
+
+/* A function of model `model` from the JIT or an AOT build, by suffix
+   ("generate", "fake_score", ...). */
+void *model_fn(ganc_model *jit, Aot *aot, const char *model, const char *suffix);
+
+#endif

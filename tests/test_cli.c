@@ -1,0 +1,181 @@
+/* test_cli.c — the ganc command line: exit codes, options, standard input,
+ * emitted files, and the installed library used through pkg-config. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "test.h"
+
+Test(cli, version_and_help)
+{
+  Run r = run_ganc("--version", NULL);
+  cr_expect_eq(r.status, 0);
+  cr_expect(strncmp(r.out, "ganc " GANC_VERSION "\n", 6) == 0, "%s", r.out);
+  run_free(&r);
+  static const char *const cmds[] = {"check", "summary", "emit", "sample"};
+  for (int i = 0; i < 4; i++) {
+    char args[64];
+    snprintf(args, sizeof args, "%s --help", cmds[i]);
+    r = run_ganc(args, NULL);
+    cr_expect_eq(r.status, 0, "%s", args);
+    cr_expect(strstr(r.out, "usage: ganc") == r.out, "%s: %s", args, r.out);
+    run_free(&r);
+    snprintf(args, sizeof args, "help %s", cmds[i]);
+    r = run_ganc(args, NULL);
+    cr_expect_eq(r.status, 0, "%s", args);
+    run_free(&r);
+  }
+}
+
+Test(cli, usage_errors_exit_2)
+{
+  static const char *const bad[] = {"", "frobnicate x.gan", "check", "check --bogus models/ring8.gan",
+                                    "emit models/ring8.gan", "check a.gan b.gan", "sample -n 0 models/ring8.gan -o -"};
+  for (int i = 0; i < 7; i++) {
+    Run r = run_ganc(bad[i], NULL);
+    cr_expect_eq(r.status, 2, "'ganc %s' exited %d", bad[i], r.status);
+    cr_expect(strstr(r.err, "ganc") != NULL, "'ganc %s' said nothing", bad[i]);
+    run_free(&r);
+  }
+}
+
+Test(cli, check_is_silent_on_success)
+{
+  Run r = run_ganc("check models/fashion_mlp.gan", NULL);
+  cr_expect_eq(r.status, 0);
+  cr_expect_str_empty(r.out);
+  cr_expect_str_empty(r.err);
+  run_free(&r);
+}
+
+Test(cli, cannot_open)
+{
+  Run r = run_ganc("check no/such/file.gan", NULL);
+  cr_expect_eq(r.status, 1);
+  cr_expect_str_eq(r.err, "ganc: cannot open 'no/such/file.gan': No such file or directory\n");
+  run_free(&r);
+}
+
+Test(cli, standard_input)
+{
+  char *src = slurp("tests/errors/unknown_layer.gan", NULL);
+  Run r = run_ganc("check -", src);
+  cr_expect_eq(r.status, 1);
+  cr_expect(strncmp(r.err, "<stdin>:4:15: error: unknown layer 'lineer'", 43) == 0, "%s", r.err);
+  run_free(&r);
+  free(src);
+  src = slurp("models/ring8.gan", NULL);
+  r = run_ganc("summary -", src);
+  cr_expect_eq(r.status, 0);
+  cr_expect(strstr(r.out, "model ring8") != NULL);
+  run_free(&r);
+  free(src);
+}
+
+Test(cli, summary_totals)
+{
+  Run r = run_ganc("summary models/fashion_mlp.gan", NULL);
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  /* 64*256+256 + 256*512+512 + 512*784+784 = 550,416; 784*512+512 + 512*256+256 + 256+1 = 533,505 */
+  cr_expect(strstr(r.out, "550,416 generator + 533,505 discriminator = 1,083,921 (4,335,684 bytes)"), "%s", r.out);
+  /* 2*(64*256 + 256*512 + 512*784) and 2*(784*512 + 512*256 + 256) */
+  cr_expect(strstr(r.out, "FLOPs per sample: generate 1,097,728, discriminator 1,065,472"), "%s", r.out);
+  cr_expect(strstr(r.out, "    2   linear(512)                    9  [512]                   131,584\n"), "%s", r.out);
+  run_free(&r);
+}
+
+Test(cli, model_selection)
+{
+  Run r = run_ganc("summary --model b tests/models/two_models.gan", NULL);
+  run_free(&r);
+  char **files = list_files("tests/models", ".gan");
+  cr_assert(files[0]);
+  paths_free(files);
+  r = run_ganc("summary --model nosuch models/ring8.gan", NULL);
+  cr_expect_eq(r.status, 1);
+  cr_expect(strstr(r.err, "has no model 'nosuch' (it has: ring8)"), "%s", r.err);
+  run_free(&r);
+}
+
+Test(cli, emit_writes_nothing_on_error)
+{
+  char *dir = tmpdir_make(), args[1024], out[700];
+  snprintf(out, sizeof out, "%s/out", dir);
+  snprintf(args, sizeof args, "emit tests/errors/several_errors.gan -o %s", out);
+  Run r = run_ganc(args, NULL);
+  cr_expect_eq(r.status, 1);
+  struct stat st;
+  cr_expect(stat(out, &st) != 0, "emit created %s despite errors", out);
+  run_free(&r);
+  tmpdir_remove(dir);
+}
+
+/* The emitted files compile in strict C99 under gcc, clang and tcc, and
+   keep their promises: no heap, no mutable static state. */
+Test(cli, emitted_code_is_strict_c99)
+{
+  const char *dirs[] = {"models", "tests/models"};
+  static const char *const compilers[] = {"gcc", "clang", "tcc"};
+  for (int d = 0; d < 2; d++) {
+    char **files = list_files(dirs[d], ".gan");
+    for (char **f = files; *f; f++) {
+      char *dir = tmpdir_make(), args[700], cmd[2048];
+      snprintf(args, sizeof args, "emit %s -o %s", *f, dir);
+      Run r = run_ganc(args, NULL);
+      cr_assert_eq(r.status, 0, "%s: %s", *f, r.err);
+      run_free(&r);
+      for (int k = 0; k < 3; k++) {
+        char *log = NULL;
+        snprintf(cmd, sizeof cmd, "cd %s && for c in *.c; do %s -std=c99 -Wall -Wextra -pedantic -Werror -c $c "
+                 "-o /dev/null || exit 1; done", dir, compilers[k]);
+        cr_expect_eq(run_shell(cmd, &log), 0, "%s under %s:\n%s", *f, compilers[k], log);
+        free(log);
+      }
+      char *log = NULL;
+      snprintf(cmd, sizeof cmd, "cd %s && ! grep -nE 'malloc|calloc|realloc|free\\(|^static [^(]*[=;]' *.c", dir);
+      cr_expect_eq(run_shell(cmd, &log), 0, "%s: heap use or a static variable:\n%s", *f, log);
+      free(log);
+      snprintf(cmd, sizeof cmd, "cd %s && for h in *.h; do printf '#include \"%%s\"\\n#include \"%%s\"\\n' $h $h > x.cc; "
+               "g++ -std=c++11 -Wall -Werror -fsyntax-only x.cc || exit 1; done", dir);
+      log = NULL;
+      cr_expect_eq(run_shell(cmd, &log), 0, "%s: header not usable twice from C++:\n%s", *f, log);
+      free(log);
+      tmpdir_remove(dir);
+    }
+    paths_free(files);
+  }
+}
+
+/* make install into a staging folder, then a program that embeds the JIT
+   builds with nothing but pkg-config's flags and runs. */
+Test(cli, install_and_pkg_config, .timeout = 120)
+{
+  char *dir = tmpdir_make(), cmd[4096], *log = NULL;
+  snprintf(cmd, sizeof cmd,
+           "make -s install PREFIX=%s/usr >/dev/null && "
+           "test -x %s/usr/bin/ganc && test -f %s/usr/include/ganc.h && test -f %s/usr/lib/libganc.a && "
+           "cat > %s/embed.c <<'EOF'\n"
+           "#include <ganc.h>\n#include <stdio.h>\n"
+           "int main(void) {\n  char err[4096];\n"
+           "  ganc_model *m = ganc_jit(\"models/ring8.gan\", err, sizeof err);\n"
+           "  if (!m) { fputs(err, stderr); return 1; }\n"
+           "  const ganc_info *info = ganc_find_model(m, \"ring8\");\n"
+           "  float (*fake)(const float *, const float *);\n"
+           "  *(void **)&fake = ganc_symbol(m, \"ring8_fake_score\");\n"
+           "  static float p[100000]; float z[2] = {0.5f, -1};\n"
+           "  ganc_init_params(info, 1, p);\n"
+           "  printf(\"%%lld %%g\\n\", (long long)info->param_count, (double)fake(p, z));\n"
+           "  ganc_free(m);\n  return 0;\n}\nEOF\n"
+           "PKG_CONFIG_PATH=%s/usr/lib/pkgconfig cc -o %s/embed %s/embed.c "
+           "$(PKG_CONFIG_PATH=%s/usr/lib/pkgconfig pkg-config --cflags --libs --static ganc) && %s/embed && "
+           "make -s uninstall PREFIX=%s/usr && test ! -e %s/usr/bin/ganc",
+           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
+  int rc = run_shell(cmd, &log);
+  cr_expect_eq(rc, 0, "%s", log);
+  /* G: 2*128+128 + 128*128+128 + 128*2+2 = 17,154; D: 2*128+128 + 128*128+128 + 128+1 = 17,025 */
+  cr_expect(strstr(log, "34179 ") != NULL, "%s", log);
+  free(log);
+  tmpdir_remove(dir);
+}

@@ -1,0 +1,179 @@
+/* test_properties.c — the LSGAN specification's properties (DESIGN.md
+ * section 1) on every model in models/ and tests/models/, compiled by the JIT
+ * and ahead of time by gcc:
+ *   1. fake_score(z) == real_score(generate(z))                  bit for bit
+ *   2. discriminator_loss(x,z) == (real_score(x)-1)^2 + fake_score(z)^2  bit for bit
+ *   3. generator_loss(z) == (fake_score(z)-1)^2                  bit for bit
+ *   4. generator_loss == 0 when fake_score == 1; discriminator_loss == 0
+ *      when real_score == 1 and fake_score == 0 (parameters built to get there)
+ *   5. every loss >= 0
+ * 1-3 are the same float operations in the same order, so equality is exact. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+enum { DRAWS = 8 };
+
+/* Parameters: Xavier weights from the model's own initializer, small
+   nonzero biases so that every term of the computation is exercised. */
+static void random_params(const ganc_info *info, uint64_t seed, void *p)
+{
+  ganc_init_params(info, seed, p);
+  ganc_rng r;
+  ganc_rng_seed(&r, seed ^ 0xb1a5);
+  for (int k = 0; k < info->ntensors; k++) {
+    const ganc_tensor *t = &info->tensors[k];
+    if (t->rank != 1)
+      continue;
+    for (int64_t i = 0; i < t->count; i++) {
+      double v = 0.2 * ganc_rng_uniform(&r) - 0.1;
+      if (info->scalar_size == 4)
+        ((float *)p)[t->offset + i] = (float)v;
+      else
+        ((double *)p)[t->offset + i] = v;
+    }
+  }
+}
+
+static void uniform_fill(ganc_rng *r, int size, int64_t n, void *out)
+{
+  for (int64_t i = 0; i < n; i++) {
+    double v = 2 * ganc_rng_uniform(r) - 1;
+    if (size == 4)
+      ((float *)out)[i] = (float)v;
+    else
+      ((double *)out)[i] = v;
+  }
+}
+
+/* The property checks, written once for each scalar type. */
+#define DEFINE_PROPERTIES(T)                                                                       \
+  typedef void (*T##_gen_fn)(const T *, const T *, T *);                                          \
+  typedef T (*T##_score_fn)(const T *, const T *);                                                \
+  typedef T (*T##_dloss_fn)(const T *, const T *, const T *);                                     \
+  typedef T (*T##_dloss_batch_fn)(const T *, int, const T *, const T *);                          \
+  typedef T (*T##_gloss_batch_fn)(const T *, int, const T *);                                     \
+                                                                                                  \
+  static void T##_properties(ganc_model *jit, Aot *aot, const ganc_info *info, const char *where)  \
+  {                                                                                               \
+    T##_gen_fn generate = (T##_gen_fn)model_fn(jit, aot, info->name, "generate");                 \
+    T##_score_fn fake_score = (T##_score_fn)model_fn(jit, aot, info->name, "fake_score");         \
+    T##_score_fn real_score = (T##_score_fn)model_fn(jit, aot, info->name, "real_score");         \
+    T##_dloss_fn dloss = (T##_dloss_fn)model_fn(jit, aot, info->name, "discriminator_loss");      \
+    T##_score_fn gloss = (T##_score_fn)model_fn(jit, aot, info->name, "generator_loss");          \
+    T##_dloss_batch_fn dloss_b =                                                                  \
+        (T##_dloss_batch_fn)model_fn(jit, aot, info->name, "discriminator_loss_batch");           \
+    T##_gloss_batch_fn gloss_b = (T##_gloss_batch_fn)model_fn(jit, aot, info->name, "generator_loss_batch"); \
+    cr_assert(generate && fake_score && real_score && dloss && gloss && dloss_b && gloss_b,       \
+              "%s: %s: missing functions", where, info->name);                                    \
+                                                                                                  \
+    T *p = malloc(sizeof(T) * (size_t)info->param_count + 1);                                     \
+    T *z = malloc(sizeof(T) * (size_t)info->latent_size * DRAWS);                                 \
+    T *x = malloc(sizeof(T) * (size_t)info->obs_size * DRAWS);                                    \
+    T *g = malloc(sizeof(T) * (size_t)info->obs_size);                                            \
+    ganc_rng r;                                                                                   \
+    ganc_rng_seed(&r, 42);                                                                        \
+    random_params(info, 7, p);                                                                    \
+    ganc_normal_fill(&r, info->scalar_size, info->latent_size * DRAWS, z);                        \
+    uniform_fill(&r, info->scalar_size, info->obs_size * DRAWS, x);                               \
+    for (int i = 0; i < DRAWS; i++) {                                                             \
+      const T *zi = z + i * info->latent_size, *xi = x + i * info->obs_size;                      \
+      generate(p, zi, g);                                                                         \
+      T fake = fake_score(p, zi), again = real_score(p, g);                                       \
+      cr_expect(memcmp(&fake, &again, sizeof fake) == 0,                                          \
+                "%s %s: property 1: fake_score %.17g != real_score(generate) %.17g", where,       \
+                info->name, (double)fake, (double)again);                                        \
+      T real = real_score(p, xi);                                                                 \
+      T want_d = (real - 1) * (real - 1) + fake * fake, got_d = dloss(p, xi, zi);                 \
+      cr_expect(memcmp(&want_d, &got_d, sizeof got_d) == 0,                                       \
+                "%s %s: property 2: discriminator_loss %.17g, want %.17g", where, info->name,     \
+                (double)got_d, (double)want_d);                                                   \
+      T want_g = (fake - 1) * (fake - 1), got_g = gloss(p, zi);                                   \
+      cr_expect(memcmp(&want_g, &got_g, sizeof got_g) == 0,                                       \
+                "%s %s: property 3: generator_loss %.17g, want %.17g", where, info->name,         \
+                (double)got_g, (double)want_g);                                                   \
+      cr_expect(got_d >= 0 && got_g >= 0, "%s %s: property 5: negative loss", where, info->name); \
+    }                                                                                             \
+    T bd = dloss_b(p, DRAWS, x, z), bg = gloss_b(p, DRAWS, z);                                    \
+    cr_expect(bd >= 0 && bg >= 0, "%s %s: property 5: negative batch loss", where, info->name);   \
+    cr_expect(dloss_b(p, 0, x, z) == 0 && gloss_b(p, -1, z) == 0,                                 \
+              "%s %s: batch loss of no samples is not 0", where, info->name);                     \
+                                                                                                  \
+    /* Property 4a: D's last linear layer made constant so D == 1. */                              \
+    const ganc_tensor *last_w = NULL, *last_b = NULL;                                             \
+    for (int k = 0; k < info->ntensors; k++)                                                      \
+      if (strncmp(info->tensors[k].name, "discriminator.", 14) == 0)                              \
+        last_w = &info->tensors[k > 0 ? k - 1 : 0], last_b = &info->tensors[k];                   \
+    cr_assert(last_w && last_b, "%s: no discriminator parameters", info->name);                   \
+    for (int64_t i = 0; i < last_w->count; i++)                                                   \
+      p[last_w->offset + i] = 0;                                                                  \
+    T c = 1;                                                                                      \
+    for (int tries = 0; tries < 3 && fake_score(p, z) != 1; tries++, c *= 40)                    \
+      for (int64_t i = 0; i < last_b->count; i++)                                                 \
+        p[last_b->offset + i] = c;                                                                \
+    cr_assert(fake_score(p, z) == 1, "%s %s: could not build D == 1", where, info->name);         \
+    cr_expect(gloss(p, z) == 0, "%s %s: property 4: generator_loss %.17g with fake_score 1",      \
+              where, info->name, (double)gloss(p, z));                                            \
+                                                                                                  \
+    /* Property 4b: G == f(0) and D passes the first coordinate through. */                       \
+    memset(p, 0, sizeof(T) * (size_t)info->param_count);                                          \
+    for (int k = 0; k < info->ntensors; k++)                                                      \
+      if (strncmp(info->tensors[k].name, "discriminator.", 14) == 0 && info->tensors[k].rank == 2) \
+        p[info->tensors[k].offset] = 1;                                                           \
+    memset(x, 0, sizeof(T) * (size_t)info->obs_size);                                             \
+    x[0] = 1;                                                                                     \
+    if (real_score(p, x) == 1 && fake_score(p, z) == 0)                                           \
+      cr_expect(dloss(p, x, z) == 0, "%s %s: property 4: discriminator_loss %.17g", where,        \
+                info->name, (double)dloss(p, x, z));                                              \
+    else                                                                                          \
+      cr_log_info("%s %s: property 4b does not apply (D does not pass its input through)", where, \
+                  info->name);                                                                    \
+    free(p);                                                                                      \
+    free(z);                                                                                      \
+    free(x);                                                                                      \
+    free(g);                                                                                      \
+  }
+
+DEFINE_PROPERTIES(float)
+DEFINE_PROPERTIES(double)
+
+static void check_file(const char *path, Aot *aot, ganc_model *jit, const char *where)
+{
+  for (int i = 0; i < ganc_model_count(jit); i++) {
+    const ganc_info *info = ganc_model_info(jit, i);
+    if (info->scalar_size == 4)
+      float_properties(aot ? NULL : jit, aot, info, where);
+    else
+      double_properties(aot ? NULL : jit, aot, info, where);
+  }
+  (void)path;
+}
+
+static void check_dir(const char *dir, int ahead_of_time)
+{
+  char **files = list_files(dir, ".gan");
+  cr_assert(files[0], "no models in %s", dir);
+  for (char **f = files; *f; f++) {
+    char err[4096];
+    ganc_model *jit = ganc_jit(*f, err, sizeof err);
+    cr_assert(jit, "%s", err);
+    Aot *aot = NULL;
+    if (ahead_of_time) {
+      aot = aot_build(*f, "gcc", err, sizeof err);
+      cr_assert(aot, "%s", err);
+    }
+    check_file(*f, aot, jit, ahead_of_time ? "gcc" : "jit");
+    aot_free(aot);
+    ganc_free(jit);
+  }
+  paths_free(files);
+}
+
+Test(properties, models_jit) { check_dir("models", 0); }
+Test(properties, models_gcc) { check_dir("models", 1); }
+Test(properties, test_models_jit) { check_dir("tests/models", 0); }
+Test(properties, test_models_gcc) { check_dir("tests/models", 1); }

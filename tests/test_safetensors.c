@@ -1,0 +1,725 @@
+/* test_safetensors.c — weights and checkpoints: round trips, files written
+ * byte by byte from the format's description, and every kind of broken file. */
+#include <dirent.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+
+#include "io.h"
+
+/* ---- Models built by hand ---- */
+
+/* tiny: latent [2] -> linear(4), relu, linear(2); discriminator linear(1). */
+static const ganc_tensor tiny_tensors[] = {
+    {"generator.0.weight", 2, {4, 2}, 0, 8},
+    {"generator.0.bias", 1, {4}, 8, 4},
+    {"generator.2.weight", 2, {2, 4}, 12, 8},
+    {"generator.2.bias", 1, {2}, 20, 2},
+    {"discriminator.0.weight", 2, {1, 2}, 22, 2},
+    {"discriminator.0.bias", 1, {1}, 24, 1},
+};
+enum { TINY_PARAMS = 25 };
+
+static ganc_info tiny_info(int scalar_size)
+{
+  ganc_info info = {
+      .name = "tiny",
+      .scalar_size = scalar_size,
+      .latent_rank = 1, .latent_shape = {2}, .latent_size = 2,
+      .obs_rank = 1, .obs_shape = {2}, .obs_size = 2,
+      .g_param_count = 22, .d_param_count = 3, .param_count = TINY_PARAMS,
+      .ntensors = 6, .tensors = tiny_tensors,
+      .signature = "latent [2]; observation [2]",
+  };
+  return info;
+}
+
+/* mini: small enough to write its headers by hand. */
+static const ganc_tensor mini_tensors[] = {
+    {"generator.0.weight", 2, {2, 1}, 0, 2},
+    {"generator.0.bias", 1, {2}, 2, 2},
+    {"discriminator.0.weight", 2, {1, 2}, 4, 2},
+    {"discriminator.0.bias", 1, {1}, 6, 1},
+};
+enum { MINI_PARAMS = 7 };
+
+static ganc_info mini_info(void)
+{
+  ganc_info info = {
+      .name = "mini",
+      .scalar_size = 4,
+      .latent_rank = 1, .latent_shape = {1}, .latent_size = 1,
+      .obs_rank = 1, .obs_shape = {2}, .obs_size = 2,
+      .g_param_count = 4, .d_param_count = 3, .param_count = MINI_PARAMS,
+      .ntensors = 4, .tensors = mini_tensors,
+      .signature = "latent [1]; observation [2]",
+  };
+  return info;
+}
+
+/* ---- Scratch directory ---- */
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+  strcpy(tmpdir, "/tmp/ganc-test-XXXXXX");
+  cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+  DIR *d = opendir(tmpdir);
+  if (!d)
+    return;
+  struct dirent *e;
+  char path[512];
+  while ((e = readdir(d))) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
+    if (unlink(path) != 0)
+      rmdir(path);
+  }
+  closedir(d);
+  rmdir(tmpdir);
+}
+
+TestSuite(safetensors, .init = make_tmpdir, .fini = remove_tmpdir);
+
+static const char *tmp(const char *name)
+{
+  static char paths[4][512];
+  static int next;
+  char *p = paths[next++ % 4];
+  snprintf(p, 512, "%s/%s", tmpdir, name);
+  return p;
+}
+
+static int count_dir_entries(const char *dir)
+{
+  DIR *d = opendir(dir);
+  cr_assert_not_null(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  return n;
+}
+
+/* ---- Writing files byte by byte ---- */
+
+static void write_bytes(const char *path, const void *bytes, size_t n)
+{
+  FILE *f = fopen(path, "wb");
+  cr_assert_not_null(f);
+  cr_assert_eq(fwrite(bytes, 1, n, f), n);
+  cr_assert_eq(fclose(f), 0);
+}
+
+/* length as 8 little-endian bytes, the header, then data */
+static void write_safetensors(const char *path, uint64_t length, const char *header,
+                              const unsigned char *data, size_t ndata)
+{
+  size_t hlen = strlen(header);
+  unsigned char *buf = malloc(8 + hlen + ndata);
+  for (int i = 0; i < 8; i++)
+    buf[i] = (unsigned char)(length >> (8 * i));
+  memcpy(buf + 8, header, hlen);
+  if (ndata)
+    memcpy(buf + 8 + hlen, data, ndata);
+  write_bytes(path, buf, 8 + hlen + ndata);
+  free(buf);
+}
+
+/* F32 values as their IEEE bit patterns (so the test does not rely on the
+   host's float layout), written little-endian. */
+static const uint32_t f32_bits[] = {0x3F800000, 0xC0200000, 0x3F000000, 0x40400000,
+                                    0xBE800000, 0x41200000, 0x00000000};
+static const float f32_values[] = {1.0f, -2.5f, 0.5f, 3.0f, -0.25f, 10.0f, 0.0f};
+
+static void put_f32(unsigned char *p, int k)
+{
+  uint32_t b = f32_bits[k % 7];
+  for (int i = 0; i < 4; i++)
+    p[i] = (unsigned char)(b >> (8 * i));
+}
+
+static const char mini_header[] =
+    "{\"generator.0.weight\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[0,8]},"
+    "\"generator.0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+    "\"discriminator.0.weight\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[16,24]},"
+    "\"discriminator.0.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[24,28]}";
+
+/* A mini file with the given header (length stated truthfully) and ndata
+   bytes of data; loading it must fail with a message holding want (and the
+   file's name), and leave params untouched. */
+static void expect_error(const char *header, size_t ndata, const char *want)
+{
+  const char *path = tmp("bad.safetensors");
+  unsigned char data[64];
+  for (int i = 0; i < 16; i++)
+    put_f32(data + 4 * i, i);
+  write_safetensors(path, strlen(header), header, data, ndata);
+  ganc_info info = mini_info();
+  float params[MINI_PARAMS];
+  for (int i = 0; i < MINI_PARAMS; i++)
+    params[i] = 42;
+  char err[512];
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, err, sizeof err), -1,
+               "loading should fail with '%s'", want);
+  cr_assert_not_null(strstr(err, want), "error '%s' does not say '%s'", err, want);
+  cr_assert_not_null(strstr(err, path), "error '%s' does not name the file", err);
+  for (int i = 0; i < MINI_PARAMS; i++)
+    cr_assert_eq(params[i], 42, "params changed by a failed load");
+}
+
+/* mini_header with `extra` spliced in before the closing brace */
+static char *header_with(const char *extra)
+{
+  static char buf[2048];
+  snprintf(buf, sizeof buf, "%s%s}", mini_header, extra);
+  return buf;
+}
+
+static void fill_params(float *p, int n, float scale)
+{
+  for (int i = 0; i < n; i++)
+    p[i] = scale * (float)(i - 7) / 3.0f;
+}
+
+/* ---- Round trips ---- */
+
+Test(safetensors, round_trip_float)
+{
+  ganc_info info = tiny_info(4);
+  float params[TINY_PARAMS], back[TINY_PARAMS] = {0};
+  fill_params(params, TINY_PARAMS, 1);
+  char err[256] = "junk";
+  cr_assert_eq(ganc_save_weights(&info, tmp("w.safetensors"), params, NULL, err, sizeof err),
+               0, "%s", err);
+  strcpy(err, "junk");
+  cr_assert_eq(ganc_load_weights(&info, tmp("w.safetensors"), back, NULL, err, sizeof err),
+               0, "%s", err);
+  cr_assert_str_empty(err);
+  cr_assert_eq(memcmp(params, back, sizeof params), 0);
+}
+
+Test(safetensors, round_trip_double)
+{
+  ganc_info info = tiny_info(8);
+  double params[TINY_PARAMS], back[TINY_PARAMS] = {0};
+  for (int i = 0; i < TINY_PARAMS; i++)
+    params[i] = 1.0 / (i + 1) - 0.3; /* not representable as float */
+  char err[256];
+  cr_assert_eq(ganc_save_weights(&info, tmp("w.safetensors"), params, NULL, err, sizeof err),
+               0, "%s", err);
+  cr_assert_eq(ganc_load_weights(&info, tmp("w.safetensors"), back, NULL, err, sizeof err),
+               0, "%s", err);
+  cr_assert_eq(memcmp(params, back, sizeof params), 0);
+}
+
+/* The writer's bytes, read back here by the format's rules. */
+Test(safetensors, written_file_follows_the_format)
+{
+  ganc_info info = tiny_info(4);
+  float params[TINY_PARAMS];
+  fill_params(params, TINY_PARAMS, 2);
+  char err[256];
+  const char *path = tmp("w.safetensors");
+  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), 0, "%s", err);
+
+  FILE *f = fopen(path, "rb");
+  unsigned char buf[4096];
+  size_t n = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  uint64_t hlen = 0;
+  for (int i = 7; i >= 0; i--)
+    hlen = hlen << 8 | buf[i];
+  cr_assert_eq(hlen % 8, 0, "header length %llu not a multiple of 8", (unsigned long long)hlen);
+  cr_assert_eq(n, 8 + hlen + TINY_PARAMS * 4, "file size %zu", n);
+
+  cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, hlen);
+  cr_assert_not_null(root);
+  cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+  cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(meta, "ganc.model")->valuestring, "tiny");
+  cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(meta, "ganc.signature")->valuestring,
+                   "latent [2]; observation [2]");
+  cr_assert_null(cJSON_GetObjectItemCaseSensitive(meta, "ganc.step"));
+  cr_assert_eq(cJSON_GetArraySize(root), 7);
+
+  cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "generator.2.weight");
+  cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(t, "dtype")->valuestring, "F32");
+  cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
+  cr_assert_eq(cJSON_GetArraySize(shape), 2);
+  cr_assert_eq(cJSON_GetArrayItem(shape, 0)->valueint, 2);
+  cr_assert_eq(cJSON_GetArrayItem(shape, 1)->valueint, 4);
+  cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
+  cr_assert_eq(cJSON_GetArrayItem(off, 0)->valueint, 12 * 4);
+  cr_assert_eq(cJSON_GetArrayItem(off, 1)->valueint, 20 * 4);
+  /* Its third scalar, read as little-endian bits. */
+  const unsigned char *p = buf + 8 + hlen + 4 * (12 + 2);
+  uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                  (uint32_t)p[3] << 24;
+  float v;
+  memcpy(&v, &bits, 4);
+  cr_assert_eq(v, params[14]);
+  cJSON_Delete(root);
+}
+
+Test(safetensors, f64_file_into_float_model)
+{
+  ganc_info dinfo = tiny_info(8), finfo = tiny_info(4);
+  double params[TINY_PARAMS];
+  float back[TINY_PARAMS];
+  for (int i = 0; i < TINY_PARAMS; i++)
+    params[i] = 1.0 / (i + 3) - 0.1;
+  char err[256];
+  cr_assert_eq(ganc_save_weights(&dinfo, tmp("w.safetensors"), params, NULL, err, sizeof err),
+               0, "%s", err);
+  cr_assert_eq(ganc_load_weights(&finfo, tmp("w.safetensors"), back, NULL, err, sizeof err),
+               0, "%s", err);
+  for (int i = 0; i < TINY_PARAMS; i++)
+    cr_assert_eq(back[i], (float)params[i], "scalar %d: %g vs %g", i, back[i], params[i]);
+}
+
+Test(safetensors, f32_file_into_double_model)
+{
+  ganc_info dinfo = tiny_info(8), finfo = tiny_info(4);
+  float params[TINY_PARAMS];
+  double back[TINY_PARAMS];
+  fill_params(params, TINY_PARAMS, 1);
+  char err[256];
+  cr_assert_eq(ganc_save_weights(&finfo, tmp("w.safetensors"), params, NULL, err, sizeof err),
+               0, "%s", err);
+  cr_assert_eq(ganc_load_weights(&dinfo, tmp("w.safetensors"), back, NULL, err, sizeof err),
+               0, "%s", err);
+  for (int i = 0; i < TINY_PARAMS; i++)
+    cr_assert_eq(back[i], (double)params[i]);
+}
+
+static void fill_state(ganc_train_state *s, float *m, float *v)
+{
+  for (int i = 0; i < TINY_PARAMS; i++) {
+    m[i] = 0.001f * (float)i;
+    v[i] = 1e-6f * (float)(i * i) + 1e-8f;
+  }
+  s->adam_m = m;
+  s->adam_v = v;
+  s->step = 123456789012LL;
+  /* Small words check the zero padding of the hexadecimal text. */
+  s->rng = (ganc_rng){{0x1, 0xfedcba9876543210ull, 0xabc, 0x8000000000000000ull}};
+}
+
+Test(safetensors, checkpoint_round_trip)
+{
+  ganc_info info = tiny_info(4);
+  float params[TINY_PARAMS], m[TINY_PARAMS], v[TINY_PARAMS];
+  float bp[TINY_PARAMS] = {0}, bm[TINY_PARAMS] = {0}, bv[TINY_PARAMS] = {0};
+  fill_params(params, TINY_PARAMS, 1);
+  ganc_train_state s, back = {.adam_m = bm, .adam_v = bv};
+  fill_state(&s, m, v);
+  char err[256];
+  const char *path = tmp("c.safetensors");
+  cr_assert_eq(ganc_save_weights(&info, path, params, &s, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(&info, path, bp, &back, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(memcmp(params, bp, sizeof bp), 0);
+  cr_assert_eq(memcmp(m, bm, sizeof bm), 0);
+  cr_assert_eq(memcmp(v, bv, sizeof bv), 0);
+  cr_assert_eq(back.step, s.step);
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(back.rng.s[i], s.rng.s[i], "rng word %d", i);
+
+  /* The metadata text, as the design describes it. */
+  FILE *f = fopen(path, "rb");
+  char buf[8192];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  cr_assert_not_null(strstr(buf + 8, "\"ganc.step\":\"123456789012\""));
+  cr_assert_not_null(strstr(buf + 8, "\"ganc.rng\":\"0000000000000001 fedcba9876543210"
+                                     " 0000000000000abc 8000000000000000\""));
+  cr_assert_not_null(strstr(buf + 8, "\"adam.m.discriminator.0.bias\""));
+  cr_assert_not_null(strstr(buf + 8, "\"adam.v.generator.0.weight\""));
+}
+
+Test(safetensors, weights_loading_ignores_adam)
+{
+  ganc_info info = tiny_info(4);
+  float params[TINY_PARAMS], m[TINY_PARAMS], v[TINY_PARAMS], back[TINY_PARAMS] = {0};
+  fill_params(params, TINY_PARAMS, 3);
+  ganc_train_state s;
+  fill_state(&s, m, v);
+  char err[256] = "junk";
+  cr_assert_eq(ganc_save_weights(&info, tmp("c.safetensors"), params, &s, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, tmp("c.safetensors"), back, NULL, err, sizeof err), 0,
+               "%s", err);
+  cr_assert_str_empty(err);
+  cr_assert_eq(memcmp(params, back, sizeof back), 0);
+}
+
+Test(safetensors, checkpoint_needs_training_state)
+{
+  ganc_info info = tiny_info(4);
+  float params[TINY_PARAMS], m[TINY_PARAMS], v[TINY_PARAMS];
+  fill_params(params, TINY_PARAMS, 1);
+  ganc_train_state s = {.adam_m = m, .adam_v = v};
+  char err[256];
+  cr_assert_eq(ganc_save_weights(&info, tmp("w.safetensors"), params, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, tmp("w.safetensors"), params, &s, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "ganc.step"), "%s", err);
+}
+
+Test(safetensors, checkpoint_missing_adam_tensor)
+{
+  const char *path = tmp("c.safetensors");
+  char header[2048];
+  snprintf(header, sizeof header,
+           "{\"__metadata__\":{\"ganc.step\":\"7\",\"ganc.rng\":\"1 2 3 4\"},%s,"
+           "\"adam.m.generator.0.weight\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[28,36]}}",
+           mini_header + 1);
+  unsigned char data[36];
+  for (int i = 0; i < 9; i++)
+    put_f32(data + 4 * i, i);
+  write_safetensors(path, strlen(header), header, data, sizeof data);
+  ganc_info info = mini_info();
+  float params[MINI_PARAMS], m[MINI_PARAMS], v[MINI_PARAMS];
+  ganc_train_state s = {.adam_m = m, .adam_v = v};
+  char err[256];
+  cr_assert_eq(ganc_load_weights(&info, path, params, &s, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "tensor 'adam.m.generator.0.bias' is missing"), "%s", err);
+  /* As weights it is fine: the one adam tensor is ignored. */
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, err, sizeof err), 0, "%s", err);
+}
+
+Test(safetensors, checkpoint_bad_rng_text)
+{
+  const char *path = tmp("c.safetensors");
+  char header[2048];
+  snprintf(header, sizeof header, "{\"__metadata__\":{\"ganc.step\":\"7\",\"ganc.rng\":\"1 2 3\"},%s}",
+           mini_header + 1);
+  unsigned char data[28];
+  for (int i = 0; i < 7; i++)
+    put_f32(data + 4 * i, i);
+  write_safetensors(path, strlen(header), header, data, sizeof data);
+  ganc_info info = mini_info();
+  float params[MINI_PARAMS], m[MINI_PARAMS], v[MINI_PARAMS];
+  ganc_train_state s = {.adam_m = m, .adam_v = v};
+  char err[256];
+  cr_assert_eq(ganc_load_weights(&info, path, params, &s, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "ganc.rng"), "%s", err);
+}
+
+/* ---- A file assembled by hand ---- */
+
+Test(safetensors, hand_assembled_file)
+{
+  /* Tensors out of order, data laid out in yet another order, no padding,
+     metadata from somewhere else: all allowed by the format. */
+  const char *header =
+      "{\"__metadata__\":{\"format\":\"pt\"},"
+      "\"discriminator.0.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+      "\"generator.0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]},"
+      "\"discriminator.0.weight\":{\"shape\":[1,2],\"dtype\":\"F32\",\"data_offsets\":[12,20]},"
+      "\"generator.0.weight\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[20,28]}}";
+  unsigned char data[28];
+  for (int i = 0; i < 7; i++)
+    put_f32(data + 4 * i, i);
+  const char *path = tmp("hand.safetensors");
+  write_safetensors(path, strlen(header), header, data, sizeof data);
+  ganc_info info = mini_info();
+  float p[MINI_PARAMS];
+  char err[256];
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), 0, "%s", err);
+  /* flat order: g.0.weight (file scalars 5,6), g.0.bias (1,2), d.0.weight (3,4), d.0.bias (0) */
+  const int from[MINI_PARAMS] = {5, 6, 1, 2, 3, 4, 0};
+  for (int i = 0; i < MINI_PARAMS; i++)
+    cr_assert_eq(p[i], f32_values[from[i]], "param %d is %g", i, p[i]);
+}
+
+Test(safetensors, hand_assembled_f64_into_float)
+{
+  /* 1.5 = 0x3FF8000000000000, -0.125 = 0xBFC0000000000000, 1e300 rounds to inf */
+  const uint64_t bits[MINI_PARAMS] = {0x3FF8000000000000ull, 0xBFC0000000000000ull, 0, 0,
+                                      0x3FF8000000000000ull, 0, 0xBFC0000000000000ull};
+  const char *header =
+      "{\"generator.0.weight\":{\"dtype\":\"F64\",\"shape\":[2,1],\"data_offsets\":[0,16]},"
+      "\"generator.0.bias\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[16,32]},"
+      "\"discriminator.0.weight\":{\"dtype\":\"F64\",\"shape\":[1,2],\"data_offsets\":[32,48]},"
+      "\"discriminator.0.bias\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[48,56]}}";
+  unsigned char data[56];
+  for (int i = 0; i < MINI_PARAMS; i++)
+    for (int b = 0; b < 8; b++)
+      data[8 * i + b] = (unsigned char)(bits[i] >> (8 * b));
+  const char *path = tmp("hand64.safetensors");
+  write_safetensors(path, strlen(header), header, data, sizeof data);
+  ganc_info info = mini_info();
+  float p[MINI_PARAMS];
+  char err[256];
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), 0, "%s", err);
+  const float want[MINI_PARAMS] = {1.5f, -0.125f, 0, 0, 1.5f, 0, -0.125f};
+  for (int i = 0; i < MINI_PARAMS; i++)
+    cr_assert_eq(p[i], want[i], "param %d is %g", i, p[i]);
+}
+
+Test(safetensors, nan_is_a_warning)
+{
+  ganc_info info = tiny_info(4);
+  float params[TINY_PARAMS], back[TINY_PARAMS];
+  fill_params(params, TINY_PARAMS, 1);
+  params[9] = NAN;       /* generator.0.bias */
+  params[23] = INFINITY; /* discriminator.0.weight */
+  char err[256];
+  cr_assert_eq(ganc_save_weights(&info, tmp("w.safetensors"), params, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, tmp("w.safetensors"), back, NULL, err, sizeof err), 0);
+  cr_assert_not_null(strstr(err, "warning: tensor 'generator.0.bias' holds NaN or infinite values"),
+                     "%s", err);
+  cr_assert(isnan(back[9]));
+  cr_assert_eq(back[8], params[8]);
+}
+
+/* ---- Broken files ---- */
+
+Test(safetensors, missing_tensor)
+{
+  char h[2048];
+  snprintf(h, sizeof h, "%s", mini_header);
+  *strstr(h, ",\"discriminator.0.bias\"") = 0;
+  strcat(h, "}");
+  expect_error(h, 28, "tensor 'discriminator.0.bias' is missing");
+}
+
+Test(safetensors, unexpected_tensor)
+{
+  expect_error(header_with(",\"generator.9.weight\":{\"dtype\":\"F32\",\"shape\":[1],"
+                           "\"data_offsets\":[28,32]}"),
+               32, "unexpected tensor 'generator.9.weight'");
+}
+
+Test(safetensors, shape_mismatch)
+{
+  char h[2048];
+  snprintf(h, sizeof h, "%s}", mini_header);
+  memcpy(strstr(h, "[2,1]"), "[1,2]", 5);
+  expect_error(h, 28, "tensor 'generator.0.weight' has shape [1, 2] but the model expects [2, 1]");
+}
+
+Test(safetensors, rank_mismatch)
+{
+  char h[2048];
+  snprintf(h, sizeof h, "%s}", mini_header);
+  memcpy(strstr(h, "\"shape\":[2]"), "\"shape\":[] ", 11);
+  expect_error(h, 28, "tensor 'generator.0.bias' has shape [] but the model expects [2]");
+}
+
+Test(safetensors, unknown_dtype)
+{
+  char h[2048];
+  snprintf(h, sizeof h, "%s}", mini_header);
+  memcpy(strstr(h, "\"F32\",\"shape\":[2]"), "\"F16\"", 5);
+  expect_error(h, 28, "tensor 'generator.0.bias' has dtype 'F16'");
+}
+
+Test(safetensors, offsets_do_not_match_size)
+{
+  char h[2048];
+  snprintf(h, sizeof h, "%s}", mini_header);
+  memcpy(strstr(h, "[8,16]"), "[8,12]", 6);
+  expect_error(h, 28, "tensor 'generator.0.bias' has data_offsets [8, 12]");
+}
+
+Test(safetensors, offsets_out_of_the_file)
+{
+  expect_error(header_with(""), 27, "tensor 'discriminator.0.bias' has data_offsets [24, 28] beyond");
+}
+
+Test(safetensors, overlapping_tensors)
+{
+  char h[2048];
+  snprintf(h, sizeof h, "%s}", mini_header);
+  memcpy(strstr(h, "[8,16]"), "[4,12]", 6);
+  expect_error(h, 28, "tensors 'generator.0.weight' and 'generator.0.bias' overlap");
+}
+
+Test(safetensors, duplicate_key)
+{
+  expect_error(header_with(",\"generator.0.bias\":{\"dtype\":\"F32\",\"shape\":[2],"
+                           "\"data_offsets\":[8,16]}"),
+               28, "duplicate key 'generator.0.bias'");
+}
+
+Test(safetensors, non_string_metadata)
+{
+  expect_error(header_with(",\"__metadata__\":{\"ganc.step\":5}"), 28,
+               "metadata 'ganc.step' is not a string");
+}
+
+Test(safetensors, metadata_not_an_object)
+{
+  expect_error(header_with(",\"__metadata__\":[]"), 28, "__metadata__ is not an object");
+}
+
+Test(safetensors, other_model)
+{
+  expect_error(header_with(",\"__metadata__\":{\"ganc.model\":\"other\"}"), 28,
+               "weights are for model 'other', not 'mini'");
+}
+
+Test(safetensors, other_signature)
+{
+  char err[512];
+  const char *path = tmp("sig.safetensors");
+  char *h = header_with(",\"__metadata__\":{\"ganc.signature\":\"latent [9]; observation [2]\"}");
+  write_safetensors(path, strlen(h), h, (const unsigned char *)"0123456789012345678901234567", 28);
+  ganc_info info = mini_info();
+  float p[MINI_PARAMS];
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "latent [9]; observation [2]"), "%s", err);
+  cr_assert_not_null(strstr(err, "latent [1]; observation [2]"), "%s", err);
+}
+
+Test(safetensors, header_not_an_object)
+{
+  expect_error("[1, 2, 3]", 0, "not a JSON object");
+}
+
+Test(safetensors, header_not_json)
+{
+  expect_error("{\"generator.0.weight\": ", 0, "not valid JSON");
+}
+
+Test(safetensors, tensor_entry_not_an_object)
+{
+  expect_error(header_with(",\"generator.7.bias\":3")  /* unexpected name first */, 28,
+               "unexpected tensor 'generator.7.bias'");
+  char h[2048];
+  snprintf(h, sizeof h, "{\"generator.0.weight\":[0,8],%s}", strstr(mini_header, "\"generator.0.bias\""));
+  expect_error(h, 28, "tensor 'generator.0.weight' is not described by a JSON object");
+}
+
+Test(safetensors, header_length_beyond_file)
+{
+  const char *path = tmp("long.safetensors");
+  write_safetensors(path, 5000, "{}", NULL, 0);
+  ganc_info info = mini_info();
+  float p[MINI_PARAMS];
+  char err[512];
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "beyond the end of the file"), "%s", err);
+}
+
+Test(safetensors, header_length_absurd)
+{
+  const char *path = tmp("absurd.safetensors");
+  write_safetensors(path, (uint64_t)1 << 62, "{}", NULL, 0);
+  ganc_info info = mini_info();
+  float p[MINI_PARAMS];
+  char err[512];
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "absurd"), "%s", err);
+  write_safetensors(path, 200u * 1000 * 1000, "{}", NULL, 0);
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "absurd"), "%s", err);
+}
+
+Test(safetensors, file_too_short)
+{
+  const char *path = tmp("short.safetensors");
+  write_bytes(path, "\x10\0\0\0\0", 5);
+  ganc_info info = mini_info();
+  float p[MINI_PARAMS];
+  char err[512];
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, path), "%s", err);
+  cr_assert_not_null(strstr(err, "too short"), "%s", err);
+}
+
+Test(safetensors, truncated_data)
+{
+  /* A valid file cut short in its data. */
+  ganc_info info = tiny_info(4);
+  float params[TINY_PARAMS];
+  fill_params(params, TINY_PARAMS, 1);
+  char err[512];
+  const char *path = tmp("w.safetensors");
+  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), 0);
+  struct stat st;
+  cr_assert_eq(stat(path, &st), 0);
+  cr_assert_eq(truncate(path, st.st_size - 2), 0);
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "discriminator.0.bias"), "%s", err);
+}
+
+Test(safetensors, missing_file)
+{
+  ganc_info info = mini_info();
+  float p[MINI_PARAMS];
+  char err[512];
+  cr_assert_eq(ganc_load_weights(&info, tmp("none.safetensors"), p, NULL, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "none.safetensors"), "%s", err);
+}
+
+Test(safetensors, short_error_buffer_is_terminated)
+{
+  ganc_info info = mini_info();
+  float p[MINI_PARAMS];
+  char err[8];
+  memset(err, 'x', sizeof err);
+  cr_assert_eq(ganc_load_weights(&info, tmp("none.safetensors"), p, NULL, err, sizeof err), -1);
+  cr_assert_eq(strlen(err), 7);
+  cr_assert_eq(ganc_load_weights(&info, tmp("none.safetensors"), p, NULL, NULL, 0), -1);
+}
+
+/* ---- Atomic saving ---- */
+
+Test(safetensors, save_into_missing_directory)
+{
+  ganc_info info = tiny_info(4);
+  float params[TINY_PARAMS];
+  fill_params(params, TINY_PARAMS, 1);
+  char err[512];
+  const char *path = tmp("nodir/w.safetensors");
+  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "nodir/w.safetensors"), "%s", err);
+  cr_assert_eq(count_dir_entries(tmpdir), 0);
+}
+
+Test(safetensors, failed_save_leaves_target_and_no_temporary)
+{
+  /* The target is a directory: the final rename fails. */
+  ganc_info info = tiny_info(4);
+  float params[TINY_PARAMS];
+  fill_params(params, TINY_PARAMS, 1);
+  const char *path = tmp("target");
+  cr_assert_eq(mkdir(path, 0700), 0);
+  char err[512];
+  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "target"), "%s", err);
+  struct stat st;
+  cr_assert_eq(stat(path, &st), 0);
+  cr_assert(S_ISDIR(st.st_mode));
+  cr_assert_eq(count_dir_entries(tmpdir), 1, "a temporary file was left behind");
+}
+
+Test(safetensors, save_replaces_existing_file)
+{
+  ganc_info info = tiny_info(4);
+  float a[TINY_PARAMS], b[TINY_PARAMS], back[TINY_PARAMS];
+  fill_params(a, TINY_PARAMS, 1);
+  fill_params(b, TINY_PARAMS, -5);
+  char err[512];
+  const char *path = tmp("w.safetensors");
+  cr_assert_eq(ganc_save_weights(&info, path, a, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_save_weights(&info, path, b, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, path, back, NULL, err, sizeof err), 0);
+  cr_assert_eq(memcmp(b, back, sizeof back), 0);
+  cr_assert_eq(count_dir_entries(tmpdir), 1);
+}
