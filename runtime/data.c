@@ -225,12 +225,27 @@ static double idx_value(const unsigned char *p, int type)
   }
 }
 
-/* The rest of the error message after a short read. */
-static const char *gz_reason(gzFile g)
+/* Why a read came up short: zlib's message (without the path zlib puts in
+   front of it), or NULL when the data simply ended. */
+static const char *gz_reason(gzFile g, const char *path)
 {
   int errnum;
   const char *msg = gzerror(g, &errnum);
-  return errnum != Z_OK && msg && *msg ? msg : "the file ends early";
+  if (errnum == Z_OK || !msg || !*msg)
+    return NULL;
+  size_t n = strlen(path);
+  if (strncmp(msg, path, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
+    msg += n + 2;
+  return msg;
+}
+
+static void short_header(const char *path, gzFile g, char *err, size_t errlen)
+{
+  const char *why = gz_reason(g, path);
+  if (why)
+    seterr(err, errlen, "%s: cannot read the IDX header: %s", path, why);
+  else
+    seterr(err, errlen, "%s: truncated IDX header", path);
 }
 
 static ganc_data *read_idx(const char *name, const char *path, gzFile g,
@@ -239,7 +254,7 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
   unsigned char head[4], dimbuf[4 * 255];
   int64_t n = gz_read_full(g, head, 4);
   if (n != 4) {
-    seterr(err, errlen, "%s: truncated IDX header: %s", path, gz_reason(g));
+    short_header(path, g, err, errlen);
     return NULL;
   }
   int type = head[2], ndims = head[3], tsize = idx_type_size(type);
@@ -255,7 +270,7 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
     return NULL;
   }
   if (gz_read_full(g, dimbuf, 4 * (uint64_t)ndims) != 4 * ndims) {
-    seterr(err, errlen, "%s: truncated IDX header: %s", path, gz_reason(g));
+    short_header(path, g, err, errlen);
     return NULL;
   }
   int64_t dims[IDX_MAX_DIMS];
@@ -302,9 +317,13 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
     if (got != (int64_t)want) {
       char shape[512];
       ganc_format_shape(shape, sizeof shape, dims + 1, ndims - 1);
-      seterr(err, errlen, "%s: truncated: the header promises %" PRId64 " samples of %s"
-             " (%" PRIu64 " bytes of data) but %s after %" PRIu64 " bytes", path, count,
-             shape, total, gz_reason(g), done + (got > 0 ? (uint64_t)got : 0));
+      const char *why = gz_reason(g, path);
+      uint64_t have = done + (got > 0 ? (uint64_t)got : 0);
+      seterr(err, errlen, "%s: truncated%s: the header promises %" PRId64 " samples of %s"
+             " (%" PRIu64 " bytes of data) but %s after %" PRIu64 " bytes%s%s%s", path,
+             why ? " or corrupt" : "", count, shape, total,
+             why ? "reading stops" : "the data ends", have, why ? " (" : "",
+             why ? why : "", why ? ")" : "");
       free(chunk);
       ganc_data_free(d);
       return NULL;
