@@ -40,7 +40,7 @@ else
 endif
 
 COMPILER := arena diag check lower emit compile
-RUNTIME  := jit rng safetensors data image
+RUNTIME  := jit rng adam safetensors data image
 LIB_OBJS := $(B)/parser.o $(B)/lexer.o \
             $(COMPILER:%=$(B)/compiler/%.o) $(RUNTIME:%=$(B)/runtime/%.o)
 TESTS    := $(patsubst tests/%.c,$(B)/tests/%.o,$(wildcard tests/*.c))

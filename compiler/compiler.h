@@ -236,6 +236,10 @@ typedef struct Graph {
   int64_t *size;  /* elements of each value */
   int nvalues;    /* value 0 is the input; value nvalues-1 the output */
   int64_t scratch; /* elements of each of BUF_A and BUF_B; 0 if unused */
+  /* Training: every value but the input kept for the backward pass. */
+  int64_t *act_off; /* offset of each value in the activations array */
+  int64_t acts;     /* elements of the activations array */
+  int64_t grad_scratch; /* elements of each of the two gradient arrays */
 } Graph;
 
 typedef struct IrModel {
@@ -255,7 +259,6 @@ Ir *lower_program(Arena *a, const Program *prog);
 
 typedef struct EmitOptions {
   const char *source_name; /* the .gan file, named in the header comment */
-  int backward;            /* also the _backward functions */
   int jit;                 /* declare libm functions instead of including math.h */
 } EmitOptions;
 

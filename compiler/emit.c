@@ -6,10 +6,17 @@
  * terms of them, so that fake_score(z) and real_score(generate(z)) run the
  * same code on the same numbers. Loop bounds and offsets are constants. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compiler.h"
 #include "ganc.h"
+
+/* A zeroed array of n ints for bookkeeping within one function. */
+static int *arena_alloc_tmp(int n)
+{
+  return calloc((size_t)(n > 0 ? n : 1), sizeof(int));
+}
 
 typedef struct Emitter {
   Str *out;
@@ -114,7 +121,17 @@ static void put_prototypes(Emitter *e)
       n, n, n, n);
   put(e, "%s_scalar %s_discriminator_loss_batch(const %s_scalar *params, int n, const %s_scalar *x_real, "
       "const %s_scalar *z);\n", n, n, n, n, n);
-  put(e, "%s_scalar %s_generator_loss_batch(const %s_scalar *params, int n, const %s_scalar *z);\n", n, n, n, n);
+  put(e, "%s_scalar %s_generator_loss_batch(const %s_scalar *params, int n, const %s_scalar *z);\n\n", n, n, n, n);
+  put(e,
+      "/* Training. Return the batch loss; overwrite grad with its gradient: the\n"
+      "   discriminator's parameters (%s_D_PARAM_COUNT scalars, grad_d[k] for\n"
+      "   params[%s_G_PARAM_COUNT + k]) for the first, the generator's\n"
+      "   (%s_G_PARAM_COUNT) for the second, the discriminator held fixed.\n"
+      "   For n <= 0 nothing is written and the result is 0. */\n", n, n, n);
+  put(e, "%s_scalar %s_discriminator_loss_backward(const %s_scalar *params, int n, const %s_scalar *x_real, "
+      "const %s_scalar *z, %s_scalar *grad_d);\n", n, n, n, n, n, n);
+  put(e, "%s_scalar %s_generator_loss_backward(const %s_scalar *params, int n, const %s_scalar *z, "
+      "%s_scalar *grad_g);\n", n, n, n, n, n);
 }
 
 void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
@@ -160,10 +177,10 @@ static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
   put(e, " */\n");
 }
 
-static void put_op(Emitter *e, const Op *op, const Graph *g)
+/* One layer's forward code reading x and writing y. */
+static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, const char *y)
 {
   const Layer *l = op->layer;
-  const char *x = buf_name(op->in_buf), *y = buf_name(op->out_buf);
   long long n = (long long)g->size[op->out];
   char lit[64];
   put_layer_comment(e, op, g);
@@ -231,12 +248,278 @@ static void put_forward(Emitter *e, const Graph *g, int is_gen)
   if (st->param_count == 0)
     put(e, "  (void)params;\n");
   for (int i = 0; i < g->nops; i++)
-    put_op(e, &g->ops[i], g);
+    put_op(e, &g->ops[i], g, buf_name(g->ops[i].in_buf), buf_name(g->ops[i].out_buf));
   if (g->nvalues == 1) /* nothing but views: the input is the output */
     put(e, "\n  for (int i = 0; i < %lld; i++)\n    out[i] = in[i];\n", (long long)g->size[0]);
   if (!is_gen)
     put(e, "  return out[0];\n");
   put(e, "}\n");
+}
+
+/* ---- training: forward keeping every value, then backward ---- */
+
+/* The name of value v in the training functions: the input or vN. */
+static const char *value_name(int v, char *buf, size_t size)
+{
+  if (v == 0)
+    snprintf(buf, size, "in");
+  else
+    snprintf(buf, size, "v%d", v);
+  return buf;
+}
+
+static void put_value_decls(Emitter *e, const Graph *g, const int *used, const char *qual)
+{
+  char in[160];
+  for (int i = 0; i < g->nops; i++) {
+    const Op *op = &g->ops[i];
+    if (op->kind == OP_VIEW || !used[op->out])
+      continue;
+    put(e, "  %sscalar *v%d = acts + %lld; /* %s.%d: %s */\n", qual, op->out, (long long)g->act_off[op->out],
+        g->stack->name, op->layer->index, shape_str(&op->layer->out, in, sizeof in));
+  }
+}
+
+/* NAME_G_train / NAME_D_train: the stack's forward pass writing every value
+   to acts (the output is its last value). */
+static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
+{
+  const char *n = e->m->name;
+  int *used = arena_alloc_tmp(g->nvalues);
+  for (int v = 1; v < g->nvalues; v++)
+    used[v] = 1;
+  put(e, "\n/* The %s for training: keeps every value in acts (%lld scalars). */\n", g->stack->name,
+      (long long)g->acts);
+  if (is_gen)
+    put(e, "static void %s_G_train(const scalar *params, const scalar *in, scalar *acts)\n{\n", n);
+  else
+    put(e, "static scalar %s_D_train(const scalar *params, const scalar *in, scalar *acts)\n{\n", n);
+  put_value_decls(e, g, used, "");
+  if (g->stack->param_count == 0)
+    put(e, "  (void)params;\n");
+  if (g->nvalues == 1)
+    put(e, "  (void)acts;\n");
+  char x[32], y[32];
+  for (int i = 0; i < g->nops; i++)
+    put_op(e, &g->ops[i], g, value_name(g->ops[i].in, x, sizeof x), value_name(g->ops[i].out, y, sizeof y));
+  if (!is_gen)
+    put(e, "  return %s[0];\n", value_name(g->nvalues - 1, y, sizeof y));
+  put(e, "}\n");
+  free(used);
+}
+
+/* Where a gradient lives during the backward pass. */
+typedef enum { GRAD_CALLER, GRAD_A, GRAD_B, GRAD_IN } GradBuf;
+
+static const char *grad_name(GradBuf b, int is_gen)
+{
+  switch (b) {
+  case GRAD_CALLER: return is_gen ? "dout" : "ga";
+  case GRAD_A: return "ga";
+  case GRAD_B: return "gb";
+  case GRAD_IN: return "din";
+  }
+  return "?";
+}
+
+typedef struct BackUse {
+  int params, in, ga, gb;
+  int *value;
+} BackUse;
+
+static void put_back_op(Emitter *e, const Graph *g, const Op *op, GradBuf dy_buf, GradBuf dx_buf, int is_gen,
+                        BackUse *use)
+{
+  const Layer *l = op->layer;
+  char xb[32], yb[32], lit[64];
+  const char *x = value_name(op->in, xb, sizeof xb), *y = value_name(op->out, yb, sizeof yb);
+  const char *dy = grad_name(dy_buf, is_gen), *dx = grad_name(dx_buf, is_gen);
+  int want_dx = !(dx_buf == GRAD_IN && is_gen); /* nothing flows into the latent */
+  long long n = (long long)g->size[op->out];
+  const char *indent = dx_buf == GRAD_IN ? "    " : "  ";
+
+  put_layer_comment(e, op, g);
+  if (dx_buf == GRAD_A || dy_buf == GRAD_A)
+    use->ga = 1;
+  if (dx_buf == GRAD_B || dy_buf == GRAD_B)
+    use->gb = 1;
+  if (!is_gen && dy_buf == GRAD_CALLER)
+    use->ga = 1;
+
+  if (op->kind == OP_LINEAR) {
+    long long in = (long long)l->in.dim[0], out = (long long)l->out_features;
+    long long w = (long long)(l->weight_off - g->stack->param_off), b = (long long)(l->bias_off - g->stack->param_off);
+    const char *gi = is_gen ? "  " : "    ";
+    if (!is_gen)
+      put(e, "  if (grad) {\n");
+    put(e, "%sfor (int o = 0; o < %lld; o++) {\n", gi, out);
+    put(e, "%s  scalar *gw = grad + %lld + o * %lld;\n", gi, w, in);
+    put(e, "%s  grad[%lld + o] += %s[o];\n", gi, b, dy);
+    put(e, "%s  for (int i = 0; i < %lld; i++)\n%s    gw[i] += %s[o] * %s[i];\n%s}\n", gi, in, gi, dy, x, gi);
+    if (!is_gen)
+      put(e, "  }\n");
+    if (op->in == 0)
+      use->in = 1;
+    else
+      use->value[op->in] = 1;
+    if (!want_dx)
+      return;
+    use->params = 1;
+    if (dx_buf == GRAD_IN)
+      put(e, "  if (din) {\n");
+    put(e, "%sfor (int i = 0; i < %lld; i++)\n%s  %s[i] = 0;\n", indent, in, indent, dx);
+    put(e, "%sfor (int o = 0; o < %lld; o++) {\n", indent, out);
+    put(e, "%s  const scalar *w = params + %lld + o * %lld;\n", indent, (long long)l->weight_off, in);
+    put(e, "%s  for (int i = 0; i < %lld; i++)\n%s    %s[i] += w[i] * %s[o];\n%s}\n", indent, in, indent, dx, dy,
+        indent);
+    if (dx_buf == GRAD_IN)
+      put(e, "  }\n");
+    return;
+  }
+
+  if (!want_dx)
+    return;
+  if (dx_buf == GRAD_IN)
+    put(e, "  if (din) {\n");
+  put(e, "%sfor (int i = 0; i < %lld; i++)\n%s  ", indent, n, indent);
+  switch (op->kind) {
+  case OP_RELU:
+    put(e, "%s[i] = %s[i] > 0 ? %s[i] : 0;\n", dx, x, dy);
+    break;
+  case OP_LEAKY_RELU:
+    put(e, "%s[i] = %s[i] > 0 ? %s[i] : %s * %s[i];\n", dx, x, dy, literal(e, l->slope, lit, sizeof lit), dy);
+    break;
+  case OP_TANH:
+    put(e, "%s[i] = %s[i] * (1 - %s[i] * %s[i]);\n", dx, dy, y, y);
+    break;
+  case OP_SIGMOID:
+    put(e, "%s[i] = %s[i] * %s[i] * (1 - %s[i]);\n", dx, dy, y, y);
+    break;
+  default:
+    put(e, "%s[i] = %s[i];\n", dx, dy);
+    break;
+  }
+  if (dx_buf == GRAD_IN)
+    put(e, "  }\n");
+  if (op->kind == OP_RELU || op->kind == OP_LEAKY_RELU) {
+    if (op->in == 0)
+      use->in = 1;
+    else
+      use->value[op->in] = 1;
+  } else {
+    use->value[op->out] = 1;
+  }
+}
+
+/* NAME_G_back / NAME_D_back: the stack's backward pass from the gradient of
+   its output, adding parameter gradients into grad (indexed from the
+   stack's first parameter); D's also gives the gradient of its input. */
+static void put_backward(Emitter *e, const Graph *g, int is_gen)
+{
+  const char *n = e->m->name;
+  Str body = {0}, *saved = e->out;
+  BackUse use = {0};
+  use.value = arena_alloc_tmp(g->nvalues);
+  e->out = &body;
+
+  GradBuf cur = GRAD_CALLER;
+  for (int i = g->nops - 1; i >= 0; i--) {
+    const Op *op = &g->ops[i];
+    if (op->kind == OP_VIEW)
+      continue;
+    GradBuf next;
+    if (op->in == 0)
+      next = GRAD_IN;
+    else if (op->kind != OP_LINEAR && cur != GRAD_CALLER)
+      next = cur; /* elementwise: in place */
+    else
+      next = cur == GRAD_A ? GRAD_B : GRAD_A;
+    if (!is_gen && cur == GRAD_CALLER && next == GRAD_A)
+      next = GRAD_B; /* D's output gradient sits in ga */
+    put_back_op(e, g, op, cur, next, is_gen, &use);
+    cur = next;
+  }
+  if (g->nvalues == 1 && !is_gen) /* D is the identity */
+    put(e, "  if (din)\n    din[0] = dscore;\n");
+  e->out = saved;
+
+  put(e, "\n/* Backward through the %s: adds dL/dparams into grad (%s%s's parameters, from\n"
+         "   params[%lld])%s. */\n", g->stack->name, is_gen ? "" : "if not NULL; the ", g->stack->name,
+      (long long)g->stack->param_off, is_gen ? "" : " and writes dL/din into din if not NULL");
+  if (is_gen)
+    put(e, "static void %s_G_back(const scalar *params, const scalar *in, const scalar *acts, const scalar *dout, "
+           "scalar *grad)\n{\n", n);
+  else
+    put(e, "static void %s_D_back(const scalar *params, const scalar *in, const scalar *acts, scalar dscore, "
+           "scalar *grad, scalar *din)\n{\n", n);
+  put_value_decls(e, g, use.value, "const ");
+  if (use.ga || !is_gen)
+    put(e, "  scalar ga[%lld];\n", (long long)g->grad_scratch);
+  if (use.gb)
+    put(e, "  scalar gb[%lld];\n", (long long)g->grad_scratch);
+  if (!use.params)
+    put(e, "  (void)params;\n");
+  if (!use.in)
+    put(e, "  (void)in;\n");
+  int any_value = 0;
+  for (int v = 1; v < g->nvalues; v++)
+    any_value |= use.value[v];
+  if (!any_value)
+    put(e, "  (void)acts;\n");
+  if (is_gen && g->nvalues == 1)
+    put(e, "  (void)dout;\n  (void)grad;\n");
+  if (!is_gen) {
+    put(e, "  ga[0] = dscore;\n");
+    if (g->stack->param_count == 0)
+      put(e, "  (void)grad;\n");
+  }
+  if (body.buf)
+    str_puts(e->out, body.buf);
+  put(e, "}\n");
+  str_free(&body);
+  free(use.value);
+}
+
+static void put_public_backward(Emitter *e)
+{
+  const char *n = e->m->name;
+  const Graph *g = &e->ir->gen, *d = &e->ir->disc;
+  char out[32];
+  value_name(g->nvalues - 1, out, sizeof out);
+  const char *x = g->nvalues == 1 ? "zi" : "x";
+
+  put(e, "\n/* ---- gradients of the batch losses ---- */\n\n");
+  put(e, "scalar %s_discriminator_loss_backward(const scalar *params, int n, const scalar *x_real, const scalar *z, "
+         "scalar *grad_d)\n{\n", n);
+  put(e, "  scalar acts[%lld], x[%s_OBS_SIZE];\n", (long long)(d->acts ? d->acts : 1), n);
+  put(e, "  double real = 0, fake = 0;\n  if (n <= 0)\n    return 0;\n");
+  put(e, "  for (int k = 0; k < %s_D_PARAM_COUNT; k++)\n    grad_d[k] = 0;\n", n);
+  put(e, "  for (int i = 0; i < n; i++) {\n");
+  put(e, "    const scalar *xi = x_real + (size_t)i * %s_OBS_SIZE;\n", n);
+  put(e, "    scalar r = %s_D_train(params, xi, acts) - 1;\n", n);
+  put(e, "    real += (double)r * r;\n");
+  put(e, "    %s_D_back(params, xi, acts, 2 * r / (scalar)n, grad_d, NULL);\n", n);
+  put(e, "    %s_G(params, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
+  put(e, "    scalar f = %s_D_train(params, x, acts);\n", n);
+  put(e, "    fake += (double)f * f;\n");
+  put(e, "    %s_D_back(params, x, acts, 2 * f / (scalar)n, grad_d, NULL);\n  }\n", n);
+  put(e, "  return (scalar)(real / n + fake / n);\n}\n\n");
+
+  put(e, "scalar %s_generator_loss_backward(const scalar *params, int n, const scalar *z, scalar *grad_g)\n{\n", n);
+  put(e, "  scalar gacts[%lld], dacts[%lld], dx[%s_OBS_SIZE];\n", (long long)(g->acts ? g->acts : 1),
+      (long long)(d->acts ? d->acts : 1), n);
+  put(e, "  double loss = 0;\n  if (n <= 0)\n    return 0;\n");
+  put(e, "  for (int k = 0; k < %s_G_PARAM_COUNT; k++)\n    grad_g[k] = 0;\n", n);
+  put(e, "  for (int i = 0; i < n; i++) {\n");
+  put(e, "    const scalar *zi = z + (size_t)i * %s_LATENT_SIZE;\n", n);
+  put(e, "    %s_G_train(params, zi, gacts);\n", n);
+  if (g->nvalues > 1)
+    put(e, "    const scalar *x = gacts + %lld;\n", (long long)g->act_off[g->nvalues - 1]);
+  put(e, "    scalar f = %s_D_train(params, %s, dacts) - 1;\n", n, x);
+  put(e, "    loss += (double)f * f;\n");
+  put(e, "    %s_D_back(params, %s, dacts, 2 * f / (scalar)n, NULL, dx);\n", n, x);
+  put(e, "    %s_G_back(params, zi, gacts, dx, grad_g);\n  }\n", n);
+  put(e, "  return (scalar)(loss / n);\n}\n");
 }
 
 /* ---- public functions ---- */
@@ -297,7 +580,12 @@ static void put_source_body(Emitter *e)
   put(e, "typedef %s_scalar scalar;\n", e->m->name);
   put_forward(e, &e->ir->gen, 1);
   put_forward(e, &e->ir->disc, 0);
+  put_train_forward(e, &e->ir->gen, 1);
+  put_train_forward(e, &e->ir->disc, 0);
+  put_backward(e, &e->ir->gen, 1);
+  put_backward(e, &e->ir->disc, 0);
   put_public(e);
+  put_public_backward(e);
 }
 
 static void put_source_banner(Emitter *e)

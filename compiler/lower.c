@@ -4,7 +4,9 @@
  * A value is the output of one layer; reshape and flatten are views that
  * keep their input's value. The forward code needs at most two scratch
  * arrays: elementwise layers run in place, everything else alternates
- * between A and B, and the stack's last layer writes the caller's output. */
+ * between A and B, and the stack's last layer writes the caller's output.
+ * The training forward instead keeps every value in one activations array
+ * for the backward pass. */
 #include "compiler.h"
 
 static int is_elementwise(OpKind k)
@@ -67,6 +69,16 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
       g->scratch = g->size[op->out];
     where = op->out_buf;
   }
+
+  /* Training keeps every value; gradients flow through two arrays. */
+  g->act_off = arena_alloc(a, (size_t)g->nvalues * sizeof *g->act_off);
+  for (int v = 1; v < g->nvalues; v++) {
+    g->act_off[v] = g->acts;
+    g->acts += g->size[v];
+  }
+  for (int v = 0; v < g->nvalues; v++)
+    if (g->size[v] > g->grad_scratch)
+      g->grad_scratch = g->size[v];
 }
 
 Ir *lower_program(Arena *a, const Program *prog)

@@ -165,19 +165,17 @@ static ganc_data *open_mixture(const char *spec, const ganc_info *info, char *er
 /* ---- IDX ---- */
 
 /* Up to n bytes; fewer only at the end of the data or on an error. */
-static int64_t gz_read_full(gzFile g, unsigned char *buf, uint64_t n)
+static uint64_t gz_read_full(gzFile g, unsigned char *buf, uint64_t n)
 {
   uint64_t got = 0;
   while (got < n) {
     unsigned chunk = n - got > (1u << 30) ? (1u << 30) : (unsigned)(n - got);
     int r = gzread(g, buf + got, chunk);
-    if (r < 0)
-      return -1;
-    if (r == 0)
+    if (r <= 0) /* the end, or an error gzerror tells */
       break;
     got += (uint64_t)r;
   }
-  return (int64_t)got;
+  return got;
 }
 
 static uint64_t get_be(const unsigned char *p, int n)
@@ -252,8 +250,7 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
                            const ganc_info *info, char *err, size_t errlen)
 {
   unsigned char head[4], dimbuf[4 * 255];
-  int64_t n = gz_read_full(g, head, 4);
-  if (n != 4) {
+  if (gz_read_full(g, head, 4) != 4) {
     short_header(path, g, err, errlen);
     return NULL;
   }
@@ -269,7 +266,7 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
            IDX_MAX_DIMS);
     return NULL;
   }
-  if (gz_read_full(g, dimbuf, 4 * (uint64_t)ndims) != 4 * ndims) {
+  if (gz_read_full(g, dimbuf, 4 * (uint64_t)ndims) != 4 * (uint64_t)ndims) {
     short_header(path, g, err, errlen);
     return NULL;
   }
@@ -313,12 +310,12 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
   uint64_t done = 0;
   while (done < total) {
     uint64_t want = total - done < (1 << 20) ? total - done : (1 << 20);
-    int64_t got = gz_read_full(g, chunk, want);
-    if (got != (int64_t)want) {
+    uint64_t got = gz_read_full(g, chunk, want);
+    if (got != want) {
       char shape[512];
       ganc_format_shape(shape, sizeof shape, dims + 1, ndims - 1);
       const char *why = gz_reason(g, path);
-      uint64_t have = done + (got > 0 ? (uint64_t)got : 0);
+      uint64_t have = done + (uint64_t)got;
       seterr(err, errlen, "%s: truncated%s: the header promises %" PRId64 " samples of %s"
              " (%" PRIu64 " bytes of data) but %s after %" PRIu64 " bytes%s%s%s", path,
              why ? " or corrupt" : "", count, shape, total,

@@ -76,6 +76,21 @@ void ganc_init_params(const ganc_info *info, uint64_t seed, void *params);
 /* Fill n scalars with standard normal noise. */
 void ganc_normal_fill(ganc_rng *r, int scalar_size, int64_t n, void *out);
 
+/* ---- Adam ---- */
+
+typedef struct ganc_adam {
+  double lr, beta1, beta2, eps;
+} ganc_adam;
+
+/* lr 2e-4, betas (0.5, 0.999), eps 1e-8: the DCGAN/LSGAN convention. */
+#define GANC_ADAM_DEFAULTS {2e-4, 0.5, 0.999, 1e-8}
+
+/* One step of torch.optim.Adam on n scalars of scalar_size bytes: moments
+   m and v (zero before the first step) updated in place, bias-corrected,
+   eps added after the square root. step counts from 1. */
+void ganc_adam_step(const ganc_adam *opt, int scalar_size, int64_t step, int64_t n, void *params,
+                    const void *grad, void *m, void *v);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,288 @@
+/* test_image.c — PNG grids and scatter plots, read back with libpng. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <png.h>
+
+#include "io.h"
+
+/* ---- Scratch directory ---- */
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+  strcpy(tmpdir, "/tmp/ganc-test-XXXXXX");
+  cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+  DIR *d = opendir(tmpdir);
+  if (!d)
+    return;
+  struct dirent *e;
+  char path[512];
+  while ((e = readdir(d))) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+  rmdir(tmpdir);
+}
+
+TestSuite(image, .init = make_tmpdir, .fini = remove_tmpdir);
+
+static const char *tmp(const char *name)
+{
+  static char path[512];
+  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+  return path;
+}
+
+static int count_dir_entries(void)
+{
+  DIR *d = opendir(tmpdir);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  return n;
+}
+
+/* ---- Reading PNGs back ---- */
+
+typedef struct Picture {
+  int width, height, channels;
+  unsigned char *pixels;
+} Picture;
+
+/* Read path; the file must be a PNG with the colour type wanted. */
+static Picture read_png(const char *path, int channels)
+{
+  png_image img;
+  memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  cr_assert(png_image_begin_read_from_file(&img, path), "%s: %s", path, img.message);
+  int colour = (img.format & PNG_FORMAT_FLAG_COLOR) != 0;
+  cr_assert_eq(colour, channels == 3, "colour type of %s", path);
+  cr_assert_eq(img.format & PNG_FORMAT_FLAG_ALPHA, 0);
+  img.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+  Picture p = {(int)img.width, (int)img.height, channels, malloc(PNG_IMAGE_SIZE(img))};
+  cr_assert(png_image_finish_read(&img, NULL, p.pixels, 0, NULL), "%s", img.message);
+  return p;
+}
+
+static const unsigned char *at(const Picture *p, int x, int y)
+{
+  cr_assert(x >= 0 && y >= 0 && x < p->width && y < p->height, "(%d, %d) outside", x, y);
+  return p->pixels + ((size_t)y * p->width + x) * p->channels;
+}
+
+/* ---- Grids ---- */
+
+Test(image, gray_grid)
+{
+  enum { N = 5, H = 4, W = 3 };
+  float s[N][H][W];
+  for (int i = 0; i < N; i++)
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++)
+        s[i][y][x] = -1.0f + 0.5f * i;
+  s[0][1][2] = 1.0f; /* a marker, to see rows and columns the right way round */
+  char err[256];
+  cr_assert_eq(ganc_png_grid(tmp("g.png"), s, 4, N, 1, H, W, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(tmp("g.png"), 1);
+
+  /* ceil(sqrt(5)) = 3 columns, 2 rows, 2-pixel gaps around every image. */
+  const int cols = 3, rows = 2, gap = 2;
+  cr_assert_geq(p.width, 256);
+  cr_assert_eq((p.width - (cols + 1) * gap) % (cols * W), 0, "width %d", p.width);
+  int scale = (p.width - (cols + 1) * gap) / (cols * W);
+  cr_assert_eq(p.height, rows * H * scale + (rows + 1) * gap);
+  cr_assert_lt((cols * W) * (scale - 1) + (cols + 1) * gap, 256, "scale %d larger than needed", scale);
+
+  /* (v + 1) * 127.5 rounded: -1 -> 0, -0.5 -> 64, 0 -> 128, 0.5 -> 191, 1 -> 255 */
+  const int want[N] = {0, 64, 128, 191, 255};
+  for (int i = 0; i < N; i++) {
+    int x0 = gap + (i % cols) * (W * scale + gap), y0 = gap + (i / cols) * (H * scale + gap);
+    cr_assert_eq(*at(&p, x0, y0), want[i], "image %d", i);
+    cr_assert_eq(*at(&p, x0 + W * scale - 1, y0 + H * scale - 1), want[i]);
+  }
+  int mx = gap + 2 * scale, my = gap + 1 * scale;
+  cr_assert_eq(*at(&p, mx, my), 255);
+  cr_assert_eq(*at(&p, mx + scale - 1, my + scale - 1), 255);
+  cr_assert_eq(*at(&p, mx - 1, my), 0);
+  cr_assert_eq(*at(&p, mx, my - 1), 0);
+  /* Gaps and the empty sixth cell are white. */
+  cr_assert_eq(*at(&p, 0, 0), 255);
+  cr_assert_eq(*at(&p, gap + W * scale, gap), 255);
+  cr_assert_eq(*at(&p, p.width - 1 - gap - W * scale / 2, p.height - 1 - gap - H * scale / 2), 255);
+  free(p.pixels);
+}
+
+Test(image, rgb_grid_double_and_clamping)
+{
+  enum { C = 3, H = 2, W = 2 };
+  double s[2][C][H][W];
+  for (int i = 0; i < 2; i++)
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++) {
+        s[i][0][y][x] = 1;
+        s[i][1][y][x] = -1;
+        s[i][2][y][x] = 0;
+      }
+  s[1][0][0][0] = 5;    /* clamped to 255 */
+  s[1][1][0][0] = -7;   /* clamped to 0 */
+  s[1][2][0][0] = NAN;  /* drawn as 0 */
+  s[1][2][1][1] = 0.99; /* 253.7 -> 254 */
+  char err[256];
+  cr_assert_eq(ganc_png_grid(tmp("c.png"), s, 8, 2, C, H, W, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(tmp("c.png"), 3);
+  const int cols = 2, gap = 2;
+  int scale = (p.width - (cols + 1) * gap) / (cols * W);
+  cr_assert_geq(p.width, 256);
+  cr_assert_eq(p.width, cols * W * scale + (cols + 1) * gap);
+  cr_assert_eq(p.height, H * scale + 2 * gap);
+  const unsigned char *px = at(&p, gap + scale / 2, gap + scale / 2);
+  cr_assert(px[0] == 255 && px[1] == 0 && px[2] == 128, "(%d, %d, %d)", px[0], px[1], px[2]);
+  int x1 = gap + W * scale + gap;
+  px = at(&p, x1, gap);
+  cr_assert(px[0] == 255 && px[1] == 0 && px[2] == 0, "(%d, %d, %d)", px[0], px[1], px[2]);
+  px = at(&p, x1 + 2 * scale - 1, gap + 2 * scale - 1);
+  cr_assert(px[0] == 255 && px[1] == 0 && px[2] == 254, "(%d, %d, %d)", px[0], px[1], px[2]);
+  free(p.pixels);
+}
+
+Test(image, big_images_are_not_upscaled)
+{
+  enum { H = 300, W = 300 };
+  float *s = calloc(H * W, sizeof *s);
+  char err[256];
+  cr_assert_eq(ganc_png_grid(tmp("big.png"), s, 4, 1, 1, H, W, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(tmp("big.png"), 1);
+  cr_assert_eq(p.width, W + 4);
+  cr_assert_eq(p.height, H + 4);
+  cr_assert_eq(*at(&p, 150, 150), 128);
+  free(p.pixels);
+  free(s);
+}
+
+Test(image, grid_errors)
+{
+  float s[12] = {0};
+  char err[256];
+  cr_assert_eq(ganc_png_grid(tmp("x.png"), s, 4, 1, 2, 2, 3, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "x.png"), "%s", err);
+  cr_assert_eq(ganc_png_grid(tmp("x.png"), s, 4, 0, 1, 2, 3, err, sizeof err), -1);
+  cr_assert_eq(ganc_png_grid(tmp("nodir/x.png"), s, 4, 1, 1, 2, 3, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "nodir/x.png"), "%s", err);
+  cr_assert_eq(count_dir_entries(), 0);
+}
+
+/* ---- Scatter plots ---- */
+
+static int is_blue(const unsigned char *px)
+{
+  return px[2] > 100 && px[0] < 100 && px[2] > px[0] + 50;
+}
+
+static int is_orange(const unsigned char *px)
+{
+  return px[0] > 200 && px[1] > 120 && px[1] < 230 && px[2] < px[0] - 60;
+}
+
+static int is_gray(const unsigned char *px)
+{
+  return px[0] == px[1] && px[1] == px[2] && px[0] > 150 && px[0] < 255;
+}
+
+Test(image, scatter)
+{
+  enum { N = 10 };
+  float pts[2 * N] = {0};      /* all at (0, 0) */
+  const double ref[] = {1, 1}; /* one reference point at (1, 1) */
+  char err[256];
+  cr_assert_eq(ganc_png_scatter(tmp("s.png"), pts, 4, N, ref, 1, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(tmp("s.png"), 3);
+  cr_assert_eq(p.width, 512);
+  cr_assert_eq(p.height, 512);
+
+  /* The blue dot lower left, the orange one upper right, both inside. */
+  long bx = 0, by = 0, nb = 0, ox = 0, oy = 0, no = 0;
+  for (int y = 0; y < 512; y++)
+    for (int x = 0; x < 512; x++) {
+      const unsigned char *px = at(&p, x, y);
+      if (is_blue(px)) {
+        bx += x;
+        by += y;
+        nb++;
+      } else if (is_orange(px)) {
+        ox += x;
+        oy += y;
+        no++;
+      }
+    }
+  cr_assert_gt(nb, 0);
+  cr_assert_gt(no, 0);
+  cr_assert(bx / nb < 128 && by / nb > 384, "blue at (%ld, %ld)", bx / nb, by / nb);
+  cr_assert(ox / no > 384 && oy / no < 128, "orange at (%ld, %ld)", ox / no, oy / no);
+  cr_assert(bx / nb > 0 && by / nb < 511 && ox / no < 511 && oy / no > 0, "no margin");
+
+  /* White corners; grid lines at x = 0 and x = 1 cross the top rows. */
+  const unsigned char *corner = at(&p, 0, 0);
+  cr_assert(corner[0] == 255 && corner[1] == 255 && corner[2] == 255);
+  int lines = 0;
+  for (int x = 0; x < 512; x++)
+    lines += is_gray(at(&p, x, 3));
+  cr_assert_eq(lines, 2, "%d vertical grid lines", lines);
+  /* The line through x = 0 runs through the blue dot's column. */
+  int found = 0;
+  for (int x = (int)(bx / nb) - 2; x <= bx / nb + 2; x++)
+    found |= is_gray(at(&p, x, 3));
+  cr_assert(found);
+  free(p.pixels);
+}
+
+Test(image, scatter_without_reference_and_with_bad_points)
+{
+  double pts[] = {-3, -3, 3, 3, NAN, 0, INFINITY, 1};
+  char err[256];
+  cr_assert_eq(ganc_png_scatter(tmp("s.png"), pts, 8, 4, NULL, 0, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(tmp("s.png"), 3);
+  cr_assert_eq(p.width, 512);
+  int blue = 0;
+  for (int y = 0; y < 512; y++)
+    for (int x = 0; x < 512; x++)
+      blue += is_blue(at(&p, x, y));
+  cr_assert_gt(blue, 0);
+  /* Two dots of equal size: half of the blue in each half of the picture. */
+  int left = 0;
+  for (int y = 0; y < 512; y++)
+    for (int x = 0; x < 256; x++)
+      left += is_blue(at(&p, x, y));
+  cr_assert_eq(2 * left, blue);
+  free(p.pixels);
+  /* No points at all still makes a picture. */
+  cr_assert_eq(ganc_png_scatter(tmp("e.png"), NULL, 4, 0, NULL, 0, err, sizeof err), 0, "%s", err);
+  p = read_png(tmp("e.png"), 3);
+  cr_assert_eq(p.height, 512);
+  free(p.pixels);
+}
+
+Test(image, scatter_into_missing_directory)
+{
+  float pts[2] = {0};
+  char err[256];
+  cr_assert_eq(ganc_png_scatter(tmp("nodir/s.png"), pts, 4, 1, NULL, 0, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "nodir/s.png"), "%s", err);
+  cr_assert_eq(count_dir_entries(), 0);
+}
