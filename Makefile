@@ -40,7 +40,7 @@ else
 endif
 
 COMPILER := arena diag check lower emit compile
-RUNTIME  := jit rng adam safetensors data image
+RUNTIME  := jit kernels rng adam safetensors data image
 LIB_OBJS := $(B)/parser.o $(B)/lexer.o \
             $(COMPILER:%=$(B)/compiler/%.o) $(RUNTIME:%=$(B)/runtime/%.o)
 TESTS    := $(patsubst tests/%.c,$(B)/tests/%.o,$(wildcard tests/*.c))
@@ -107,6 +107,12 @@ $(B)/runtime/%.o: runtime/%.c runtime/ganc.h runtime/io.h compiler/compiler.h
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The kernels are the hot loops of JIT-compiled models: always optimized.
+$(B)/runtime/kernels.o: runtime/kernels.c runtime/kernels.h
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -O3 -c -o $@ $<
 
 $(B)/libganc.a: $(LIB_OBJS)
 	$(call say,AR,$@)

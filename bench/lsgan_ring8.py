@@ -8,9 +8,16 @@ of 2500 generated samples, those within 3 sigma of their nearest centre are
 high quality, and a mode is covered when at least 20 of them have it as the
 nearest centre.
 
+The parameters live in ordinary nn.Linear modules (PyTorch's names and
+layout, as in ganc's safetensors files). Debian's torch calls the reference
+BLAS for matrix products, which is far slower than oneDNN, so by default the
+linear layers compute their larger products with oneDNN (as 1x1 convolutions)
+in a small autograd function; the result is the same product up to float32
+rounding order. --plain uses F.linear and autograd as they are.
+
     /usr/bin/python3 bench/lsgan_ring8.py [--steps N] [--batch B] [--lr LR]
         [--beta1 B1] [--beta2 B2] [--seeds 1,2,3] [--grid25] [--csv PATH]
-        [--verbose]
+        [--plain] [--verbose]
 """
 
 import argparse
@@ -22,6 +29,7 @@ import time
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 EVAL_SAMPLES = 2500
 COVER_MIN_SAMPLES = 20
@@ -37,6 +45,49 @@ def mixture(name):
         return torch.tensor(centres, dtype=torch.float64), 0.02
     centres = [[-4.0 + 2 * (k % 5), -4.0 + 2 * (k // 5)] for k in range(25)]
     return torch.tensor(centres, dtype=torch.float64), 0.05
+
+
+def _mm_nt(a, bt):
+    """a @ bt.T for a [M,K] and bt [N,K]; oneDNN when the product is large."""
+    m, k = a.shape
+    n = bt.shape[0]
+    if m >= 16 and n >= 16 and k >= 16:
+        out = F.conv2d(a.reshape(m, k, 1, 1), bt.reshape(n, k, 1, 1))
+        return out.view(m, n)
+    return a @ bt.t()
+
+
+class _Linear(torch.autograd.Function):
+    """y = x W^T + b with every product through _mm_nt."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return _mm_nt(x, weight).add_(bias)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight = ctx.saved_tensors
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = _mm_nt(gy, weight.t().contiguous())
+        if ctx.needs_input_grad[1]:
+            gw = _mm_nt(gy.t().contiguous(), x.t().contiguous())
+        if ctx.needs_input_grad[2]:
+            gb = gy.sum(0)
+        return gx, gw, gb
+
+
+def run(net, x, plain):
+    """net(x), with the linear layers through _Linear unless plain."""
+    if plain:
+        return net(x)
+    for m in net:
+        if isinstance(m, nn.Linear):
+            x = _Linear.apply(x, m.weight, m.bias)
+        else:
+            x = m(x)
+    return x
 
 
 def make_models():
@@ -78,6 +129,7 @@ def train(seed, args, centres, sigma):
     opt_d = torch.optim.Adam(d.parameters(), lr=args.lr, betas=betas, eps=1e-8)
     mse = nn.MSELoss()
     d_params = list(d.parameters())
+    plain = args.plain
 
     b = args.batch
     centres32 = centres.to(torch.float32)
@@ -96,8 +148,8 @@ def train(seed, args, centres, sigma):
         x_real = centres32[idx].add_(noise, alpha=sigma)
         torch.randn(b, LATENT, generator=gen, out=z)
         with torch.no_grad():
-            fake = g(z)
-        d_loss = mse(d(x_real), ones) + mse(d(fake), zeros)
+            fake = run(g, z, plain)
+        d_loss = mse(run(d, x_real, plain), ones) + mse(run(d, fake, plain), zeros)
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
@@ -106,7 +158,7 @@ def train(seed, args, centres, sigma):
         torch.randn(b, LATENT, generator=gen, out=z)
         for p in d_params:
             p.requires_grad_(False)
-        g_loss = mse(d(g(z)), ones)
+        g_loss = mse(run(d, run(g, z, plain), plain), ones)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -145,12 +197,16 @@ def main():
     ap.add_argument("--seeds", type=parse_seeds, default=parse_seeds("1,2,3,4,5"))
     ap.add_argument("--grid25", action="store_true", help="train on grid25 instead of ring8")
     ap.add_argument("--csv", metavar="PATH", help="also write the per-seed table as CSV")
+    ap.add_argument("--plain", action="store_true",
+                    help="F.linear and autograd as they are (slow with the reference BLAS)")
     ap.add_argument("--verbose", action="store_true", help="losses every 1000 steps (stderr)")
     args = ap.parse_args()
     if args.steps < 1 or args.batch < 1:
         ap.error("--steps and --batch must be positive")
 
     torch.set_num_threads(1)
+    if not torch.backends.mkldnn.is_available():
+        args.plain = True
     data = "grid25" if args.grid25 else "ring8"
     centres, sigma = mixture(data)
     k = centres.shape[0]
@@ -169,7 +225,7 @@ def main():
 
     print(f"PyTorch {torch.__version__} LSGAN, {data}: steps {args.steps}, "
           f"batch {args.batch}, lr {args.lr:g}, betas ({args.beta1:g}, {args.beta2:g}), "
-          f"float32, 1 thread")
+          f"float32, 1 thread, {'F.linear' if args.plain else 'oneDNN products'}")
     print()
     print(f"| seed | modes (of {k}) | high quality | seconds |")
     print("|---:|---:|---:|---:|")

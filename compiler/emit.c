@@ -46,6 +46,12 @@ static const char *tanh_fn(const Emitter *e)
   return e->m->scalar == SCALAR_DOUBLE ? "tanh" : "tanhf";
 }
 
+/* The runtime kernels' suffix for the scalar type (JIT only). */
+static const char *kernel_suffix(const Emitter *e)
+{
+  return e->m->scalar == SCALAR_DOUBLE ? "f64" : "f32";
+}
+
 static const char *exp_fn(const Emitter *e)
 {
   return e->m->scalar == SCALAR_DOUBLE ? "exp" : "expf";
@@ -187,6 +193,11 @@ static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, cons
   switch (op->kind) {
   case OP_LINEAR: {
     long long in = (long long)l->in.dim[0], out = (long long)l->out_features;
+    if (e->opt->jit) {
+      put(e, "  ganc_linear_%s(%s, params + %lld, params + %lld, %s, %lld, %lld);\n", kernel_suffix(e), y,
+          (long long)l->weight_off, (long long)l->bias_off, x, out, in);
+      break;
+    }
     put(e, "  for (int o = 0; o < %lld; o++) {\n", out);
     put(e, "    const scalar *w = params + %lld + o * %lld;\n", (long long)l->weight_off, in);
     put(e, "    scalar s = params[%lld + o];\n", (long long)l->bias_off);
@@ -352,10 +363,15 @@ static void put_back_op(Emitter *e, const Graph *g, const Op *op, GradBuf dy_buf
     const char *gi = is_gen ? "  " : "    ";
     if (!is_gen)
       put(e, "  if (grad) {\n");
-    put(e, "%sfor (int o = 0; o < %lld; o++) {\n", gi, out);
-    put(e, "%s  scalar *gw = grad + %lld + o * %lld;\n", gi, w, in);
-    put(e, "%s  grad[%lld + o] += %s[o];\n", gi, b, dy);
-    put(e, "%s  for (int i = 0; i < %lld; i++)\n%s    gw[i] += %s[o] * %s[i];\n%s}\n", gi, in, gi, dy, x, gi);
+    if (e->opt->jit) {
+      put(e, "%sganc_linear_back_params_%s(grad + %lld, grad + %lld, %s, %s, %lld, %lld);\n", gi, kernel_suffix(e), w,
+          b, dy, x, out, in);
+    } else {
+      put(e, "%sfor (int o = 0; o < %lld; o++) {\n", gi, out);
+      put(e, "%s  scalar *gw = grad + %lld + o * %lld;\n", gi, w, in);
+      put(e, "%s  grad[%lld + o] += %s[o];\n", gi, b, dy);
+      put(e, "%s  for (int i = 0; i < %lld; i++)\n%s    gw[i] += %s[o] * %s[i];\n%s}\n", gi, in, gi, dy, x, gi);
+    }
     if (!is_gen)
       put(e, "  }\n");
     if (op->in == 0)
@@ -367,6 +383,13 @@ static void put_back_op(Emitter *e, const Graph *g, const Op *op, GradBuf dy_buf
     use->params = 1;
     if (dx_buf == GRAD_IN)
       put(e, "  if (din) {\n");
+    if (e->opt->jit) {
+      put(e, "%sganc_linear_back_input_%s(%s, params + %lld, %s, %lld, %lld);\n", indent, kernel_suffix(e), dx,
+          (long long)l->weight_off, dy, out, in);
+      if (dx_buf == GRAD_IN)
+        put(e, "  }\n");
+      return;
+    }
     put(e, "%sfor (int i = 0; i < %lld; i++)\n%s  %s[i] = 0;\n", indent, in, indent, dx);
     put(e, "%sfor (int o = 0; o < %lld; o++) {\n", indent, out);
     put(e, "%s  const scalar *w = params + %lld + o * %lld;\n", indent, (long long)l->weight_off, in);
@@ -572,9 +595,15 @@ static void put_public(Emitter *e)
 static void put_source_body(Emitter *e)
 {
   const char *s = scalar_type(e->m);
-  if (e->opt->jit)
+  if (e->opt->jit) {
+    const char *k = kernel_suffix(e);
     put(e, "%s %s(%s);\n%s %s(%s);\n", s, tanh_fn(e), s, s, exp_fn(e), s);
-  else
+    put(e, "/* Kernels of the ganc runtime (runtime/kernels.h). */\n");
+    put(e, "void ganc_linear_%s(%s *y, const %s *w, const %s *b, const %s *x, int out, int in);\n", k, s, s, s, s);
+    put(e, "void ganc_linear_back_params_%s(%s *gw, %s *gb, const %s *dy, const %s *x, int out, int in);\n", k, s,
+        s, s, s);
+    put(e, "void ganc_linear_back_input_%s(%s *dx, const %s *w, const %s *dy, int out, int in);\n", k, s, s, s);
+  } else
     put(e, "#include <math.h>\n");
   put(e, "#include <stddef.h>\n\n");
   put(e, "typedef %s_scalar scalar;\n", e->m->name);

@@ -464,9 +464,10 @@ fail:
 ganc_data *ganc_data_open(const char *spec, const ganc_info *info, char *err, size_t errlen)
 {
   seterr(err, errlen, "%s", "");
-  if (info->scalar_size != 4 && info->scalar_size != 8) {
-    seterr(err, errlen, "internal error: scalar size %d is neither 4 nor 8",
-           info->scalar_size);
+  if ((info->scalar_size != 4 && info->scalar_size != 8) || info->obs_size < 1 ||
+      info->obs_rank < 0 || info->obs_rank > GANC_MAX_RANK) {
+    seterr(err, errlen, "internal error: bad model description (scalar size %d,"
+           " observation of %" PRId64 " elements)", info->scalar_size, info->obs_size);
     return NULL;
   }
   if (strcmp(spec, "ring8") == 0 || strcmp(spec, "grid25") == 0)

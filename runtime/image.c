@@ -105,7 +105,7 @@ static int write_png(const char *path, int width, int height, int channels,
   if (ganc_atomic_open(&a, path, err, errlen))
     return -1;
   if (encode_png(a.f, width, height, channels, pixels, msg)) {
-    seterr(err, errlen, "cannot write '%s': %s", a.tmp, msg);
+    seterr(err, errlen, "cannot write '%s': %s", path, msg);
     ganc_atomic_abort(&a);
     return -1;
   }

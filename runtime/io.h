@@ -24,8 +24,8 @@ typedef struct ganc_train_state {
 
 /* Write weights (state == NULL) or a checkpoint (state != NULL: also tensors
    adam.m.NAME and adam.v.NAME for every tensor NAME, metadata ganc.step and
-   ganc.rng). Atomic: on failure PATH is untouched and no temporary is left.
-   0 on success, -1 with a message. */
+   ganc.rng). Atomic (ganc_atomic_commit): on failure PATH is untouched and
+   no temporary is left. 0 on success, -1 with a message. */
 int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
                       const ganc_train_state *state, char *err, size_t errlen);
 /* Load weights into params (model's scalar type; F32 and F64 are converted),
@@ -46,12 +46,14 @@ typedef struct ganc_atomic {
 /* Create PATH.tmp for writing into a->f. 0, or -1 with a message. */
 int ganc_atomic_open(ganc_atomic *a, const char *path, char *err, size_t errlen);
 /* Flush, fsync, close, rename over PATH, fsync the directory; on failure the
-   temporary is removed and PATH untouched. Frees a either way. 0 or -1. */
+   temporary is removed and PATH untouched, except when only the final sync
+   of the directory fails (PATH is then replaced). Frees a either way. 0 or -1. */
 int ganc_atomic_commit(ganc_atomic *a, char *err, size_t errlen);
 /* Give up: close and remove the temporary, free a. */
 void ganc_atomic_abort(ganc_atomic *a);
 
-/* Read a whole file into *data (malloc'd, with a NUL after the *len bytes). */
+/* Read a whole file into *data (malloc'd, with a NUL after the *len bytes).
+   0, or -1 with a message. */
 int ganc_read_file(const char *path, unsigned char **data, size_t *len, char *err,
                    size_t errlen);
 /* Format a shape as users see it, "[1, 28, 28]", cut to len like snprintf. */

@@ -15,6 +15,7 @@
 
 #include "compiler.h"
 #include "ganc.h"
+#include "kernels.h"
 
 struct ganc_model {
   Compilation comp; /* its arena holds the names below */
@@ -125,7 +126,8 @@ static void tcc_error_to_str(void *opaque, const char *msg)
   str_printf(s, "%s%s", s->len ? "\n" : "", msg);
 }
 
-/* The libm functions emitted code calls; the JIT links nothing else. */
+/* The libm functions and runtime kernels emitted code calls; the JIT links
+   nothing else. */
 static int add_symbols(TCCState *s)
 {
   static const struct {
@@ -135,6 +137,11 @@ static int add_symbols(TCCState *s)
       {"tanhf", (const void *)tanhf}, {"expf", (const void *)expf},
       {"tanh", (const void *)tanh},   {"exp", (const void *)exp},
       {"memset", (const void *)memset}, {"memcpy", (const void *)memcpy},
+#define KERNEL_SYMBOLS(S)                                                              \
+  {"ganc_linear_" #S, (const void *)ganc_linear_##S},                                  \
+  {"ganc_linear_back_params_" #S, (const void *)ganc_linear_back_params_##S},          \
+  {"ganc_linear_back_input_" #S, (const void *)ganc_linear_back_input_##S}
+      KERNEL_SYMBOLS(f32), KERNEL_SYMBOLS(f64),
   };
   for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
     if (tcc_add_symbol(s, syms[i].name, syms[i].fn) < 0)

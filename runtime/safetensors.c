@@ -52,6 +52,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 
 int ganc_atomic_open(ganc_atomic *a, const char *path, char *err, size_t errlen)
 {
+  seterr(err, errlen, "%s", "");
   a->f = NULL;
   a->path = strdup(path);
   a->tmp = malloc(strlen(path) + sizeof ".tmp");
@@ -129,17 +130,17 @@ int ganc_atomic_commit(ganc_atomic *a, char *err, size_t errlen)
   FILE *f = a->f;
   a->f = NULL;
   if (ferror(f)) {
-    seterr(err, errlen, "cannot write '%s'", a->tmp);
+    seterr(err, errlen, "cannot write '%s'", a->path);
     fclose(f);
     goto fail;
   }
   if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-    seterr(err, errlen, "cannot write '%s': %s", a->tmp, strerror(errno));
+    seterr(err, errlen, "cannot write '%s': %s", a->path, strerror(errno));
     fclose(f);
     goto fail;
   }
   if (fclose(f) != 0) {
-    seterr(err, errlen, "cannot write '%s': %s", a->tmp, strerror(errno));
+    seterr(err, errlen, "cannot write '%s': %s", a->path, strerror(errno));
     goto fail;
   }
   if (rename(a->tmp, a->path) != 0) {
@@ -147,6 +148,8 @@ int ganc_atomic_commit(ganc_atomic *a, char *err, size_t errlen)
            strerror(errno));
     goto fail;
   }
+  /* Too late to keep PATH as it was, but the caller should know the new
+     contents may not survive a crash. */
   if (sync_parent_dir(a->path) != 0) {
     seterr(err, errlen, "'%s' was written but its directory could not be synced: %s",
            a->path, strerror(errno));
@@ -154,6 +157,7 @@ int ganc_atomic_commit(ganc_atomic *a, char *err, size_t errlen)
     return -1;
   }
   atomic_free(a);
+  seterr(err, errlen, "%s", "");
   return 0;
 fail:
   remove(a->tmp);
@@ -378,7 +382,7 @@ int ganc_save_weights(const ganc_info *info, const char *path, const void *param
     }
   }
   if (bad) {
-    seterr(err, errlen, "cannot write '%s': %s", a.tmp, strerror(errno));
+    seterr(err, errlen, "cannot write '%s': %s", path, strerror(errno));
     ganc_atomic_abort(&a);
     return -1;
   }
@@ -390,6 +394,7 @@ int ganc_save_weights(const ganc_info *info, const char *path, const void *param
 int ganc_read_file(const char *path, unsigned char **out, size_t *outlen, char *err,
                    size_t errlen)
 {
+  seterr(err, errlen, "%s", "");
   FILE *f = fopen(path, "rb");
   if (!f) {
     seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));

@@ -3,7 +3,7 @@
  * tests/reference/forward.py writes one fixture per model to
  * tests/fixtures/forward/NAME.txt (its docstring describes the format). The
  * parameters and inputs are not stored: the script and this file derive them
- * from the same formula (splitmix64, below), exact in float32, so float and
+ * from the same formula (splitmix64, fixture.c), exact in float32, so float and
  * double models see the same numbers (inputs times the fixture's input_scale,
  * a power of two). Every model is run through the JIT
  * (ganc_jit) and through emitted C (`build/ganc emit`, cc, dlopen); each is
@@ -33,47 +33,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "ganc.h"
 
 #define FIXTURE_DIR "tests/fixtures/forward"
 
 enum { MAX_TENSORS = 64, MAX_CHECKS = 16, MAX_REPORTS = 12 };
 
-/* ---- The formula for parameters and inputs (same as forward.py) ---- */
-
-static uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15u;
-  uint64_t z = x;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-  return z ^ (z >> 31);
-}
-
-/* 2u - 1 with u = (splitmix64(stream * 2^32 + k) >> 40) / 2^24: a 24-bit
-   integer over 2^23, exact in float32. */
-static double signed_unit(uint64_t stream, uint64_t k) {
-  int64_t top = (int64_t)(splitmix64((stream << 32) + k) >> 40);
-  return ldexp((double)(top - (1 << 23)), -23);
-}
-
-/* floor(log2(n) / 2) == floor(floor(log2 n) / 2) */
-static int weight_exponent(int64_t fan_in) {
-  int log2n = 0;
-  while (fan_in >> (log2n + 1))
-    log2n++;
-  return log2n / 2;
-}
-
-enum { STREAM_PARAMS = 1, STREAM_LATENT = 2, STREAM_REAL = 3 };
-
 /* ---- Fixtures ---- */
-
-typedef struct Tensor {
-  char name[48];
-  int64_t offset, count, fan_in;
-  int rank;
-  int64_t shape[GANC_MAX_RANK];
-} Tensor;
 
 /* Sampled values the script wrote, to check the formula bit for bit. */
 typedef struct Check {
@@ -104,44 +71,14 @@ typedef struct Fixture {
   Results want;
 } Fixture;
 
-static char *read_line(FILE *fp, char **line, size_t *cap, const char *path) {
-  if (getline(line, cap, fp) <= 0)
-    cr_assert_fail("%s: unexpected end of file", path);
-  return *line;
-}
-
-static double parse_double(const char *s, const char *path) {
-  char *end;
-  double v = strtod(s, &end);
-  cr_assert(end != s && (*end == '\n' || *end == '\0'), "%s: not a number: %s", path, s);
-  return v;
-}
-
-static void read_tensor(Tensor *t, const char *line, const char *path) {
-  int used = 0;
-  int n = sscanf(line, "%47s %" SCNd64 " %" SCNd64 " %d%n", t->name, &t->offset,
-                 &t->fan_in, &t->rank, &used);
-  cr_assert(n == 4 && t->rank >= 0 && t->rank <= GANC_MAX_RANK, "%s: bad tensor line: %s",
-            path, line);
-  t->count = 1;
-  const char *s = line + used;
-  for (int i = 0; i < t->rank; i++) {
-    char *end;
-    t->shape[i] = strtoll(s, &end, 10);
-    cr_assert(end != s && t->shape[i] > 0, "%s: bad tensor line: %s", path, line);
-    t->count *= t->shape[i];
-    s = end;
-  }
-}
-
 static void read_check(Check *c, int count, FILE *fp, char **line, size_t *cap,
                        const char *path) {
   cr_assert(count <= MAX_CHECKS, "%s: too many check values", path);
   c->n = count;
   for (int i = 0; i < count; i++) {
-    char *s = read_line(fp, line, cap, path), *end;
+    char *s = fixture_read_line(fp, line, cap, path), *end;
     c->k[i] = strtoll(s, &end, 10);
-    c->v[i] = parse_double(end + 1, path);
+    c->v[i] = fixture_parse_double(end + 1, path);
   }
 }
 
@@ -152,7 +89,7 @@ static double *read_values(int count, int64_t expected, const char *key, FILE *f
   double *v = malloc((size_t)count * sizeof *v);
   cr_assert_not_null(v);
   for (int i = 0; i < count; i++)
-    v[i] = parse_double(read_line(fp, line, cap, path), path);
+    v[i] = fixture_parse_double(fixture_read_line(fp, line, cap, path), path);
   return v;
 }
 
@@ -177,7 +114,8 @@ static void fixture_load(Fixture *f, const char *name) {
         cr_assert(count <= MAX_TENSORS, "%s: too many tensors", path);
         f->ntensors = count;
         for (int i = 0; i < count; i++)
-          read_tensor(&f->tensors[i], read_line(fp, &line, &cap, path), path);
+          fixture_read_tensor(&f->tensors[i], fixture_read_line(fp, &line, &cap, path),
+                              path);
       } else if (!strcmp(key, "params_check")) {
         read_check(&f->params_check, count, fp, &line, &cap, path);
       } else if (!strcmp(key, "z_check")) {
@@ -217,7 +155,7 @@ static void fixture_load(Fixture *f, const char *name) {
     else if (!strcmp(key, "batch"))
       f->batch = atoi(value);
     else if (!strcmp(key, "input_scale"))
-      f->input_scale = parse_double(value, path);
+      f->input_scale = fixture_parse_double(value, path);
     else if (!strcmp(key, "latent_size"))
       f->latent_size = strtoll(value, NULL, 10);
     else if (!strcmp(key, "obs_size"))
@@ -269,28 +207,11 @@ typedef struct Inputs {
   void *params, *z, *x;
 } Inputs;
 
-static void store(void *buf, int size, int64_t i, double v) {
-  if (size == 4)
-    ((float *)buf)[i] = (float)v;
-  else
-    ((double *)buf)[i] = v;
-}
-
-static double load(const void *buf, int size, int64_t i) {
-  return size == 4 ? ((const float *)buf)[i] : ((const double *)buf)[i];
-}
-
-static void *alloc_scalars(int size, int64_t n) {
-  void *p = calloc((size_t)(n > 0 ? n : 1), (size_t)size);
-  cr_assert_not_null(p);
-  return p;
-}
-
 static double param_value(const Fixture *f, int64_t k) {
   for (int i = 0; i < f->ntensors; i++) {
     const Tensor *t = &f->tensors[i];
     if (k >= t->offset && k < t->offset + t->count)
-      return ldexp(signed_unit(STREAM_PARAMS, (uint64_t)k), -weight_exponent(t->fan_in));
+      return formula_param(t, k);
   }
   cr_assert_fail("%s: parameter %" PRId64 " is in no tensor", f->path, k);
   return 0;
@@ -299,19 +220,12 @@ static double param_value(const Fixture *f, int64_t k) {
 static void inputs_make(const Fixture *f, Inputs *in) {
   int size = f->scalar_size;
   in->size = size;
-  in->params = alloc_scalars(size, f->param_count);
-  for (int i = 0; i < f->ntensors; i++) {
-    const Tensor *t = &f->tensors[i];
-    int e = weight_exponent(t->fan_in);
-    for (int64_t k = t->offset; k < t->offset + t->count; k++)
-      store(in->params, size, k, ldexp(signed_unit(STREAM_PARAMS, (uint64_t)k), -e));
-  }
-  in->z = alloc_scalars(size, f->batch * f->latent_size);
-  for (int64_t k = 0; k < f->batch * f->latent_size; k++)
-    store(in->z, size, k, f->input_scale * signed_unit(STREAM_LATENT, (uint64_t)k));
-  in->x = alloc_scalars(size, f->batch * f->obs_size);
-  for (int64_t k = 0; k < f->batch * f->obs_size; k++)
-    store(in->x, size, k, f->input_scale * signed_unit(STREAM_REAL, (uint64_t)k));
+  in->params = scalar_alloc(size, f->param_count);
+  formula_params(f->tensors, f->ntensors, size, in->params);
+  in->z = scalar_alloc(size, f->batch * f->latent_size);
+  formula_inputs(STREAM_LATENT, f->input_scale, size, f->batch * f->latent_size, in->z);
+  in->x = scalar_alloc(size, f->batch * f->obs_size);
+  formula_inputs(STREAM_REAL, f->input_scale, size, f->batch * f->obs_size, in->x);
 }
 
 static void inputs_free(Inputs *in) {
@@ -433,14 +347,14 @@ static double *widen(const void *buf, int size, int64_t n) {
   double *v = malloc((size_t)n * sizeof *v);
   cr_assert_not_null(v);
   for (int64_t i = 0; i < n; i++)
-    v[i] = load(buf, size, i);
+    v[i] = scalar_load(buf, size, i);
   return v;
 }
 
 static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results *r) {
   int B = f->batch, size = a->size;
   int64_t L = f->latent_size, O = f->obs_size;
-  void *gen = alloc_scalars(size, B * O), *scores = alloc_scalars(size, B);
+  void *gen = scalar_alloc(size, B * O), *scores = scalar_alloc(size, B);
   memset(r, 0, sizeof *r);
 
   for (int i = 0; i < B; i++) {
@@ -481,16 +395,16 @@ static void check_empty_batch(const Fixture *f, const Api *a, const Inputs *in,
                               const char *how) {
   int size = a->size;
   int64_t n = f->obs_size;
-  void *out = alloc_scalars(size, n);
+  void *out = scalar_alloc(size, n);
   for (int empty = 0; empty >= -1; empty--) {
     for (int64_t i = 0; i < n; i++)
-      store(out, size, i, 42);
+      scalar_store(out, size, i, 42);
     call_batch_out(a, FN_GENERATE_BATCH, in->params, empty, in->z, out);
     call_batch_out(a, FN_REAL_SCORE_BATCH, in->params, empty, in->x, out);
     call_batch_out(a, FN_FAKE_SCORE_BATCH, in->params, empty, in->z, out);
     for (int64_t i = 0; i < n; i++)
-      cr_expect(load(out, size, i) == 42, "%s: %s: a batch function wrote output for n = %d",
-                f->model, how, empty);
+      cr_expect(scalar_load(out, size, i) == 42,
+                "%s: %s: a batch function wrote output for n = %d", f->model, how, empty);
     double d = call_batch_pair(a, FN_DISCRIMINATOR_LOSS_BATCH, in->params, empty, in->x, in->z);
     double g = call_batch_score(a, FN_GENERATOR_LOSS_BATCH, in->params, empty, in->z);
     cr_expect(d == 0, "%s: %s: discriminator_loss_batch(n = %d) = %.17g, want 0", f->model, how,

@@ -182,6 +182,21 @@ model("scalar_double", "tests/models/scalar_double.gan", "double", [3], [4],
       nn.Sequential(nn.Linear(4, 6), nn.LeakyReLU(0.2),
                     nn.Linear(6, 1), Reshape()))
 
+# tests/models/every_layer_double.gan
+model("every_layer_double", "tests/models/every_layer_double.gan", "double", [2, 2], [3, 2],
+      nn.Sequential(nn.Flatten(),
+                    nn.Linear(4, 5), nn.ReLU(),
+                    nn.Linear(5, 5), nn.Sigmoid(),
+                    nn.Linear(5, 6), nn.LeakyReLU(),  # default slope 0.01
+                    nn.Linear(6, 6), nn.Tanh(),
+                    Reshape(3, 2)),
+      nn.Sequential(nn.Flatten(),
+                    nn.Linear(6, 5), nn.LeakyReLU(0.3),
+                    nn.Linear(5, 4), nn.Sigmoid(),
+                    nn.Linear(4, 4), nn.ReLU(),
+                    nn.Linear(4, 3), nn.Tanh(),
+                    nn.Linear(3, 1), Reshape()))
+
 # tests/models/latent_grid.gan
 model("latent_grid", "tests/models/latent_grid.gan", "float", [2, 3], [2, 2, 2],
       nn.Sequential(nn.Flatten(),

@@ -1,0 +1,101 @@
+/* fixture.c — the formula, fixture parsing and scalar helpers shared by the
+ * suites that compare with PyTorch (fixture.h). */
+#include <criterion/criterion.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "fixture.h"
+
+/* ---- The formula for parameters and inputs (same as forward.py) ---- */
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15u;
+  uint64_t z = x;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+  return z ^ (z >> 31);
+}
+
+double signed_unit(uint64_t stream, uint64_t k) {
+  int64_t top = (int64_t)(splitmix64((stream << 32) + k) >> 40);
+  return ldexp((double)(top - (1 << 23)), -23);
+}
+
+/* floor(log2(n) / 2) == floor(floor(log2 n) / 2) */
+int weight_exponent(int64_t fan_in) {
+  int log2n = 0;
+  while (fan_in >> (log2n + 1))
+    log2n++;
+  return log2n / 2;
+}
+
+double formula_param(const Tensor *t, int64_t k) {
+  return ldexp(signed_unit(STREAM_PARAMS, (uint64_t)k), -weight_exponent(t->fan_in));
+}
+
+void formula_params(const Tensor *tensors, int ntensors, int size, void *params) {
+  for (int i = 0; i < ntensors; i++) {
+    const Tensor *t = &tensors[i];
+    int e = weight_exponent(t->fan_in);
+    for (int64_t k = t->offset; k < t->offset + t->count; k++)
+      scalar_store(params, size, k, ldexp(signed_unit(STREAM_PARAMS, (uint64_t)k), -e));
+  }
+}
+
+void formula_inputs(uint64_t stream, double scale, int size, int64_t n, void *out) {
+  for (int64_t k = 0; k < n; k++)
+    scalar_store(out, size, k, scale * signed_unit(stream, (uint64_t)k));
+}
+
+/* ---- Fixture text ---- */
+
+char *fixture_read_line(FILE *fp, char **line, size_t *cap, const char *path) {
+  if (getline(line, cap, fp) <= 0)
+    cr_assert_fail("%s: unexpected end of file", path);
+  return *line;
+}
+
+double fixture_parse_double(const char *s, const char *path) {
+  char *end;
+  double v = strtod(s, &end);
+  cr_assert(end != s && (*end == '\n' || *end == '\0'), "%s: not a number: %s", path, s);
+  return v;
+}
+
+void fixture_read_tensor(Tensor *t, const char *line, const char *path) {
+  int used = 0;
+  int n = sscanf(line, "%47s %" SCNd64 " %" SCNd64 " %d%n", t->name, &t->offset,
+                 &t->fan_in, &t->rank, &used);
+  cr_assert(n == 4 && t->rank >= 0 && t->rank <= GANC_MAX_RANK, "%s: bad tensor line: %s",
+            path, line);
+  t->count = 1;
+  const char *s = line + used;
+  for (int i = 0; i < t->rank; i++) {
+    char *end;
+    t->shape[i] = strtoll(s, &end, 10);
+    cr_assert(end != s && t->shape[i] > 0, "%s: bad tensor line: %s", path, line);
+    t->count *= t->shape[i];
+    s = end;
+  }
+}
+
+/* ---- Scalars of either width ---- */
+
+void scalar_store(void *buf, int size, int64_t i, double v) {
+  if (size == 4)
+    ((float *)buf)[i] = (float)v;
+  else
+    ((double *)buf)[i] = v;
+}
+
+double scalar_load(const void *buf, int size, int64_t i) {
+  return size == 4 ? ((const float *)buf)[i] : ((const double *)buf)[i];
+}
+
+void *scalar_alloc(int size, int64_t n) {
+  void *p = calloc((size_t)(n > 0 ? n : 1), (size_t)size);
+  cr_assert_not_null(p);
+  return p;
+}

@@ -1,0 +1,51 @@
+/* fixture.h — what the suites that compare with PyTorch share
+ * (test_conformance.c, test_gradients.c): the formula that derives a
+ * fixture's parameters and inputs (tests/reference/forward.py describes it
+ * and computes the same values), the fixtures' text parsing, and scalars of
+ * either width. */
+#ifndef GANC_TEST_FIXTURE_H
+#define GANC_TEST_FIXTURE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ganc.h"
+
+/* The formula's streams; forward.py and backward.py use the same numbers. */
+enum { STREAM_PARAMS = 1, STREAM_LATENT = 2, STREAM_REAL = 3, STREAM_SAMPLE = 4 };
+
+uint64_t splitmix64(uint64_t x);
+/* 2u - 1 with u = (splitmix64(stream * 2^32 + k) >> 40) / 2^24: a 24-bit
+   integer over 2^23, exact in float32. */
+double signed_unit(uint64_t stream, uint64_t k);
+/* floor(log2(fan_in) / 2): parameters of a tensor are scaled by 2^-this. */
+int weight_exponent(int64_t fan_in);
+
+/* A parameter tensor as a fixture's `tensors` section lists it. */
+typedef struct Tensor {
+  char name[48];
+  int64_t offset, count, fan_in;
+  int rank;
+  int64_t shape[GANC_MAX_RANK];
+} Tensor;
+
+/* Parameter k (which lies in t) by the formula. */
+double formula_param(const Tensor *t, int64_t k);
+/* Every parameter of the tensors, stored as scalars of size bytes. */
+void formula_params(const Tensor *tensors, int ntensors, int size, void *params);
+/* n inputs of a stream (STREAM_LATENT or STREAM_REAL) times scale. */
+void formula_inputs(uint64_t stream, double scale, int size, int64_t n, void *out);
+
+/* Fixture text: the next line (a failed assertion at the end of the file),
+   a number filling the whole of s, a `tensors` line. */
+char *fixture_read_line(FILE *fp, char **line, size_t *cap, const char *path);
+double fixture_parse_double(const char *s, const char *path);
+void fixture_read_tensor(Tensor *t, const char *line, const char *path);
+
+/* Scalar i of a float (size 4) or double (size 8) array, as double. */
+void scalar_store(void *buf, int size, int64_t i, double v);
+double scalar_load(const void *buf, int size, int64_t i);
+/* n zeroed scalars (at least one); a failed assertion if out of memory. */
+void *scalar_alloc(int size, int64_t n);
+
+#endif
