@@ -40,7 +40,7 @@ else
 endif
 
 COMPILER := arena diag check lower emit compile
-RUNTIME  := jit kernels rng adam safetensors data image
+RUNTIME  := jit kernels rng adam safetensors data image train
 LIB_OBJS := $(B)/parser.o $(B)/lexer.o \
             $(COMPILER:%=$(B)/compiler/%.o) $(RUNTIME:%=$(B)/runtime/%.o)
 TESTS    := $(patsubst tests/%.c,$(B)/tests/%.o,$(wildcard tests/*.c))
@@ -103,7 +103,7 @@ $(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/runtime/%.o: runtime/%.c runtime/ganc.h runtime/io.h compiler/compiler.h
+$(B)/runtime/%.o: runtime/%.c runtime/ganc.h runtime/io.h runtime/train.h compiler/compiler.h
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<

@@ -259,12 +259,15 @@ Ir *lower_program(Arena *a, const Program *prog);
 
 typedef struct EmitOptions {
   const char *source_name; /* the .gan file, named in the header comment */
-  int jit;                 /* declare libm functions instead of including math.h */
+  int jit;                 /* call the runtime's kernels; declare what is called */
+  int weights;             /* the header declares NAME_weights (emit_weights) */
 } EmitOptions;
 
 /* The header NAME.h and the source NAME.c for one model. */
 void emit_header(Str *out, const IrModel *m, const EmitOptions *opt);
 void emit_source(Str *out, const IrModel *m, const EmitOptions *opt);
+/* NAME_weights.c: params (the model's scalar type) as a const array. */
+void emit_weights(Str *out, const IrModel *m, const EmitOptions *opt, const void *params);
 /* The header and source of one model as one translation unit (the JIT's). */
 void emit_unit(Str *out, const IrModel *m, const EmitOptions *opt);
 

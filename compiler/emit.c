@@ -160,6 +160,9 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   put(&e, "#define %s_D_PARAM_COUNT %lld /* discriminator scalars */\n", n, (long long)m->disc.param_count);
   put(&e, "#define %s_PARAM_COUNT %lld /* G then D */\n\n", n, (long long)m->param_count);
   put_prototypes(&e);
+  if (opt->weights)
+    put(&e, "\n/* Trained parameters (%s_weights.c). */\nextern const %s_scalar %s_weights[%s_PARAM_COUNT];\n", n, n,
+        n, n);
   put(&e, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
@@ -639,4 +642,19 @@ void emit_unit(Str *out, const IrModel *ir, const EmitOptions *opt)
   put(&e, "\n");
   put_source_banner(&e);
   put_source_body(&e);
+}
+
+void emit_weights(Str *out, const IrModel *ir, const EmitOptions *opt, const void *params)
+{
+  Emitter e = {out, ir, ir->model, opt};
+  const char *n = e.m->name;
+  put_banner(&e, "c");
+  put(&e, "   The trained parameters of %s, G then D, each layer's weight then bias. */\n", n);
+  put(&e, "#include \"%s.h\"\n\nconst %s_scalar %s_weights[%s_PARAM_COUNT] = {", n, n, n, n);
+  char lit[64];
+  for (int64_t i = 0; i < e.m->param_count; i++) {
+    double v = e.m->scalar == SCALAR_DOUBLE ? ((const double *)params)[i] : ((const float *)params)[i];
+    put(&e, "%s%s,", i % 6 == 0 ? "\n  " : " ", literal(&e, v, lit, sizeof lit));
+  }
+  put(&e, "\n};\n");
 }

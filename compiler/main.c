@@ -7,13 +7,18 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "compiler.h"
 #include "ganc.h"
+#include "io.h"
+#include "train.h"
 
 enum { EXIT_USER = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
@@ -219,88 +224,7 @@ static int cmd_summary(int argc, char **argv)
   return rc;
 }
 
-/* ---- emit ---- */
-
-typedef struct EmitArgs {
-  const char *outdir;
-} EmitArgs;
-
-static int emit_opt(int opt, const char *arg, void *ctx)
-{
-  EmitArgs *ea = ctx;
-  if (opt == 'o')
-    ea->outdir = arg;
-  return -1;
-}
-
-static int write_text(const char *path, const Str *s)
-{
-  FILE *f = fopen(path, "w");
-  if (!f || fwrite(s->buf, 1, s->len, f) != s->len || fclose(f) != 0) {
-    fprintf(stderr, "ganc: cannot write '%s': %s\n", path, strerror(errno));
-    return EXIT_USER;
-  }
-  return 0;
-}
-
-static int cmd_emit(int argc, char **argv)
-{
-  Common co = {0};
-  EmitArgs ea = {0};
-  static const struct option longs[] = {{"output", required_argument, NULL, 'o'}, {0}};
-  int rc = parse_args(find_command("emit"), argc, argv, &co, "o:", longs, emit_opt, &ea);
-  if (rc >= 0)
-    return rc;
-  if (!ea.outdir)
-    return usage_error("emit", "emit needs an output folder: -o DIR");
-
-  Compilation c;
-  char *src;
-  if ((rc = load(co.file, &c, &src)))
-    return rc;
-  int first, count;
-  if ((rc = select_models(&c, co.model, &first, &count)))
-    goto done;
-  if (mkdir(ea.outdir, 0777) != 0 && errno != EEXIST) {
-    fprintf(stderr, "ganc: cannot create folder '%s': %s\n", ea.outdir, strerror(errno));
-    rc = EXIT_USER;
-    goto done;
-  }
-  EmitOptions opt = {.source_name = c.diag.file};
-  for (int i = first; i < first + count && !rc; i++) {
-    const IrModel *m = &c.ir->models[i];
-    Str h = {0}, s = {0};
-    emit_header(&h, m, &opt);
-    emit_source(&s, m, &opt);
-    if (h.failed || s.failed) {
-      fputs("ganc: out of memory\n", stderr);
-      rc = EXIT_USER;
-    } else {
-      size_t plen = strlen(ea.outdir) + strlen(m->model->name) + 8;
-      char *path = malloc(plen);
-      snprintf(path, plen, "%s/%s.h", ea.outdir, m->model->name);
-      rc = write_text(path, &h);
-      snprintf(path, plen, "%s/%s.c", ea.outdir, m->model->name);
-      if (!rc)
-        rc = write_text(path, &s);
-      free(path);
-    }
-    str_free(&h);
-    str_free(&s);
-  }
-done:
-  compile_free(&c);
-  free(src);
-  return rc;
-}
-
-/* ---- sample ---- */
-
-typedef struct SampleArgs {
-  const char *out;
-  long n;
-  uint64_t seed;
-} SampleArgs;
+/* ---- shared by emit, train, sample ---- */
 
 static int parse_count(const char *cmd, const char *what, const char *arg, long lo, long hi, long *out)
 {
@@ -313,89 +237,506 @@ static int parse_count(const char *cmd, const char *what, const char *arg, long 
   return -1;
 }
 
+static int parse_real(const char *cmd, const char *what, const char *arg, double lo, double hi, double *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(arg, &end);
+  if (errno || *end || end == arg || !(v >= lo && v <= hi))
+    return usage_error(cmd, "%s must be a number from %g to %g, not '%s'", what, lo, hi, arg);
+  *out = v;
+  return -1;
+}
+
+static int make_dir(const char *dir)
+{
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "ganc: cannot create folder '%s': %s\n", dir, strerror(errno));
+    return EXIT_USER;
+  }
+  return 0;
+}
+
+/* A file's models compiled in memory, and the one a command acts on. */
+typedef struct Jitted {
+  ganc_model *m;
+  const ganc_info *info;
+} Jitted;
+
+static int jit_one(const char *file, const char *model, Jitted *j)
+{
+  char err[16384];
+  j->m = ganc_jit(file, err, sizeof err);
+  if (!j->m) {
+    fputs(err, stderr);
+    if (err[0] && err[strlen(err) - 1] != '\n')
+      fputc('\n', stderr);
+    return strstr(err, "internal error") ? EXIT_INTERNAL : EXIT_USER;
+  }
+  if (model)
+    j->info = ganc_find_model(j->m, model);
+  else if (ganc_model_count(j->m) == 1)
+    j->info = ganc_model_info(j->m, 0);
+  else {
+    fprintf(stderr, "ganc: %s holds %d models; choose one with --model NAME\n", file, ganc_model_count(j->m));
+    ganc_free(j->m);
+    return EXIT_USER;
+  }
+  if (!j->info) {
+    fprintf(stderr, "ganc: %s has no model '%s'\n", file, model);
+    ganc_free(j->m);
+    return EXIT_USER;
+  }
+  return 0;
+}
+
+/* Parameters from a weights file or checkpoint, or freshly initialized. */
+static void *load_params(const ganc_info *info, const char *weights, uint64_t seed, int *rc)
+{
+  void *p = malloc((size_t)info->scalar_size * (size_t)(info->param_count + 1));
+  *rc = 0;
+  if (!p) {
+    fputs("ganc: out of memory\n", stderr);
+    *rc = EXIT_USER;
+    return NULL;
+  }
+  if (!weights) {
+    ganc_init_params(info, seed, p);
+    return p;
+  }
+  char err[4096];
+  if (ganc_load_weights(info, weights, p, NULL, err, sizeof err) < 0) {
+    fprintf(stderr, "ganc: %s\n", err);
+    free(p);
+    *rc = EXIT_USER;
+    return NULL;
+  }
+  if (err[0])
+    fprintf(stderr, "ganc: %s\n", err);
+  return p;
+}
+
+/* ---- emit ---- */
+
+typedef struct EmitArgs {
+  const char *outdir, *weights;
+} EmitArgs;
+
+static int emit_opt(int opt, const char *arg, void *ctx)
+{
+  EmitArgs *ea = ctx;
+  if (opt == 'o')
+    ea->outdir = arg;
+  else if (opt == 'w')
+    ea->weights = arg;
+  return -1;
+}
+
+static int write_text(const char *dir, const char *name, const char *suffix, const Str *s)
+{
+  size_t plen = strlen(dir) + strlen(name) + strlen(suffix) + 2;
+  char *path = malloc(plen);
+  int rc = 0;
+  if (!path)
+    return EXIT_USER;
+  snprintf(path, plen, "%s/%s%s", dir, name, suffix);
+  FILE *f = fopen(path, "w");
+  if (!f || fwrite(s->buf, 1, s->len, f) != s->len || fclose(f) != 0) {
+    fprintf(stderr, "ganc: cannot write '%s': %s\n", path, strerror(errno));
+    rc = EXIT_USER;
+  }
+  free(path);
+  return rc;
+}
+
+static int cmd_emit(int argc, char **argv)
+{
+  Common co = {0};
+  EmitArgs ea = {0};
+  static const struct option longs[] = {
+      {"output", required_argument, NULL, 'o'}, {"weights", required_argument, NULL, 'w'}, {0}};
+  int rc = parse_args(find_command("emit"), argc, argv, &co, "o:", longs, emit_opt, &ea);
+  if (rc >= 0)
+    return rc;
+  if (!ea.outdir)
+    return usage_error("emit", "emit needs an output folder: -o DIR");
+
+  /* The pipeline: source -> checked, lowered model -> C text. */
+  Compilation c;
+  char *src;
+  if ((rc = load(co.file, &c, &src)))
+    return rc;
+  int first, count;
+  Jitted j = {0};
+  void *params = NULL;
+  if ((rc = select_models(&c, co.model, &first, &count)))
+    goto done;
+  if (ea.weights) { /* the weights file is checked against the model's tensors */
+    if (count != 1) {
+      fprintf(stderr, "ganc: %s holds %d models; --weights needs --model NAME\n", c.diag.file, count);
+      rc = EXIT_USER;
+      goto done;
+    }
+    if ((rc = jit_one(co.file, c.ir->models[first].model->name, &j)) ||
+        !(params = load_params(j.info, ea.weights, 0, &rc)))
+      goto done;
+  }
+  EmitOptions opt = {.source_name = c.diag.file, .weights = ea.weights != NULL};
+  Str *h = calloc((size_t)count, sizeof *h), *s = calloc((size_t)count, sizeof *s), w = {0};
+  int failed = !h || !s;
+  for (int i = 0; i < count && !failed; i++) {
+    emit_header(&h[i], &c.ir->models[first + i], &opt);
+    emit_source(&s[i], &c.ir->models[first + i], &opt);
+    failed |= h[i].failed || s[i].failed;
+  }
+  if (params) {
+    emit_weights(&w, &c.ir->models[first], &opt, params);
+    failed |= w.failed;
+  }
+  /* Everything is generated before anything is written. */
+  if (failed) {
+    fputs("ganc: out of memory\n", stderr);
+    rc = EXIT_USER;
+  } else if (!(rc = make_dir(ea.outdir))) {
+    for (int i = 0; i < count && !rc; i++) {
+      const char *name = c.ir->models[first + i].model->name;
+      rc = write_text(ea.outdir, name, ".h", &h[i]);
+      if (!rc)
+        rc = write_text(ea.outdir, name, ".c", &s[i]);
+    }
+    if (!rc && params)
+      rc = write_text(ea.outdir, c.ir->models[first].model->name, "_weights.c", &w);
+  }
+  for (int i = 0; h && s && i < count; i++) {
+    str_free(&h[i]);
+    str_free(&s[i]);
+  }
+  free(h);
+  free(s);
+  str_free(&w);
+done:
+  free(params);
+  if (j.m)
+    ganc_free(j.m);
+  compile_free(&c);
+  free(src);
+  return rc;
+}
+
+/* ---- sample ---- */
+
+typedef struct SampleArgs {
+  const char *out, *weights, *data;
+  long n;
+  uint64_t seed;
+} SampleArgs;
+
+static int parse_seed(const char *cmd, const char *arg, uint64_t *seed)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(arg, &end, 10);
+  if (errno || *end || end == arg || arg[0] == '-')
+    return usage_error(cmd, "--seed must be a non-negative integer, not '%s'", arg);
+  *seed = v;
+  return -1;
+}
+
 static int sample_opt(int opt, const char *arg, void *ctx)
 {
   SampleArgs *sa = ctx;
-  long v;
-  int rc;
   switch (opt) {
   case 'o':
     sa->out = arg;
     return -1;
+  case 'w':
+    sa->weights = arg;
+    return -1;
+  case 'd':
+    sa->data = arg;
+    return -1;
   case 'n':
     return parse_count("sample", "-n", arg, 1, 1 << 20, &sa->n);
   case 's':
-    if ((rc = parse_count("sample", "--seed", arg, 0, 0x7fffffffL, &v)) >= 0)
-      return rc;
-    sa->seed = (uint64_t)v;
-    return -1;
+    return parse_seed("sample", arg, &sa->seed);
   }
   return EXIT_INTERNAL;
 }
 
-static void print_value(FILE *f, const void *p, int size, int64_t i)
+static int ends_with(const char *s, const char *suffix)
 {
-  if (size == 4)
-    fprintf(f, "%.9g", (double)((const float *)p)[i]);
-  else
-    fprintf(f, "%.17g", ((const double *)p)[i]);
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static double value_at(const void *p, int size, int64_t i)
+{
+  return size == 4 ? ((const float *)p)[i] : ((const double *)p)[i];
+}
+
+static int write_samples(const char *out, const ganc_info *info, const void *x, long n, const char *data_spec)
+{
+  char err[4096];
+  if (strcmp(out, "-") == 0 || ends_with(out, ".csv")) {
+    FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
+    if (!f) {
+      fprintf(stderr, "ganc: cannot write '%s': %s\n", out, strerror(errno));
+      return EXIT_USER;
+    }
+    for (long i = 0; i < n; i++)
+      for (int64_t j = 0; j < info->obs_size; j++)
+        fprintf(f, info->scalar_size == 4 ? "%.9g%c" : "%.17g%c", value_at(x, info->scalar_size, i * info->obs_size + j),
+                j + 1 < info->obs_size ? ',' : '\n');
+    if (f != stdout ? fclose(f) != 0 : fflush(f) != 0) {
+      fprintf(stderr, "ganc: cannot write '%s': %s\n", out, strerror(errno));
+      return EXIT_USER;
+    }
+    return 0;
+  }
+  if (ends_with(out, ".f32")) {
+    FILE *f = fopen(out, "wb");
+    int ok = f != NULL;
+    for (int64_t i = 0; ok && i < (int64_t)n * info->obs_size; i++) {
+      float v = (float)value_at(x, info->scalar_size, i);
+      unsigned char b[4];
+      uint32_t u;
+      memcpy(&u, &v, 4);
+      for (int k = 0; k < 4; k++)
+        b[k] = (unsigned char)(u >> (8 * k)); /* little-endian whatever the host */
+      ok = fwrite(b, 1, 4, f) == 4;
+    }
+    if (!f || fclose(f) != 0 || !ok) {
+      fprintf(stderr, "ganc: cannot write '%s': %s\n", out, strerror(errno));
+      return EXIT_USER;
+    }
+    return 0;
+  }
+  if (ends_with(out, ".png")) {
+    ganc_data *data = NULL;
+    if (data_spec && !(data = ganc_data_open(data_spec, info, err, sizeof err))) {
+      fprintf(stderr, "ganc: %s\n", err);
+      return EXIT_USER;
+    }
+    int rc = ganc_write_samples_png(info, out, x, (int)n, data, err, sizeof err);
+    ganc_data_free(data);
+    if (rc < 0) {
+      fprintf(stderr, "ganc: %s\n", err);
+      return EXIT_USER;
+    }
+    return 0;
+  }
+  return usage_error("sample", "-o names OUT.png, OUT.csv, OUT.f32, or - for CSV on standard output");
 }
 
 static int cmd_sample(int argc, char **argv)
 {
   Common co = {0};
   SampleArgs sa = {.n = 64, .seed = 1};
-  static const struct option longs[] = {
-      {"output", required_argument, NULL, 'o'}, {"seed", required_argument, NULL, 's'}, {0}};
+  static const struct option longs[] = {{"output", required_argument, NULL, 'o'},
+                                        {"seed", required_argument, NULL, 's'},
+                                        {"weights", required_argument, NULL, 'w'},
+                                        {"data", required_argument, NULL, 'd'},
+                                        {0}};
   int rc = parse_args(find_command("sample"), argc, argv, &co, "o:n:", longs, sample_opt, &sa);
   if (rc >= 0)
     return rc;
   if (!sa.out)
-    return usage_error("sample", "sample needs an output: -o OUT.csv, or -o - for standard output");
-  if (strcmp(sa.out, "-") != 0)
-    return usage_error("sample", "this build writes samples as CSV to standard output only (-o -)");
+    return usage_error("sample", "sample needs an output: -o OUT.png, OUT.csv, OUT.f32 or -");
+  if (strcmp(sa.out, "-") && !ends_with(sa.out, ".csv") && !ends_with(sa.out, ".f32") && !ends_with(sa.out, ".png"))
+    return usage_error("sample", "-o names OUT.png, OUT.csv, OUT.f32, or - for CSV on standard output");
 
-  char err[8192];
-  ganc_model *m = ganc_jit(co.file, err, sizeof err);
-  if (!m) {
-    fputs(err, stderr);
-    return strstr(err, "internal error") ? EXIT_INTERNAL : EXIT_USER;
-  }
-  const ganc_info *info = co.model ? ganc_find_model(m, co.model) : ganc_model_info(m, 0);
-  if (!info || (!co.model && ganc_model_count(m) > 1)) {
-    fprintf(stderr, "ganc: %s\n", info ? "the file has several models; choose one with --model NAME"
-                                       : "no such model (--model)");
-    ganc_free(m);
-    return EXIT_USER;
-  }
-  char sym[256];
-  snprintf(sym, sizeof sym, "%s_generate_batch", info->name);
-  void (*generate)(const void *, int, const void *, void *);
-  *(void **)&generate = ganc_symbol(m, sym);
+  Jitted j;
+  if ((rc = jit_one(co.file, co.model, &j)))
+    return rc;
+  const ganc_info *info = j.info;
+  void *params = load_params(info, sa.weights, sa.seed, &rc);
   size_t s = (size_t)info->scalar_size;
-  void *params = malloc(s * (size_t)info->param_count);
   void *z = malloc(s * (size_t)info->latent_size * (size_t)sa.n);
   void *x = malloc(s * (size_t)info->obs_size * (size_t)sa.n);
-  if (!generate || !params || !z || !x) {
+  char sym[300];
+  snprintf(sym, sizeof sym, "%s_generate_batch", info->name);
+  void *generate = ganc_symbol(j.m, sym);
+  if (!rc && (!z || !x || !generate)) {
     fprintf(stderr, "ganc: %s\n", generate ? "out of memory" : "internal error: no generate function");
     rc = generate ? EXIT_USER : EXIT_INTERNAL;
-  } else {
+  }
+  if (!rc) {
     ganc_rng rng;
-    ganc_init_params(info, sa.seed, params);
-    ganc_rng_seed(&rng, sa.seed + 1);
+    ganc_rng_seed(&rng, sa.seed ^ 0x5a3c96e1d2b4f708ull);
     ganc_normal_fill(&rng, info->scalar_size, info->latent_size * sa.n, z);
-    generate(params, (int)sa.n, z, x);
-    for (long i = 0; i < sa.n; i++)
-      for (int64_t j = 0; j < info->obs_size; j++) {
-        print_value(stdout, x, info->scalar_size, i * info->obs_size + j);
-        putchar(j + 1 < info->obs_size ? ',' : '\n');
-      }
-    rc = 0;
+    ganc_generate(generate, info->scalar_size, params, (int)sa.n, z, x);
+    rc = write_samples(sa.out, info, x, sa.n, sa.data);
   }
   free(params);
   free(z);
   free(x);
-  ganc_free(m);
+  ganc_free(j.m);
+  return rc;
+}
+
+/* ---- train ---- */
+
+typedef struct TrainArgs {
+  ganc_train_options o;
+  int force;
+} TrainArgs;
+
+static int train_opt(int opt, const char *arg, void *ctx)
+{
+  TrainArgs *ta = ctx;
+  ganc_train_options *o = &ta->o;
+  long v;
+  int rc;
+  switch (opt) {
+  case 'o': o->outdir = arg; return -1;
+  case 'd': o->data = arg; return -1;
+  case 'r': o->resume = 1; return -1;
+  case 'f': ta->force = 1; return -1;
+  case 's': return parse_seed("train", arg, &o->seed);
+  case 'l': return parse_real("train", "--lr", arg, 0, 10, &o->adam.lr);
+  case '1': return parse_real("train", "--beta1", arg, 0, 0.999999, &o->adam.beta1);
+  case '2': return parse_real("train", "--beta2", arg, 0, 0.999999999, &o->adam.beta2);
+  case 'S':
+    if ((rc = parse_count("train", "--steps", arg, 0, 2000000000L, &v)) >= 0)
+      return rc;
+    o->steps = v;
+    return -1;
+  case 'b':
+    if ((rc = parse_count("train", "--batch", arg, 1, 1 << 16, &v)) >= 0)
+      return rc;
+    o->batch = (int)v;
+    return -1;
+  case 'k':
+    if ((rc = parse_count("train", "--d-steps", arg, 1, 100, &v)) >= 0)
+      return rc;
+    o->d_steps = (int)v;
+    return -1;
+  case 'e':
+    if ((rc = parse_count("train", "--every", arg, 1, 2000000000L, &v)) >= 0)
+      return rc;
+    o->every = v;
+    return -1;
+  case 'n':
+    if ((rc = parse_count("train", "-n", arg, 1, 4096, &v)) >= 0)
+      return rc;
+    o->samples = (int)v;
+    return -1;
+  }
+  return EXIT_INTERNAL;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+  stop_signal = sig;
+}
+
+typedef struct Progress {
+  int tty;
+  double last_print;
+} Progress;
+
+static void show_progress(const ganc_progress *p, void *ctx)
+{
+  Progress *pr = ctx;
+  double rate = p->seconds > 0 ? (double)p->step / p->seconds : 0;
+  if (pr->tty) {
+    if (p->seconds - pr->last_print < 0.2 && !p->final)
+      return;
+    pr->last_print = p->seconds;
+    double eta = rate > 0 ? (double)(p->steps - p->step) / rate : 0;
+    fprintf(stderr, "\r  step %lld/%lld  d_loss %.4f  g_loss %.4f  %.0f steps/s  ETA %d:%02d  ", (long long)p->step,
+            (long long)p->steps, p->d_loss, p->g_loss, rate, (int)eta / 60, (int)eta % 60);
+    if (p->final)
+      fputc('\n', stderr);
+    return;
+  }
+  if (!p->snapshot)
+    return;
+  fprintf(stderr, "step %lld/%lld  d_loss %.4f  g_loss %.4f  %.1f s", (long long)p->step, (long long)p->steps,
+          p->d_loss, p->g_loss, p->seconds);
+  if (p->nmodes)
+    fprintf(stderr, "  modes %d/%d  high quality %.1f%%", p->modes, p->nmodes, 100 * p->high_quality);
+  fputc('\n', stderr);
+}
+
+static int cmd_train(int argc, char **argv)
+{
+  Common co = {0};
+  TrainArgs ta = {.o = {.steps = 10000, .batch = 64, .adam = GANC_ADAM_DEFAULTS, .d_steps = 1, .seed = 1,
+                        .every = 500}};
+  ganc_train_options *o = &ta.o;
+  static const struct option longs[] = {
+      {"output", required_argument, NULL, 'o'}, {"data", required_argument, NULL, 'd'},
+      {"steps", required_argument, NULL, 'S'},  {"batch", required_argument, NULL, 'b'},
+      {"lr", required_argument, NULL, 'l'},     {"beta1", required_argument, NULL, '1'},
+      {"beta2", required_argument, NULL, '2'},  {"d-steps", required_argument, NULL, 'k'},
+      {"seed", required_argument, NULL, 's'},   {"every", required_argument, NULL, 'e'},
+      {"resume", no_argument, NULL, 'r'},       {"force", no_argument, NULL, 'f'},
+      {0}};
+  int rc = parse_args(find_command("train"), argc, argv, &co, "o:n:", longs, train_opt, &ta);
+  if (rc >= 0)
+    return rc;
+  if (!o->data)
+    return usage_error("train", "train needs a data set: --data ring8, grid25, fashion-mnist or FILE");
+  if (!o->outdir)
+    return usage_error("train", "train needs an output folder: -o DIR");
+  if (o->resume && ta.force)
+    return usage_error("train", "--resume and --force contradict each other");
+
+  Jitted j;
+  if ((rc = jit_one(co.file, co.model, &j)))
+    return rc;
+  if ((rc = make_dir(o->outdir))) {
+    ganc_free(j.m);
+    return rc;
+  }
+  char ckpt[4096];
+  snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o->outdir);
+  if (!o->resume && !ta.force && access(ckpt, F_OK) == 0) {
+    fprintf(stderr, "ganc: %s already holds a checkpoint; --resume continues it, --force starts over\n", o->outdir);
+    ganc_free(j.m);
+    return EXIT_USER;
+  }
+
+  struct sigaction sa = {.sa_handler = on_signal};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  Progress pr = {.tty = isatty(STDERR_FILENO)};
+  o->stop = &stop_signal;
+  o->progress = show_progress;
+  o->progress_ctx = &pr;
+
+  fprintf(stderr, "training %s on %s: %lld steps, batch %d, Adam lr %g betas (%g, %g), seed %llu\n", j.info->name,
+          o->data, (long long)o->steps, o->batch, o->adam.lr, o->adam.beta1, o->adam.beta2,
+          (unsigned long long)o->seed);
+  char err[4096];
+  ganc_train_result res;
+  int t = ganc_train(j.m, j.info, o, &res, err, sizeof err);
+  switch (t) {
+  case GANC_TRAIN_DONE:
+    if (res.nmodes)
+      printf("%s: %d of %d modes covered, %.1f%% high-quality samples (PacGAN criterion, 2500 samples)\n",
+             j.info->name, res.modes, res.nmodes, 100 * res.high_quality);
+    printf("wrote %s/weights.safetensors, checkpoint.safetensors, loss.csv, samples.png\n", o->outdir);
+    rc = 0;
+    break;
+  case GANC_TRAIN_STOPPED:
+    fprintf(stderr, "\nganc: stopped by %s; %s holds the checkpoint (--resume continues)\n",
+            stop_signal == SIGINT ? "SIGINT" : "SIGTERM", ckpt);
+    rc = 128 + (int)stop_signal;
+    break;
+  case GANC_TRAIN_INTERNAL:
+    fprintf(stderr, "ganc: %s\n", err);
+    rc = EXIT_INTERNAL;
+    break;
+  default:
+    fprintf(stderr, "%sganc: %s\n", pr.tty ? "\n" : "", err);
+    rc = EXIT_USER;
+  }
+  ganc_free(j.m);
   return rc;
 }
 
@@ -410,17 +751,44 @@ static const Command commands[] = {
     {"summary", cmd_summary, "[--model NAME] FILE.gan",
      "Print each model's layers with their source line, output shape and\n"
      "parameter count, then the totals: parameters, bytes, FLOPs per sample.\n"},
-    {"emit", cmd_emit, "[--model NAME] FILE.gan -o DIR",
+    {"emit", cmd_emit, "[--model NAME] FILE.gan -o DIR [--weights W]",
      "Write DIR/NAME.h and DIR/NAME.c for each model: standalone C99 that\n"
-     "needs only libm. DIR is created if it does not exist.\n\n"
-     "  -o, --output DIR   the folder to write to\n"},
-    {"sample", cmd_sample, "[--model NAME] [-n N] [--seed S] FILE.gan -o -",
-     "Generate N samples (default 64) from parameters initialized from the seed\n"
-     "(default 1) with latent noise from seed + 1, compiled in memory with\n"
-     "libtcc, and print them as CSV, one sample per row.\n\n"
-     "  -o, --output -     standard output\n"
-     "  -n N               samples to draw\n"
-     "      --seed S       the seed\n"},
+     "needs only libm. DIR is created if it does not exist. With --weights,\n"
+     "also DIR/NAME_weights.c, the parameters as a const array NAME_weights.\n\n"
+     "  -o, --output DIR   the folder to write to\n"
+     "  --weights W        trained weights (.safetensors) to compile in\n"},
+    {"train", cmd_train, "FILE.gan --data SPEC -o DIR [OPTIONS]",
+     "Train the model (compiled in memory) as a least-squares GAN. Each step\n"
+     "makes K discriminator updates, each on a real batch and a fresh latent\n"
+     "batch, then one generator update; Adam on each network. Every K steps\n"
+     "and at the end, DIR gets weights.safetensors, checkpoint.safetensors,\n"
+     "loss.csv and samples.png. SIGINT or SIGTERM writes a checkpoint and\n"
+     "stops (exit 130 or 143); --resume continues bit for bit.\n\n"
+     "  --data SPEC      ring8, grid25, fashion-mnist, or FILE.idx, FILE.idx.gz, FILE.csv\n"
+     "  -o, --output DIR the folder to write (created if missing)\n"
+     "  --steps N        total steps, also with --resume (10000)\n"
+     "  --batch B        batch size (64)\n"
+     "  --lr X           Adam learning rate (2e-4)\n"
+     "  --beta1 X        Adam beta1 (0.5)\n"
+     "  --beta2 X        Adam beta2 (0.999)\n"
+     "  --d-steps K      discriminator updates per step (1)\n"
+     "  --seed S         initialization and noise seed (1)\n"
+     "  --every K        outputs every K steps (500)\n"
+     "  -n N             samples in samples.png (64)\n"
+     "  --resume         continue from DIR/checkpoint.safetensors\n"
+     "  --force          start over even if DIR holds a checkpoint\n"
+     "  --model NAME     the model to train, in a file with several\n"},
+    {"sample", cmd_sample, "FILE.gan [--weights W] -o OUT [-n N] [--seed S] [--data SPEC]",
+     "Draw N samples (default 64) from the model compiled in memory, with latent\n"
+     "noise from the seed (default 1). The parameters come from W (weights or a\n"
+     "checkpoint), or without --weights are freshly initialized from the seed.\n\n"
+     "  -o, --output OUT  OUT.png (an image grid, or a scatter plot for 2-D\n"
+     "                    observations), OUT.csv (a sample per row), OUT.f32\n"
+     "                    (raw little-endian floats), or - (CSV on standard output)\n"
+     "  --weights W       a .safetensors file from ganc train (or PyTorch)\n"
+     "  --data SPEC       for a scatter plot, draw it over this distribution\n"
+     "  -n N              samples to draw\n"
+     "  --seed S          the seed\n"},
     {"help", cmd_help, "[COMMAND]", "Show help for a command.\n"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

@@ -249,7 +249,7 @@ static void short_header(const char *path, gzFile g, char *err, size_t errlen)
 static ganc_data *read_idx(const char *name, const char *path, gzFile g,
                            const ganc_info *info, char *err, size_t errlen)
 {
-  unsigned char head[4], dimbuf[4 * 255];
+  unsigned char head[4], dimbuf[4 * IDX_MAX_DIMS];
   if (gz_read_full(g, head, 4) != 4) {
     short_header(path, g, err, errlen);
     return NULL;
@@ -380,6 +380,8 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
   if (ganc_read_file(path, &buf, &len, err, errlen))
     return NULL;
   char *text = (char *)buf, *end = text + len;
+  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 byte order mark */
+    text += 3;
   int64_t lines = 1;
   for (char *p = text; (p = memchr(p, '\n', (size_t)(end - p))); p++)
     lines++;

@@ -548,9 +548,9 @@ Test(data, csv_good)
   ganc_data_free(d);
 }
 
-Test(data, csv_without_header_or_final_newline)
+Test(data, csv_byte_order_mark_no_header_no_final_newline)
 {
-  write_text(tmp("data.csv"), "1,2\n3,4");
+  write_text(tmp("data.csv"), "\xEF\xBB\xBF" "1,2\n3,4");
   ganc_info info = obs_info(4, 1, shape_2);
   char err[256];
   ganc_data *d = ganc_data_open(tmp("data.csv"), &info, err, sizeof err);

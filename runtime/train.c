@@ -1,0 +1,407 @@
+/* train.c — the LSGAN training loop over JIT-compiled models.
+ *
+ * Each step: K discriminator updates (a real batch and a fresh latent batch
+ * each), then one generator update on a fresh latent batch; Adam on each
+ * network's half of the parameters. One RNG, seeded from --seed, draws every
+ * batch, so the run is a function of the seed and the options; snapshots
+ * (samples.png, mode coverage) use fixed streams of their own and never
+ * touch it. A checkpoint holds the parameters, both networks' Adam moments,
+ * the step and the RNG state: resuming from it continues bit for bit. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ganc.h"
+#include "io.h"
+#include "train.h"
+
+enum { COVERAGE_SAMPLES = 2500, SNAPSHOT_SEED = 0x5eed };
+
+typedef struct Fns {
+  void *dloss_back, *gloss_back, *generate_batch;
+} Fns;
+
+typedef struct Trainer {
+  const ganc_info *info;
+  const ganc_train_options *opt;
+  ganc_data *data;
+  Fns fn;
+  size_t s; /* scalar bytes */
+  void *params, *m, *v, *grad_d, *grad_g, *x, *z;
+  void *snap_z, *snap_x; /* fixed latents for samples.png and coverage */
+  int nsnap;
+  ganc_rng rng;
+  int64_t step;
+  double seconds_before; /* elapsed time of the runs this one resumes */
+  char *path_weights, *path_ckpt, *path_csv, *path_png;
+} Trainer;
+
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static char *join(const char *dir, const char *name)
+{
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+static void *symbol(ganc_model *m, const char *model, const char *suffix)
+{
+  char name[512];
+  snprintf(name, sizeof name, "%s_%s", model, suffix);
+  return ganc_symbol(m, name);
+}
+
+/* The emitted functions through pointers of their exact types. */
+static double call_dloss_back(const Trainer *t, int n)
+{
+  if (t->s == 4) {
+    float (*f)(const float *, int, const float *, const float *, float *);
+    *(void **)&f = t->fn.dloss_back;
+    return f(t->params, n, t->x, t->z, t->grad_d);
+  }
+  double (*f)(const double *, int, const double *, const double *, double *);
+  *(void **)&f = t->fn.dloss_back;
+  return f(t->params, n, t->x, t->z, t->grad_d);
+}
+
+static double call_gloss_back(const Trainer *t, int n)
+{
+  if (t->s == 4) {
+    float (*f)(const float *, int, const float *, float *);
+    *(void **)&f = t->fn.gloss_back;
+    return f(t->params, n, t->z, t->grad_g);
+  }
+  double (*f)(const double *, int, const double *, double *);
+  *(void **)&f = t->fn.gloss_back;
+  return f(t->params, n, t->z, t->grad_g);
+}
+
+void ganc_generate(void *generate_batch, int scalar_size, const void *params, int n, const void *z, void *x)
+{
+  if (scalar_size == 4) {
+    void (*f)(const float *, int, const float *, float *);
+    *(void **)&f = generate_batch;
+    f(params, n, z, x);
+  } else {
+    void (*f)(const double *, int, const double *, double *);
+    *(void **)&f = generate_batch;
+    f(params, n, z, x);
+  }
+}
+
+static void *offset(void *p, size_t s, int64_t n)
+{
+  return (char *)p + s * (size_t)n;
+}
+
+/* One step: K updates of D, one of G. The losses are the last updates'. */
+static void train_step(Trainer *t, double *d_loss, double *g_loss)
+{
+  const ganc_info *info = t->info;
+  const ganc_train_options *o = t->opt;
+  int64_t goff = info->g_param_count;
+  for (int k = 0; k < o->d_steps; k++) {
+    ganc_data_batch(t->data, &t->rng, o->batch, t->x);
+    ganc_normal_fill(&t->rng, info->scalar_size, info->latent_size * o->batch, t->z);
+    *d_loss = call_dloss_back(t, o->batch);
+    ganc_adam_step(&o->adam, info->scalar_size, (t->step) * o->d_steps + k + 1, info->d_param_count,
+                   offset(t->params, t->s, goff), t->grad_d, offset(t->m, t->s, goff), offset(t->v, t->s, goff));
+  }
+  ganc_normal_fill(&t->rng, info->scalar_size, info->latent_size * o->batch, t->z);
+  *g_loss = call_gloss_back(t, o->batch);
+  ganc_adam_step(&o->adam, info->scalar_size, t->step + 1, info->g_param_count, t->params, t->grad_g, t->m, t->v);
+  t->step++;
+}
+
+/* ---- snapshots ---- */
+
+int ganc_write_samples_png(const ganc_info *info, const char *path, const void *x, int n, const ganc_data *data,
+                           char *err, size_t errlen)
+{
+  const int64_t *d = info->obs_shape;
+  int r = info->obs_rank;
+  if (info->obs_size == 2) {
+    const double *centres = NULL;
+    double sigma = 0;
+    int modes = data ? ganc_data_modes(data, &centres, &sigma) : 0;
+    enum { REF = 2000 };
+    double *ref = NULL;
+    if (modes > 0 && (ref = malloc(sizeof(double) * 2 * REF))) {
+      ganc_rng rr;
+      ganc_rng_seed(&rr, SNAPSHOT_SEED);
+      for (int i = 0; i < REF; i++) {
+        int k = (int)(ganc_rng_next(&rr) % (uint64_t)modes);
+        ref[2 * i] = centres[2 * k] + sigma * ganc_rng_normal(&rr);
+        ref[2 * i + 1] = centres[2 * k + 1] + sigma * ganc_rng_normal(&rr);
+      }
+    }
+    int rc = ganc_png_scatter(path, x, info->scalar_size, n, ref, ref ? REF : 0, err, errlen);
+    free(ref);
+    return rc;
+  }
+  int c = 1, h = 1, w = (int)info->obs_size;
+  if (r == 3 && (d[0] == 1 || d[0] == 3)) {
+    c = (int)d[0];
+    h = (int)d[1];
+    w = (int)d[2];
+  } else if (r == 2) {
+    h = (int)d[0];
+    w = (int)d[1];
+  } else {
+    int side = (int)sqrt((double)info->obs_size);
+    if ((int64_t)side * side == info->obs_size)
+      h = w = side;
+  }
+  return ganc_png_grid(path, x, info->scalar_size, n, c, h, w, err, errlen);
+}
+
+/* Coverage of the fixed snapshot latents, for mixtures. */
+static void coverage(Trainer *t, int *modes, double *hq)
+{
+  ganc_generate(t->fn.generate_batch, t->info->scalar_size, t->params, COVERAGE_SAMPLES, t->snap_z, t->snap_x);
+  ganc_mode_coverage(t->data, t->snap_x, t->info->scalar_size, COVERAGE_SAMPLES, modes, hq);
+}
+
+static int mode_count(const Trainer *t)
+{
+  const double *c;
+  double s;
+  return ganc_data_modes(t->data, &c, &s);
+}
+
+static int is_mixture(const Trainer *t)
+{
+  return mode_count(t) > 0;
+}
+
+static int write_snapshot(Trainer *t, char *err, size_t errlen)
+{
+  ganc_generate(t->fn.generate_batch, t->info->scalar_size, t->params, t->nsnap, t->snap_z, t->snap_x);
+  return ganc_write_samples_png(t->info, t->path_png, t->snap_x, t->nsnap, t->data, err, errlen);
+}
+
+static int write_checkpoint(Trainer *t, char *err, size_t errlen)
+{
+  ganc_train_state st = {t->m, t->v, t->step, t->rng};
+  if (ganc_save_weights(t->info, t->path_ckpt, t->params, &st, err, errlen) < 0)
+    return -1;
+  return ganc_save_weights(t->info, t->path_weights, t->params, NULL, err, errlen);
+}
+
+/* ---- loss.csv ---- */
+
+/* On resume, keep the rows up to the checkpoint's step and take the elapsed
+   time from the last of them; otherwise start the file. */
+static int csv_start(Trainer *t, char *err, size_t errlen)
+{
+  const char *header = is_mixture(t) ? "step,d_loss,g_loss,seconds,modes,high_quality\n"
+                                     : "step,d_loss,g_loss,seconds\n";
+  unsigned char *old = NULL;
+  size_t len = 0;
+  char e2[256];
+  if (t->opt->resume && ganc_read_file(t->path_csv, &old, &len, e2, sizeof e2) < 0)
+    old = NULL;
+  ganc_atomic a;
+  if (ganc_atomic_open(&a, t->path_csv, err, errlen) < 0) {
+    free(old);
+    return -1;
+  }
+  fputs(header, a.f);
+  if (old) {
+    char *line = strchr((char *)old, '\n');
+    while (line && line[1]) {
+      char *next = strchr(line + 1, '\n');
+      long long step = 0;
+      double dl, gl, sec;
+      if (sscanf(line + 1, "%lld,%lf,%lf,%lf", &step, &dl, &gl, &sec) == 4 && step <= t->step) {
+        fwrite(line + 1, 1, next ? (size_t)(next - line) : strlen(line + 1), a.f);
+        t->seconds_before = sec;
+      }
+      line = next;
+    }
+    free(old);
+  }
+  return ganc_atomic_commit(&a, err, errlen);
+}
+
+static int csv_append(Trainer *t, double dl, double gl, double seconds, int modes, double hq, char *err,
+                      size_t errlen)
+{
+  FILE *f = fopen(t->path_csv, "a");
+  if (!f) {
+    snprintf(err, errlen, "cannot write '%s': %s", t->path_csv, strerror(errno));
+    return -1;
+  }
+  fprintf(f, "%lld,%.9g,%.9g,%.3f", (long long)t->step, dl, gl, seconds);
+  if (is_mixture(t))
+    fprintf(f, ",%d,%.4f", modes, hq);
+  fputc('\n', f);
+  if (fclose(f) != 0) {
+    snprintf(err, errlen, "cannot write '%s': %s", t->path_csv, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- the loop ---- */
+
+static void trainer_free(Trainer *t)
+{
+  free(t->params);
+  free(t->m);
+  free(t->v);
+  free(t->grad_d);
+  free(t->grad_g);
+  free(t->x);
+  free(t->z);
+  free(t->snap_z);
+  free(t->snap_x);
+  free(t->path_weights);
+  free(t->path_ckpt);
+  free(t->path_csv);
+  free(t->path_png);
+  ganc_data_free(t->data);
+}
+
+static int setup(Trainer *t, ganc_model *m, char *err, size_t errlen)
+{
+  const ganc_info *info = t->info;
+  const ganc_train_options *o = t->opt;
+  t->s = (size_t)info->scalar_size;
+  t->fn.dloss_back = symbol(m, info->name, "discriminator_loss_backward");
+  t->fn.gloss_back = symbol(m, info->name, "generator_loss_backward");
+  t->fn.generate_batch = symbol(m, info->name, "generate_batch");
+  if (!t->fn.dloss_back || !t->fn.gloss_back || !t->fn.generate_batch) {
+    snprintf(err, errlen, "internal error: model '%s' has no training functions", info->name);
+    return GANC_TRAIN_INTERNAL;
+  }
+  t->data = ganc_data_open(o->data, info, err, errlen);
+  if (!t->data)
+    return GANC_TRAIN_ERROR;
+  t->nsnap = o->samples > 0 ? o->samples : 64;
+  int nz = is_mixture(t) && t->nsnap < COVERAGE_SAMPLES ? COVERAGE_SAMPLES : t->nsnap;
+  size_t s = t->s, np = (size_t)info->param_count, b = (size_t)o->batch;
+  t->params = malloc(s * np);
+  t->m = calloc(np ? np : 1, s);
+  t->v = calloc(np ? np : 1, s);
+  t->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
+  t->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
+  t->x = malloc(s * b * (size_t)info->obs_size);
+  t->z = malloc(s * b * (size_t)info->latent_size);
+  t->snap_z = malloc(s * (size_t)nz * (size_t)info->latent_size);
+  t->snap_x = malloc(s * (size_t)nz * (size_t)info->obs_size);
+  t->path_weights = join(o->outdir, "weights.safetensors");
+  t->path_ckpt = join(o->outdir, "checkpoint.safetensors");
+  t->path_csv = join(o->outdir, "loss.csv");
+  t->path_png = join(o->outdir, "samples.png");
+  if (!t->params || !t->m || !t->v || !t->grad_d || !t->grad_g || !t->x || !t->z || !t->snap_z || !t->snap_x ||
+      !t->path_weights || !t->path_ckpt || !t->path_csv || !t->path_png) {
+    snprintf(err, errlen, "out of memory");
+    return GANC_TRAIN_ERROR;
+  }
+  ganc_rng snap;
+  ganc_rng_seed(&snap, SNAPSHOT_SEED);
+  ganc_normal_fill(&snap, info->scalar_size, (int64_t)nz * info->latent_size, t->snap_z);
+
+  if (o->resume) {
+    ganc_train_state st = {t->m, t->v, 0, {{0}}};
+    if (ganc_load_weights(info, t->path_ckpt, t->params, &st, err, errlen) < 0)
+      return GANC_TRAIN_ERROR;
+    t->step = st.step;
+    t->rng = st.rng;
+    if (t->step > o->steps) {
+      snprintf(err, errlen, "the checkpoint is at step %lld, past --steps %lld", (long long)t->step,
+               (long long)o->steps);
+      return GANC_TRAIN_ERROR;
+    }
+  } else {
+    ganc_init_params(info, o->seed, t->params);
+    ganc_rng_seed(&t->rng, o->seed ^ 0x9e3779b97f4a7c15ull);
+  }
+  return csv_start(t, err, errlen) < 0 ? GANC_TRAIN_ERROR : GANC_TRAIN_DONE;
+}
+
+int ganc_train(ganc_model *m, const ganc_info *info, const ganc_train_options *o, ganc_train_result *result,
+               char *err, size_t errlen)
+{
+  Trainer t = {.info = info, .opt = o};
+  snprintf(err, errlen, "%s", "");
+  memset(result, 0, sizeof *result);
+  if (o->batch <= 0 || o->steps < 0 || o->d_steps <= 0 || o->every <= 0) {
+    snprintf(err, errlen, "internal error: bad training options");
+    return GANC_TRAIN_INTERNAL;
+  }
+  int rc = setup(&t, m, err, errlen);
+  if (rc != GANC_TRAIN_DONE) {
+    trainer_free(&t);
+    return rc;
+  }
+
+  double start = now(), sum_d = 0, sum_g = 0;
+  int64_t in_window = 0;
+  ganc_progress p = {.steps = o->steps, .nmodes = mode_count(&t)};
+  while (t.step < o->steps) {
+    double dl = 0, gl = 0;
+    train_step(&t, &dl, &gl);
+    if (!isfinite(dl) || !isfinite(gl)) {
+      snprintf(err, errlen, "training stopped at step %lld: the %s loss is %s; %s/checkpoint.safetensors holds "
+               "the last good state", (long long)t.step, isfinite(dl) ? "generator" : "discriminator",
+               isnan(isfinite(dl) ? gl : dl) ? "NaN" : "infinite", o->outdir);
+      rc = GANC_TRAIN_NAN;
+      break;
+    }
+    sum_d += dl;
+    sum_g += gl;
+    in_window++;
+    p.step = t.step;
+    p.d_loss = dl;
+    p.g_loss = gl;
+    p.seconds = t.seconds_before + now() - start;
+    int last = t.step == o->steps, stopping = o->stop && *o->stop;
+    if (t.step % o->every == 0 || last || stopping) {
+      p.modes = 0;
+      p.high_quality = 0;
+      if (p.nmodes)
+        coverage(&t, &p.modes, &p.high_quality);
+      if (csv_append(&t, sum_d / (double)in_window, sum_g / (double)in_window, p.seconds, p.modes,
+                     p.high_quality, err, errlen) < 0 ||
+          write_snapshot(&t, err, errlen) < 0 || write_checkpoint(&t, err, errlen) < 0) {
+        rc = GANC_TRAIN_ERROR;
+        break;
+      }
+      sum_d = sum_g = 0;
+      in_window = 0;
+      p.snapshot = 1;
+    }
+    p.final = last;
+    if (o->progress)
+      o->progress(&p, o->progress_ctx);
+    p.snapshot = 0;
+    if (stopping && !last) {
+      rc = GANC_TRAIN_STOPPED;
+      break;
+    }
+  }
+  if (rc == GANC_TRAIN_DONE && o->steps == t.step && p.step == 0) {
+    /* Nothing to do (resumed at the end): refresh the outputs anyway. */
+    if (write_snapshot(&t, err, errlen) < 0 || write_checkpoint(&t, err, errlen) < 0)
+      rc = GANC_TRAIN_ERROR;
+  }
+  if (rc == GANC_TRAIN_DONE && is_mixture(&t)) {
+    coverage(&t, &result->modes, &result->high_quality);
+    result->nmodes = p.nmodes;
+  }
+  trainer_free(&t);
+  return rc;
+}

@@ -1,0 +1,64 @@
+/* train.h — the training loop (train.c) and the sampling helpers the CLI
+ * shares with it. */
+#ifndef GANC_TRAIN_H
+#define GANC_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "ganc.h"
+#include "io.h"
+
+typedef struct ganc_progress {
+  int64_t step, steps;
+  double d_loss, g_loss; /* this step's */
+  double seconds;        /* elapsed, including the runs resumed from */
+  int modes, nmodes;     /* mixtures, at snapshots: modes covered of nmodes */
+  double high_quality;
+  int snapshot; /* outputs were just written */
+  int final;    /* the last step */
+} ganc_progress;
+
+typedef struct ganc_train_options {
+  const char *data;   /* --data SPEC */
+  const char *outdir; /* must exist */
+  int64_t steps;      /* the total, also when resuming */
+  int batch;
+  ganc_adam adam;
+  int d_steps;        /* discriminator updates per step */
+  uint64_t seed;
+  int64_t every;      /* loss.csv row, samples.png and checkpoint every K steps */
+  int resume;         /* continue from outdir/checkpoint.safetensors */
+  int samples;        /* images in samples.png (64 if 0) */
+  volatile sig_atomic_t *stop; /* set asynchronously: checkpoint and return */
+  void (*progress)(const ganc_progress *p, void *ctx); /* after every step */
+  void *progress_ctx;
+} ganc_train_options;
+
+typedef struct ganc_train_result {
+  int modes, nmodes;  /* mixtures: PacGAN's coverage of 2500 samples */
+  double high_quality;
+} ganc_train_result;
+
+enum {
+  GANC_TRAIN_DONE,
+  GANC_TRAIN_ERROR,    /* a bad data set, checkpoint or file: err says */
+  GANC_TRAIN_NAN,      /* a loss became NaN or infinite; the last checkpoint stays */
+  GANC_TRAIN_STOPPED,  /* *stop was set; a checkpoint was written */
+  GANC_TRAIN_INTERNAL, /* a bug */
+};
+
+/* Train info's model of m, writing weights.safetensors,
+   checkpoint.safetensors, loss.csv and samples.png into o->outdir. */
+int ganc_train(ganc_model *m, const ganc_info *info, const ganc_train_options *o, ganc_train_result *result,
+               char *err, size_t errlen);
+
+/* generate_batch (the model's NAME_generate_batch) called with its type. */
+void ganc_generate(void *generate_batch, int scalar_size, const void *params, int n, const void *z, void *x);
+
+/* n samples as a PNG: a scatter plot over the data's distribution for 2-D
+   observations, an image grid otherwise. data may be NULL. */
+int ganc_write_samples_png(const ganc_info *info, const char *path, const void *x, int n, const ganc_data *data,
+                           char *err, size_t errlen);
+
+#endif
