@@ -141,14 +141,25 @@ test:
 
 # ---- demo -------------------------------------------------------------------
 
+DEMO := $(B)/demo
+
 demo:
 	@$(if $(MISSING_TEST),$(MAKE) --no-print-directory deps &&) \
 	  $(MAKE) --no-print-directory $(B)/ganc
-	$(B)/ganc summary models/fashion_mlp.gan
-	$(B)/ganc emit models/fashion_mlp.gan -o $(B)/demo
-	$(CC) -std=c99 -O2 -Wall -Wextra -pedantic -Werror -c $(B)/demo/fashion_mlp.c -o $(B)/demo/fashion_mlp.o
-	@echo '# two samples from freshly initialized weights, compiled in memory (first 8 values each):'
-	$(B)/ganc sample models/fashion_mlp.gan -n 2 -o - | cut -d, -f1-8
+	@echo '== the model'
+	$(B)/ganc summary models/ring8.gan
+	@echo '== training it on eight Gaussians on a ring (compiled in memory with libtcc)'
+	$(B)/ganc train models/ring8.gan --data ring8 --steps 3000 --batch 256 --lr 1e-3 --force -o $(DEMO)/ring8
+	@echo '== the trained generator as standalone C, weights compiled in'
+	$(B)/ganc emit models/ring8.gan --weights $(DEMO)/ring8/weights.safetensors -o $(DEMO)/c
+	@printf '%s\n' '#include <stdio.h>' '#include "ring8.h"' \
+	  'int main(void) {' '  float z[4][2] = {{0.3f, -1.2f}, {1.5f, 0.2f}, {-0.7f, 0.9f}, {-1.1f, -0.4f}}, x[2];' \
+	  '  for (int i = 0; i < 4; i++) {' '    ring8_generate(ring8_weights, z[i], x);' \
+	  '    printf("G(%5.2f, %5.2f) = (%6.3f, %6.3f)\n", z[i][0], z[i][1], x[0], x[1]);' '  }' \
+	  '  return 0;' '}' > $(DEMO)/c/main.c
+	$(CC) -std=c99 -O2 -Wall -Wextra -pedantic -Werror -o $(DEMO)/c/ring8 $(DEMO)/c/main.c $(DEMO)/c/ring8.c $(DEMO)/c/ring8_weights.c -lm
+	$(DEMO)/c/ring8
+	@echo '== samples over the real distribution: $(DEMO)/ring8/samples.png'
 
 # ---- install ----------------------------------------------------------------
 

@@ -774,7 +774,7 @@ static const Command commands[] = {
      "  --d-steps K      discriminator updates per step (1)\n"
      "  --seed S         initialization and noise seed (1)\n"
      "  --every K        outputs every K steps (500)\n"
-     "  -n N             samples in samples.png (64)\n"
+     "  -n N             samples in samples.png (64 images, or 1000 points)\n"
      "  --resume         continue from DIR/checkpoint.safetensors\n"
      "  --force          start over even if DIR holds a checkpoint\n"
      "  --model NAME     the model to train, in a file with several\n"},

@@ -289,7 +289,7 @@ static int setup(Trainer *t, ganc_model *m, char *err, size_t errlen)
   t->data = ganc_data_open(o->data, info, err, errlen);
   if (!t->data)
     return GANC_TRAIN_ERROR;
-  t->nsnap = o->samples > 0 ? o->samples : 64;
+  t->nsnap = o->samples > 0 ? o->samples : info->obs_size == 2 ? 1000 : 64; /* points, or images */
   int nz = is_mixture(t) && t->nsnap < COVERAGE_SAMPLES ? COVERAGE_SAMPLES : t->nsnap;
   size_t s = t->s, np = (size_t)info->param_count, b = (size_t)o->batch;
   t->params = malloc(s * np);

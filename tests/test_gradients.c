@@ -1,0 +1,894 @@
+/* test_gradients.c — the emitted gradient functions (DESIGN.md section 4),
+ * NAME_discriminator_loss_backward and NAME_generator_loss_backward, against
+ * float64 PyTorch autograd and against finite differences.
+ *
+ * tests/reference/backward.py writes one fixture per model to
+ * tests/fixtures/backward/NAME.txt (its docstring describes the format): the
+ * two batch losses of a batch of 4 and their gradients, every entry for small
+ * models and a sample of each tensor's entries for large ones, with each
+ * tensor's largest |entry|. Parameters and inputs are not stored: they come
+ * from the formula of forward.py (fixture.c), as in test_conformance.c.
+ *
+ * Against PyTorch, through the JIT and through gcc-compiled emitted C, a
+ * gradient entry of tensor T passes when
+ *     |got - want| <= rtol * |want| + atol * max |want entry of T|
+ *   scalar float:  rtol 1e-4,  atol 1e-5
+ *   scalar double: rtol 1e-10, atol 1e-12
+ * Forward values need 1e-5 relative (test_conformance.c); gradients need
+ * more, as each entry sums many products (over the batch, and over every path
+ * back from the score) that cancel: the float rounding of those terms is
+ * proportional to their size, which the tensor's largest entry measures, not
+ * to the entry, which may be a small difference of large terms. PyTorch's own
+ * float32 autograd on these fixtures stays within 1/20 of this tolerance.
+ * Losses are forward values and keep the forward tolerance (float 1e-5
+ * relative + 1e-6, double 1e-12 + 1e-14), also where the loss a _backward
+ * function returns is compared with NAME_*_loss_batch.
+ *
+ * Finite differences, in double: for every parameter of the `scalar double`
+ * models in tests/models (and of 16 sampled per tensor of each model in models/,
+ * compiled as a double copy of its source), the central difference
+ * (L(p + h) - L(p - h)) / 2h of NAME_*_loss_batch against the _backward
+ * gradient, within 1e-6 relative + 1e-8 absolute. h is 1e-6 times the larger
+ * of |p| and the tensor's scale 2^-e (the formula's bound on its values), not
+ * 1e-6 |p| alone: the losses carry a rounding error of a few ulps (about
+ * 1e-15), which the difference quotient divides by 2h, so a parameter of 0.05
+ * with h = 5e-8 would already miss 1e-8 from rounding alone. The truncation
+ * error, of order h^2, stays far below the tolerance either way.
+ *
+ * Run from the repository root, with build/ganc and build/libganc.a built. */
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <glob.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "ganc.h"
+#include "test.h"
+
+#define BACKWARD_DIR "tests/fixtures/backward"
+
+enum {
+  MAX_TENSORS = 64,
+  MAX_REPORTS = 12,
+  REPEATS = 16,         /* the batch repeated: n = REPEATS * batch */
+  SAMPLE_DRAWS = 64,    /* backward.py's draws per tensor of a large model */
+  FD_SAMPLES = 16,      /* parameters per tensor, models/ */
+  STREAM_FD_SAMPLE = 5, /* which ones, by the formula's generator */
+};
+
+static const double GRAD_RTOL_FLOAT = 1e-4, GRAD_ATOL_FLOAT = 1e-5;
+static const double GRAD_RTOL_DOUBLE = 1e-10, GRAD_ATOL_DOUBLE = 1e-12;
+static const double FD_RTOL = 1e-6, FD_ATOL = 1e-8, FD_STEP = 1e-6;
+
+/* ---- Fixtures ---- */
+
+typedef struct Entry {
+  int64_t k; /* parameter index: grad_g[k], or grad_d[k - g_param_count] */
+  double v;
+} Entry;
+
+typedef struct GradFixture {
+  char path[256], model[256], file[256];
+  int scalar_size, batch, sampled;
+  double input_scale;
+  int64_t latent_size, obs_size, g_param_count, param_count;
+  int ntensors;
+  Tensor tensors[MAX_TENSORS];
+  double grad_max[MAX_TENSORS];
+  double d_loss, g_loss;
+  Entry *d_grad, *g_grad;
+  int nd, ng;
+} GradFixture;
+
+static Entry *read_entries(int count, FILE *fp, char **line, size_t *cap, const char *path) {
+  Entry *e = malloc((size_t)(count > 0 ? count : 1) * sizeof *e);
+  cr_assert_not_null(e);
+  for (int i = 0; i < count; i++) {
+    char *s = fixture_read_line(fp, line, cap, path), *end;
+    e[i].k = strtoll(s, &end, 10);
+    cr_assert(end != s && *end == ' ', "%s: bad gradient line: %s", path, s);
+    e[i].v = fixture_parse_double(end + 1, path);
+  }
+  return e;
+}
+
+static double read_one(int count, FILE *fp, char **line, size_t *cap, const char *path) {
+  cr_assert_eq(count, 1, "%s: a loss section holds one value", path);
+  return fixture_parse_double(fixture_read_line(fp, line, cap, path), path);
+}
+
+static int tensor_of(const GradFixture *f, int64_t k) {
+  for (int i = 0; i < f->ntensors; i++)
+    if (k >= f->tensors[i].offset && k < f->tensors[i].offset + f->tensors[i].count)
+      return i;
+  cr_assert_fail("%s: parameter %" PRId64 " is in no tensor", f->path, k);
+  return -1;
+}
+
+static int cmp_int64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* A large model's fixture holds, of each tensor, the first and the last
+   entry and backward.py's draws: entry splitmix64((STREAM_SAMPLE << 32) +
+   SAMPLE_DRAWS * i + j) mod count of tensor i, for j < SAMPLE_DRAWS. */
+static void check_sampled(const GradFixture *f) {
+  for (int i = 0; i < f->ntensors; i++) {
+    const Tensor *t = &f->tensors[i];
+    int64_t want[SAMPLE_DRAWS + 2];
+    int n = 0, m = 0;
+    want[n++] = 0;
+    want[n++] = t->count - 1;
+    for (int j = 0; j < SAMPLE_DRAWS; j++)
+      want[n++] = (int64_t)(splitmix64(((uint64_t)STREAM_SAMPLE << 32) +
+                                       (uint64_t)(SAMPLE_DRAWS * i + j)) %
+                            (uint64_t)t->count);
+    qsort(want, (size_t)n, sizeof *want, cmp_int64);
+    for (int j = 0; j < n; j++)
+      if (m == 0 || want[j] != want[m - 1])
+        want[m++] = want[j];
+    int is_d = t->offset >= f->g_param_count;
+    const Entry *e = is_d ? f->d_grad : f->g_grad;
+    int count = is_d ? f->nd : f->ng, found = 0;
+    for (int j = 0; j < count; j++) {
+      if (e[j].k < t->offset || e[j].k >= t->offset + t->count)
+        continue;
+      cr_assert(found < m && e[j].k - t->offset == want[found],
+                "%s: tensor %s: entry %" PRId64 " is not backward.py's sample", f->path,
+                t->name, e[j].k - t->offset);
+      found++;
+    }
+    cr_assert_eq(found, m, "%s: tensor %s: %d entries, backward.py samples %d", f->path,
+                 t->name, found, m);
+  }
+}
+
+static void grad_fixture_load(GradFixture *f, const char *name) {
+  memset(f, 0, sizeof *f);
+  snprintf(f->path, sizeof f->path, BACKWARD_DIR "/%s.txt", name);
+  const char *path = f->path;
+  FILE *fp = fopen(path, "r");
+  cr_assert_not_null(fp, "cannot open %s", path);
+  char *line = NULL;
+  size_t cap = 0;
+  int have_max = 0, have_d = 0, have_g = 0;
+  while (getline(&line, &cap, fp) > 0) {
+    char key[64], value[256];
+    int count;
+    if (line[0] == '#' || line[0] == '\n')
+      continue;
+    if (sscanf(line, "section %63s %d", key, &count) == 2) {
+      cr_assert(count >= 0, "%s: bad section line: %s", path, line);
+      if (!strcmp(key, "tensors")) {
+        cr_assert(count <= MAX_TENSORS, "%s: too many tensors", path);
+        f->ntensors = count;
+        for (int i = 0; i < count; i++)
+          fixture_read_tensor(&f->tensors[i], fixture_read_line(fp, &line, &cap, path), path);
+      } else if (!strcmp(key, "discriminator_loss_batch")) {
+        f->d_loss = read_one(count, fp, &line, &cap, path);
+        have_d = 1;
+      } else if (!strcmp(key, "generator_loss_batch")) {
+        f->g_loss = read_one(count, fp, &line, &cap, path);
+        have_g = 1;
+      } else if (!strcmp(key, "discriminator_grad")) {
+        f->d_grad = read_entries(count, fp, &line, &cap, path);
+        f->nd = count;
+      } else if (!strcmp(key, "generator_grad")) {
+        f->g_grad = read_entries(count, fp, &line, &cap, path);
+        f->ng = count;
+      } else if (!strcmp(key, "grad_max")) {
+        cr_assert_eq(count, f->ntensors, "%s: grad_max after tensors, one per tensor", path);
+        for (int i = 0; i < count; i++) {
+          char *s = fixture_read_line(fp, &line, &cap, path);
+          char tname[64];
+          int used = 0;
+          cr_assert(sscanf(s, "%63s %n", tname, &used) == 1 && used > 0 &&
+                        !strcmp(tname, f->tensors[i].name),
+                    "%s: grad_max line %d is not tensor %s: %s", path, i, f->tensors[i].name, s);
+          f->grad_max[i] = fixture_parse_double(s + used, path);
+        }
+        have_max = 1;
+      } else {
+        cr_assert_fail("%s: unknown section %s", path, key);
+      }
+      continue;
+    }
+    cr_assert(sscanf(line, "%63s %255s", key, value) == 2, "%s: bad line: %s", path, line);
+    if (!strcmp(key, "model"))
+      snprintf(f->model, sizeof f->model, "%s", value);
+    else if (!strcmp(key, "file"))
+      snprintf(f->file, sizeof f->file, "%s", value);
+    else if (!strcmp(key, "scalar"))
+      f->scalar_size = !strcmp(value, "double") ? 8 : !strcmp(value, "float") ? 4 : 0;
+    else if (!strcmp(key, "batch"))
+      f->batch = atoi(value);
+    else if (!strcmp(key, "input_scale"))
+      f->input_scale = fixture_parse_double(value, path);
+    else if (!strcmp(key, "latent_size"))
+      f->latent_size = strtoll(value, NULL, 10);
+    else if (!strcmp(key, "obs_size"))
+      f->obs_size = strtoll(value, NULL, 10);
+    else if (!strcmp(key, "g_param_count"))
+      f->g_param_count = strtoll(value, NULL, 10);
+    else if (!strcmp(key, "param_count"))
+      f->param_count = strtoll(value, NULL, 10);
+    else if (!strcmp(key, "entries"))
+      f->sampled = !strcmp(value, "sampled");
+    else
+      cr_assert_fail("%s: unknown key %s", path, key);
+  }
+  free(line);
+  fclose(fp);
+
+  cr_assert_str_eq(f->model, name, "%s: names model %s", path, f->model);
+  cr_assert(f->scalar_size == 4 || f->scalar_size == 8, "%s: bad scalar", path);
+  cr_assert(f->batch > 0 && f->latent_size > 0 && f->obs_size > 0 && f->input_scale > 0 &&
+                f->g_param_count > 0 && f->param_count > f->g_param_count,
+            "%s: incomplete header", path);
+  cr_assert(f->ntensors > 0 && have_d && have_g && have_max && f->d_grad && f->g_grad,
+            "%s: missing sections", path);
+  int64_t offset = 0;
+  for (int i = 0; i < f->ntensors; i++) {
+    cr_assert_eq(f->tensors[i].offset, offset, "%s: tensors not contiguous", path);
+    offset += f->tensors[i].count;
+  }
+  cr_assert_eq(offset, f->param_count, "%s: tensors do not cover the parameters", path);
+  for (int i = 0; i < f->nd; i++)
+    cr_assert(f->d_grad[i].k >= f->g_param_count && f->d_grad[i].k < f->param_count &&
+                  (i == 0 || f->d_grad[i].k > f->d_grad[i - 1].k),
+              "%s: discriminator_grad entry %" PRId64 " out of place", path, f->d_grad[i].k);
+  for (int i = 0; i < f->ng; i++)
+    cr_assert(f->g_grad[i].k >= 0 && f->g_grad[i].k < f->g_param_count &&
+                  (i == 0 || f->g_grad[i].k > f->g_grad[i - 1].k),
+              "%s: generator_grad entry %" PRId64 " out of place", path, f->g_grad[i].k);
+  if (!f->sampled)
+    cr_assert(f->nd == f->param_count - f->g_param_count && f->ng == f->g_param_count,
+              "%s: says all entries but has %d + %d", path, f->ng, f->nd);
+  else
+    check_sampled(f);
+}
+
+static void grad_fixture_free(GradFixture *f) {
+  free(f->d_grad);
+  free(f->g_grad);
+  memset(f, 0, sizeof *f);
+}
+
+/* ---- The four functions, called through either path ---- */
+
+typedef struct Fns {
+  int size;
+  void *d_backward, *g_backward, *d_batch, *g_batch;
+} Fns;
+
+typedef float (*DBackF)(const float *, int, const float *, const float *, float *);
+typedef double (*DBackD)(const double *, int, const double *, const double *, double *);
+typedef float (*GBackF)(const float *, int, const float *, float *);
+typedef double (*GBackD)(const double *, int, const double *, double *);
+typedef float (*DBatchF)(const float *, int, const float *, const float *);
+typedef double (*DBatchD)(const double *, int, const double *, const double *);
+typedef float (*GBatchF)(const float *, int, const float *);
+typedef double (*GBatchD)(const double *, int, const double *);
+
+static void *need_fn(ganc_model *jit, Aot *aot, const char *model, const char *suffix,
+                     const char *how) {
+  void *p = model_fn(jit, aot, model, suffix);
+  cr_assert_not_null(p, "%s: %s: no symbol %s_%s", model, how, model, suffix);
+  return p;
+}
+
+static Fns fns_bind(ganc_model *jit, Aot *aot, const char *model, int size, const char *how) {
+  Fns f = {size, need_fn(jit, aot, model, "discriminator_loss_backward", how),
+           need_fn(jit, aot, model, "generator_loss_backward", how),
+           need_fn(jit, aot, model, "discriminator_loss_batch", how),
+           need_fn(jit, aot, model, "generator_loss_batch", how)};
+  return f;
+}
+
+static double d_backward(const Fns *f, const void *p, int n, const void *x, const void *z,
+                         void *grad) {
+  if (f->size == 4)
+    return (*(DBackF *)&f->d_backward)(p, n, x, z, grad);
+  return (*(DBackD *)&f->d_backward)(p, n, x, z, grad);
+}
+
+static double g_backward(const Fns *f, const void *p, int n, const void *z, void *grad) {
+  if (f->size == 4)
+    return (*(GBackF *)&f->g_backward)(p, n, z, grad);
+  return (*(GBackD *)&f->g_backward)(p, n, z, grad);
+}
+
+static double d_batch(const Fns *f, const void *p, int n, const void *x, const void *z) {
+  if (f->size == 4)
+    return (*(DBatchF *)&f->d_batch)(p, n, x, z);
+  return (*(DBatchD *)&f->d_batch)(p, n, x, z);
+}
+
+static double g_batch(const Fns *f, const void *p, int n, const void *z) {
+  if (f->size == 4)
+    return (*(GBatchF *)&f->g_batch)(p, n, z);
+  return (*(GBatchD *)&f->g_batch)(p, n, z);
+}
+
+/* ---- Parameters, inputs, results ---- */
+
+typedef struct Inputs {
+  void *params, *z, *x; /* the fixture's batch */
+  void *z_rep, *x_rep;  /* the same batch REPEATS times over */
+} Inputs;
+
+static void inputs_make(const GradFixture *f, int size, Inputs *in) {
+  int64_t zn = f->batch * f->latent_size, xn = f->batch * f->obs_size;
+  in->params = scalar_alloc(size, f->param_count);
+  formula_params(f->tensors, f->ntensors, size, in->params);
+  in->z = scalar_alloc(size, zn);
+  formula_inputs(STREAM_LATENT, f->input_scale, size, zn, in->z);
+  in->x = scalar_alloc(size, xn);
+  formula_inputs(STREAM_REAL, f->input_scale, size, xn, in->x);
+  in->z_rep = scalar_alloc(size, REPEATS * zn);
+  in->x_rep = scalar_alloc(size, REPEATS * xn);
+  for (int r = 0; r < REPEATS; r++) {
+    memcpy((char *)in->z_rep + (size_t)(r * zn * size), in->z, (size_t)(zn * size));
+    memcpy((char *)in->x_rep + (size_t)(r * xn * size), in->x, (size_t)(xn * size));
+  }
+}
+
+static void inputs_free(Inputs *in) {
+  free(in->params);
+  free(in->z);
+  free(in->x);
+  free(in->z_rep);
+  free(in->x_rep);
+  memset(in, 0, sizeof *in);
+}
+
+/* One model's losses and full gradients, widened to double. */
+typedef struct Grads {
+  double d_loss, g_loss;           /* from the _backward functions */
+  double d_loss_batch, g_loss_batch; /* from the _batch functions */
+  double *d, *g;                   /* grad_d, grad_g */
+} Grads;
+
+static void grads_free(Grads *g) {
+  free(g->d);
+  free(g->g);
+  memset(g, 0, sizeof *g);
+}
+
+static double *widen(const void *buf, int size, int64_t n) {
+  double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+  cr_assert_not_null(v);
+  for (int64_t i = 0; i < n; i++)
+    v[i] = scalar_load(buf, size, i);
+  return v;
+}
+
+static void fill(void *buf, int size, int64_t n, double v) {
+  for (int64_t i = 0; i < n; i++)
+    scalar_store(buf, size, i, v);
+}
+
+/* Both gradients of a batch of n; the gradient buffers start out as NaN, so
+   an entry the function does not overwrite shows. */
+static void run_backward(const GradFixture *f, const Fns *fn, const void *params, int n,
+                         const void *x, const void *z, Grads *out) {
+  int size = fn->size;
+  int64_t nd = f->param_count - f->g_param_count, ng = f->g_param_count;
+  void *gd = scalar_alloc(size, nd), *gg = scalar_alloc(size, ng);
+  fill(gd, size, nd, NAN);
+  fill(gg, size, ng, NAN);
+  out->d_loss = d_backward(fn, params, n, x, z, gd);
+  out->g_loss = g_backward(fn, params, n, z, gg);
+  out->d_loss_batch = d_batch(fn, params, n, x, z);
+  out->g_loss_batch = g_batch(fn, params, n, z);
+  out->d = widen(gd, size, nd);
+  out->g = widen(gg, size, ng);
+  free(gd);
+  free(gg);
+}
+
+/* ---- Comparison ---- */
+
+typedef struct Cmp {
+  const char *model, *what;
+  int failures;
+  double worst; /* the largest |got - want| / tolerance of the gradient entries */
+} Cmp;
+
+static void cmp_fail(Cmp *c, const char *fn, int64_t k, const char *tensor, double got,
+                     double want, double tol) {
+  if (c->failures++ >= MAX_REPORTS)
+    return;
+  if (tensor)
+    cr_expect_fail("%s: %s: %s, parameter %" PRId64 " (%s): got %.17g, want %.17g "
+                   "(tolerance %.3g)",
+                   c->model, c->what, fn, k, tensor, got, want, tol);
+  else
+    cr_expect_fail("%s: %s: %s: got %.17g, want %.17g (tolerance %.3g)", c->model, c->what, fn,
+                   got, want, tol);
+}
+
+/* Whether got is within tol of want, noting how close it came. A NaN never
+   passes. */
+static int cmp_within(Cmp *c, double got, double want, double tol) {
+  double err = fabs(got - want);
+  c->worst = fmax(c->worst, tol > 0 ? err / tol : err > 0 ? INFINITY : 0);
+  return err <= tol;
+}
+
+static void cmp_finish(Cmp *c) {
+  if (c->failures > MAX_REPORTS)
+    cr_expect_fail("%s: %s: %d more mismatches not shown", c->model, c->what,
+                   c->failures - MAX_REPORTS);
+  cr_log_info("%s: %s: largest gradient error %.3g of the tolerance", c->model, c->what,
+              c->worst);
+}
+
+/* A forward value (a loss): the tolerance of test_conformance.c. A NaN never
+   passes. */
+static void cmp_loss(Cmp *c, int size, const char *fn, double got, double want) {
+  double tol = size == 4 ? 1e-5 * fabs(want) + 1e-6 : 1e-12 * fabs(want) + 1e-14;
+  if (!(fabs(got - want) <= tol))
+    cmp_fail(c, fn, 0, NULL, got, want, tol);
+}
+
+static void grad_tolerance(int size, double *rtol, double *atol) {
+  *rtol = size == 4 ? GRAD_RTOL_FLOAT : GRAD_RTOL_DOUBLE;
+  *atol = size == 4 ? GRAD_ATOL_FLOAT : GRAD_ATOL_DOUBLE;
+}
+
+/* Gradient entries against the fixture's; got is the whole gradient of the
+   stack whose first parameter is params[base]. */
+static void cmp_entries(Cmp *c, const GradFixture *f, const char *fn, const Entry *want,
+                        int count, const double *got, int64_t base) {
+  double rtol, atol;
+  grad_tolerance(f->scalar_size, &rtol, &atol);
+  for (int i = 0; i < count; i++) {
+    int t = tensor_of(f, want[i].k);
+    double g = got[want[i].k - base];
+    double tol = rtol * fabs(want[i].v) + atol * f->grad_max[t];
+    if (!cmp_within(c, g, want[i].v, tol))
+      cmp_fail(c, fn, want[i].k, f->tensors[t].name, g, want[i].v, tol);
+  }
+}
+
+/* Every entry of a computed gradient is a number (fixtures of large models
+   hold a sample only). */
+static void cmp_finite(Cmp *c, const GradFixture *f, const char *fn, const double *got,
+                       int64_t base, int64_t n) {
+  for (int64_t k = 0; k < n; k++)
+    if (!isfinite(got[k]))
+      cmp_fail(c, fn, base + k, f->tensors[tensor_of(f, base + k)].name, got[k], 0, 0);
+}
+
+/* A build's results for the fixture's batch (or the batch repeated, whose
+   means are the same) against PyTorch's, and the _backward losses against
+   the _batch ones of the same build. */
+static void check_reference(const GradFixture *f, const Grads *r, const char *what) {
+  int64_t gpc = f->g_param_count;
+  Cmp c = {f->model, what, 0, 0};
+  cmp_loss(&c, f->scalar_size, "discriminator_loss_backward (loss)", r->d_loss, f->d_loss);
+  cmp_loss(&c, f->scalar_size, "generator_loss_backward (loss)", r->g_loss, f->g_loss);
+  cmp_loss(&c, f->scalar_size, "discriminator_loss_backward vs _batch", r->d_loss,
+           r->d_loss_batch);
+  cmp_loss(&c, f->scalar_size, "generator_loss_backward vs _batch", r->g_loss, r->g_loss_batch);
+  cmp_entries(&c, f, "grad_d", f->d_grad, f->nd, r->d, gpc);
+  cmp_entries(&c, f, "grad_g", f->g_grad, f->ng, r->g, 0);
+  cmp_finite(&c, f, "grad_d", r->d, gpc, f->param_count - gpc);
+  cmp_finite(&c, f, "grad_g", r->g, 0, gpc);
+  cmp_finish(&c);
+}
+
+/* Two builds' full gradients: within the tolerance against PyTorch, scaled
+   by the largest entry of each tensor of want. */
+static void check_same(const GradFixture *f, const Grads *got, const Grads *want,
+                       const char *what) {
+  double rtol, atol;
+  grad_tolerance(f->scalar_size, &rtol, &atol);
+  Cmp c = {f->model, what, 0, 0};
+  cmp_loss(&c, f->scalar_size, "discriminator_loss_backward (loss)", got->d_loss, want->d_loss);
+  cmp_loss(&c, f->scalar_size, "generator_loss_backward (loss)", got->g_loss, want->g_loss);
+  for (int t = 0; t < f->ntensors; t++) {
+    const Tensor *T = &f->tensors[t];
+    int is_d = T->offset >= f->g_param_count;
+    int64_t base = is_d ? f->g_param_count : 0;
+    const double *g = is_d ? got->d : got->g, *w = is_d ? want->d : want->g;
+    double max = 0;
+    for (int64_t k = T->offset; k < T->offset + T->count; k++)
+      max = fmax(max, fabs(w[k - base]));
+    for (int64_t k = T->offset; k < T->offset + T->count; k++) {
+      double tol = rtol * fabs(w[k - base]) + atol * max;
+      if (!cmp_within(&c, g[k - base], w[k - base], tol))
+        cmp_fail(&c, is_d ? "grad_d" : "grad_g", k, T->name, g[k - base], w[k - base], tol);
+    }
+  }
+  cmp_finish(&c);
+}
+
+/* DESIGN.md section 4: for n <= 0 the batch functions write nothing and
+   return 0. */
+static void check_empty_batch(const GradFixture *f, const Fns *fn, const Inputs *in,
+                              const char *how) {
+  int size = fn->size;
+  int64_t nd = f->param_count - f->g_param_count, ng = f->g_param_count;
+  void *gd = scalar_alloc(size, nd), *gg = scalar_alloc(size, ng);
+  for (int n = 0; n >= -1; n--) {
+    fill(gd, size, nd, 42);
+    fill(gg, size, ng, 42);
+    double d = d_backward(fn, in->params, n, in->x, in->z, gd);
+    double g = g_backward(fn, in->params, n, in->z, gg);
+    cr_expect(d == 0, "%s: %s: discriminator_loss_backward(n = %d) = %.17g, want 0", f->model,
+              how, n, d);
+    cr_expect(g == 0, "%s: %s: generator_loss_backward(n = %d) = %.17g, want 0", f->model, how,
+              n, g);
+    int64_t k = 0;
+    while (k < nd && scalar_load(gd, size, k) == 42)
+      k++;
+    cr_expect(k == nd, "%s: %s: discriminator_loss_backward(n = %d) wrote grad_d[%" PRId64 "]",
+              f->model, how, n, k);
+    k = 0;
+    while (k < ng && scalar_load(gg, size, k) == 42)
+      k++;
+    cr_expect(k == ng, "%s: %s: generator_loss_backward(n = %d) wrote grad_g[%" PRId64 "]",
+              f->model, how, n, k);
+  }
+  free(gd);
+  free(gg);
+}
+
+/* ---- One test's state, released by teardown even when an assertion stops
+   the test ---- */
+
+static struct {
+  GradFixture fixture;
+  Inputs inputs;
+  Grads jit, aot, rep;
+  ganc_model *model;
+  Aot *so;
+  char *source;
+} state;
+
+static void teardown(void) {
+  aot_free(state.so);
+  if (state.model)
+    ganc_free(state.model);
+  free(state.source);
+  grads_free(&state.jit);
+  grads_free(&state.aot);
+  grads_free(&state.rep);
+  inputs_free(&state.inputs);
+  grad_fixture_free(&state.fixture);
+  memset(&state, 0, sizeof state);
+}
+
+/* The compiled model's layout against the fixture's. */
+static void check_info(const GradFixture *f, const ganc_info *info, int size) {
+  cr_assert_eq(info->scalar_size, size, "%s: scalar_size %d, want %d", f->model,
+               info->scalar_size, size);
+  cr_assert(info->param_count == f->param_count && info->g_param_count == f->g_param_count &&
+                info->d_param_count == f->param_count - f->g_param_count &&
+                info->latent_size == f->latent_size && info->obs_size == f->obs_size &&
+                info->ntensors == f->ntensors,
+            "%s: the compiled model's sizes differ from %s", f->model, f->path);
+  for (int i = 0; i < f->ntensors; i++)
+    cr_assert(info->tensors[i].offset == f->tensors[i].offset &&
+                  info->tensors[i].count == f->tensors[i].count,
+              "%s: tensor %s: offset %" PRId64 " count %" PRId64 ", the fixture says %" PRId64
+              " %" PRId64,
+              f->model, f->tensors[i].name, info->tensors[i].offset, info->tensors[i].count,
+              f->tensors[i].offset, f->tensors[i].count);
+}
+
+static Fns open_jit(const GradFixture *f) {
+  static char err[8192];
+  state.model = ganc_jit(f->file, err, sizeof err);
+  cr_assert_not_null(state.model, "%s: ganc_jit(%s) failed:\n%s", f->model, f->file, err);
+  const ganc_info *info = ganc_find_model(state.model, f->model);
+  cr_assert_not_null(info, "%s: no model %s in %s", f->model, f->model, f->file);
+  check_info(f, info, f->scalar_size);
+  return fns_bind(state.model, NULL, f->model, f->scalar_size, "JIT");
+}
+
+static Fns open_aot(const GradFixture *f) {
+  static char why[16384];
+  state.so = aot_build(f->file, "gcc", why, sizeof why);
+  cr_assert_not_null(state.so, "%s: %s", f->model, why);
+  return fns_bind(NULL, state.so, f->model, f->scalar_size, "gcc");
+}
+
+static const GradFixture *setup(const char *name) {
+  grad_fixture_load(&state.fixture, name);
+  inputs_make(&state.fixture, state.fixture.scalar_size, &state.inputs);
+  return &state.fixture;
+}
+
+/* Against PyTorch for the batch of 4 and for it repeated REPEATS times;
+   the empty batch. */
+static void check_build(const GradFixture *f, const Fns *fn, Grads *out, const char *how) {
+  const Inputs *in = &state.inputs;
+  char what[64];
+  run_backward(f, fn, in->params, f->batch, in->x, in->z, out);
+  snprintf(what, sizeof what, "%s vs PyTorch", how);
+  check_reference(f, out, what);
+  run_backward(f, fn, in->params, REPEATS * f->batch, in->x_rep, in->z_rep, &state.rep);
+  snprintf(what, sizeof what, "%s, batch repeated %d times, vs PyTorch", how, REPEATS);
+  check_reference(f, &state.rep, what);
+  check_empty_batch(f, fn, in, how);
+}
+
+/* ---- Finite differences ---- */
+
+/* The formula's bound on the values of tensor t: 2^-e. */
+static double tensor_scale(const Tensor *t) {
+  return ldexp(1, -weight_exponent(t->fan_in));
+}
+
+/* Parameter k of a double model by central differences of the loss its
+   gradient belongs to, against the _backward gradient analytic. */
+static void fd_check(Cmp *c, const GradFixture *f, const Fns *fn, double *params, int64_t k,
+                     const Tensor *t, double analytic) {
+  const Inputs *in = &state.inputs;
+  int is_d = k >= f->g_param_count;
+  double p = params[k];
+  double h = FD_STEP * fmax(fabs(p), tensor_scale(t));
+  double plus = p + h, minus = p - h;
+  params[k] = plus;
+  double lp = is_d ? d_batch(fn, params, f->batch, in->x, in->z)
+                   : g_batch(fn, params, f->batch, in->z);
+  params[k] = minus;
+  double lm = is_d ? d_batch(fn, params, f->batch, in->x, in->z)
+                   : g_batch(fn, params, f->batch, in->z);
+  params[k] = p;
+  double fd = (lp - lm) / (plus - minus); /* plus - minus is exact */
+  double tol = FD_RTOL * fabs(fd) + FD_ATOL;
+  if (!cmp_within(c, analytic, fd, tol))
+    cmp_fail(c, is_d ? "grad_d vs finite differences" : "grad_g vs finite differences", k,
+             t->name, analytic, fd, tol);
+}
+
+/* Finite differences for all parameters (samples <= 0) or `samples` of each
+   tensor, chosen by the formula's generator. */
+static void fd_model(const GradFixture *f, const Fns *fn, int samples, const char *what) {
+  Grads g = {0};
+  Inputs *in = &state.inputs;
+  run_backward(f, fn, in->params, f->batch, in->x, in->z, &g);
+  Cmp c = {f->model, what, 0, 0};
+  cmp_loss(&c, 8, "discriminator_loss_backward vs _batch", g.d_loss, g.d_loss_batch);
+  cmp_loss(&c, 8, "generator_loss_backward vs _batch", g.g_loss, g.g_loss_batch);
+  int checked = 0;
+  for (int i = 0; i < f->ntensors; i++) {
+    const Tensor *t = &f->tensors[i];
+    int all = samples <= 0 || t->count <= samples;
+    for (int j = 0; j < (all ? t->count : samples); j++) {
+      int64_t k = t->offset;
+      if (all)
+        k += j;
+      else
+        k += (int64_t)(splitmix64(((uint64_t)STREAM_FD_SAMPLE << 32) +
+                                  (uint64_t)(samples * i + j)) %
+                       (uint64_t)t->count);
+      int is_d = k >= f->g_param_count;
+      double analytic = is_d ? g.d[k - f->g_param_count] : g.g[k];
+      fd_check(&c, f, fn, in->params, k, t, analytic);
+      checked++;
+    }
+  }
+  cr_log_info("%s: %s: %d parameters", f->model, what, checked);
+  cmp_finish(&c);
+  grads_free(&g);
+}
+
+/* The first word of a line of .gan source. */
+static int first_word_is(const char *line, const char *word) {
+  line += strspn(line, " \t");
+  size_t n = strlen(word);
+  return !strncmp(line, word, n) && strchr(" \t{\n", line[n]) && line[n] != '\0';
+}
+
+/* The source of a float .gan file with `scalar double` declared in each
+   model, after the line `model NAME {` that opens it. */
+static char *as_double(const char *file) {
+  size_t len;
+  char *src = slurp(file, &len);
+  cr_assert_not_null(src, "cannot read %s", file);
+  static const char decl[] = "  scalar double\n";
+  size_t cap = len + 1;
+  for (const char *s = src; *s; s++)
+    cap += *s == '\n' ? sizeof decl : 0;
+  char *out = malloc(cap + sizeof decl), *o = out;
+  cr_assert_not_null(out);
+  int models = 0;
+  for (const char *line = src; *line;) {
+    size_t n = strcspn(line, "\n");
+    int is_model = first_word_is(line, "model");
+    cr_assert(!first_word_is(line, "scalar"), "%s already declares a scalar type", file);
+    cr_assert(!is_model || memchr(line, '{', n), "%s: expected `model NAME {` on one line",
+              file);
+    memcpy(o, line, n);
+    o += n;
+    *o++ = '\n';
+    if (is_model) {
+      memcpy(o, decl, sizeof decl - 1);
+      o += sizeof decl - 1;
+      models++;
+    }
+    line += n + (line[n] == '\n');
+  }
+  *o = '\0';
+  free(src);
+  cr_assert_gt(models, 0, "%s: no model", file);
+  return out;
+}
+
+/* ---- Tests ---- */
+
+typedef struct FixtureName {
+  char name[64];
+} FixtureName;
+
+static void free_fixture_names(struct criterion_test_params *ctp) {
+  cr_free(ctp->params);
+}
+
+enum { ALL, DOUBLE_TEST_MODELS, EXAMPLE_MODELS };
+
+/* Whether a fixture is of the kind wanted, by its file and scalar lines. */
+static int fixture_is(const char *path, int kind) {
+  if (kind == ALL)
+    return 1;
+  FILE *fp = fopen(path, "r");
+  char line[512], file[256] = "", scalar[16] = "";
+  while (fp && fgets(line, sizeof line, fp)) {
+    sscanf(line, "file %255s", file);
+    sscanf(line, "scalar %15s", scalar);
+  }
+  if (fp)
+    fclose(fp);
+  if (kind == DOUBLE_TEST_MODELS)
+    return !strncmp(file, "tests/models/", 13) && !strcmp(scalar, "double");
+  return !strncmp(file, "models/", 7);
+}
+
+/* One test instance per fixture file of the kind. */
+static struct criterion_test_params fixture_names(int kind) {
+  glob_t g;
+  size_t n = 0;
+  FixtureName *names = NULL;
+  if (glob(BACKWARD_DIR "/*.txt", 0, NULL, &g) == 0) {
+    names = cr_malloc(g.gl_pathc * sizeof *names);
+    for (size_t i = 0; names && i < g.gl_pathc; i++) {
+      const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+      size_t len = strlen(base) - strlen(".txt");
+      if (len >= sizeof names[n].name || !fixture_is(g.gl_pathv[i], kind))
+        continue;
+      memcpy(names[n].name, base, len);
+      names[n].name[len] = '\0';
+      n++;
+    }
+    globfree(&g);
+  }
+  return cr_make_param_array(FixtureName, names, n, free_fixture_names);
+}
+
+ParameterizedTestParameters(gradients, jit) { return fixture_names(ALL); }
+ParameterizedTestParameters(gradients, aot) { return fixture_names(ALL); }
+ParameterizedTestParameters(gradients, aot_matches_jit) { return fixture_names(ALL); }
+ParameterizedTestParameters(gradients, finite_differences) {
+  return fixture_names(DOUBLE_TEST_MODELS);
+}
+ParameterizedTestParameters(gradients, finite_differences_as_double) {
+  return fixture_names(EXAMPLE_MODELS);
+}
+
+ParameterizedTest(FixtureName *fx, gradients, jit, .fini = teardown) {
+  const GradFixture *f = setup(fx->name);
+  Fns fn = open_jit(f);
+  check_build(f, &fn, &state.jit, "JIT");
+}
+
+ParameterizedTest(FixtureName *fx, gradients, aot, .fini = teardown) {
+  const GradFixture *f = setup(fx->name);
+  Fns fn = open_aot(f);
+  check_build(f, &fn, &state.aot, "gcc");
+}
+
+ParameterizedTest(FixtureName *fx, gradients, aot_matches_jit, .fini = teardown) {
+  const GradFixture *f = setup(fx->name);
+  Fns jit = open_jit(f), aot = open_aot(f);
+  const Inputs *in = &state.inputs;
+  run_backward(f, &jit, in->params, f->batch, in->x, in->z, &state.jit);
+  run_backward(f, &aot, in->params, f->batch, in->x, in->z, &state.aot);
+  check_same(f, &state.aot, &state.jit, "gcc vs JIT");
+}
+
+/* Every parameter of the double models of tests/models. */
+ParameterizedTest(FixtureName *fx, gradients, finite_differences, .fini = teardown) {
+  const GradFixture *f = setup(fx->name);
+  cr_assert_eq(f->scalar_size, 8);
+  Fns fn = open_jit(f);
+  fd_model(f, &fn, 0, "JIT, finite differences");
+}
+
+/* The float models of models/ as double copies, FD_SAMPLES parameters per
+   tensor. */
+ParameterizedTest(FixtureName *fx, gradients, finite_differences_as_double, .fini = teardown) {
+  grad_fixture_load(&state.fixture, fx->name);
+  const GradFixture *f = &state.fixture;
+  inputs_make(f, 8, &state.inputs);
+  static char err[8192];
+  char label[300];
+  snprintf(label, sizeof label, "%s (as double)", f->file);
+  state.source = as_double(f->file);
+  state.model = ganc_jit_string(state.source, label, err, sizeof err);
+  cr_assert_not_null(state.model, "%s: ganc_jit_string failed:\n%s", label, err);
+  const ganc_info *info = ganc_find_model(state.model, f->model);
+  cr_assert_not_null(info, "%s: no model %s", label, f->model);
+  check_info(f, info, 8);
+  Fns fn = fns_bind(state.model, NULL, f->model, 8, "JIT (as double)");
+  fd_model(f, &fn, FD_SAMPLES, "JIT as double, finite differences");
+}
+
+/* Every model the compiler finds in models/ and tests/models/ has a gradient
+   fixture. */
+Test(gradients, every_model_has_a_fixture) {
+  const char *dirs[] = {"models", "tests/models"};
+  int models = 0;
+  for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
+    char **files = list_files(dirs[d], ".gan");
+    for (char **file = files; *file; file++) {
+      static char err[8192];
+      ganc_model *m = ganc_jit(*file, err, sizeof err);
+      cr_expect_not_null(m, "ganc_jit(%s) failed:\n%s", *file, err);
+      for (int j = 0; m && j < ganc_model_count(m); j++) {
+        char path[512];
+        snprintf(path, sizeof path, BACKWARD_DIR "/%s.txt", ganc_model_info(m, j)->name);
+        cr_expect(access(path, R_OK) == 0, "%s: model %s has no fixture %s", *file,
+                  ganc_model_info(m, j)->name, path);
+        models++;
+      }
+      if (m)
+        ganc_free(m);
+    }
+    paths_free(files);
+  }
+  cr_expect_geq(models, 11, "found only %d models", models);
+}
+
+/* The finite-difference test of every parameter reaches every layer kind of
+   the first milestone: some `scalar double` model in tests/models has it
+   (read from `ganc summary`). */
+Test(gradients, finite_differences_cover_every_layer) {
+  const char *kinds[] = {"linear", "relu", "leaky_relu", "tanh", "sigmoid", "reshape", "flatten"};
+  enum { KINDS = sizeof kinds / sizeof *kinds };
+  int covered[KINDS] = {0};
+  char **files = list_files("tests/models", ".gan");
+  for (char **file = files; *file; file++) {
+    char args[512];
+    snprintf(args, sizeof args, "summary '%s'", *file);
+    Run r = run_ganc(args, NULL);
+    cr_assert_eq(r.status, 0, "ganc %s failed:\n%s", args, r.err);
+    int is_double = 0;
+    for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+      char scalar[16], layer[64];
+      int index;
+      if (sscanf(line, "model %*s (scalar %15[a-z]", scalar) == 1)
+        is_double = !strcmp(scalar, "double");
+      else if (is_double && sscanf(line, " %d %63[a-z_]", &index, layer) == 2)
+        for (int k = 0; k < KINDS; k++)
+          covered[k] |= !strcmp(layer, kinds[k]);
+    }
+    run_free(&r);
+  }
+  paths_free(files);
+  for (int k = 0; k < KINDS; k++)
+    cr_expect(covered[k], "no `scalar double` model in tests/models has a %s layer", kinds[k]);
+}
