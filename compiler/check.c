@@ -336,7 +336,7 @@ static int bind_args(Checker *c, const LayerNode *ln, const LayerSpec *spec, Bou
       if (v->kind == VAL_NUMBER && strcmp(v->text, "0") == 0)
         b->integer[i] = 0;
       else if (v->kind == VAL_NUMBER && is_integer_text(v->text) && v->text[0] == '-') {
-        diag_error(c->diag, v->loc, "%s must not be negative, not %s", what, v->text);
+        diag_error(c->diag, v->loc, "%s must be a non-negative integer, not %s", what, v->text);
         ok = 0;
       } else
         ok &= positive_int(c, v, what, &b->integer[i]);
@@ -746,18 +746,6 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
   return ok && gen_ok && disc_ok;
 }
 
-/* Convolutions parse and check; their code generation is the next step. */
-static int check_supported(Checker *c, const Stack *st)
-{
-  int ok = 1;
-  for (int i = 0; i < st->n; i++)
-    if (st->layers[i].kind == LY_CONV2D || st->layers[i].kind == LY_CONV_TRANSPOSE2D) {
-      diag_error(c->diag, st->layers[i].loc, "%s is not supported yet", layer_kind_name(st->layers[i].kind));
-      ok = 0;
-    }
-  return ok;
-}
-
 Program *check_program(Arena *a, Diag *d, const Ast *ast, const char *src)
 {
   Checker c = {a, d, src};
@@ -768,11 +756,7 @@ Program *check_program(Arena *a, Diag *d, const Ast *ast, const char *src)
   for (int i = 0; i < ast->models.n && !diag_full(d); i++) {
     const ModelNode *mn = ast->models.item[i];
     check_model_name(&c, mn, p->models, p->n);
-    Model *m = &p->models[p->n++];
-    if (check_model(&c, mn, m)) {
-      check_supported(&c, &m->gen);
-      check_supported(&c, &m->disc);
-    }
+    check_model(&c, mn, &p->models[p->n++]);
   }
   return d->errors == before ? p : NULL;
 }

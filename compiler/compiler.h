@@ -240,6 +240,7 @@ typedef struct Graph {
   int64_t *act_off; /* offset of each value in the activations array */
   int64_t acts;     /* elements of the activations array */
   int64_t grad_scratch; /* elements of each of the two gradient arrays */
+  int64_t conv_scratch; /* the JIT's convolution kernels' column buffer */
 } Graph;
 
 typedef struct IrModel {
@@ -254,6 +255,8 @@ typedef struct Ir {
 } Ir;
 
 Ir *lower_program(Arena *a, const Program *prog);
+/* relu, leaky_relu, tanh, sigmoid: one output per input, in place allowed. */
+int op_is_elementwise(OpKind k);
 
 /* ---- emit.c: C text ---- */
 

@@ -186,6 +186,161 @@ static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
   put(e, " */\n");
 }
 
+/* ---- convolutions ---- */
+
+typedef struct Conv {
+  long long c, h, w, o, oh, ow, k, s, p;
+  long long woff, boff;
+} Conv;
+
+static Conv conv_of(const Layer *l)
+{
+  Conv v = {l->in.dim[0], l->in.dim[1], l->in.dim[2], l->out.dim[0], l->out.dim[1], l->out.dim[2],
+            l->kernel,    l->stride,    l->padding,   l->weight_off,  l->bias_off};
+  return v;
+}
+
+/* The kernels' trailing arguments: c, h, w, o, oh, ow, k, s, p. */
+static void put_geometry(Emitter *e, const Conv *v)
+{
+  put(e, "%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld", v->c, v->h, v->w, v->o, v->oh, v->ow, v->k, v->s,
+      v->p);
+}
+
+/* Loops over a conv2d window: for output (o, y, x), every (c, ky, kx) whose
+   input (c, iy, ix) lies inside; BODY uses w_at (the weight's index) and
+   x_at (the input's). The caller has opened o, y, x. */
+static void put_conv2d_window(Emitter *e, const Conv *v, const char *ind, const char *body)
+{
+  put(e, "%sfor (int c = 0; c < %lld; c++)\n", ind, v->c);
+  put(e, "%s  for (int ky = 0; ky < %lld; ky++) {\n", ind, v->k);
+  put(e, "%s    int iy = y * %lld - %lld + ky;\n", ind, v->s, v->p);
+  put(e, "%s    if (iy < 0 || iy >= %lld)\n%s      continue;\n", ind, v->h, ind);
+  put(e, "%s    for (int kx = 0; kx < %lld; kx++) {\n", ind, v->k);
+  put(e, "%s      int ix = x * %lld - %lld + kx;\n", ind, v->s, v->p);
+  put(e, "%s      int w_at = ((o * %lld + c) * %lld + ky) * %lld + kx, x_at = (c * %lld + iy) * %lld + ix;\n", ind,
+      v->c, v->k, v->k, v->h, v->w);
+  put(e, "%s      if (ix >= 0 && ix < %lld)\n%s        %s;\n", ind, v->w, ind, body);
+  put(e, "%s    }\n%s  }\n", ind, ind);
+}
+
+/* Loops over a conv_transpose2d scatter: for input (c, iy, ix), every
+   (o, ky, kx) whose output (o, y, x) lies inside; BODY uses w_at and y_at.
+   The caller has opened c, iy, ix. */
+static void put_convt_window(Emitter *e, const Conv *v, const char *ind, const char *body)
+{
+  put(e, "%sfor (int o = 0; o < %lld; o++)\n", ind, v->o);
+  put(e, "%s  for (int ky = 0; ky < %lld; ky++) {\n", ind, v->k);
+  put(e, "%s    int y = iy * %lld - %lld + ky;\n", ind, v->s, v->p);
+  put(e, "%s    if (y < 0 || y >= %lld)\n%s      continue;\n", ind, v->oh, ind);
+  put(e, "%s    for (int kx = 0; kx < %lld; kx++) {\n", ind, v->k);
+  put(e, "%s      int x = ix * %lld - %lld + kx;\n", ind, v->s, v->p);
+  put(e, "%s      int w_at = ((c * %lld + o) * %lld + ky) * %lld + kx, y_at = (o * %lld + y) * %lld + x;\n", ind,
+      v->o, v->k, v->k, v->oh, v->ow);
+  put(e, "%s      if (x >= 0 && x < %lld)\n%s        %s;\n", ind, v->ow, ind, body);
+  put(e, "%s    }\n%s  }\n", ind, ind);
+}
+
+static void put_conv_forward(Emitter *e, const Op *op, const char *x, const char *y)
+{
+  Conv v = conv_of(op->layer);
+  char body[256];
+  if (e->opt->jit) {
+    put(e, "  ganc_%s_%s(%s, params + %lld, params + %lld, %s, cs, ", layer_kind_name(op->layer->kind),
+        kernel_suffix(e), y, v.woff, v.boff, x);
+    put_geometry(e, &v);
+    put(e, ");\n");
+    return;
+  }
+  if (op->kind == OP_CONV2D) {
+    put(e, "  for (int o = 0; o < %lld; o++)\n    for (int y = 0; y < %lld; y++)\n", v.o, v.oh);
+    put(e, "      for (int x = 0; x < %lld; x++) {\n", v.ow);
+    put(e, "        scalar s = params[%lld + o];\n", v.boff);
+    snprintf(body, sizeof body, "s += params[%lld + w_at] * %s[x_at]", v.woff, x);
+    put_conv2d_window(e, &v, "        ", body);
+    put(e, "        %s[(o * %lld + y) * %lld + x] = s;\n      }\n", y, v.oh, v.ow);
+    return;
+  }
+  put(e, "  for (int o = 0; o < %lld; o++)\n    for (int i = 0; i < %lld; i++)\n", v.o, v.oh * v.ow);
+  put(e, "      %s[o * %lld + i] = params[%lld + o];\n", y, v.oh * v.ow, v.boff);
+  put(e, "  for (int c = 0; c < %lld; c++)\n    for (int iy = 0; iy < %lld; iy++)\n", v.c, v.h);
+  put(e, "      for (int ix = 0; ix < %lld; ix++) {\n", v.w);
+  put(e, "        scalar v = %s[(c * %lld + iy) * %lld + ix];\n", x, v.h, v.w);
+  snprintf(body, sizeof body, "%s[y_at] += params[%lld + w_at] * v", y, v.woff);
+  put_convt_window(e, &v, "        ", body);
+  put(e, "      }\n");
+}
+
+/* Gradients of a convolution's parameters, added into grad (indexed from the
+   stack's first parameter). */
+static void put_conv_param_grad(Emitter *e, const Op *op, const Graph *g, const char *dy, const char *x,
+                                const char *ind)
+{
+  Conv v = conv_of(op->layer);
+  long long w = v.woff - g->stack->param_off, b = v.boff - g->stack->param_off;
+  char body[256];
+  if (e->opt->jit) {
+    put(e, "%sganc_%s_back_params_%s(grad + %lld, grad + %lld, %s, %s, cs, ", ind, layer_kind_name(op->layer->kind),
+        kernel_suffix(e), w, b, dy, x);
+    put_geometry(e, &v);
+    put(e, ");\n");
+    return;
+  }
+  if (op->kind == OP_CONV2D) {
+    put(e, "%sfor (int o = 0; o < %lld; o++)\n%s  for (int y = 0; y < %lld; y++)\n", ind, v.o, ind, v.oh);
+    put(e, "%s    for (int x = 0; x < %lld; x++) {\n", ind, v.ow);
+    put(e, "%s      scalar d = %s[(o * %lld + y) * %lld + x];\n", ind, dy, v.oh, v.ow);
+    put(e, "%s      grad[%lld + o] += d;\n", ind, b);
+    snprintf(body, sizeof body, "grad[%lld + w_at] += d * %s[x_at]", w, x);
+    char deeper[64];
+    snprintf(deeper, sizeof deeper, "%s      ", ind);
+    put_conv2d_window(e, &v, deeper, body);
+    put(e, "%s    }\n", ind);
+    return;
+  }
+  put(e, "%sfor (int o = 0; o < %lld; o++)\n%s  for (int i = 0; i < %lld; i++)\n", ind, v.o, ind, v.oh * v.ow);
+  put(e, "%s    grad[%lld + o] += %s[o * %lld + i];\n", ind, b, dy, v.oh * v.ow);
+  put(e, "%sfor (int c = 0; c < %lld; c++)\n%s  for (int iy = 0; iy < %lld; iy++)\n", ind, v.c, ind, v.h);
+  put(e, "%s    for (int ix = 0; ix < %lld; ix++) {\n", ind, v.w);
+  put(e, "%s      scalar v = %s[(c * %lld + iy) * %lld + ix];\n", ind, x, v.h, v.w);
+  snprintf(body, sizeof body, "grad[%lld + w_at] += v * %s[y_at]", w, dy);
+  char deeper[64];
+  snprintf(deeper, sizeof deeper, "%s      ", ind);
+  put_convt_window(e, &v, deeper, body);
+  put(e, "%s    }\n", ind);
+}
+
+/* The gradient of a convolution's input, written to dx. */
+static void put_conv_input_grad(Emitter *e, const Op *op, const char *dx, const char *dy, const char *ind)
+{
+  Conv v = conv_of(op->layer);
+  char body[256], deeper[64];
+  snprintf(deeper, sizeof deeper, "%s      ", ind);
+  if (e->opt->jit) {
+    put(e, "%sganc_%s_back_input_%s(%s, params + %lld, %s, cs, ", ind, layer_kind_name(op->layer->kind),
+        kernel_suffix(e), dx, v.woff, dy);
+    put_geometry(e, &v);
+    put(e, ");\n");
+    return;
+  }
+  if (op->kind == OP_CONV2D) {
+    put(e, "%sfor (int i = 0; i < %lld; i++)\n%s  %s[i] = 0;\n", ind, v.c * v.h * v.w, ind, dx);
+    put(e, "%sfor (int o = 0; o < %lld; o++)\n%s  for (int y = 0; y < %lld; y++)\n", ind, v.o, ind, v.oh);
+    put(e, "%s    for (int x = 0; x < %lld; x++) {\n", ind, v.ow);
+    put(e, "%s      scalar d = %s[(o * %lld + y) * %lld + x];\n", ind, dy, v.oh, v.ow);
+    snprintf(body, sizeof body, "%s[x_at] += params[%lld + w_at] * d", dx, v.woff);
+    put_conv2d_window(e, &v, deeper, body);
+    put(e, "%s    }\n", ind);
+    return;
+  }
+  put(e, "%sfor (int c = 0; c < %lld; c++)\n%s  for (int iy = 0; iy < %lld; iy++)\n", ind, v.c, ind, v.h);
+  put(e, "%s    for (int ix = 0; ix < %lld; ix++) {\n", ind, v.w);
+  put(e, "%s      scalar s = 0;\n", ind);
+  snprintf(body, sizeof body, "s += params[%lld + w_at] * %s[y_at]", v.woff, dy);
+  put_convt_window(e, &v, deeper, body);
+  put(e, "%s      %s[(c * %lld + iy) * %lld + ix] = s;\n%s    }\n", ind, dx, v.h, v.w, ind);
+}
+
 /* One layer's forward code reading x and writing y. */
 static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, const char *y)
 {
@@ -228,9 +383,16 @@ static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, cons
     break;
   case OP_CONV2D:
   case OP_CONV_TRANSPOSE2D:
-    put(e, "#error \"convolutions are not supported yet\"\n");
+    put_conv_forward(e, op, x, y);
     break;
   }
+}
+
+/* The JIT's convolution kernels need a column buffer. */
+static void put_conv_scratch(Emitter *e, const Graph *g)
+{
+  if (e->opt->jit && g->conv_scratch)
+    put(e, "  scalar cs[%lld]; /* im2col columns for the convolution kernels */\n", (long long)g->conv_scratch);
 }
 
 static int uses_buf(const Graph *g, Buf b)
@@ -259,6 +421,7 @@ static void put_forward(Emitter *e, const Graph *g, int is_gen)
     put(e, "  scalar a[%lld];\n", (long long)g->scratch);
   if (uses_buf(g, BUF_B))
     put(e, "  scalar b[%lld];\n", (long long)g->scratch);
+  put_conv_scratch(e, g);
   if (st->param_count == 0)
     put(e, "  (void)params;\n");
   for (int i = 0; i < g->nops; i++)
@@ -309,6 +472,7 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
   else
     put(e, "static scalar %s_D_train(const scalar *params, const scalar *in, scalar *acts)\n{\n", n);
   put_value_decls(e, g, used, "");
+  put_conv_scratch(e, g);
   if (g->stack->param_count == 0)
     put(e, "  (void)params;\n");
   if (g->nvalues == 1)
@@ -341,6 +505,41 @@ typedef struct BackUse {
   int *value;
 } BackUse;
 
+/* Gradients of a linear layer's parameters, added into grad. */
+static void put_linear_param_grad(Emitter *e, const Op *op, const Graph *g, const char *dy, const char *x,
+                                  const char *gi)
+{
+  const Layer *l = op->layer;
+  long long in = (long long)l->in.dim[0], out = (long long)l->out_features;
+  long long w = (long long)(l->weight_off - g->stack->param_off), b = (long long)(l->bias_off - g->stack->param_off);
+  if (e->opt->jit) {
+    put(e, "%sganc_linear_back_params_%s(grad + %lld, grad + %lld, %s, %s, %lld, %lld);\n", gi, kernel_suffix(e), w, b,
+        dy, x, out, in);
+    return;
+  }
+  put(e, "%sfor (int o = 0; o < %lld; o++) {\n", gi, out);
+  put(e, "%s  scalar *gw = grad + %lld + o * %lld;\n", gi, w, in);
+  put(e, "%s  grad[%lld + o] += %s[o];\n", gi, b, dy);
+  put(e, "%s  for (int i = 0; i < %lld; i++)\n%s    gw[i] += %s[o] * %s[i];\n%s}\n", gi, in, gi, dy, x, gi);
+}
+
+/* The gradient of a linear layer's input, written to dx. */
+static void put_linear_input_grad(Emitter *e, const Op *op, const char *dx, const char *dy, const char *indent)
+{
+  const Layer *l = op->layer;
+  long long in = (long long)l->in.dim[0], out = (long long)l->out_features;
+  if (e->opt->jit) {
+    put(e, "%sganc_linear_back_input_%s(%s, params + %lld, %s, %lld, %lld);\n", indent, kernel_suffix(e), dx,
+        (long long)l->weight_off, dy, out, in);
+    return;
+  }
+  put(e, "%sfor (int i = 0; i < %lld; i++)\n%s  %s[i] = 0;\n", indent, in, indent, dx);
+  put(e, "%sfor (int o = 0; o < %lld; o++) {\n", indent, out);
+  put(e, "%s  const scalar *w = params + %lld + o * %lld;\n", indent, (long long)l->weight_off, in);
+  put(e, "%s  for (int i = 0; i < %lld; i++)\n%s    %s[i] += w[i] * %s[o];\n%s}\n", indent, in, indent, dx, dy,
+      indent);
+}
+
 static void put_back_op(Emitter *e, const Graph *g, const Op *op, GradBuf dy_buf, GradBuf dx_buf, int is_gen,
                         BackUse *use)
 {
@@ -360,21 +559,14 @@ static void put_back_op(Emitter *e, const Graph *g, const Op *op, GradBuf dy_buf
   if (!is_gen && dy_buf == GRAD_CALLER)
     use->ga = 1;
 
-  if (op->kind == OP_LINEAR) {
-    long long in = (long long)l->in.dim[0], out = (long long)l->out_features;
-    long long w = (long long)(l->weight_off - g->stack->param_off), b = (long long)(l->bias_off - g->stack->param_off);
+  if (op->kind == OP_LINEAR || op->kind == OP_CONV2D || op->kind == OP_CONV_TRANSPOSE2D) {
     const char *gi = is_gen ? "  " : "    ";
     if (!is_gen)
       put(e, "  if (grad) {\n");
-    if (e->opt->jit) {
-      put(e, "%sganc_linear_back_params_%s(grad + %lld, grad + %lld, %s, %s, %lld, %lld);\n", gi, kernel_suffix(e), w,
-          b, dy, x, out, in);
-    } else {
-      put(e, "%sfor (int o = 0; o < %lld; o++) {\n", gi, out);
-      put(e, "%s  scalar *gw = grad + %lld + o * %lld;\n", gi, w, in);
-      put(e, "%s  grad[%lld + o] += %s[o];\n", gi, b, dy);
-      put(e, "%s  for (int i = 0; i < %lld; i++)\n%s    gw[i] += %s[o] * %s[i];\n%s}\n", gi, in, gi, dy, x, gi);
-    }
+    if (op->kind == OP_LINEAR)
+      put_linear_param_grad(e, op, g, dy, x, gi);
+    else
+      put_conv_param_grad(e, op, g, dy, x, gi);
     if (!is_gen)
       put(e, "  }\n");
     if (op->in == 0)
@@ -386,18 +578,10 @@ static void put_back_op(Emitter *e, const Graph *g, const Op *op, GradBuf dy_buf
     use->params = 1;
     if (dx_buf == GRAD_IN)
       put(e, "  if (din) {\n");
-    if (e->opt->jit) {
-      put(e, "%sganc_linear_back_input_%s(%s, params + %lld, %s, %lld, %lld);\n", indent, kernel_suffix(e), dx,
-          (long long)l->weight_off, dy, out, in);
-      if (dx_buf == GRAD_IN)
-        put(e, "  }\n");
-      return;
-    }
-    put(e, "%sfor (int i = 0; i < %lld; i++)\n%s  %s[i] = 0;\n", indent, in, indent, dx);
-    put(e, "%sfor (int o = 0; o < %lld; o++) {\n", indent, out);
-    put(e, "%s  const scalar *w = params + %lld + o * %lld;\n", indent, (long long)l->weight_off, in);
-    put(e, "%s  for (int i = 0; i < %lld; i++)\n%s    %s[i] += w[i] * %s[o];\n%s}\n", indent, in, indent, dx, dy,
-        indent);
+    if (op->kind == OP_LINEAR)
+      put_linear_input_grad(e, op, dx, dy, indent);
+    else
+      put_conv_input_grad(e, op, dx, dy, indent);
     if (dx_buf == GRAD_IN)
       put(e, "  }\n");
     return;
@@ -456,8 +640,8 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
     GradBuf next;
     if (op->in == 0)
       next = GRAD_IN;
-    else if (op->kind != OP_LINEAR && cur != GRAD_CALLER)
-      next = cur; /* elementwise: in place */
+    else if (op_is_elementwise(op->kind) && cur != GRAD_CALLER)
+      next = cur; /* in place */
     else
       next = cur == GRAD_A ? GRAD_B : GRAD_A;
     if (!is_gen && cur == GRAD_CALLER && next == GRAD_A)
@@ -483,6 +667,7 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
     put(e, "  scalar ga[%lld];\n", (long long)g->grad_scratch);
   if (use.gb)
     put(e, "  scalar gb[%lld];\n", (long long)g->grad_scratch);
+  put_conv_scratch(e, g);
   if (!use.params)
     put(e, "  (void)params;\n");
   if (!use.in)
@@ -606,6 +791,15 @@ static void put_source_body(Emitter *e)
     put(e, "void ganc_linear_back_params_%s(%s *gw, %s *gb, const %s *dy, const %s *x, int out, int in);\n", k, s,
         s, s, s);
     put(e, "void ganc_linear_back_input_%s(%s *dx, const %s *w, const %s *dy, int out, int in);\n", k, s, s, s);
+    static const char *const convs[] = {"conv2d", "conv_transpose2d"};
+    for (int i = 0; i < 2; i++) {
+      put(e, "void ganc_%s_%s(%s *out, const %s *w, const %s *b, const %s *in, %s *scratch, int c, int h, int wd, "
+          "int o, int oh, int ow, int k, int s, int p);\n", convs[i], k, s, s, s, s, s);
+      put(e, "void ganc_%s_back_params_%s(%s *gw, %s *gb, const %s *dy, const %s *in, %s *scratch, int c, int h, "
+          "int wd, int o, int oh, int ow, int k, int s, int p);\n", convs[i], k, s, s, s, s, s);
+      put(e, "void ganc_%s_back_input_%s(%s *dx, const %s *w, const %s *dy, %s *scratch, int c, int h, int wd, "
+          "int o, int oh, int ow, int k, int s, int p);\n", convs[i], k, s, s, s, s);
+    }
   } else
     put(e, "#include <math.h>\n");
   put(e, "#include <stddef.h>\n\n");

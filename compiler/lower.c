@@ -9,7 +9,7 @@
  * for the backward pass. */
 #include "compiler.h"
 
-static int is_elementwise(OpKind k)
+int op_is_elementwise(OpKind k)
 {
   return k == OP_RELU || k == OP_LEAKY_RELU || k == OP_TANH || k == OP_SIGMOID;
 }
@@ -61,7 +61,7 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
       op->out_buf = where;
     else if (op->out == last)
       op->out_buf = BUF_OUT;
-    else if (is_elementwise(op->kind) && where != BUF_IN)
+    else if (op_is_elementwise(op->kind) && where != BUF_IN)
       op->out_buf = where;
     else
       op->out_buf = where == BUF_A ? BUF_B : BUF_A;
@@ -79,6 +79,19 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
   for (int v = 0; v < g->nvalues; v++)
     if (g->size[v] > g->grad_scratch)
       g->grad_scratch = g->size[v];
+
+  /* im2col columns: a window of the input per output position (conv2d), a
+     window of the output per input position (conv_transpose2d). */
+  for (int i = 0; i < g->nops; i++) {
+    const Layer *l = g->ops[i].layer;
+    int64_t k2 = l->kernel * l->kernel, cols = 0;
+    if (l->kind == LY_CONV2D)
+      cols = l->in.dim[0] * k2 * l->out.dim[1] * l->out.dim[2];
+    else if (l->kind == LY_CONV_TRANSPOSE2D)
+      cols = l->out.dim[0] * k2 * l->in.dim[1] * l->in.dim[2];
+    if (cols > g->conv_scratch)
+      g->conv_scratch = cols;
+  }
 }
 
 Ir *lower_program(Arena *a, const Program *prog)

@@ -140,7 +140,13 @@ static int add_symbols(TCCState *s)
 #define KERNEL_SYMBOLS(S)                                                              \
   {"ganc_linear_" #S, (const void *)ganc_linear_##S},                                  \
   {"ganc_linear_back_params_" #S, (const void *)ganc_linear_back_params_##S},          \
-  {"ganc_linear_back_input_" #S, (const void *)ganc_linear_back_input_##S}
+  {"ganc_linear_back_input_" #S, (const void *)ganc_linear_back_input_##S},                  \
+  {"ganc_conv2d_" #S, (const void *)ganc_conv2d_##S},                                          \
+  {"ganc_conv2d_back_params_" #S, (const void *)ganc_conv2d_back_params_##S},                  \
+  {"ganc_conv2d_back_input_" #S, (const void *)ganc_conv2d_back_input_##S},                    \
+  {"ganc_conv_transpose2d_" #S, (const void *)ganc_conv_transpose2d_##S},                      \
+  {"ganc_conv_transpose2d_back_params_" #S, (const void *)ganc_conv_transpose2d_back_params_##S}, \
+  {"ganc_conv_transpose2d_back_input_" #S, (const void *)ganc_conv_transpose2d_back_input_##S}
       KERNEL_SYMBOLS(f32), KERNEL_SYMBOLS(f64),
   };
   for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)

@@ -111,11 +111,32 @@ Test(front, shapes_and_parameter_layout)
 
 Test(front, convolution_shapes)
 {
-  /* The checker knows the convolutions' shapes; code generation reports them as not supported yet. */
-  const char *e = first_error("model a { latent [4, 7, 9] observation [2, 14, 18] "
-                              "generator { conv_transpose2d(2, 4, stride=2, padding=1) }\n"
-                              "discriminator { conv2d(3, 3, 2, 1) flatten linear(1) } }");
-  cr_expect_str_eq(e, "1:64: error: conv_transpose2d is not supported yet", "%s", e);
+  const Program *p = ok("model a { latent [4, 7, 9] observation [2, 14, 18] "
+                        "generator { conv_transpose2d(2, 4, stride=2, padding=1) }\n"
+                        "discriminator { conv2d(3, 3, 2, 1) flatten linear(1) } }");
+  const Model *m = &p->models[0];
+  const Layer *g = &m->gen.layers[0], *d = &m->disc.layers[0];
+  /* (7-1)*2 + 4 - 2*1 = 14 and (9-1)*2 + 4 - 2 = 18 */
+  cr_expect_eq(g->out.dim[1], 14);
+  cr_expect_eq(g->out.dim[2], 18);
+  /* conv_transpose2d weight [in, out, k, k] */
+  cr_expect_eq(g->weight_shape.dim[0], 4);
+  cr_expect_eq(g->weight_shape.dim[1], 2);
+  cr_expect_eq(g->weight_count, 4 * 2 * 4 * 4);
+  cr_expect_eq(g->bias_off, 128);
+  /* floor((14 + 2 - 3) / 2) + 1 = 7, floor((18 + 2 - 3) / 2) + 1 = 9 */
+  cr_expect_eq(d->out.dim[0], 3);
+  cr_expect_eq(d->out.dim[1], 7);
+  cr_expect_eq(d->out.dim[2], 9);
+  /* conv2d weight [out, in, k, k], after G's 130 */
+  cr_expect_eq(d->weight_off, 130);
+  cr_expect_eq(d->weight_shape.dim[0], 3);
+  cr_expect_eq(d->weight_shape.dim[1], 2);
+  cr_expect_eq(m->param_count, 130 + 54 + 3 + 189 + 1);
+  /* convT: each of 4*7*9 inputs meets 2*4*4 weights; conv2d: each of 3*7*9
+     outputs meets 2*3*3; then linear(1) on 189. */
+  cr_expect_eq(m->gen.flops, 2 * 252 * 2 * 16);
+  cr_expect_eq(m->disc.flops, 2 * 189 * 2 * 9 + 2 * 189);
 }
 
 Test(front, column_counts_bytes)

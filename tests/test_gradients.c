@@ -9,8 +9,13 @@
  * tensor's largest |entry|. Parameters and inputs are not stored: they come
  * from the formula of forward.py (fixture.c), as in test_conformance.c.
  *
- * Against PyTorch, through the JIT and through gcc-compiled emitted C, a
- * gradient entry of tensor T passes when
+ * Each model runs through the JIT and through emitted C built by gcc. Each
+ * build's losses and gradients are compared with PyTorch's, for the batch of
+ * 4 and for the same batch repeated 16 times (n = 64, the same means); the
+ * gradient buffers start out as NaN, so an entry left unwritten fails; for
+ * n <= 0 both functions must return 0 and leave the buffer alone. The two
+ * builds' full gradients are compared with each other. A gradient entry of
+ * tensor T passes when
  *     |got - want| <= rtol * |want| + atol * max |want entry of T|
  *   scalar float:  rtol 1e-4,  atol 1e-5
  *   scalar double: rtol 1e-10, atol 1e-12
@@ -22,7 +27,7 @@
  * float32 autograd on these fixtures stays within 1/20 of this tolerance.
  * Losses are forward values and keep the forward tolerance (float 1e-5
  * relative + 1e-6, double 1e-12 + 1e-14), also where the loss a _backward
- * function returns is compared with NAME_*_loss_batch.
+ * function returns is compared with NAME_*_loss_batch of the same build.
  *
  * Finite differences, in double: for every parameter of the `scalar double`
  * models in tests/models (and of 16 sampled per tensor of each model in models/,
