@@ -124,7 +124,7 @@ $(B)/ganc: $(B)/compiler/main.o $(B)/libganc.a
 
 # ---- tests ------------------------------------------------------------------
 
-$(B)/tests/%.o: tests/%.c runtime/ganc.h tests/test.h
+$(B)/tests/%.o: tests/%.c runtime/ganc.h tests/test.h tests/fixture.h
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -c -o $@ $<
