@@ -161,6 +161,10 @@ demo:
 	$(DEMO)/c/ring8
 	@echo '== samples over the real distribution: $(DEMO)/ring8/samples.png'
 
+# ---- fuzzing (tests/fuzz/fuzz.mk: make fuzz FUZZ_SECONDS=N) --------------------
+
+-include tests/fuzz/fuzz.mk
+
 # ---- install ----------------------------------------------------------------
 
 $(B)/ganc.pc: FORCE
