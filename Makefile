@@ -40,9 +40,18 @@ else
 endif
 
 COMPILER := arena diag check lower emit compile
-RUNTIME  := jit kernels rng adam safetensors data image train
+RUNTIME  := jit rng adam safetensors data image train
+# The JIT's kernels: per scalar type, and on x86-64 per instruction set level.
+ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
+  KERNEL_LEVELS := v1 v3 v4
+else
+  KERNEL_LEVELS := v1
+endif
+KERNEL_OBJS := $(foreach l,$(KERNEL_LEVELS),$(B)/runtime/kernels_f32_$(l).o $(B)/runtime/kernels_f64_$(l).o)
+kernel_march = $(if $(filter v3,$(1)),-march=x86-64-v3,$(if $(filter v4,$(1)),-march=x86-64-v4))
 LIB_OBJS := $(B)/parser.o $(B)/lexer.o \
-            $(COMPILER:%=$(B)/compiler/%.o) $(RUNTIME:%=$(B)/runtime/%.o)
+            $(COMPILER:%=$(B)/compiler/%.o) $(RUNTIME:%=$(B)/runtime/%.o) \
+            $(KERNEL_OBJS)
 TESTS    := $(patsubst tests/%.c,$(B)/tests/%.o,$(wildcard tests/*.c))
 
 # ---- dependencies -----------------------------------------------------------
@@ -108,11 +117,27 @@ $(B)/runtime/%.o: runtime/%.c runtime/ganc.h runtime/io.h runtime/train.h compil
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# The kernels are the hot loops of JIT-compiled models: always optimized.
-$(B)/runtime/kernels.o: runtime/kernels.c runtime/kernels.h
+# runtime/kernels.inc is the arithmetic of every layer: the emitter copies it
+# into generated code (kernels_text.h), the runtime compiles it for the JIT
+# once per scalar type, always optimized, with a table of its kernels by name.
+$(B)/kernels_text.h: runtime/kernels.inc
+	@mkdir -p $(B)
+	$(call say,GEN,$@)
+	$(Q){ echo 'static const char kernels_text[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/  "/' -e 's/$$/\\n"/' $<; echo '  ;'; } > $@
+
+$(B)/kernel_names.h: runtime/kernels.inc
+	@mkdir -p $(B)
+	$(call say,GEN,$@)
+	$(Q)sed -n 's/^KERNEL void \([a-z0-9_]*\)(.*/K(\1)/p' $< > $@
+
+$(B)/runtime/kernels_%.o: runtime/kernels.c runtime/kernels.inc runtime/kernels.h $(B)/kernel_names.h
 	@mkdir -p $(@D)
-	$(call say,CC,$<)
-	$(Q)$(CC) $(ALL_CFLAGS) -O3 -c -o $@ $<
+	$(call say,CC,$< [$*])
+	$(Q)$(CC) $(ALL_CFLAGS) -O3 $(call kernel_march,$(word 2,$(subst _, ,$*))) \
+	  -DGANC_KERNEL_SCALAR=$(if $(filter f32_%,$*),float,double) -DGANC_KERNEL_TABLE=ganc_kernels_$* -c -o $@ $<
+
+$(B)/compiler/emit.o: $(B)/kernels_text.h
 
 $(B)/libganc.a: $(LIB_OBJS)
 	$(call say,AR,$@)

@@ -30,7 +30,7 @@ int compile_source(Compilation *c, const char *file, const char *src, size_t len
     if (c->ast)
       c->prog = check_program(&c->arena, &c->diag, c->ast, src);
     if (c->prog)
-      c->ir = lower_program(&c->arena, c->prog);
+      c->ir = lower_program(&c->arena, &c->diag, c->prog);
   }
   c->arena.on_oom = NULL;
   if (c->diag.out.failed) {

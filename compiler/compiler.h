@@ -246,7 +246,13 @@ typedef struct Graph {
 typedef struct IrModel {
   const Model *model;
   Graph gen, disc;
+  int tile;            /* samples that pass through the layers together */
+  int64_t stack_bytes; /* the most any emitted function keeps on the stack */
 } IrModel;
+
+/* Emitted functions keep their activations on the stack; the tile is the
+   largest power of two up to MAX_TILE that keeps every one within this. */
+enum { STACK_BUDGET = 1 << 20, MAX_TILE = 64 };
 
 typedef struct Ir {
   const Program *prog;
@@ -254,7 +260,8 @@ typedef struct Ir {
   int n;
 } Ir;
 
-Ir *lower_program(Arena *a, const Program *prog);
+/* NULL after reporting a model that does not fit the stack budget. */
+Ir *lower_program(Arena *a, Diag *d, const Program *prog);
 /* relu, leaky_relu, tanh, sigmoid: one output per input, in place allowed. */
 int op_is_elementwise(OpKind k);
 

@@ -1,22 +1,22 @@
-/* emit.c — C text for one lowered model: NAME.h and NAME.c.
+/* emit.c — C text for one lowered model: NAME.h, NAME.c, NAME_weights.c.
  *
- * The source has two static forward functions, NAME_G and NAME_D, with one
- * block per layer headed by a comment naming the layer, its source line and
- * its shapes; the public functions of DESIGN.md section 4 are written in
- * terms of them, so that fake_score(z) and real_score(generate(z)) run the
- * same code on the same numbers. Loop bounds and offsets are constants. */
+ * Samples go through the layers in tiles of up to TILE at a time (lower.c
+ * chooses TILE within the stack budget), so that a linear layer is one
+ * matrix product that reads each weight row once per tile. Every layer is
+ * one call of a kernel from runtime/kernels.inc, headed by a comment naming
+ * the layer, its source line and its shapes. `ganc emit` copies the kernels
+ * the model needs into the source; the JIT declares them and links the
+ * runtime's optimized build of the same text. The public functions of
+ * DESIGN.md section 4 are written in terms of the static NAME_G and NAME_D,
+ * so that fake_score(z) and real_score(generate(z)) run the same code on
+ * the same numbers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compiler.h"
 #include "ganc.h"
-
-/* A zeroed array of n ints for bookkeeping within one function. */
-static int *arena_alloc_tmp(int n)
-{
-  return calloc((size_t)(n > 0 ? n : 1), sizeof(int));
-}
+#include "kernels_text.h"
 
 typedef struct Emitter {
   Str *out;
@@ -38,23 +38,6 @@ static void put(Emitter *e, const char *fmt, ...)
 static const char *scalar_type(const Model *m)
 {
   return m->scalar == SCALAR_DOUBLE ? "double" : "float";
-}
-
-/* libm's functions for the model's scalar type. */
-static const char *tanh_fn(const Emitter *e)
-{
-  return e->m->scalar == SCALAR_DOUBLE ? "tanh" : "tanhf";
-}
-
-/* The runtime kernels' suffix for the scalar type (JIT only). */
-static const char *kernel_suffix(const Emitter *e)
-{
-  return e->m->scalar == SCALAR_DOUBLE ? "f64" : "f32";
-}
-
-static const char *exp_fn(const Emitter *e)
-{
-  return e->m->scalar == SCALAR_DOUBLE ? "exp" : "expf";
 }
 
 /* A constant of the scalar type that reads back exactly. */
@@ -79,17 +62,6 @@ static void put_comment_text(Emitter *e, const char *s)
     if (*s == '*' && s[1] == '/')
       str_putc(e->out, ' ');
   }
-}
-
-static const char *buf_name(Buf b)
-{
-  switch (b) {
-  case BUF_IN: return "in";
-  case BUF_OUT: return "out";
-  case BUF_A: return "a";
-  case BUF_B: return "b";
-  }
-  return "?";
 }
 
 /* ---- the header ---- */
@@ -166,7 +138,115 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   put(&e, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
-/* ---- forward code ---- */
+/* ---- kernels ---- */
+
+/* kernels.inc as blocks separated by blank lines: declarations, or one
+   function each (KERNEL or static inline) with the comment above it. */
+typedef struct Block {
+  const char *text, *sig; /* sig: the function's first line, NULL if none */
+  size_t len;
+  char name[40];
+  int kernel, used;
+} Block;
+
+enum { MAX_BLOCKS = 64 };
+
+static int kernel_blocks(Block *b)
+{
+  int n = 0;
+  const char *p = kernels_text;
+  while (*p && n < MAX_BLOCKS) {
+    while (*p == '\n')
+      p++;
+    const char *end = strstr(p, "\n\n");
+    size_t len = end ? (size_t)(end - p) + 1 : strlen(p);
+    Block *k = &b[n++];
+    memset(k, 0, sizeof *k);
+    k->text = p;
+    k->len = len;
+    for (const char *line = p; line < p + len; line = strchr(line, '\n') + 1) {
+      int is_kernel = strncmp(line, "KERNEL ", 7) == 0;
+      if (is_kernel || strncmp(line, "static inline ", 14) == 0) {
+        const char *paren = strchr(line, '('), *id = paren;
+        while (id > line && (id[-1] == '_' || (id[-1] >= 'a' && id[-1] <= 'z') || (id[-1] >= '0' && id[-1] <= '9')))
+          id--;
+        snprintf(k->name, sizeof k->name, "%.*s", (int)(paren - id), id);
+        k->sig = line;
+        k->kernel = is_kernel;
+        break;
+      }
+    }
+    p += len;
+  }
+  return n;
+}
+
+/* Does text call name, as a whole identifier followed by '('? */
+static int calls(const char *text, size_t len, const char *name)
+{
+  size_t nl = strlen(name);
+  for (const char *p = text; p + nl < text + len; p++) {
+    p = strstr(p, name);
+    if (!p || p + nl >= text + len)
+      return 0;
+    int starts = p == text || !(p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= '0' && p[-1] <= '9'));
+    if (starts && p[nl] == '(')
+      return 1;
+  }
+  return 0;
+}
+
+/* The kernels the model's code calls, and what they call in turn: copied as
+   static inline functions, or for the JIT declared (the runtime links its
+   optimized build). */
+static void put_kernels(Emitter *e, const Str *code)
+{
+  Block b[MAX_BLOCKS];
+  int n = kernel_blocks(b);
+  for (int i = 0; i < n; i++)
+    b[i].used = b[i].kernel && calls(code->buf, code->len, b[i].name);
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < n && b[i].used; j++)
+        if (b[j].sig && !b[j].used && calls(b[i].text, b[i].len, b[j].name))
+          b[j].used = changed = 1;
+  }
+  put(e, "\n/* ---- kernels (ganc's runtime/kernels.inc) ---- */\n");
+  if (e->opt->jit)
+    put(e, "/* The JIT links the runtime's optimized build of these. */\n");
+  for (int i = 0; i < n; i++) {
+    if (e->opt->jit) {
+      if (b[i].used && b[i].kernel)
+        put(e, "%.*s;\n", (int)(strchr(b[i].sig, '\n') - b[i].sig - 7), b[i].sig + 7);
+    } else if (!b[i].sig || b[i].used) {
+      const char *kw = b[i].kernel ? b[i].sig : NULL;
+      if (kw) /* KERNEL becomes static inline */
+        put(e, "\n%.*sstatic inline %.*s", (int)(kw - b[i].text), b[i].text,
+            (int)(b[i].text + b[i].len - kw - 7), kw + 7);
+      else
+        put(e, "\n%.*s", (int)b[i].len, b[i].text);
+    }
+  }
+}
+
+static int is_conv(OpKind k)
+{
+  return k == OP_CONV2D || k == OP_CONV_TRANSPOSE2D;
+}
+
+/* ---- layers ---- */
+
+static const char *buf_name(Buf b)
+{
+  switch (b) {
+  case BUF_IN: return "in";
+  case BUF_OUT: return "out";
+  case BUF_A: return "a";
+  case BUF_B: return "b";
+  }
+  return "?";
+}
 
 static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
 {
@@ -186,162 +266,15 @@ static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
   put(e, " */\n");
 }
 
-/* ---- convolutions ---- */
-
-typedef struct Conv {
-  long long c, h, w, o, oh, ow, k, s, p;
-  long long woff, boff;
-} Conv;
-
-static Conv conv_of(const Layer *l)
+/* A convolution's trailing kernel arguments: c, h, w, o, oh, ow, k, s, p. */
+static void put_geometry(Emitter *e, const Layer *l)
 {
-  Conv v = {l->in.dim[0], l->in.dim[1], l->in.dim[2], l->out.dim[0], l->out.dim[1], l->out.dim[2],
-            l->kernel,    l->stride,    l->padding,   l->weight_off,  l->bias_off};
-  return v;
+  put(e, "%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld", (long long)l->in.dim[0], (long long)l->in.dim[1],
+      (long long)l->in.dim[2], (long long)l->out.dim[0], (long long)l->out.dim[1], (long long)l->out.dim[2],
+      (long long)l->kernel, (long long)l->stride, (long long)l->padding);
 }
 
-/* The kernels' trailing arguments: c, h, w, o, oh, ow, k, s, p. */
-static void put_geometry(Emitter *e, const Conv *v)
-{
-  put(e, "%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld", v->c, v->h, v->w, v->o, v->oh, v->ow, v->k, v->s,
-      v->p);
-}
-
-/* Loops over a conv2d window: for output (o, y, x), every (c, ky, kx) whose
-   input (c, iy, ix) lies inside; BODY uses w_at (the weight's index) and
-   x_at (the input's). The caller has opened o, y, x. */
-static void put_conv2d_window(Emitter *e, const Conv *v, const char *ind, const char *body)
-{
-  put(e, "%sfor (int c = 0; c < %lld; c++)\n", ind, v->c);
-  put(e, "%s  for (int ky = 0; ky < %lld; ky++) {\n", ind, v->k);
-  put(e, "%s    int iy = y * %lld - %lld + ky;\n", ind, v->s, v->p);
-  put(e, "%s    if (iy < 0 || iy >= %lld)\n%s      continue;\n", ind, v->h, ind);
-  put(e, "%s    for (int kx = 0; kx < %lld; kx++) {\n", ind, v->k);
-  put(e, "%s      int ix = x * %lld - %lld + kx;\n", ind, v->s, v->p);
-  put(e, "%s      int w_at = ((o * %lld + c) * %lld + ky) * %lld + kx, x_at = (c * %lld + iy) * %lld + ix;\n", ind,
-      v->c, v->k, v->k, v->h, v->w);
-  put(e, "%s      if (ix >= 0 && ix < %lld)\n%s        %s;\n", ind, v->w, ind, body);
-  put(e, "%s    }\n%s  }\n", ind, ind);
-}
-
-/* Loops over a conv_transpose2d scatter: for input (c, iy, ix), every
-   (o, ky, kx) whose output (o, y, x) lies inside; BODY uses w_at and y_at.
-   The caller has opened c, iy, ix. */
-static void put_convt_window(Emitter *e, const Conv *v, const char *ind, const char *body)
-{
-  put(e, "%sfor (int o = 0; o < %lld; o++)\n", ind, v->o);
-  put(e, "%s  for (int ky = 0; ky < %lld; ky++) {\n", ind, v->k);
-  put(e, "%s    int y = iy * %lld - %lld + ky;\n", ind, v->s, v->p);
-  put(e, "%s    if (y < 0 || y >= %lld)\n%s      continue;\n", ind, v->oh, ind);
-  put(e, "%s    for (int kx = 0; kx < %lld; kx++) {\n", ind, v->k);
-  put(e, "%s      int x = ix * %lld - %lld + kx;\n", ind, v->s, v->p);
-  put(e, "%s      int w_at = ((c * %lld + o) * %lld + ky) * %lld + kx, y_at = (o * %lld + y) * %lld + x;\n", ind,
-      v->o, v->k, v->k, v->oh, v->ow);
-  put(e, "%s      if (x >= 0 && x < %lld)\n%s        %s;\n", ind, v->ow, ind, body);
-  put(e, "%s    }\n%s  }\n", ind, ind);
-}
-
-static void put_conv_forward(Emitter *e, const Op *op, const char *x, const char *y)
-{
-  Conv v = conv_of(op->layer);
-  char body[256];
-  if (e->opt->jit) {
-    put(e, "  ganc_%s_%s(%s, params + %lld, params + %lld, %s, cs, ", layer_kind_name(op->layer->kind),
-        kernel_suffix(e), y, v.woff, v.boff, x);
-    put_geometry(e, &v);
-    put(e, ");\n");
-    return;
-  }
-  if (op->kind == OP_CONV2D) {
-    put(e, "  for (int o = 0; o < %lld; o++)\n    for (int y = 0; y < %lld; y++)\n", v.o, v.oh);
-    put(e, "      for (int x = 0; x < %lld; x++) {\n", v.ow);
-    put(e, "        scalar s = params[%lld + o];\n", v.boff);
-    snprintf(body, sizeof body, "s += params[%lld + w_at] * %s[x_at]", v.woff, x);
-    put_conv2d_window(e, &v, "        ", body);
-    put(e, "        %s[(o * %lld + y) * %lld + x] = s;\n      }\n", y, v.oh, v.ow);
-    return;
-  }
-  put(e, "  for (int o = 0; o < %lld; o++)\n    for (int i = 0; i < %lld; i++)\n", v.o, v.oh * v.ow);
-  put(e, "      %s[o * %lld + i] = params[%lld + o];\n", y, v.oh * v.ow, v.boff);
-  put(e, "  for (int c = 0; c < %lld; c++)\n    for (int iy = 0; iy < %lld; iy++)\n", v.c, v.h);
-  put(e, "      for (int ix = 0; ix < %lld; ix++) {\n", v.w);
-  put(e, "        scalar v = %s[(c * %lld + iy) * %lld + ix];\n", x, v.h, v.w);
-  snprintf(body, sizeof body, "%s[y_at] += params[%lld + w_at] * v", y, v.woff);
-  put_convt_window(e, &v, "        ", body);
-  put(e, "      }\n");
-}
-
-/* Gradients of a convolution's parameters, added into grad (indexed from the
-   stack's first parameter). */
-static void put_conv_param_grad(Emitter *e, const Op *op, const Graph *g, const char *dy, const char *x,
-                                const char *ind)
-{
-  Conv v = conv_of(op->layer);
-  long long w = v.woff - g->stack->param_off, b = v.boff - g->stack->param_off;
-  char body[256];
-  if (e->opt->jit) {
-    put(e, "%sganc_%s_back_params_%s(grad + %lld, grad + %lld, %s, %s, cs, ", ind, layer_kind_name(op->layer->kind),
-        kernel_suffix(e), w, b, dy, x);
-    put_geometry(e, &v);
-    put(e, ");\n");
-    return;
-  }
-  if (op->kind == OP_CONV2D) {
-    put(e, "%sfor (int o = 0; o < %lld; o++)\n%s  for (int y = 0; y < %lld; y++)\n", ind, v.o, ind, v.oh);
-    put(e, "%s    for (int x = 0; x < %lld; x++) {\n", ind, v.ow);
-    put(e, "%s      scalar d = %s[(o * %lld + y) * %lld + x];\n", ind, dy, v.oh, v.ow);
-    put(e, "%s      grad[%lld + o] += d;\n", ind, b);
-    snprintf(body, sizeof body, "grad[%lld + w_at] += d * %s[x_at]", w, x);
-    char deeper[64];
-    snprintf(deeper, sizeof deeper, "%s      ", ind);
-    put_conv2d_window(e, &v, deeper, body);
-    put(e, "%s    }\n", ind);
-    return;
-  }
-  put(e, "%sfor (int o = 0; o < %lld; o++)\n%s  for (int i = 0; i < %lld; i++)\n", ind, v.o, ind, v.oh * v.ow);
-  put(e, "%s    grad[%lld + o] += %s[o * %lld + i];\n", ind, b, dy, v.oh * v.ow);
-  put(e, "%sfor (int c = 0; c < %lld; c++)\n%s  for (int iy = 0; iy < %lld; iy++)\n", ind, v.c, ind, v.h);
-  put(e, "%s    for (int ix = 0; ix < %lld; ix++) {\n", ind, v.w);
-  put(e, "%s      scalar v = %s[(c * %lld + iy) * %lld + ix];\n", ind, x, v.h, v.w);
-  snprintf(body, sizeof body, "grad[%lld + w_at] += v * %s[y_at]", w, dy);
-  char deeper[64];
-  snprintf(deeper, sizeof deeper, "%s      ", ind);
-  put_convt_window(e, &v, deeper, body);
-  put(e, "%s    }\n", ind);
-}
-
-/* The gradient of a convolution's input, written to dx. */
-static void put_conv_input_grad(Emitter *e, const Op *op, const char *dx, const char *dy, const char *ind)
-{
-  Conv v = conv_of(op->layer);
-  char body[256], deeper[64];
-  snprintf(deeper, sizeof deeper, "%s      ", ind);
-  if (e->opt->jit) {
-    put(e, "%sganc_%s_back_input_%s(%s, params + %lld, %s, cs, ", ind, layer_kind_name(op->layer->kind),
-        kernel_suffix(e), dx, v.woff, dy);
-    put_geometry(e, &v);
-    put(e, ");\n");
-    return;
-  }
-  if (op->kind == OP_CONV2D) {
-    put(e, "%sfor (int i = 0; i < %lld; i++)\n%s  %s[i] = 0;\n", ind, v.c * v.h * v.w, ind, dx);
-    put(e, "%sfor (int o = 0; o < %lld; o++)\n%s  for (int y = 0; y < %lld; y++)\n", ind, v.o, ind, v.oh);
-    put(e, "%s    for (int x = 0; x < %lld; x++) {\n", ind, v.ow);
-    put(e, "%s      scalar d = %s[(o * %lld + y) * %lld + x];\n", ind, dy, v.oh, v.ow);
-    snprintf(body, sizeof body, "%s[x_at] += params[%lld + w_at] * d", dx, v.woff);
-    put_conv2d_window(e, &v, deeper, body);
-    put(e, "%s    }\n", ind);
-    return;
-  }
-  put(e, "%sfor (int c = 0; c < %lld; c++)\n%s  for (int iy = 0; iy < %lld; iy++)\n", ind, v.c, ind, v.h);
-  put(e, "%s    for (int ix = 0; ix < %lld; ix++) {\n", ind, v.w);
-  put(e, "%s      scalar s = 0;\n", ind);
-  snprintf(body, sizeof body, "s += params[%lld + w_at] * %s[y_at]", v.woff, dy);
-  put_convt_window(e, &v, deeper, body);
-  put(e, "%s      %s[(c * %lld + iy) * %lld + ix] = s;\n%s    }\n", ind, dx, v.h, v.w, ind);
-}
-
-/* One layer's forward code reading x and writing y. */
+/* One layer's forward code for t samples, reading x and writing y. */
 static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, const char *y)
 {
   const Layer *l = op->layer;
@@ -349,50 +282,38 @@ static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, cons
   char lit[64];
   put_layer_comment(e, op, g);
   switch (op->kind) {
-  case OP_LINEAR: {
-    long long in = (long long)l->in.dim[0], out = (long long)l->out_features;
-    if (e->opt->jit) {
-      put(e, "  ganc_linear_%s(%s, params + %lld, params + %lld, %s, %lld, %lld);\n", kernel_suffix(e), y,
-          (long long)l->weight_off, (long long)l->bias_off, x, out, in);
-      break;
-    }
-    put(e, "  for (int o = 0; o < %lld; o++) {\n", out);
-    put(e, "    const scalar *w = params + %lld + o * %lld;\n", (long long)l->weight_off, in);
-    put(e, "    scalar s = params[%lld + o];\n", (long long)l->bias_off);
-    put(e, "    for (int i = 0; i < %lld; i++)\n      s += w[i] * %s[i];\n", in, x);
-    put(e, "    %s[o] = s;\n  }\n", y);
+  case OP_LINEAR:
+    put(e, "  dense(%s, params + %lld, params + %lld, %s, t, %lld, %lld);\n", y, (long long)l->weight_off,
+        (long long)l->bias_off, x, (long long)l->out_features, (long long)l->in.dim[0]);
     break;
-  }
   case OP_RELU:
-    put(e, "  for (int i = 0; i < %lld; i++)\n    %s[i] = %s[i] > 0 ? %s[i] : 0;\n", n, y, x, x);
+    put(e, "  act_relu(%s, %s, t * %lld);\n", y, x, n);
     break;
   case OP_LEAKY_RELU:
-    put(e, "  for (int i = 0; i < %lld; i++)\n    %s[i] = %s[i] > 0 ? %s[i] : %s * %s[i];\n", n, y, x, x,
-        literal(e, l->slope, lit, sizeof lit), x);
+    put(e, "  act_leaky_relu(%s, %s, t * %lld, %s);\n", y, x, n, literal(e, l->slope, lit, sizeof lit));
     break;
   case OP_TANH:
-    put(e, "  for (int i = 0; i < %lld; i++)\n    %s[i] = %s(%s[i]);\n", n, y, tanh_fn(e), x);
+    put(e, "  act_tanh(%s, %s, t * %lld);\n", y, x, n);
     break;
   case OP_SIGMOID:
-    /* exp of a non-positive argument only: no overflow either side. */
-    put(e, "  for (int i = 0; i < %lld; i++) {\n", n);
-    put(e, "    scalar t = %s(-(%s[i] >= 0 ? %s[i] : -%s[i]));\n", exp_fn(e), x, x, x);
-    put(e, "    %s[i] = %s[i] >= 0 ? 1 / (1 + t) : t / (1 + t);\n  }\n", y, x);
+    put(e, "  act_sigmoid(%s, %s, t * %lld);\n", y, x, n);
     break;
   case OP_VIEW:
     break;
   case OP_CONV2D:
   case OP_CONV_TRANSPOSE2D:
-    put_conv_forward(e, op, x, y);
+    put(e, "  %s(%s, params + %lld, params + %lld, %s, cs, t, ", layer_kind_name(l->kind), y,
+        (long long)l->weight_off, (long long)l->bias_off, x);
+    put_geometry(e, l);
+    put(e, ");\n");
     break;
   }
 }
 
-/* The JIT's convolution kernels need a column buffer. */
 static void put_conv_scratch(Emitter *e, const Graph *g)
 {
-  if (e->opt->jit && g->conv_scratch)
-    put(e, "  scalar cs[%lld]; /* im2col columns for the convolution kernels */\n", (long long)g->conv_scratch);
+  if (g->conv_scratch)
+    put(e, "  scalar cs[%lld]; /* im2col columns of one sample */\n", (long long)g->conv_scratch);
 }
 
 static int uses_buf(const Graph *g, Buf b)
@@ -403,33 +324,28 @@ static int uses_buf(const Graph *g, Buf b)
   return 0;
 }
 
-/* NAME_G (in: latent, out: observation) or NAME_D (in: observation, returns
-   the score). */
+/* NAME_G (latent to observation) and NAME_D (observation to score), for
+   t <= TILE samples. */
 static void put_forward(Emitter *e, const Graph *g, int is_gen)
 {
   const Stack *st = g->stack;
   const char *n = e->m->name;
   char in[160], out[160];
-  put(e, "\n/* The %s: %s -> %s, %d layer%s, parameters params[%lld .. %lld). */\n", st->name,
+  put(e, "\n/* The %s: %s -> %s, %d layer%s, parameters params[%lld .. %lld); t <= TILE samples. */\n", st->name,
       shape_str(&st->in, in, sizeof in), shape_str(&st->out, out, sizeof out), st->n, st->n == 1 ? "" : "s",
       (long long)st->param_off, (long long)(st->param_off + st->param_count));
-  if (is_gen)
-    put(e, "static void %s_G(const scalar *params, const scalar *in, scalar *out)\n{\n", n);
-  else
-    put(e, "static scalar %s_D(const scalar *params, const scalar *in)\n{\n  scalar out[1];\n", n);
+  put(e, "static void %s_%s(const scalar *params, int t, const scalar *in, scalar *out)\n{\n", n, is_gen ? "G" : "D");
   if (uses_buf(g, BUF_A))
-    put(e, "  scalar a[%lld];\n", (long long)g->scratch);
+    put(e, "  scalar a[TILE * %lld];\n", (long long)g->scratch);
   if (uses_buf(g, BUF_B))
-    put(e, "  scalar b[%lld];\n", (long long)g->scratch);
+    put(e, "  scalar b[TILE * %lld];\n", (long long)g->scratch);
   put_conv_scratch(e, g);
   if (st->param_count == 0)
     put(e, "  (void)params;\n");
   for (int i = 0; i < g->nops; i++)
     put_op(e, &g->ops[i], g, buf_name(g->ops[i].in_buf), buf_name(g->ops[i].out_buf));
   if (g->nvalues == 1) /* nothing but views: the input is the output */
-    put(e, "\n  for (int i = 0; i < %lld; i++)\n    out[i] = in[i];\n", (long long)g->size[0]);
-  if (!is_gen)
-    put(e, "  return out[0];\n");
+    put(e, "\n  memcpy(out, in, sizeof(scalar) * (size_t)t * %lld);\n", (long long)g->size[0]);
   put(e, "}\n");
 }
 
@@ -447,52 +363,61 @@ static const char *value_name(int v, char *buf, size_t size)
 
 static void put_value_decls(Emitter *e, const Graph *g, const int *used, const char *qual)
 {
-  char in[160];
+  char shape[160];
   for (int i = 0; i < g->nops; i++) {
     const Op *op = &g->ops[i];
     if (op->kind == OP_VIEW || !used[op->out])
       continue;
-    put(e, "  %sscalar *v%d = acts + %lld; /* %s.%d: %s */\n", qual, op->out, (long long)g->act_off[op->out],
-        g->stack->name, op->layer->index, shape_str(&op->layer->out, in, sizeof in));
+    put(e, "  %sscalar *v%d = acts + TILE * %lld; /* %s.%d: %s */\n", qual, op->out, (long long)g->act_off[op->out],
+        g->stack->name, op->layer->index, shape_str(&op->layer->out, shape, sizeof shape));
   }
 }
 
-/* NAME_G_train / NAME_D_train: the stack's forward pass writing every value
-   to acts (the output is its last value). */
+/* A zeroed array of n ints for bookkeeping within one function. */
+static int *flags_alloc(int n)
+{
+  return calloc((size_t)(n > 0 ? n : 1), sizeof(int));
+}
+
+/* NAME_G_train / NAME_D_train: the forward pass keeping every value in acts
+   (TILE * acts scalars); the output is the last value. */
 static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
 {
   const char *n = e->m->name;
-  int *used = arena_alloc_tmp(g->nvalues);
+  int *used = flags_alloc(g->nvalues);
   for (int v = 1; v < g->nvalues; v++)
     used[v] = 1;
-  put(e, "\n/* The %s for training: keeps every value in acts (%lld scalars). */\n", g->stack->name,
-      (long long)g->acts);
+  put(e, "\n/* The %s for training: keeps every value in acts (TILE * %lld scalars)%s. */\n", g->stack->name,
+      (long long)g->acts, is_gen ? "" : " and writes the t scores");
   if (is_gen)
-    put(e, "static void %s_G_train(const scalar *params, const scalar *in, scalar *acts)\n{\n", n);
+    put(e, "static void %s_G_train(const scalar *params, int t, const scalar *in, scalar *acts)\n{\n", n);
   else
-    put(e, "static scalar %s_D_train(const scalar *params, const scalar *in, scalar *acts)\n{\n", n);
+    put(e, "static void %s_D_train(const scalar *params, int t, const scalar *in, scalar *acts, scalar *score)\n{\n",
+        n);
   put_value_decls(e, g, used, "");
   put_conv_scratch(e, g);
   if (g->stack->param_count == 0)
     put(e, "  (void)params;\n");
   if (g->nvalues == 1)
     put(e, "  (void)acts;\n");
+  if (is_gen && g->nvalues == 1)
+    put(e, "  (void)in;\n  (void)t;\n");
   char x[32], y[32];
   for (int i = 0; i < g->nops; i++)
     put_op(e, &g->ops[i], g, value_name(g->ops[i].in, x, sizeof x), value_name(g->ops[i].out, y, sizeof y));
   if (!is_gen)
-    put(e, "  return %s[0];\n", value_name(g->nvalues - 1, y, sizeof y));
+    put(e, "  memcpy(score, %s, sizeof(scalar) * (size_t)t);\n", value_name(g->nvalues - 1, y, sizeof y));
   put(e, "}\n");
   free(used);
 }
 
 /* Where a gradient lives during the backward pass. */
-typedef enum { GRAD_CALLER, GRAD_A, GRAD_B, GRAD_IN } GradBuf;
+typedef enum { GRAD_OUT, GRAD_A, GRAD_B, GRAD_IN } GradBuf;
 
-static const char *grad_name(GradBuf b, int is_gen)
+static const char *grad_name(GradBuf b)
 {
   switch (b) {
-  case GRAD_CALLER: return is_gen ? "dout" : "ga";
+  case GRAD_OUT: return "dout";
   case GRAD_A: return "ga";
   case GRAD_B: return "gb";
   case GRAD_IN: return "din";
@@ -505,134 +430,102 @@ typedef struct BackUse {
   int *value;
 } BackUse;
 
-/* Gradients of a linear layer's parameters, added into grad. */
-static void put_linear_param_grad(Emitter *e, const Op *op, const Graph *g, const char *dy, const char *x,
-                                  const char *gi)
+static void mark_value(BackUse *use, int v)
 {
-  const Layer *l = op->layer;
-  long long in = (long long)l->in.dim[0], out = (long long)l->out_features;
-  long long w = (long long)(l->weight_off - g->stack->param_off), b = (long long)(l->bias_off - g->stack->param_off);
-  if (e->opt->jit) {
-    put(e, "%sganc_linear_back_params_%s(grad + %lld, grad + %lld, %s, %s, %lld, %lld);\n", gi, kernel_suffix(e), w, b,
-        dy, x, out, in);
-    return;
-  }
-  put(e, "%sfor (int o = 0; o < %lld; o++) {\n", gi, out);
-  put(e, "%s  scalar *gw = grad + %lld + o * %lld;\n", gi, w, in);
-  put(e, "%s  grad[%lld + o] += %s[o];\n", gi, b, dy);
-  put(e, "%s  for (int i = 0; i < %lld; i++)\n%s    gw[i] += %s[o] * %s[i];\n%s}\n", gi, in, gi, dy, x, gi);
+  if (v == 0)
+    use->in = 1;
+  else
+    use->value[v] = 1;
 }
 
-/* The gradient of a linear layer's input, written to dx. */
-static void put_linear_input_grad(Emitter *e, const Op *op, const char *dx, const char *dy, const char *indent)
-{
-  const Layer *l = op->layer;
-  long long in = (long long)l->in.dim[0], out = (long long)l->out_features;
-  if (e->opt->jit) {
-    put(e, "%sganc_linear_back_input_%s(%s, params + %lld, %s, %lld, %lld);\n", indent, kernel_suffix(e), dx,
-        (long long)l->weight_off, dy, out, in);
-    return;
-  }
-  put(e, "%sfor (int i = 0; i < %lld; i++)\n%s  %s[i] = 0;\n", indent, in, indent, dx);
-  put(e, "%sfor (int o = 0; o < %lld; o++) {\n", indent, out);
-  put(e, "%s  const scalar *w = params + %lld + o * %lld;\n", indent, (long long)l->weight_off, in);
-  put(e, "%s  for (int i = 0; i < %lld; i++)\n%s    %s[i] += w[i] * %s[o];\n%s}\n", indent, in, indent, dx, dy,
-      indent);
-}
-
+/* One layer backward: parameter gradients (into grad, indexed from the
+   stack's first parameter; only if grad is given for D), then the gradient
+   of its input. */
 static void put_back_op(Emitter *e, const Graph *g, const Op *op, GradBuf dy_buf, GradBuf dx_buf, int is_gen,
                         BackUse *use)
 {
   const Layer *l = op->layer;
   char xb[32], yb[32], lit[64];
   const char *x = value_name(op->in, xb, sizeof xb), *y = value_name(op->out, yb, sizeof yb);
-  const char *dy = grad_name(dy_buf, is_gen), *dx = grad_name(dx_buf, is_gen);
+  const char *dy = grad_name(dy_buf), *dx = grad_name(dx_buf);
   int want_dx = !(dx_buf == GRAD_IN && is_gen); /* nothing flows into the latent */
   long long n = (long long)g->size[op->out];
-  const char *indent = dx_buf == GRAD_IN ? "    " : "  ";
+  const char *ind = dx_buf == GRAD_IN ? "    " : "  ";
 
   put_layer_comment(e, op, g);
-  if (dx_buf == GRAD_A || dy_buf == GRAD_A)
-    use->ga = 1;
-  if (dx_buf == GRAD_B || dy_buf == GRAD_B)
-    use->gb = 1;
-  if (!is_gen && dy_buf == GRAD_CALLER)
-    use->ga = 1;
+  use->ga |= dx_buf == GRAD_A || dy_buf == GRAD_A;
+  use->gb |= dx_buf == GRAD_B || dy_buf == GRAD_B;
 
-  if (op->kind == OP_LINEAR || op->kind == OP_CONV2D || op->kind == OP_CONV_TRANSPOSE2D) {
+  if (op->kind == OP_LINEAR || is_conv(op->kind)) {
+    long long w = (long long)(l->weight_off - g->stack->param_off), b = (long long)(l->bias_off - g->stack->param_off);
     const char *gi = is_gen ? "  " : "    ";
     if (!is_gen)
-      put(e, "  if (grad) {\n");
+      put(e, "  if (grad)\n");
     if (op->kind == OP_LINEAR)
-      put_linear_param_grad(e, op, g, dy, x, gi);
-    else
-      put_conv_param_grad(e, op, g, dy, x, gi);
-    if (!is_gen)
-      put(e, "  }\n");
-    if (op->in == 0)
-      use->in = 1;
-    else
-      use->value[op->in] = 1;
+      put(e, "%sdense_back_params(grad + %lld, grad + %lld, %s, %s, t, %lld, %lld);\n", gi, w, b, dy, x,
+          (long long)l->out_features, (long long)l->in.dim[0]);
+    else {
+      put(e, "%s%s_back_params(grad + %lld, grad + %lld, %s, %s, cs, t, ", gi, layer_kind_name(l->kind), w, b, dy, x);
+      put_geometry(e, l);
+      put(e, ");\n");
+    }
+    mark_value(use, op->in);
     if (!want_dx)
       return;
     use->params = 1;
     if (dx_buf == GRAD_IN)
-      put(e, "  if (din) {\n");
+      put(e, "  if (din)\n");
     if (op->kind == OP_LINEAR)
-      put_linear_input_grad(e, op, dx, dy, indent);
-    else
-      put_conv_input_grad(e, op, dx, dy, indent);
-    if (dx_buf == GRAD_IN)
-      put(e, "  }\n");
+      put(e, "%sdense_back_input(%s, params + %lld, %s, t, %lld, %lld);\n", ind, dx, (long long)l->weight_off, dy,
+          (long long)l->out_features, (long long)l->in.dim[0]);
+    else {
+      put(e, "%s%s_back_input(%s, params + %lld, %s, cs, t, ", ind, layer_kind_name(l->kind), dx,
+          (long long)l->weight_off, dy);
+      put_geometry(e, l);
+      put(e, ");\n");
+    }
     return;
   }
 
   if (!want_dx)
     return;
   if (dx_buf == GRAD_IN)
-    put(e, "  if (din) {\n");
-  put(e, "%sfor (int i = 0; i < %lld; i++)\n%s  ", indent, n, indent);
+    put(e, "  if (din)\n");
   switch (op->kind) {
   case OP_RELU:
-    put(e, "%s[i] = %s[i] > 0 ? %s[i] : 0;\n", dx, x, dy);
+    put(e, "%sact_relu_back(%s, %s, %s, t * %lld);\n", ind, dx, x, dy, n);
+    mark_value(use, op->in);
     break;
   case OP_LEAKY_RELU:
-    put(e, "%s[i] = %s[i] > 0 ? %s[i] : %s * %s[i];\n", dx, x, dy, literal(e, l->slope, lit, sizeof lit), dy);
+    put(e, "%sact_leaky_relu_back(%s, %s, %s, t * %lld, %s);\n", ind, dx, x, dy, n,
+        literal(e, l->slope, lit, sizeof lit));
+    mark_value(use, op->in);
     break;
   case OP_TANH:
-    put(e, "%s[i] = %s[i] * (1 - %s[i] * %s[i]);\n", dx, dy, y, y);
+    put(e, "%sact_tanh_back(%s, %s, %s, t * %lld);\n", ind, dx, y, dy, n);
+    mark_value(use, op->out);
     break;
   case OP_SIGMOID:
-    put(e, "%s[i] = %s[i] * %s[i] * (1 - %s[i]);\n", dx, dy, y, y);
+    put(e, "%sact_sigmoid_back(%s, %s, %s, t * %lld);\n", ind, dx, y, dy, n);
+    mark_value(use, op->out);
     break;
   default:
-    put(e, "%s[i] = %s[i];\n", dx, dy);
     break;
-  }
-  if (dx_buf == GRAD_IN)
-    put(e, "  }\n");
-  if (op->kind == OP_RELU || op->kind == OP_LEAKY_RELU) {
-    if (op->in == 0)
-      use->in = 1;
-    else
-      use->value[op->in] = 1;
-  } else {
-    use->value[op->out] = 1;
   }
 }
 
-/* NAME_G_back / NAME_D_back: the stack's backward pass from the gradient of
-   its output, adding parameter gradients into grad (indexed from the
-   stack's first parameter); D's also gives the gradient of its input. */
+/* NAME_G_back / NAME_D_back: the backward pass from dout, the gradient of
+   the stack's output (D's: one per sample), adding parameter gradients into
+   grad; D's also gives the gradient of its input in din. */
 static void put_backward(Emitter *e, const Graph *g, int is_gen)
 {
   const char *n = e->m->name;
   Str body = {0}, *saved = e->out;
   BackUse use = {0};
-  use.value = arena_alloc_tmp(g->nvalues);
+  use.value = flags_alloc(g->nvalues);
   e->out = &body;
 
-  GradBuf cur = GRAD_CALLER;
+  GradBuf cur = GRAD_OUT;
   for (int i = g->nops - 1; i >= 0; i--) {
     const Op *op = &g->ops[i];
     if (op->kind == OP_VIEW)
@@ -640,33 +533,34 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
     GradBuf next;
     if (op->in == 0)
       next = GRAD_IN;
-    else if (op_is_elementwise(op->kind) && cur != GRAD_CALLER)
+    else if (op_is_elementwise(op->kind) && cur != GRAD_OUT)
       next = cur; /* in place */
     else
       next = cur == GRAD_A ? GRAD_B : GRAD_A;
-    if (!is_gen && cur == GRAD_CALLER && next == GRAD_A)
-      next = GRAD_B; /* D's output gradient sits in ga */
     put_back_op(e, g, op, cur, next, is_gen, &use);
     cur = next;
   }
   if (g->nvalues == 1 && !is_gen) /* D is the identity */
-    put(e, "  if (din)\n    din[0] = dscore;\n");
+    put(e, "  if (din)\n    memcpy(din, dout, sizeof(scalar) * (size_t)t);\n");
   e->out = saved;
 
-  put(e, "\n/* Backward through the %s: adds dL/dparams into grad (%s%s's parameters, from\n"
-         "   params[%lld])%s. */\n", g->stack->name, is_gen ? "" : "if not NULL; the ", g->stack->name,
-      (long long)g->stack->param_off, is_gen ? "" : " and writes dL/din into din if not NULL");
-  if (is_gen)
-    put(e, "static void %s_G_back(const scalar *params, const scalar *in, const scalar *acts, const scalar *dout, "
-           "scalar *grad)\n{\n", n);
-  else
-    put(e, "static void %s_D_back(const scalar *params, const scalar *in, const scalar *acts, scalar dscore, "
-           "scalar *grad, scalar *din)\n{\n", n);
+  if (is_gen) {
+    put(e, "\n/* Backward through the generator from dout (dL/dx): adds dL/dparams into grad\n"
+           "   (indexed from params[0]). */\n");
+    put(e, "static void %s_G_back(const scalar *params, int t, const scalar *in, const scalar *acts, "
+           "const scalar *dout, scalar *grad)\n{\n", n);
+  } else {
+    put(e, "\n/* Backward through the discriminator from dout (dL/dscore, one per sample): adds\n"
+           "   dL/dparams into grad (indexed from params[%lld]) if grad is not NULL, and writes\n"
+           "   dL/din into din if din is not NULL. */\n", (long long)g->stack->param_off);
+    put(e, "static void %s_D_back(const scalar *params, int t, const scalar *in, const scalar *acts, "
+           "const scalar *dout, scalar *grad, scalar *din)\n{\n", n);
+  }
   put_value_decls(e, g, use.value, "const ");
-  if (use.ga || !is_gen)
-    put(e, "  scalar ga[%lld];\n", (long long)g->grad_scratch);
+  if (use.ga)
+    put(e, "  scalar ga[TILE * %lld];\n", (long long)g->grad_scratch);
   if (use.gb)
-    put(e, "  scalar gb[%lld];\n", (long long)g->grad_scratch);
+    put(e, "  scalar gb[TILE * %lld];\n", (long long)g->grad_scratch);
   put_conv_scratch(e, g);
   if (!use.params)
     put(e, "  (void)params;\n");
@@ -678,12 +572,9 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
   if (!any_value)
     put(e, "  (void)acts;\n");
   if (is_gen && g->nvalues == 1)
-    put(e, "  (void)dout;\n  (void)grad;\n");
-  if (!is_gen) {
-    put(e, "  ga[0] = dscore;\n");
-    if (g->stack->param_count == 0)
-      put(e, "  (void)grad;\n");
-  }
+    put(e, "  (void)t;\n  (void)dout;\n  (void)grad;\n");
+  if (!is_gen && g->stack->param_count == 0)
+    put(e, "  (void)grad;\n");
   if (body.buf)
     str_puts(e->out, body.buf);
   put(e, "}\n");
@@ -691,60 +582,26 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
   free(use.value);
 }
 
-static void put_public_backward(Emitter *e)
-{
-  const char *n = e->m->name;
-  const Graph *g = &e->ir->gen, *d = &e->ir->disc;
-  char out[32];
-  value_name(g->nvalues - 1, out, sizeof out);
-  const char *x = g->nvalues == 1 ? "zi" : "x";
-
-  put(e, "\n/* ---- gradients of the batch losses ---- */\n\n");
-  put(e, "scalar %s_discriminator_loss_backward(const scalar *params, int n, const scalar *x_real, const scalar *z, "
-         "scalar *grad_d)\n{\n", n);
-  put(e, "  scalar acts[%lld], x[%s_OBS_SIZE];\n", (long long)(d->acts ? d->acts : 1), n);
-  put(e, "  double real = 0, fake = 0;\n  if (n <= 0)\n    return 0;\n");
-  put(e, "  for (int k = 0; k < %s_D_PARAM_COUNT; k++)\n    grad_d[k] = 0;\n", n);
-  put(e, "  for (int i = 0; i < n; i++) {\n");
-  put(e, "    const scalar *xi = x_real + (size_t)i * %s_OBS_SIZE;\n", n);
-  put(e, "    scalar r = %s_D_train(params, xi, acts) - 1;\n", n);
-  put(e, "    real += (double)r * r;\n");
-  put(e, "    %s_D_back(params, xi, acts, 2 * r / (scalar)n, grad_d, NULL);\n", n);
-  put(e, "    %s_G(params, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
-  put(e, "    scalar f = %s_D_train(params, x, acts);\n", n);
-  put(e, "    fake += (double)f * f;\n");
-  put(e, "    %s_D_back(params, x, acts, 2 * f / (scalar)n, grad_d, NULL);\n  }\n", n);
-  put(e, "  return (scalar)(real / n + fake / n);\n}\n\n");
-
-  put(e, "scalar %s_generator_loss_backward(const scalar *params, int n, const scalar *z, scalar *grad_g)\n{\n", n);
-  put(e, "  scalar gacts[%lld], dacts[%lld], dx[%s_OBS_SIZE];\n", (long long)(g->acts ? g->acts : 1),
-      (long long)(d->acts ? d->acts : 1), n);
-  put(e, "  double loss = 0;\n  if (n <= 0)\n    return 0;\n");
-  put(e, "  for (int k = 0; k < %s_G_PARAM_COUNT; k++)\n    grad_g[k] = 0;\n", n);
-  put(e, "  for (int i = 0; i < n; i++) {\n");
-  put(e, "    const scalar *zi = z + (size_t)i * %s_LATENT_SIZE;\n", n);
-  put(e, "    %s_G_train(params, zi, gacts);\n", n);
-  if (g->nvalues > 1)
-    put(e, "    const scalar *x = gacts + %lld;\n", (long long)g->act_off[g->nvalues - 1]);
-  put(e, "    scalar f = %s_D_train(params, %s, dacts) - 1;\n", n, x);
-  put(e, "    loss += (double)f * f;\n");
-  put(e, "    %s_D_back(params, %s, dacts, 2 * f / (scalar)n, NULL, dx);\n", n, x);
-  put(e, "    %s_G_back(params, zi, gacts, dx, grad_g);\n  }\n", n);
-  put(e, "  return (scalar)(loss / n);\n}\n");
-}
-
 /* ---- public functions ---- */
+
+/* The opening of a loop over tiles: sample i, t of them. */
+static void put_tile_loop(Emitter *e)
+{
+  put(e, "  for (int i = 0; i < n; i += TILE) {\n");
+  put(e, "    int t = n - i < TILE ? n - i : TILE;\n");
+}
 
 static void put_public(Emitter *e)
 {
   const char *n = e->m->name;
-  put(e, "\n/* ---- single samples ---- */\n\n");
+  put(e, "\n/* ---- single samples: tiles of one ---- */\n\n");
   put(e, "void %s_generate(const scalar *params, const scalar *z, scalar *x)\n{\n", n);
-  put(e, "  %s_G(params, z, x);\n}\n\n", n);
+  put(e, "  %s_G(params, 1, z, x);\n}\n\n", n);
   put(e, "scalar %s_fake_score(const scalar *params, const scalar *z)\n{\n", n);
-  put(e, "  scalar x[%s_OBS_SIZE];\n  %s_G(params, z, x);\n  return %s_D(params, x);\n}\n\n", n, n, n);
+  put(e, "  scalar x[%s_OBS_SIZE], score;\n  %s_G(params, 1, z, x);\n  %s_D(params, 1, x, &score);\n", n, n, n);
+  put(e, "  return score;\n}\n\n");
   put(e, "scalar %s_real_score(const scalar *params, const scalar *x)\n{\n", n);
-  put(e, "  return %s_D(params, x);\n}\n\n", n);
+  put(e, "  scalar score;\n  %s_D(params, 1, x, &score);\n  return score;\n}\n\n", n);
   put(e, "scalar %s_discriminator_loss(const scalar *params, const scalar *x_real, const scalar *z)\n{\n", n);
   put(e, "  scalar real = %s_real_score(params, x_real) - 1;\n", n);
   put(e, "  scalar fake = %s_fake_score(params, z);\n", n);
@@ -753,57 +610,101 @@ static void put_public(Emitter *e)
   put(e, "  scalar fake = %s_fake_score(params, z) - 1;\n", n);
   put(e, "  return fake * fake;\n}\n");
 
-  put(e, "\n/* ---- batches: sample i at offset i * size; means summed in double ---- */\n\n");
+  put(e, "\n/* ---- batches, TILE samples at a time; means summed in double ---- */\n\n");
   put(e, "void %s_generate_batch(const scalar *params, int n, const scalar *z, scalar *x)\n{\n", n);
-  put(e, "  for (int i = 0; i < n; i++)\n");
-  put(e, "    %s_G(params, z + (size_t)i * %s_LATENT_SIZE, x + (size_t)i * %s_OBS_SIZE);\n}\n\n", n, n, n);
+  put(e, "  for (int i = 0; i < n; i += TILE)\n");
+  put(e, "    %s_G(params, n - i < TILE ? n - i : TILE, z + (size_t)i * %s_LATENT_SIZE, x + (size_t)i * %s_OBS_SIZE);\n}\n\n",
+      n, n, n);
   put(e, "void %s_real_score_batch(const scalar *params, int n, const scalar *x, scalar *scores)\n{\n", n);
-  put(e, "  for (int i = 0; i < n; i++)\n");
-  put(e, "    scores[i] = %s_D(params, x + (size_t)i * %s_OBS_SIZE);\n}\n\n", n, n);
+  put(e, "  for (int i = 0; i < n; i += TILE)\n");
+  put(e, "    %s_D(params, n - i < TILE ? n - i : TILE, x + (size_t)i * %s_OBS_SIZE, scores + i);\n}\n\n", n, n);
   put(e, "void %s_fake_score_batch(const scalar *params, int n, const scalar *z, scalar *scores)\n{\n", n);
-  put(e, "  for (int i = 0; i < n; i++)\n");
-  put(e, "    scores[i] = %s_fake_score(params, z + (size_t)i * %s_LATENT_SIZE);\n}\n\n", n, n);
+  put(e, "  scalar x[TILE * %s_OBS_SIZE];\n", n);
+  put_tile_loop(e);
+  put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
+  put(e, "    %s_D(params, t, x, scores + i);\n  }\n}\n\n", n);
   put(e, "scalar %s_discriminator_loss_batch(const scalar *params, int n, const scalar *x_real, const scalar *z)\n{\n", n);
-  put(e, "  double real = 0, fake = 0;\n");
+  put(e, "  scalar x[TILE * %s_OBS_SIZE], s[TILE];\n  double real = 0, fake = 0;\n", n);
   put(e, "  if (n <= 0)\n    return 0;\n");
-  put(e, "  for (int i = 0; i < n; i++) {\n");
-  put(e, "    scalar r = %s_D(params, x_real + (size_t)i * %s_OBS_SIZE) - 1;\n", n, n);
-  put(e, "    scalar f = %s_fake_score(params, z + (size_t)i * %s_LATENT_SIZE);\n", n, n);
-  put(e, "    real += (double)r * r;\n    fake += (double)f * f;\n  }\n");
+  put_tile_loop(e);
+  put(e, "    %s_D(params, t, x_real + (size_t)i * %s_OBS_SIZE, s);\n", n, n);
+  put(e, "    for (int k = 0; k < t; k++)\n      real += (double)(s[k] - 1) * (s[k] - 1);\n");
+  put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
+  put(e, "    %s_D(params, t, x, s);\n", n);
+  put(e, "    for (int k = 0; k < t; k++)\n      fake += (double)s[k] * s[k];\n  }\n");
   put(e, "  return (scalar)(real / n + fake / n);\n}\n\n");
   put(e, "scalar %s_generator_loss_batch(const scalar *params, int n, const scalar *z)\n{\n", n);
-  put(e, "  double fake = 0;\n");
+  put(e, "  scalar x[TILE * %s_OBS_SIZE], s[TILE];\n  double fake = 0;\n", n);
   put(e, "  if (n <= 0)\n    return 0;\n");
-  put(e, "  for (int i = 0; i < n; i++) {\n");
-  put(e, "    scalar f = %s_fake_score(params, z + (size_t)i * %s_LATENT_SIZE) - 1;\n", n, n);
-  put(e, "    fake += (double)f * f;\n  }\n");
+  put_tile_loop(e);
+  put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
+  put(e, "    %s_D(params, t, x, s);\n", n);
+  put(e, "    for (int k = 0; k < t; k++)\n      fake += (double)(s[k] - 1) * (s[k] - 1);\n  }\n");
   put(e, "  return (scalar)(fake / n);\n}\n");
+}
+
+static void put_public_backward(Emitter *e)
+{
+  const char *n = e->m->name;
+  const Graph *g = &e->ir->gen, *d = &e->ir->disc;
+  const char *x = g->nvalues == 1 ? "zi" : "x";
+
+  put(e, "\n/* ---- gradients of the batch losses ---- */\n\n");
+  put(e, "scalar %s_discriminator_loss_backward(const scalar *params, int n, const scalar *x_real, const scalar *z, "
+         "scalar *grad_d)\n{\n", n);
+  put(e, "  scalar acts[TILE * %lld], x[TILE * %s_OBS_SIZE], s[TILE], ds[TILE];\n",
+      (long long)(d->acts ? d->acts : 1), n);
+  put(e, "  double real = 0, fake = 0;\n  if (n <= 0)\n    return 0;\n");
+  put(e, "  memset(grad_d, 0, sizeof(scalar) * %s_D_PARAM_COUNT);\n", n);
+  put_tile_loop(e);
+  put(e, "    const scalar *xi = x_real + (size_t)i * %s_OBS_SIZE;\n", n);
+  put(e, "    %s_D_train(params, t, xi, acts, s);\n", n);
+  put(e, "    for (int k = 0; k < t; k++) {\n      scalar r = s[k] - 1;\n      real += (double)r * r;\n");
+  put(e, "      ds[k] = 2 * r / (scalar)n;\n    }\n");
+  put(e, "    %s_D_back(params, t, xi, acts, ds, grad_d, NULL);\n", n);
+  put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
+  put(e, "    %s_D_train(params, t, x, acts, s);\n", n);
+  put(e, "    for (int k = 0; k < t; k++) {\n      fake += (double)s[k] * s[k];\n");
+  put(e, "      ds[k] = 2 * s[k] / (scalar)n;\n    }\n");
+  put(e, "    %s_D_back(params, t, x, acts, ds, grad_d, NULL);\n  }\n", n);
+  put(e, "  return (scalar)(real / n + fake / n);\n}\n\n");
+
+  put(e, "scalar %s_generator_loss_backward(const scalar *params, int n, const scalar *z, scalar *grad_g)\n{\n", n);
+  put(e, "  scalar gacts[TILE * %lld], dacts[TILE * %lld], dx[TILE * %s_OBS_SIZE], s[TILE], ds[TILE];\n",
+      (long long)(g->acts ? g->acts : 1), (long long)(d->acts ? d->acts : 1), n);
+  put(e, "  double loss = 0;\n  if (n <= 0)\n    return 0;\n");
+  put(e, "  memset(grad_g, 0, sizeof(scalar) * %s_G_PARAM_COUNT);\n", n);
+  put_tile_loop(e);
+  put(e, "    const scalar *zi = z + (size_t)i * %s_LATENT_SIZE;\n", n);
+  put(e, "    %s_G_train(params, t, zi, gacts);\n", n);
+  if (g->nvalues > 1)
+    put(e, "    const scalar *x = gacts + TILE * %lld;\n", (long long)g->act_off[g->nvalues - 1]);
+  put(e, "    %s_D_train(params, t, %s, dacts, s);\n", n, x);
+  put(e, "    for (int k = 0; k < t; k++) {\n      scalar f = s[k] - 1;\n      loss += (double)f * f;\n");
+  put(e, "      ds[k] = 2 * f / (scalar)n;\n    }\n");
+  put(e, "    %s_D_back(params, t, %s, dacts, ds, NULL, dx);\n", n, x);
+  put(e, "    %s_G_back(params, t, zi, gacts, dx, grad_g);\n  }\n", n);
+  put(e, "  return (scalar)(loss / n);\n}\n");
 }
 
 static void put_source_body(Emitter *e)
 {
-  const char *s = scalar_type(e->m);
   if (e->opt->jit) {
-    const char *k = kernel_suffix(e);
-    put(e, "%s %s(%s);\n%s %s(%s);\n", s, tanh_fn(e), s, s, exp_fn(e), s);
-    put(e, "/* Kernels of the ganc runtime (runtime/kernels.h). */\n");
-    put(e, "void ganc_linear_%s(%s *y, const %s *w, const %s *b, const %s *x, int out, int in);\n", k, s, s, s, s);
-    put(e, "void ganc_linear_back_params_%s(%s *gw, %s *gb, const %s *dy, const %s *x, int out, int in);\n", k, s,
-        s, s, s);
-    put(e, "void ganc_linear_back_input_%s(%s *dx, const %s *w, const %s *dy, int out, int in);\n", k, s, s, s);
-    static const char *const convs[] = {"conv2d", "conv_transpose2d"};
-    for (int i = 0; i < 2; i++) {
-      put(e, "void ganc_%s_%s(%s *out, const %s *w, const %s *b, const %s *in, %s *scratch, int c, int h, int wd, "
-          "int o, int oh, int ow, int k, int s, int p);\n", convs[i], k, s, s, s, s, s);
-      put(e, "void ganc_%s_back_params_%s(%s *gw, %s *gb, const %s *dy, const %s *in, %s *scratch, int c, int h, "
-          "int wd, int o, int oh, int ow, int k, int s, int p);\n", convs[i], k, s, s, s, s, s);
-      put(e, "void ganc_%s_back_input_%s(%s *dx, const %s *w, const %s *dy, %s *scratch, int c, int h, int wd, "
-          "int o, int oh, int ow, int k, int s, int p);\n", convs[i], k, s, s, s, s);
-    }
-  } else
-    put(e, "#include <math.h>\n");
-  put(e, "#include <stddef.h>\n\n");
-  put(e, "typedef %s_scalar scalar;\n", e->m->name);
+    /* No system headers: libtcc parses only what the code needs. */
+    put(e, "typedef __SIZE_TYPE__ size_t;\n#define NULL ((void *)0)\n");
+    put(e, "void *memcpy(void *dst, const void *src, size_t n);\nvoid *memset(void *dst, int c, size_t n);\n");
+  } else {
+    put(e, "#include <math.h>\n#include <stddef.h>\n#include <string.h>\n");
+  }
+  put(e, "\ntypedef %s_scalar scalar;\n", e->m->name);
+
+  /* The model's code first, to see which kernels it calls. */
+  Str code = {0}, *out = e->out;
+  e->out = &code;
+  put(e, "\n/* Samples pass through the layers TILE at a time: the most that keeps every\n"
+         "   function below within %d bytes of stack (this model's deepest needs %lld). */\n",
+      STACK_BUDGET, (long long)e->ir->stack_bytes);
+  put(e, "enum { TILE = %d };\n", e->ir->tile);
   put_forward(e, &e->ir->gen, 1);
   put_forward(e, &e->ir->disc, 0);
   put_train_forward(e, &e->ir->gen, 1);
@@ -812,6 +713,14 @@ static void put_source_body(Emitter *e)
   put_backward(e, &e->ir->disc, 0);
   put_public(e);
   put_public_backward(e);
+  e->out = out;
+  if (code.failed)
+    e->out->failed = 1;
+  else {
+    put_kernels(e, &code);
+    str_putn(e->out, code.buf, code.len);
+  }
+  str_free(&code);
 }
 
 static void put_source_banner(Emitter *e)

@@ -6,7 +6,8 @@
  * arrays: elementwise layers run in place, everything else alternates
  * between A and B, and the stack's last layer writes the caller's output.
  * The training forward instead keeps every value in one activations array
- * for the backward pass. */
+ * for the backward pass. Every function works on tiles of samples, as many
+ * as the stack budget allows. */
 #include "compiler.h"
 
 int op_is_elementwise(OpKind k)
@@ -94,7 +95,41 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
   }
 }
 
-Ir *lower_program(Arena *a, const Program *prog)
+static int64_t max2(int64_t a, int64_t b)
+{
+  return a > b ? a : b;
+}
+
+/* Scalars on the stack of the deepest call chain of emitted code for tiles
+   of t samples (emit.c declares exactly these arrays). */
+static int64_t stack_scalars(const IrModel *m, int64_t t)
+{
+  const Graph *g = &m->gen, *d = &m->disc;
+  int64_t obs = shape_count(&m->model->observation);
+  int64_t g_fwd = 2 * t * g->scratch + g->conv_scratch, d_fwd = 2 * t * d->scratch + d->conv_scratch;
+  int64_t g_back = 2 * t * g->grad_scratch + g->conv_scratch, d_back = 2 * t * d->grad_scratch + d->conv_scratch;
+  int64_t forward = t * (obs + 1) + max2(g_fwd, d_fwd);
+  int64_t disc_back = t * (d->acts + obs + 2) + max2(g_fwd, d_back);
+  int64_t gen_back = t * (g->acts + d->acts + obs + 2) + max2(g_back, d_back);
+  return max2(forward, max2(disc_back, gen_back));
+}
+
+static int choose_tile(Diag *d, IrModel *m)
+{
+  int64_t size = m->model->scalar == SCALAR_DOUBLE ? 8 : 4;
+  for (int t = MAX_TILE; t >= 1; t /= 2) {
+    m->stack_bytes = stack_scalars(m, t) * size;
+    if (m->stack_bytes <= STACK_BUDGET) {
+      m->tile = t;
+      return 1;
+    }
+  }
+  diag_error(d, m->model->loc, "model '%s' needs %lld bytes of stack for one sample; ganc's emitted code keeps "
+             "at most %d", m->model->name, (long long)m->stack_bytes, STACK_BUDGET);
+  return 0;
+}
+
+Ir *lower_program(Arena *a, Diag *d, const Program *prog)
 {
   Ir *ir = arena_alloc(a, sizeof *ir);
   ir->prog = prog;
@@ -105,5 +140,8 @@ Ir *lower_program(Arena *a, const Program *prog)
     lower_stack(a, &prog->models[i].gen, &ir->models[i].gen);
     lower_stack(a, &prog->models[i].disc, &ir->models[i].disc);
   }
-  return ir;
+  int ok = 1;
+  for (int i = 0; i < ir->n; i++)
+    ok &= choose_tile(d, &ir->models[i]);
+  return ok ? ir : NULL;
 }

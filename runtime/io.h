@@ -36,6 +36,11 @@ int ganc_save_weights(const ganc_info *info, const char *path, const void *param
    infinite. */
 int ganc_load_weights(const ganc_info *info, const char *path, void *params,
                       ganc_train_state *state, char *err, size_t errlen);
+/* The same for a file's size bytes already in memory at data; name stands
+   for the file in messages. */
+int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *data,
+                          size_t size, void *params, ganc_train_state *state, char *err,
+                          size_t errlen);
 
 /* A file being written as PATH.tmp, to be renamed over PATH on commit. */
 typedef struct ganc_atomic {

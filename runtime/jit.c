@@ -1,11 +1,11 @@
 /* jit.c — compile models in memory with libtcc; the models' metadata.
  *
- * Each model's header and source go to libtcc as one translation unit, all
- * into one TCCState per file. libtcc keeps global state, so every call into
- * it holds one process-wide lock. This is the only file that includes
- * libtcc.h. */
+ * Each model's header and source go to libtcc as one translation unit in a
+ * TCCState of its own, linked against the runtime's kernels for the model's
+ * scalar type (the emitted code calls them by their plain names). libtcc
+ * keeps global state, so every call into it holds one process-wide lock.
+ * This is the only file that includes libtcc.h. */
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@
 
 struct ganc_model {
   Compilation comp; /* its arena holds the names below */
-  TCCState *tcc;
+  TCCState **tcc;   /* one per model */
   int n;
   ganc_info *info;
 };
@@ -126,31 +126,27 @@ static void tcc_error_to_str(void *opaque, const char *msg)
   str_printf(s, "%s%s", s->len ? "\n" : "", msg);
 }
 
-/* The libm functions and runtime kernels emitted code calls; the JIT links
-   nothing else. */
-static int add_symbols(TCCState *s)
+const ganc_kernel *ganc_kernels(int scalar_size)
 {
-  static const struct {
-    const char *name;
-    const void *fn;
-  } syms[] = {
-      {"tanhf", (const void *)tanhf}, {"expf", (const void *)expf},
-      {"tanh", (const void *)tanh},   {"exp", (const void *)exp},
-      {"memset", (const void *)memset}, {"memcpy", (const void *)memcpy},
-#define KERNEL_SYMBOLS(S)                                                              \
-  {"ganc_linear_" #S, (const void *)ganc_linear_##S},                                  \
-  {"ganc_linear_back_params_" #S, (const void *)ganc_linear_back_params_##S},          \
-  {"ganc_linear_back_input_" #S, (const void *)ganc_linear_back_input_##S},                  \
-  {"ganc_conv2d_" #S, (const void *)ganc_conv2d_##S},                                          \
-  {"ganc_conv2d_back_params_" #S, (const void *)ganc_conv2d_back_params_##S},                  \
-  {"ganc_conv2d_back_input_" #S, (const void *)ganc_conv2d_back_input_##S},                    \
-  {"ganc_conv_transpose2d_" #S, (const void *)ganc_conv_transpose2d_##S},                      \
-  {"ganc_conv_transpose2d_back_params_" #S, (const void *)ganc_conv_transpose2d_back_params_##S}, \
-  {"ganc_conv_transpose2d_back_input_" #S, (const void *)ganc_conv_transpose2d_back_input_##S}
-      KERNEL_SYMBOLS(f32), KERNEL_SYMBOLS(f64),
-  };
-  for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
-    if (tcc_add_symbol(s, syms[i].name, syms[i].fn) < 0)
+  int f64 = scalar_size == 8;
+#ifdef GANC_KERNEL_LEVELS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4"))
+    return f64 ? ganc_kernels_f64_v4 : ganc_kernels_f32_v4;
+  if (__builtin_cpu_supports("x86-64-v3"))
+    return f64 ? ganc_kernels_f64_v3 : ganc_kernels_f32_v3;
+#endif
+  return f64 ? ganc_kernels_f64_v1 : ganc_kernels_f32_v1;
+}
+
+/* What emitted code calls: the kernels for its scalar type, and the C
+   library's memcpy and memset. The JIT links nothing else. */
+static int add_symbols(TCCState *s, int scalar_size)
+{
+  if (tcc_add_symbol(s, "memcpy", (const void *)memcpy) < 0 || tcc_add_symbol(s, "memset", (const void *)memset) < 0)
+    return -1;
+  for (const ganc_kernel *k = ganc_kernels(scalar_size); k->name; k++)
+    if (tcc_add_symbol(s, k->name, k->fn) < 0)
       return -1;
   return 0;
 }
@@ -159,26 +155,25 @@ static int add_symbols(TCCState *s)
 static int jit_compile(ganc_model *m, Str *msg)
 {
   const Ir *ir = m->comp.ir;
-  m->tcc = tcc_new();
-  if (!m->tcc) {
-    str_puts(msg, "ganc: out of memory (tcc_new)");
-    return -1;
-  }
-  tcc_set_error_func(m->tcc, msg, tcc_error_to_str);
-  tcc_set_options(m->tcc, "-nostdlib");
-  if (tcc_set_output_type(m->tcc, TCC_OUTPUT_MEMORY) < 0)
-    return -1;
   EmitOptions opt = {.source_name = m->comp.diag.file, .jit = 1};
+  m->tcc = arena_alloc(&m->comp.arena, (size_t)(ir->n ? ir->n : 1) * sizeof *m->tcc);
   for (int i = 0; i < ir->n; i++) {
+    TCCState *s = m->tcc[i] = tcc_new();
+    if (!s) {
+      str_puts(msg, "out of memory (tcc_new)");
+      return -1;
+    }
+    tcc_set_error_func(s, msg, tcc_error_to_str);
+    tcc_set_options(s, "-nostdlib");
+    if (tcc_set_output_type(s, TCC_OUTPUT_MEMORY) < 0)
+      return -1;
     Str unit = {0};
     emit_unit(&unit, &ir->models[i], &opt);
-    int rc = unit.failed ? -1 : tcc_compile_string(m->tcc, unit.buf);
+    int rc = unit.failed ? -1 : tcc_compile_string(s, unit.buf);
     str_free(&unit);
-    if (rc < 0)
+    if (rc < 0 || add_symbols(s, m->info[i].scalar_size) < 0 || tcc_relocate(s, TCC_RELOCATE_AUTO) < 0)
       return -1;
   }
-  if (add_symbols(m->tcc) < 0 || tcc_relocate(m->tcc, TCC_RELOCATE_AUTO) < 0)
-    return -1;
   return 0;
 }
 
@@ -250,10 +245,12 @@ ganc_model *ganc_jit(const char *path, char *err, size_t errlen)
 
 void *ganc_symbol(ganc_model *m, const char *name)
 {
+  void *p = NULL;
   if (!m || !m->tcc || !name)
     return NULL;
   pthread_mutex_lock(&tcc_lock);
-  void *p = tcc_get_symbol(m->tcc, name);
+  for (int i = 0; i < m->n && !p; i++)
+    p = tcc_get_symbol(m->tcc[i], name);
   pthread_mutex_unlock(&tcc_lock);
   return p;
 }
@@ -264,7 +261,9 @@ void ganc_free(ganc_model *m)
     return;
   if (m->tcc) {
     pthread_mutex_lock(&tcc_lock);
-    tcc_delete(m->tcc);
+    for (int i = 0; i < m->n; i++)
+      if (m->tcc[i])
+        tcc_delete(m->tcc[i]);
     pthread_mutex_unlock(&tcc_lock);
   }
   compile_free(&m->comp);

@@ -1,45 +1,26 @@
-/* kernels.h — optimized loops exported to JIT-compiled code (kernels.c).
- * emit.c writes calls to exactly these names and argument orders. */
+/* kernels.h — the kernels of kernels.inc as the JIT sees them: by name,
+ * one table per scalar type (kernels.c). */
 #ifndef GANC_KERNELS_H
 #define GANC_KERNELS_H
 
 #include <stddef.h>
 
-/* y = W x + b for W [out, in]. */
-void ganc_linear_f32(float *y, const float *w, const float *b, const float *x, int out, int in);
-void ganc_linear_f64(double *y, const double *w, const double *b, const double *x, int out, int in);
-/* gw += dy x^T, gb += dy. */
-void ganc_linear_back_params_f32(float *gw, float *gb, const float *dy, const float *x, int out, int in);
-void ganc_linear_back_params_f64(double *gw, double *gb, const double *dy, const double *x, int out, int in);
-/* dx = W^T dy. */
-void ganc_linear_back_input_f32(float *dx, const float *w, const float *dy, int out, int in);
-void ganc_linear_back_input_f64(double *dx, const double *w, const double *dy, int out, int in);
+typedef struct ganc_kernel {
+  const char *name; /* as emitted code calls it, e.g. "dense" */
+  const void *fn;
+} ganc_kernel;
 
-/* Convolutions (PyTorch's conv2d and conv_transpose2d, square kernel k,
-   stride s, zero padding p) on an input [c, h, wd] and an output
-   [o, oh, ow]. scratch holds c*k*k*oh*ow scalars for conv2d and
-   o*k*k*h*wd for conv_transpose2d. Weights: conv2d [o, c, k, k],
-   conv_transpose2d [c, o, k, k]. */
-#define GANC_CONV_KERNELS(T, S)                                                                                    \
-  void ganc_conv2d_##S(T *out, const T *w, const T *b, const T *in, T *scratch, int c, int h, int wd, int o,     \
-                       int oh, int ow, int k, int s, int p);                                                       \
-  void ganc_conv2d_back_params_##S(T *gw, T *gb, const T *dy, const T *in, T *scratch, int c, int h, int wd,     \
-                                   int o, int oh, int ow, int k, int s, int p);                                    \
-  void ganc_conv2d_back_input_##S(T *dx, const T *w, const T *dy, T *scratch, int c, int h, int wd, int o, int oh, \
-                                  int ow, int k, int s, int p);                                                    \
-  void ganc_conv_transpose2d_##S(T *out, const T *w, const T *b, const T *in, T *scratch, int c, int h, int wd,  \
-                                 int o, int oh, int ow, int k, int s, int p);                                      \
-  void ganc_conv_transpose2d_back_params_##S(T *gw, T *gb, const T *dy, const T *in, T *scratch, int c, int h,   \
-                                             int wd, int o, int oh, int ow, int k, int s, int p);                  \
-  void ganc_conv_transpose2d_back_input_##S(T *dx, const T *w, const T *dy, T *scratch, int c, int h, int wd,    \
-                                            int o, int oh, int ow, int k, int s, int p);                           \
-  void ganc_im2col_##S(T *cols, const T *big, int ch, int h, int w, int sh, int sw, int k, int s, int p);         \
-  void ganc_col2im_##S(T *big, const T *cols, int ch, int h, int w, int sh, int sw, int k, int s, int p);         \
-  void ganc_gemm_nn_##S(T *c, const T *a, const T *b, int m, int n, int kk);                                     \
-  void ganc_gemm_tn_##S(T *c, const T *a, const T *b, int m, int n, int kk);                                     \
-  void ganc_gemm_nt_##S(T *c, const T *a, const T *b, int m, int n, int kk);
+/* NULL-terminated tables, one per scalar type and instruction set level:
+   _v4 for x86-64-v4 (AVX-512), _v3 for x86-64-v3 (AVX2, FMA), _v1 for the
+   baseline (or the only build elsewhere). */
+extern const ganc_kernel ganc_kernels_f32_v1[], ganc_kernels_f64_v1[];
+#if defined(__x86_64__) && defined(__GNUC__)
+#define GANC_KERNEL_LEVELS 1
+extern const ganc_kernel ganc_kernels_f32_v3[], ganc_kernels_f64_v3[];
+extern const ganc_kernel ganc_kernels_f32_v4[], ganc_kernels_f64_v4[];
+#endif
 
-GANC_CONV_KERNELS(float, f32)
-GANC_CONV_KERNELS(double, f64)
+/* The table for scalar_size (4 or 8) and this CPU. */
+const ganc_kernel *ganc_kernels(int scalar_size);
 
 #endif

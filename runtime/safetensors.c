@@ -833,17 +833,12 @@ static int load_header(Loader *L, const cJSON *root)
   return check_complete(L);
 }
 
-int ganc_load_weights(const ganc_info *info, const char *path, void *params,
-                      ganc_train_state *state, char *err, size_t errlen)
+/* Parse a whole file's bytes (size of them at buf) and fill the caller's
+   arrays; path names the file in messages. */
+static int load_buffer(const ganc_info *info, const char *path, const unsigned char *buf,
+                       size_t size, void *params, ganc_train_state *state, char *err,
+                       size_t errlen)
 {
-  seterr(err, errlen, "%s", "");
-  if (check_info(info, path, params, state, err, errlen))
-    return -1;
-  unsigned char *buf;
-  size_t size;
-  if (ganc_read_file(path, &buf, &size, err, errlen))
-    return -1;
-
   Loader L = {.info = info, .path = path, .want_state = state != NULL, .err = err,
               .errlen = errlen};
   cJSON *root = NULL;
@@ -904,9 +899,39 @@ int ganc_load_weights(const ganc_info *info, const char *path, void *params,
   rc = 0;
 done:
   cJSON_Delete(root);
-  free(buf);
   free(L.sorted);
   free(L.entries);
   free(L.found);
   return rc;
+}
+
+int ganc_load_weights(const ganc_info *info, const char *path, void *params,
+                      ganc_train_state *state, char *err, size_t errlen)
+{
+  seterr(err, errlen, "%s", "");
+  if (check_info(info, path, params, state, err, errlen))
+    return -1;
+  unsigned char *buf;
+  size_t size;
+  if (ganc_read_file(path, &buf, &size, err, errlen))
+    return -1;
+  int rc = load_buffer(info, path, buf, size, params, state, err, errlen);
+  free(buf);
+  return rc;
+}
+
+int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *data,
+                          size_t size, void *params, ganc_train_state *state, char *err,
+                          size_t errlen)
+{
+  seterr(err, errlen, "%s", "");
+  if (!name)
+    name = "<memory>";
+  if (check_info(info, name, params, state, err, errlen))
+    return -1;
+  if (!data && size > 0) {
+    seterr(err, errlen, "%s: internal error: no data", name);
+    return -1;
+  }
+  return load_buffer(info, name, data, size, params, state, err, errlen);
 }

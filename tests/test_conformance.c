@@ -780,5 +780,5 @@ Test(conformance, every_model_has_a_fixture) {
     }
     globfree(&g);
   }
-  cr_assert_geq(models, 10, "found only %d models", models);
+  cr_assert_geq(models, 17, "found only %d models", models);
 }

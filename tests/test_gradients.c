@@ -865,35 +865,50 @@ Test(gradients, every_model_has_a_fixture) {
     }
     paths_free(files);
   }
-  cr_expect_geq(models, 11, "found only %d models", models);
+  cr_expect_geq(models, 17, "found only %d models", models);
 }
 
-/* The finite-difference test of every parameter reaches every layer kind of
-   the first milestone: some `scalar double` model in tests/models has it
-   (read from `ganc summary`). */
+/* The finite-difference test of every parameter reaches every layer kind in
+   both stacks: some `scalar double` model in tests/models has it in its
+   generator and some in its discriminator (read from `ganc summary`). The
+   two differ: only a discriminator layer's parameters get the discriminator
+   loss's gradient, only a generator layer is reached through the gradient
+   with respect to the discriminator's input. */
 Test(gradients, finite_differences_cover_every_layer) {
-  const char *kinds[] = {"linear", "relu", "leaky_relu", "tanh", "sigmoid", "reshape", "flatten"};
-  enum { KINDS = sizeof kinds / sizeof *kinds };
-  int covered[KINDS] = {0};
+  const char *kinds[] = {"linear",  "relu",    "leaky_relu", "tanh",
+                         "sigmoid", "reshape", "flatten",    "conv2d",
+                         "conv_transpose2d"};
+  const char *stacks[] = {"generator", "discriminator"};
+  enum { KINDS = sizeof kinds / sizeof *kinds, STACKS = 2 };
+  int covered[STACKS][KINDS] = {{0}};
   char **files = list_files("tests/models", ".gan");
   for (char **file = files; *file; file++) {
     char args[512];
     snprintf(args, sizeof args, "summary '%s'", *file);
     Run r = run_ganc(args, NULL);
     cr_assert_eq(r.status, 0, "ganc %s failed:\n%s", args, r.err);
-    int is_double = 0;
+    int is_double = 0, stack = -1;
     for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
-      char scalar[16], layer[64];
+      char scalar[16], word[64], layer[64];
       int index;
-      if (sscanf(line, "model %*s (scalar %15[a-z]", scalar) == 1)
+      if (sscanf(line, "model %*s (scalar %15[a-z]", scalar) == 1) {
         is_double = !strcmp(scalar, "double");
-      else if (is_double && sscanf(line, " %d %63[a-z_]", &index, layer) == 2)
-        for (int k = 0; k < KINDS; k++)
-          covered[k] |= !strcmp(layer, kinds[k]);
+        stack = -1;
+      } else if (sscanf(line, " %d %63[a-z_0-9]", &index, layer) == 2) {
+        cr_assert(stack >= 0, "ganc %s: a layer outside a stack: %s", args, line);
+        for (int k = 0; is_double && k < KINDS; k++)
+          covered[stack][k] |= !strcmp(layer, kinds[k]);
+      } else if (sscanf(line, " %63s", word) == 1) {
+        for (int s = 0; s < STACKS; s++)
+          if (!strcmp(word, stacks[s]))
+            stack = s;
+      }
     }
     run_free(&r);
   }
   paths_free(files);
-  for (int k = 0; k < KINDS; k++)
-    cr_expect(covered[k], "no `scalar double` model in tests/models has a %s layer", kinds[k]);
+  for (int s = 0; s < STACKS; s++)
+    for (int k = 0; k < KINDS; k++)
+      cr_expect(covered[s][k], "no `scalar double` model in tests/models has a %s layer in its %s",
+                kinds[k], stacks[s]);
 }

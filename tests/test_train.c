@@ -252,16 +252,32 @@ Test(train, emitted_weights)
 }
 
 /* Training learns: from Xavier initialization, whose samples sit near the
-   origin far from every mode, to most of the ring. */
+   origin far from every mode, to most of the ring. GAN training oscillates
+   (modes are found, lost and found again), so the test takes the best of
+   the snapshots in loss.csv rather than one step's. */
 Test(train, ring8_learns)
 {
-  Run r = ganc("train models/ring8.gan --data ring8 --steps 1500 --batch 256 --lr 1e-3 --every 500 -o %s/l", dir);
+  Run r = ganc("train models/ring8.gan --data ring8 --steps 2000 --batch 256 --lr 1e-3 --every 250 -o %s/l", dir);
   cr_assert_eq(r.status, 0, "%s", r.err);
-  int modes = 0;
-  double hq = 0;
-  const char *at = strstr(r.out, "ring8: ");
-  cr_assert(at && sscanf(at, "ring8: %d of 8 modes covered, %lf%%", &modes, &hq) == 2, "%s", r.out);
-  cr_expect_geq(modes, 4, "only %d modes covered after 1500 steps", modes);
-  cr_expect_gt(hq, 10, "only %.1f%% high-quality samples", hq);
   run_free(&r);
+  char path[700];
+  snprintf(path, sizeof path, "%s/l/loss.csv", dir);
+  char *csv = slurp(path, NULL);
+  cr_assert(csv);
+  int best_modes = 0, rows = 0;
+  double best_hq = 0;
+  for (char *line = strchr(csv, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+    long step;
+    double dl, gl, sec, hq;
+    int modes;
+    if (sscanf(line + 1, "%ld,%lf,%lf,%lf,%d,%lf", &step, &dl, &gl, &sec, &modes, &hq) != 6)
+      continue;
+    rows++;
+    best_modes = modes > best_modes ? modes : best_modes;
+    best_hq = hq > best_hq ? hq : best_hq;
+  }
+  cr_expect_eq(rows, 8, "%s", csv);
+  cr_expect_geq(best_modes, 6, "at best %d modes covered in 2000 steps:\n%s", best_modes, csv);
+  cr_expect_gt(best_hq, 0.2, "at best %.3f high-quality share in 2000 steps:\n%s", best_hq, csv);
+  free(csv);
 }

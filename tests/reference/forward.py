@@ -219,6 +219,70 @@ model("pair_double", "tests/models/two_models.gan", "double", [3], [2, 2],
                     nn.Linear(4, 3), nn.Tanh(),
                     nn.Linear(3, 1)))
 
+# models/fashion_dcgan.gan
+model("fashion_dcgan", "models/fashion_dcgan.gan", "float", [64], [1, 28, 28],
+      nn.Sequential(nn.Linear(64, 3136), nn.ReLU(),
+                    Reshape(64, 7, 7),
+                    nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),
+                    nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Tanh()),
+      nn.Sequential(nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                    nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                    nn.Flatten(),
+                    nn.Linear(3136, 1)))
+
+# tests/models/conv_strides.gan
+model("conv_strides", "tests/models/conv_strides.gan", "float", [6], [2, 8, 14],
+      nn.Sequential(nn.Linear(6, 12), nn.ReLU(),
+                    Reshape(2, 2, 3),
+                    nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1), nn.Tanh(),
+                    nn.ConvTranspose2d(3, 2, 2, stride=3), nn.Tanh()),
+      nn.Sequential(nn.Conv2d(2, 4, 3, stride=3, padding=1), nn.LeakyReLU(0.2),
+                    nn.Conv2d(4, 3, 2, stride=2),
+                    nn.Flatten(),
+                    nn.Linear(6, 1)))
+
+# tests/models/conv_padding.gan
+model("conv_padding", "tests/models/conv_padding.gan", "float", [2, 5, 4], [1, 10, 8],
+      nn.Sequential(nn.ConvTranspose2d(2, 4, 5, padding=2), nn.ReLU(),
+                    nn.Conv2d(4, 3, 1), nn.LeakyReLU(),  # default slope 0.01
+                    nn.ConvTranspose2d(3, 1, 4, stride=2, padding=1), nn.Tanh()),
+      nn.Sequential(nn.Conv2d(1, 3, 3, padding=2), nn.ReLU(),
+                    nn.Conv2d(3, 2, 4, stride=2), nn.LeakyReLU(0.2),
+                    nn.Conv2d(2, 1, 1, padding=1),
+                    nn.Flatten(),
+                    nn.Linear(42, 1)))
+
+# tests/models/conv_channels.gan
+model("conv_channels", "tests/models/conv_channels.gan", "float", [16, 1, 1], [3, 6, 6],
+      nn.Sequential(nn.ConvTranspose2d(16, 8, 3), nn.ReLU(),
+                    nn.ConvTranspose2d(8, 6, 4, stride=2, padding=1), nn.ReLU(),
+                    nn.ConvTranspose2d(6, 3, 3, padding=1), nn.Tanh()),
+      nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+                    nn.Conv2d(8, 5, 1, stride=2), nn.LeakyReLU(0.2),
+                    nn.Conv2d(5, 4, 2),
+                    nn.Flatten(),
+                    nn.Linear(4, 1)))
+
+# tests/models/conv_double.gan
+model("conv_double", "tests/models/conv_double.gan", "double", [5], [2, 6, 8],
+      nn.Sequential(nn.Linear(5, 12), nn.Tanh(),
+                    Reshape(2, 2, 3),
+                    nn.ConvTranspose2d(2, 3, 3, stride=2), nn.Sigmoid(),
+                    nn.Conv2d(3, 2, 2, padding=1), nn.Tanh()),
+      nn.Sequential(nn.ConvTranspose2d(2, 2, 2, padding=1), nn.LeakyReLU(0.2),
+                    nn.Conv2d(2, 3, 3, stride=2, padding=1), nn.ReLU(),
+                    nn.Conv2d(3, 1, 3, stride=3),
+                    nn.Flatten()))
+
+# tests/models/conv_double_edges.gan
+model("conv_double_edges", "tests/models/conv_double_edges.gan", "double", [1, 3, 4], [1, 5, 8],
+      nn.Sequential(nn.ConvTranspose2d(1, 2, 1, stride=3, padding=1), nn.Tanh(),
+                    nn.ConvTranspose2d(2, 1, 5, padding=2)),
+      nn.Sequential(nn.Conv2d(1, 3, 2, stride=3, padding=2), nn.Sigmoid(),
+                    nn.ConvTranspose2d(3, 1, 2, stride=2, padding=1),
+                    nn.Flatten(),
+                    nn.Linear(24, 1), Reshape()))
+
 
 def fan_in(weight):
     receptive = 1

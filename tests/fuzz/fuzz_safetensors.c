@@ -1,0 +1,183 @@
+/* fuzz_safetensors.c — libFuzzer target for the safetensors loader: bytes as
+ * a weights file or a checkpoint (ganc_load_weights_mem) for two models,
+ * each as `scalar float` and as `scalar double`:
+ *
+ *   ring8  models/ring8.gan (tests/fixtures/torch_ring8.safetensors fits it)
+ *   tiny   a linear layer and convolutions, rank-4 weights among its tensors
+ *
+ * The models' descriptions come from the compiler, as the JIT makes them.
+ * The seeds for tiny were written by `ganc train` for TINY_SOURCE below
+ * (and for the same text with `scalar double`).
+ *
+ * Beyond what the sanitizers see, it aborts when the loader breaks its
+ * contract: a failure comes with a message and leaves the caller's arrays
+ * as they were; a success reads a step and a generator state that can be. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+#include "io.h"
+
+#define RING8_SOURCE                                                                     \
+  "model ring8 {\n  latent [2]\n  observation [2]\n"                                     \
+  "  generator { linear(128) relu linear(128) relu linear(2) }\n"                        \
+  "  discriminator { linear(128) leaky_relu(0.2) linear(128) leaky_relu(0.2) linear(1) }\n" \
+  "}\n"
+
+#define TINY_SOURCE                                                                      \
+  "model tiny {\n  latent [2]\n  observation [1, 3, 3]\n"                                \
+  "  generator { linear(18) tanh reshape([2, 3, 3]) conv2d(1, 1) }\n"                    \
+  "  discriminator { conv2d(2, 2) leaky_relu(0.2) flatten linear(1) }\n"                 \
+  "}\n"
+
+enum { NMODELS = 2, NINFOS = 2 * NMODELS };
+
+static Compilation comp;
+static ganc_info infos[NINFOS];
+static unsigned char *arrays[3], *reference; /* params, adam m, adam v */
+static size_t array_bytes;
+
+static void fail(const char *what, const ganc_info *info, const char *err)
+{
+  fprintf(stderr, "fuzz_safetensors: %s (model %s, %d-byte scalars)%s%s\n", what, info->name,
+          info->scalar_size, err ? ": " : "", err ? err : "");
+  abort();
+}
+
+/* As runtime/jit.c describes a model to the runtime. */
+static void add_tensors(const Stack *st, ganc_tensor *t, int *n)
+{
+  for (int i = 0; i < st->n; i++) {
+    const Layer *ly = &st->layers[i];
+    if (!ly->weight_count)
+      continue;
+    const char *what[2] = {"weight", "bias"};
+    const Shape *shape[2] = {&ly->weight_shape, &ly->bias_shape};
+    int64_t off[2] = {ly->weight_off, ly->bias_off}, count[2] = {ly->weight_count, ly->bias_count};
+    for (int k = 0; k < 2; k++, (*n)++) {
+      snprintf(t[*n].name, sizeof t[*n].name, "%s.%d.%s", st->name, ly->index, what[k]);
+      t[*n].rank = shape[k]->rank;
+      memcpy(t[*n].shape, shape[k]->dim, sizeof t[*n].shape);
+      t[*n].offset = off[k];
+      t[*n].count = count[k];
+    }
+  }
+}
+
+static const char *signature(const Model *m, const ganc_tensor *t, int n)
+{
+  Str s = {0};
+  char buf[160];
+  str_printf(&s, "latent %s; ", shape_str(&m->latent, buf, sizeof buf));
+  str_printf(&s, "observation %s", shape_str(&m->observation, buf, sizeof buf));
+  for (int i = 0; i < n; i++) {
+    Shape sh = {.rank = t[i].rank};
+    memcpy(sh.dim, t[i].shape, sizeof sh.dim);
+    str_printf(&s, "; %s %s", t[i].name, shape_str(&sh, buf, sizeof buf));
+  }
+  return s.buf; /* kept for the life of the process */
+}
+
+static void describe(const Model *m, int scalar_size, ganc_info *info)
+{
+  ganc_tensor *t = calloc(2 * (size_t)(m->gen.n + m->disc.n) + 1, sizeof *t);
+  int n = 0;
+  add_tensors(&m->gen, t, &n);
+  add_tensors(&m->disc, t, &n);
+  *info = (ganc_info){
+      .name = m->name,
+      .scalar_size = scalar_size,
+      .latent_rank = m->latent.rank,
+      .obs_rank = m->observation.rank,
+      .latent_size = shape_count(&m->latent),
+      .obs_size = shape_count(&m->observation),
+      .g_param_count = m->gen.param_count,
+      .d_param_count = m->disc.param_count,
+      .param_count = m->param_count,
+      .ntensors = n,
+      .tensors = t,
+      .signature = signature(m, t, n),
+  };
+  memcpy(info->latent_shape, m->latent.dim, sizeof info->latent_shape);
+  memcpy(info->obs_shape, m->observation.dim, sizeof info->obs_shape);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+  (void)argc;
+  (void)argv;
+  static const char src[] = RING8_SOURCE TINY_SOURCE;
+  if (compile_source(&comp, "models.gan", src, sizeof src - 1) != 0 || comp.prog->n != NMODELS) {
+    fprintf(stderr, "fuzz_safetensors: the built-in models do not compile:\n%s\n",
+            comp.diag.out.buf ? comp.diag.out.buf : "");
+    exit(1);
+  }
+  for (int i = 0; i < NINFOS; i++) {
+    describe(&comp.prog->models[i / 2], i % 2 ? 8 : 4, &infos[i]);
+    size_t bytes = (size_t)infos[i].param_count * 8;
+    if (bytes > array_bytes)
+      array_bytes = bytes;
+  }
+  for (int k = 0; k < 3; k++)
+    arrays[k] = malloc(array_bytes);
+  reference = malloc(array_bytes);
+  if (!arrays[0] || !arrays[1] || !arrays[2] || !reference)
+    exit(1);
+  for (size_t i = 0; i < array_bytes; i++)
+    reference[i] = (unsigned char)(0xA5 ^ i);
+  return 0;
+}
+
+static int untouched(const ganc_info *info, int k)
+{
+  return memcmp(arrays[k], reference, (size_t)info->param_count * (size_t)info->scalar_size) == 0;
+}
+
+static void load(const ganc_info *info, const uint8_t *data, size_t size, int with_state)
+{
+  char err[512];
+  for (int k = 0; k < 3; k++)
+    memcpy(arrays[k], reference, array_bytes);
+  ganc_train_state st = {arrays[1], arrays[2], -7, {{0}}};
+  int rc = ganc_load_weights_mem(info, "fuzz.safetensors", data, size, arrays[0],
+                                 with_state ? &st : NULL, err, sizeof err);
+  if (!memchr(err, 0, sizeof err))
+    fail("an unterminated message", info, NULL);
+  if (rc != 0) {
+    if (rc != -1 || !err[0])
+      fail("a failure without a message", info, NULL);
+    if (!untouched(info, 0) || !untouched(info, 1) || !untouched(info, 2) || st.step != -7)
+      fail("a failed load changed the caller's arrays", info, err);
+    return;
+  }
+  if (with_state && (st.step < 0 || !(st.rng.s[0] | st.rng.s[1] | st.rng.s[2] | st.rng.s[3])))
+    fail("a checkpoint with an impossible step or generator state", info, err);
+  if (!with_state && (!untouched(info, 1) || !untouched(info, 2)))
+    fail("loading weights wrote the Adam moments", info, err);
+  if (err[0] && !strstr(err, "warning"))
+    fail("a success with an error message", info, err);
+  /* Every parameter was written: the sentinel survives nowhere whole. */
+  if (info->param_count > 0 && untouched(info, 0))
+    fail("a success that left the parameters as they were", info, err);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  for (int i = 0; i < NINFOS; i++) {
+    load(&infos[i], data, size, 0);
+    load(&infos[i], data, size, 1);
+  }
+  /* A message cut to a short buffer is still terminated. */
+  char small[9];
+  memset(small, 'x', sizeof small);
+  ganc_load_weights_mem(&infos[2], NULL, data, size, arrays[0], NULL, small, 7);
+  if (!memchr(small, 0, 7) || small[7] != 'x')
+    fail("a message not cut to its buffer", &infos[2], NULL);
+  return 0;
+}
