@@ -81,15 +81,16 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
     if (g->size[v] > g->grad_scratch)
       g->grad_scratch = g->size[v];
 
-  /* im2col columns: a window of the input per output position (conv2d), a
-     window of the output per input position (conv_transpose2d). */
+  /* The convolution kernels' rows: a window of the input per output
+     position (conv2d), a window of the output per input position
+     (conv_transpose2d); then one sample's transposed output or input. */
   for (int i = 0; i < g->nops; i++) {
     const Layer *l = g->ops[i].layer;
     int64_t k2 = l->kernel * l->kernel, cols = 0;
     if (l->kind == LY_CONV2D)
-      cols = l->in.dim[0] * k2 * l->out.dim[1] * l->out.dim[2];
+      cols = l->out.dim[1] * l->out.dim[2] * (l->in.dim[0] * k2 + l->out.dim[0]);
     else if (l->kind == LY_CONV_TRANSPOSE2D)
-      cols = l->out.dim[0] * k2 * l->in.dim[1] * l->in.dim[2];
+      cols = l->in.dim[1] * l->in.dim[2] * (l->out.dim[0] * k2 + l->in.dim[0]);
     if (cols > g->conv_scratch)
       g->conv_scratch = cols;
   }

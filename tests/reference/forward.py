@@ -23,7 +23,9 @@ float and double models see the same numbers:
     parameter k of the flat array (DESIGN.md section 3), stream 1:
         (2u - 1) * 2^-e,  e = floor(log2(fan_in) / 2), fan_in = size of
         dimension 1 of the parameter's tensor times the receptive field
-        (for a bias: the fan_in of its layer's weight)
+        (for a bias: the fan_in of its layer's weight); PyTorch's rule, so
+        in*k*k for conv2d's [out, in, k, k], out*k*k for conv_transpose2d's
+        [in, out, k, k]
     latent z, stream 2: input_scale * (2u - 1), k over the whole batch
         (sample after sample)
     real observation x, stream 3: input_scale * (2u - 1), likewise
