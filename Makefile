@@ -71,7 +71,7 @@ MISSING_TEST = $(strip $(MISSING_BUILD) \
   $(call have_header,criterion/criterion.h,libcriterion-dev) $(call have_cmd,clang,clang) \
   $(call have_cmd,pkg-config,pkg-config))
 
-.PHONY: all deps check-deps test demo install uninstall clean FORCE
+.PHONY: all deps check-deps test demo bench install uninstall clean FORCE
 
 all: check-deps $(B)/ganc $(B)/libganc.a
 
@@ -107,7 +107,7 @@ $(B)/lexer.o: $(B)/lexer.c $(B)/parser.h compiler/compiler.h
 
 # ---- compiler, runtime, CLI -------------------------------------------------
 
-$(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h
+$(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h runtime/train.h compiler/bench.h
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -115,7 +115,10 @@ $(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h
 $(B)/runtime/%.o: runtime/%.c runtime/ganc.h runtime/io.h runtime/train.h compiler/compiler.h
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(HOT) -c -o $@ $<
+
+# Adam runs over every parameter each step: vectorized (its sqrt sets no errno).
+$(B)/runtime/adam.o: HOT := -O3 -fno-math-errno
 
 # runtime/kernels.inc is the arithmetic of every layer: the emitter copies it
 # into generated code (kernels_text.h), the runtime compiles it for the JIT
@@ -143,7 +146,7 @@ $(B)/libganc.a: $(LIB_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/ganc: $(B)/compiler/main.o $(B)/libganc.a
+$(B)/ganc: $(B)/compiler/main.o $(B)/compiler/bench.o $(B)/libganc.a
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -185,6 +188,17 @@ demo:
 	$(CC) -std=c99 -O2 -Wall -Wextra -pedantic -Werror -o $(DEMO)/c/ring8 $(DEMO)/c/main.c $(DEMO)/c/ring8.c $(DEMO)/c/ring8_weights.c -lm
 	$(DEMO)/c/ring8
 	@echo '== samples over the real distribution: $(DEMO)/ring8/samples.png'
+
+# ---- benchmark (bench/run.sh writes bench/RESULTS.md) ----------------------
+
+BENCH_PACKAGES := python3-torch python3-numpy libopenblas-dev
+
+bench:
+	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then $(if $(MISSING_TEST),$(MAKE) --no-print-directory deps &&) \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; fi
+	@$(MAKE) --no-print-directory $(B)/ganc
+	bash bench/run.sh $(B)/ganc
 
 # ---- fuzzing (tests/fuzz/fuzz.mk: make fuzz FUZZ_SECONDS=N) --------------------
 

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "compiler.h"
 #include "ganc.h"
 #include "io.h"
@@ -754,6 +755,56 @@ static int cmd_train(int argc, char **argv)
   return rc;
 }
 
+/* ---- bench ---- */
+
+typedef struct BenchArgs {
+  int batches[16], nbatches, json;
+} BenchArgs;
+
+static int bench_opt(int opt, const char *arg, void *ctx)
+{
+  BenchArgs *ba = ctx;
+  if (opt == 'j') {
+    ba->json = 1;
+    return -1;
+  }
+  ba->nbatches = 0;
+  char *copy = strdup(arg), *save = NULL;
+  int rc = -1;
+  for (char *tok = strtok_r(copy, ",", &save); tok && rc < 0; tok = strtok_r(NULL, ",", &save)) {
+    long v;
+    if (ba->nbatches == 16)
+      rc = usage_error("bench", "at most 16 batch sizes");
+    else if ((rc = parse_count("bench", "--batch", tok, 1, 1 << 16, &v)) < 0)
+      ba->batches[ba->nbatches++] = (int)v;
+  }
+  free(copy);
+  return rc;
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+  Common co = {0};
+  BenchArgs ba = {{1, 64}, 2, 0};
+  static const struct option longs[] = {
+      {"batch", required_argument, NULL, 'b'}, {"json", no_argument, NULL, 'j'}, {0}};
+  int rc = parse_args(find_command("bench"), argc, argv, &co, NULL, longs, bench_opt, &ba);
+  if (rc >= 0)
+    return rc;
+  if (ba.nbatches == 0)
+    return usage_error("bench", "--batch needs at least one size");
+  Compilation c;
+  char *src;
+  if ((rc = load(co.file, &c, &src)))
+    return rc;
+  int first, count;
+  if (!(rc = select_models(&c, co.model, &first, &count)))
+    rc = bench_models(c.diag.file, src, c.ir, co.model, ba.batches, ba.nbatches, ba.json);
+  compile_free(&c);
+  free(src);
+  return rc;
+}
+
 /* ---- help ---- */
 
 static int cmd_help(int argc, char **argv);
@@ -803,6 +854,15 @@ static const Command commands[] = {
      "  --data SPEC       for a scatter plot, draw it over this distribution\n"
      "  -n N              samples to draw\n"
      "  --seed S          the seed\n"},
+    {"bench", cmd_bench, "FILE.gan [--model NAME] [--batch N,...] [--json]",
+     "Time the model's emitted functions: the JIT's compile time, then for each\n"
+     "batch size (default 1,64) microseconds per call and GFLOP/s of every\n"
+     "function, compiled by the JIT and, when cc is present, ahead of time\n"
+     "(cc -O3 -march=native), and of a whole training step (both gradients and\n"
+     "Adam updates). FLOPs: a multiply-add counts 2, a backward pass twice its\n"
+     "forward pass.\n\n"
+     "  --batch N,...   batch sizes\n"
+     "  --json          one JSON object per line instead of a table\n"},
     {"help", cmd_help, "[COMMAND]", "Show help for a command.\n"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

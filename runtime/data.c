@@ -32,6 +32,7 @@ struct ganc_data {
   int64_t obs_size;
   int64_t count;          /* samples in memory; 0 for mixtures */
   unsigned char *samples; /* count * obs_size scalars */
+  int64_t capacity;       /* samples there is room for */
   int modes;              /* mixtures: centres and their spread */
   double sigma;
   double centres[2 * MAX_MODES];
@@ -119,17 +120,30 @@ static ganc_data *new_data(const ganc_info *info, char *err, size_t errlen)
   return d;
 }
 
-/* Room for count samples; NULL with a message when it cannot be had. */
-static unsigned char *alloc_samples(const char *name, int64_t count, const ganc_info *info,
-                                    char *err, size_t errlen)
+/* Room for at least need samples, of at most most: the array grows as the
+   file proves to hold them, so that a few bytes promising a huge data set
+   cost no more than they hold. 0, or -1 with a message. */
+static int reserve_samples(ganc_data *d, const char *name, int64_t need, int64_t most,
+                           char *err, size_t errlen)
 {
-  uint64_t per = (uint64_t)info->obs_size * (uint64_t)info->scalar_size;
+  if (need <= d->capacity)
+    return 0;
+  int64_t cap = d->capacity < 1024 ? 1024 : d->capacity;
+  while (cap < need && cap <= INT64_MAX / 2)
+    cap *= 2;
+  if (cap > most)
+    cap = most;
+  uint64_t per = (uint64_t)d->obs_size * (uint64_t)d->scalar_size;
   unsigned char *p = NULL;
-  if (count > 0 && per > 0 && (uint64_t)count <= SIZE_MAX / per)
-    p = malloc((size_t)count * (size_t)per);
-  if (!p)
-    seterr(err, errlen, "%s: out of memory for %" PRId64 " samples", name, count);
-  return p;
+  if (cap >= need && per > 0 && (uint64_t)cap <= SIZE_MAX / per)
+    p = realloc(d->samples, (size_t)cap * (size_t)per);
+  if (!p) {
+    seterr(err, errlen, "%s: out of memory for %" PRId64 " samples", name, need);
+    return -1;
+  }
+  d->samples = p;
+  d->capacity = cap;
+  return 0;
 }
 
 /* ---- Gaussian mixtures ---- */
@@ -295,21 +309,22 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
     return NULL;
 
   ganc_data *d = new_data(info, err, errlen);
-  if (!d)
-    return NULL;
-  d->count = count;
-  d->samples = alloc_samples(path, count, info, err, errlen);
   unsigned char *chunk = malloc(1 << 20);
-  if (!d->samples || !chunk) {
-    if (d->samples)
+  if (!d || !chunk) {
+    if (d)
       seterr(err, errlen, "%s: out of memory", path);
     free(chunk);
     ganc_data_free(d);
     return NULL;
   }
-  uint64_t done = 0;
+  uint64_t done = 0, per = (uint64_t)tsize * (uint64_t)info->obs_size; /* bytes a sample */
   while (done < total) {
     uint64_t want = total - done < (1 << 20) ? total - done : (1 << 20);
+    if (reserve_samples(d, path, (int64_t)((done + want + per - 1) / per), count, err, errlen)) {
+      free(chunk);
+      ganc_data_free(d);
+      return NULL;
+    }
     uint64_t got = gz_read_full(g, chunk, want);
     if (got != want) {
       char shape[512];
@@ -331,6 +346,7 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
     done += want;
   }
   free(chunk);
+  d->count = count;
   return d;
 }
 
@@ -387,8 +403,7 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
     lines++;
 
   ganc_data *d = new_data(info, err, errlen);
-  if (!d || !(d->samples = alloc_samples(path, lines, info, err, errlen))) {
-    ganc_data_free(d);
+  if (!d) {
     free(buf);
     return NULL;
   }
@@ -429,6 +444,8 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
              path, line, info->obs_size, cells);
       goto fail;
     }
+    if (reserve_samples(d, path, d->count + 1, lines, err, errlen))
+      goto fail;
     char *cell = p;
     for (int64_t col = 0; col < cells; col++) {
       char *cend = memchr(cell, ',', (size_t)(stop - cell));

@@ -79,7 +79,7 @@ $(FUZZ_TARGETS:%=fuzz-%): fuzz-%: $(FUZZ)/fuzz_%
 	$(call say,FUZZ,$*)
 	$(Q)if $< $(FUZZ_RUN_ARGS) $(FUZZ_ARGS_$*) -artifact_prefix=$(FUZZ)/crashes/$*- \
 	    $(FUZZ)/corpus/$* > $(FUZZ)/$*.log 2>&1; then \
-	  grep -E '^#[0-9]+ +DONE' $(FUZZ)/$*.log | sed 's/^/  /'; \
+	  grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ)/$*.log | sed 's/^/  /'; \
 	  grep -E '^stat::(number_of_executed_units|peak_rss_mb)' $(FUZZ)/$*.log | sed 's/^/  /'; \
 	else \
 	  tail -n 60 $(FUZZ)/$*.log; echo "fuzz: $* failed; see $(FUZZ)/$*.log"; exit 1; \

@@ -177,8 +177,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size_t gzsize = gzip(data, size, &gz);
   snprintf(packed, sizeof packed, "%s", fuzz_write("in.idx.gz", gz, gzsize));
   free(gz);
-  /* gzopen reads a gzip stream whatever the name: only plain files have
-     a plain reading. */
+  /* gzopen reads a gzip stream whatever the file's name: the bytes say
+     more than the decoder and the gzip'd copy can check. */
   int is_gzip = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
 
   for (int i = 0; i < NOBS; i++) {
@@ -194,9 +194,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       if (d)
         check_samples(d, info, &e);
     }
-    if (!d != !g)
+    if (!is_gzip && !d != !g)
       fuzz_fail("the gzip'd file and the plain one disagree", d ? err_gz : err);
-    if (d && g) {
+    if (!is_gzip && d && g) {
       size_t bytes = 16 * (size_t)info->obs_size * (size_t)info->scalar_size;
       void *a = fuzz_batch(d, info, 16), *b = fuzz_batch(g, info, 16);
       if (ganc_data_count(d) != ganc_data_count(g) || memcmp(a, b, bytes) != 0)
