@@ -320,11 +320,6 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
   uint64_t done = 0, per = (uint64_t)tsize * (uint64_t)info->obs_size; /* bytes a sample */
   while (done < total) {
     uint64_t want = total - done < (1 << 20) ? total - done : (1 << 20);
-    if (reserve_samples(d, path, (int64_t)((done + want + per - 1) / per), count, err, errlen)) {
-      free(chunk);
-      ganc_data_free(d);
-      return NULL;
-    }
     uint64_t got = gz_read_full(g, chunk, want);
     if (got != want) {
       char shape[512];
@@ -336,6 +331,11 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
              why ? " or corrupt" : "", count, shape, total,
              why ? "reading stops" : "the data ends", have, why ? " (" : "",
              why ? why : "", why ? ")" : "");
+      free(chunk);
+      ganc_data_free(d);
+      return NULL;
+    }
+    if (reserve_samples(d, path, (int64_t)((done + want + per - 1) / per), count, err, errlen)) {
       free(chunk);
       ganc_data_free(d);
       return NULL;
