@@ -309,7 +309,8 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
     return NULL;
 
   ganc_data *d = new_data(info, err, errlen);
-  unsigned char *chunk = malloc(1 << 20);
+  size_t chunk_size = total < (1 << 20) ? (size_t)total : (1 << 20);
+  unsigned char *chunk = malloc(chunk_size);
   if (!d || !chunk) {
     if (d)
       seterr(err, errlen, "%s: out of memory", path);
@@ -319,7 +320,7 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
   }
   uint64_t done = 0, per = (uint64_t)tsize * (uint64_t)info->obs_size; /* bytes a sample */
   while (done < total) {
-    uint64_t want = total - done < (1 << 20) ? total - done : (1 << 20);
+    uint64_t want = total - done < chunk_size ? total - done : chunk_size;
     uint64_t got = gz_read_full(g, chunk, want);
     if (got != want) {
       char shape[512];

@@ -148,7 +148,7 @@ static void check_samples(ganc_data *d, const ganc_info *info, const Expect *e)
 static size_t gzip(const uint8_t *data, size_t size, uint8_t **out)
 {
   z_stream z = {0};
-  if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&z, 1, Z_DEFLATED, 9 + 16, 1, Z_DEFAULT_STRATEGY) != Z_OK)
     fuzz_fail("deflateInit2", NULL);
   size_t cap = deflateBound(&z, (uLong)size);
   *out = malloc(cap);
