@@ -148,8 +148,11 @@ Aot *aot_build(const char *gan_path, const char *cc, char *why, size_t whylen)
   a->dir = tmpdir_make();
   char cmd[4096];
   char *log = NULL;
-  snprintf(cmd, sizeof cmd, "%s emit %s -o %s && %s -std=c99 -O2 -shared -fPIC -o %s/models.so %s/*.c -lm",
-           ganc_bin(), gan_path, a->dir, cc, a->dir, a->dir);
+  /* Under SANITIZE=1 the Makefile passes its sanitizer flags, so that the
+     emitted code is checked as the rest of the process is. */
+  const char *extra = getenv("GANC_TEST_CFLAGS");
+  snprintf(cmd, sizeof cmd, "%s emit %s -o %s && %s -std=c99 -O2 %s -shared -fPIC -o %s/models.so %s/*.c -lm",
+           ganc_bin(), gan_path, a->dir, cc, extra ? extra : "", a->dir, a->dir);
   if (run_shell(cmd, &log) != 0) {
     snprintf(why, whylen, "%s failed:\n%s", cmd, log ? log : "");
     free(log);

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# ganc against PyTorch on models/fashion_mlp.gan and models/fashion_dcgan.gan,
+# fp32 on one thread, and the peaks of this machine; writes bench/RESULTS.md
+# and prints it. `make bench` runs it after installing what it needs.
+#
+#   bash bench/run.sh GANC          GANC: the ganc binary (build/ganc)
+#   BENCH_ROUNDS=N bash bench/run.sh GANC   steps 3 and 4 N times (default 2)
+#
+# Steps, one after the other:
+#   1. bench/peak.c (cc -O3 -march=native, OpenBLAS): FMA peak, read
+#      bandwidth, sgemm of fashion_mlp's products
+#   2. both models' initial weights: GANC train --steps 0 (and a few samples
+#      from them, for torch_bench.py to check it runs the same network)
+#   3. bench/torch_bench.py: PyTorch's times, one thread
+#   4. GANC bench --json on both models, batch 1 and 64 (3 and 4 alternate,
+#      BENCH_ROUNDS times; RESULTS.md keeps each figure's best)
+#   5. peak RSS of GANC train at two step counts, and of GANC sample
+#   6. bench/results.py writes bench/RESULTS.md
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+  echo "usage: bash bench/run.sh GANC" >&2
+  exit 2
+fi
+[ -x "$1" ] || { echo "run.sh: $1 is not an executable" >&2; exit 1; }
+cd "$(dirname "$0")/.."
+
+py=/usr/bin/python3
+models=(fashion_mlp fashion_dcgan)
+mem_steps=(100 300)
+rounds=${BENCH_ROUNDS:-2}
+out=$(mktemp -d /tmp/ganc-bench-run.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+# The whole run uses one binary, even if the build tree is rebuilt meanwhile.
+cp "$1" "$out/ganc"
+ganc=$out/ganc
+
+# One thread everywhere: OpenBLAS (ours and the one PyTorch loads), OpenMP.
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+start=$(date +%s.%N)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+elapsed() { awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }'; }
+say() { printf '[%4ss] %s\n' "$(elapsed)" "$*" >&2; }
+
+say "peaks: building bench/peak.c"
+cc -O3 -march=native -o "$out/peak" bench/peak.c -lopenblas
+"$out/peak" > "$out/peak.json"
+
+say "weights: $ganc train --steps 0"
+mkdir -p "$out/w"
+for m in "${models[@]}"; do
+  "$ganc" train "models/$m.gan" --data fashion-mnist --steps 0 -o "$out/w/$m" --force > "$out/w-$m.log" 2>&1 ||
+    { cat "$out/w-$m.log" >&2; echo "run.sh: ganc train failed for $m" >&2; exit 1; }
+  "$ganc" sample "models/$m.gan" --weights "$out/w/$m/weights.safetensors" -n 4 --seed 1 -o "$out/$m.f32"
+done
+
+# PyTorch and ganc take turns, rounds times over; results.py keeps each
+# figure's best, so that a burst of other work on the machine during one
+# side's turn weighs less on the ratio.
+args=()
+for m in "${models[@]}"; do
+  args+=("$m=$out/w/$m/weights.safetensors" --check "$m=$out/$m.f32")
+done
+: > "$out/torch.json"
+: > "$out/ganc.json"
+for r in $(seq "$rounds"); do
+  say "round $r of $rounds, PyTorch: bench/torch_bench.py"
+  "$py" bench/torch_bench.py "${args[@]}" >> "$out/torch.json"
+  for m in "${models[@]}"; do
+    say "round $r of $rounds, ganc: ganc bench models/$m.gan --batch 1,64 --json"
+    "$ganc" bench "models/$m.gan" --batch 1,64 --json >> "$out/ganc.json"
+  done
+done
+
+# Peak RSS: ru_maxrss of the waited-for child (what /usr/bin/time -f %M
+# reports), from Python so that nothing else need be installed.
+peak_rss() { # MODEL COMMAND STEPS -- ARGV...
+  local model=$1 command=$2 steps=$3
+  shift 4
+  "$py" - "$model" "$command" "$steps" "$@" <<'EOF' >> "$out/memory.json"
+import json, resource, subprocess, sys, time
+model, command, steps, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+t = time.perf_counter()
+rc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+t = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps(dict(model=model, command=command, steps=None if steps == "-" else int(steps),
+                      max_rss_kb=rss, seconds=round(t, 2), exit=rc, argv=" ".join(argv))))
+EOF
+}
+
+: > "$out/memory.json"
+for m in "${models[@]}"; do
+  say "memory: $m (sample; train ${mem_steps[*]} steps)"
+  peak_rss "$m" sample - -- "$ganc" sample "models/$m.gan" -n 1 -o "$out/one-$m.f32"
+  for s in "${mem_steps[@]}"; do
+    peak_rss "$m" train "$s" -- "$ganc" train "models/$m.gan" --data fashion-mnist --steps "$s" --every 50 \
+      --batch 64 -o "$out/train-$m-$s" --force
+  done
+done
+
+say "writing bench/RESULTS.md"
+"$py" bench/results.py --peak "$out/peak.json" --ganc "$out/ganc.json" --torch "$out/torch.json" \
+  --memory "$out/memory.json" --elapsed "$(elapsed)" --load-start "$load_start" --out bench/RESULTS.md
+cat bench/RESULTS.md
+say "done: bench/RESULTS.md"

@@ -1,0 +1,296 @@
+#!/usr/bin/python3
+"""PyTorch side of bench/run.sh: the models of models/fashion_mlp.gan and
+models/fashion_dcgan.gan as nn.Sequential pairs, with ganc's weights, timed on
+one thread in float32.
+
+    /usr/bin/python3 bench/torch_bench.py MODEL=WEIGHTS [MODEL=WEIGHTS ...]
+        [--check MODEL=SAMPLES.f32]
+
+WEIGHTS is the weights.safetensors that `ganc train MODEL.gan --steps 0`
+writes (ganc's initialization, seed 1). With --check, SAMPLES.f32 is the
+output of `ganc sample MODEL.gan --weights WEIGHTS -n 4 --seed 1 -o
+SAMPLES.f32`; the script draws the same latent noise as ganc (xoshiro256**,
+Box-Muller, README "Random numbers") and reports how far PyTorch's G(z) is
+from ganc's, as evidence that both run the same network with the same weights.
+
+Timed, for each model (each figure the best of 5 runs of at least 0.1 s,
+after warm-up, as `ganc bench` times its calls):
+  generate, batch 1 and 64       G(z) under torch.no_grad()
+  discriminator loss, batch 64   MSELoss(D(x), 1) + MSELoss(D(G(z)), 0), no_grad
+  training step, batch 64        LSGAN as `ganc train` takes a step: D step
+                                 (loss on a real batch and G(z).detach(),
+                                 backward, Adam on D), then G step
+                                 (MSELoss(D(G(z)), 1), backward, Adam on G);
+                                 Adam lr 2e-4, betas (0.5, 0.999). D's
+                                 parameters do not require grad during the G
+                                 step, so PyTorch, like ganc, computes only
+                                 the gradients the step uses.
+The latent and real batches are fixed tensors (standard normal), as in
+`ganc bench`; drawing them is not timed on either side.
+
+One JSON object per line on standard output.
+"""
+
+import json
+import math
+import os
+import platform
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+RUNS = 5
+MIN_SECONDS = 0.1
+
+
+class Reshape(nn.Module):
+    """ganc's reshape(SHAPE): per sample, so the batch dimension stays."""
+
+    def __init__(self, *shape):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
+def fashion_mlp():
+    """models/fashion_mlp.gan"""
+    G = nn.Sequential(nn.Linear(64, 256), nn.ReLU(),
+                      nn.Linear(256, 512), nn.ReLU(),
+                      nn.Linear(512, 784), nn.Tanh(),
+                      Reshape(1, 28, 28))
+    D = nn.Sequential(nn.Flatten(),
+                      nn.Linear(784, 512), nn.LeakyReLU(0.2),
+                      nn.Linear(512, 256), nn.LeakyReLU(0.2),
+                      nn.Linear(256, 1))
+    return G, D
+
+
+def fashion_dcgan():
+    """models/fashion_dcgan.gan"""
+    G = nn.Sequential(nn.Linear(64, 3136), nn.ReLU(),
+                      Reshape(64, 7, 7),
+                      nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),
+                      nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Tanh())
+    D = nn.Sequential(nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                      nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                      nn.Flatten(),
+                      nn.Linear(3136, 1))
+    return G, D
+
+
+MODELS = {"fashion_mlp": (fashion_mlp, [64], [1, 28, 28]),
+          "fashion_dcgan": (fashion_dcgan, [64], [1, 28, 28])}
+
+
+def read_safetensors(path):
+    """{name: float32 numpy array}; the format is 8-byte little-endian header
+    length, JSON header, raw little-endian data."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    data = memoryview(blob)[8 + n:]
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = {"F32": "<f4", "F64": "<f8"}[t["dtype"]]
+        begin, end = t["data_offsets"]
+        a = np.frombuffer(data[begin:end], dtype=dtype).reshape(t["shape"])
+        out[name] = a.astype(np.float32)
+    return out
+
+
+def load(name, weights):
+    make, latent, obs = MODELS[name]
+    G, D = make()
+    pair = nn.Module()
+    pair.generator, pair.discriminator = G, D
+    tensors = read_safetensors(weights)
+    pair.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()}, strict=True)
+    return G.float(), D.float(), latent, obs
+
+
+# ---- ganc's latent noise (runtime/rng.c; `ganc sample` seeds with seed ^ 0x5a3c96e1d2b4f708) ----
+
+M64 = (1 << 64) - 1
+
+
+def _splitmix64(x):
+    x = (x + 0x9E3779B97F4A7C15) & M64
+    z = x
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return x, z ^ (z >> 31)
+
+
+def _rotl(x, k):
+    return ((x << k) | (x >> (64 - k))) & M64
+
+
+def ganc_normals(seed, n):
+    s, x = [], seed
+    for _ in range(4):
+        x, v = _splitmix64(x)
+        s.append(v)
+
+    def nxt():
+        result = (_rotl((s[1] * 5) & M64, 7) * 9) & M64
+        t = (s[1] << 17) & M64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = _rotl(s[3], 45)
+        return result
+
+    def uniform():
+        return (nxt() >> 11) * 2.0 ** -53
+
+    out = []
+    for _ in range(n):
+        u1 = 1.0 - uniform()
+        u2 = uniform()
+        out.append(math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * 3.14159265358979323846 * u2))
+    return np.array(out, dtype=np.float64).astype(np.float32)
+
+
+def check(name, G, latent, samples_path):
+    ganc_x = np.fromfile(samples_path, dtype="<f4")
+    size = int(np.prod(latent))
+    obs = int(np.prod(MODELS[name][2]))
+    n = ganc_x.size // obs
+    z = ganc_normals(1 ^ 0x5A3C96E1D2B4F708, n * size).reshape(n, *latent)
+    with torch.no_grad():
+        x = G(torch.from_numpy(z)).reshape(n, obs).numpy()
+    diff = float(np.max(np.abs(x - ganc_x.reshape(n, obs))))
+    emit(model=name, check="generate", samples=n, max_abs_diff=diff)
+    if not diff < 1e-3:
+        sys.exit(f"torch_bench.py: {name}: PyTorch's G(z) differs from ganc's by {diff}: not the same model")
+
+
+# ---- timing ----
+
+def best_us(fn):
+    """Best of RUNS runs of at least MIN_SECONDS each, in microseconds per call."""
+    start = time.perf_counter()
+    calls = 0
+    while calls < 3 or time.perf_counter() - start < 0.2:  # warm-up
+        fn()
+        calls += 1
+    best = math.inf
+    for _ in range(RUNS):
+        calls = 0
+        start = time.perf_counter()
+        while True:
+            fn()
+            calls += 1
+            t = time.perf_counter() - start
+            if t >= MIN_SECONDS:
+                break
+        best = min(best, t / calls)
+    return best * 1e6
+
+
+def emit(**fields):
+    print(json.dumps(fields), flush=True)
+
+
+def bench(name, weights):
+    G, D, latent, obs = load(name, weights)
+    emit(model=name, g_params=sum(p.numel() for p in G.parameters()),
+         d_params=sum(p.numel() for p in D.parameters()))
+    gen = torch.Generator().manual_seed(1)
+    mse = nn.MSELoss()
+
+    for batch in (1, 64):
+        z = torch.randn(batch, *latent, generator=gen)
+
+        def generate():
+            with torch.no_grad():
+                G(z)
+
+        emit(model=name, batch=batch, operation="generate", torch_us=best_us(generate))
+
+    batch = 64
+    z = torch.randn(batch, *latent, generator=gen)
+    x = torch.randn(batch, *obs, generator=gen)
+    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+
+    def discriminator_loss():
+        with torch.no_grad():
+            return mse(D(x), ones) + mse(D(G(z)), zeros)
+
+    emit(model=name, batch=batch, operation="discriminator_loss", torch_us=best_us(discriminator_loss))
+
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    d_params = list(D.parameters())
+
+    def training_step():
+        opt_d.zero_grad(set_to_none=True)
+        loss_d = mse(D(x), ones) + mse(D(G(z).detach()), zeros)
+        loss_d.backward()
+        opt_d.step()
+        for p in d_params:
+            p.requires_grad_(False)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = mse(D(G(z)), ones)
+        loss_g.backward()
+        opt_g.step()
+        for p in d_params:
+            p.requires_grad_(True)
+
+    emit(model=name, batch=batch, operation="training_step", torch_us=best_us(training_step))
+
+
+def blas_library():
+    """The BLAS shared object this process has loaded (after a matrix product)."""
+    torch.ones(8, 8) @ torch.ones(8, 8)
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            base = os.path.basename(path)
+            if path.startswith("/") and ("blas" in base or "mkl" in base):
+                libs.add(os.path.realpath(path))
+    return sorted(libs)
+
+
+def main():
+    args = sys.argv[1:]
+    models, checks = [], {}
+    while args:
+        a = args.pop(0)
+        if a == "--check":
+            name, path = args.pop(0).split("=", 1)
+            checks[name] = path
+        else:
+            name, path = a.split("=", 1)
+            if name not in MODELS:
+                sys.exit(f"torch_bench.py: no PyTorch definition of {name}")
+            models.append((name, path))
+    if not models:
+        sys.exit(__doc__)
+    torch.set_num_threads(1)
+    torch.set_default_dtype(torch.float32)
+    emit(torch=torch.__version__, python=platform.python_version(), numpy=np.__version__,
+         threads=torch.get_num_threads(), mkldnn=torch.backends.mkldnn.is_available(),
+         blas=blas_library(), runs=RUNS, min_seconds=MIN_SECONDS)
+    for name, path in models:
+        if name in checks:
+            G, _, latent, _ = load(name, path)
+            check(name, G, latent, checks[name])
+    for name, path in models:
+        bench(name, path)
+
+
+if __name__ == "__main__":
+    main()
