@@ -406,14 +406,20 @@ def main():
 
     w("## Memory: peak RSS of `ganc train`")
     w("")
-    w("Peak resident set size (the kernel's `ru_maxrss` of the finished process, the figure "
-      "`/usr/bin/time -f %M` prints) of `ganc train MODEL --data fashion-mnist --batch 64 "
-      "--every 50` at two step counts, and of `ganc sample MODEL -n 1` (compile in memory, "
-      "initialize the parameters, one sample; no data set, no optimizer), which measures the "
-      "process, libtcc and the compiled model.")
+    floor_line = next((m for m in memory_lines if m["command"] == "floor"), None)
+    method = memory_lines[0].get("method", "?") if memory_lines else "?"
+    w("Peak resident set size (the kernel's `ru_maxrss` of the finished process, here from "
+      f"`{method}`) of `ganc train MODEL --data fashion-mnist --batch 64 --every 50` at two step "
+      "counts, and of `ganc sample MODEL -n 1` (compile in memory, initialize the parameters, one "
+      "sample; no data set, no optimizer), which measures the process, libtcc and the compiled model.")
+    if floor_line:
+        w(f"`ru_maxrss` also counts the measuring process's own memory between fork and exec: "
+          f"`/bin/true` measured the same way shows {floor_line['max_rss_kb'] / 1024:.1f} MiB, "
+          "so a figure that close to it says only *at most*.")
     w("")
     w("| model | command | steps | peak RSS MiB | seconds | exit |")
     w("|---|---|---:|---:|---:|---:|")
+    memory_lines = [m for m in memory_lines if m["command"] != "floor"]
     for m in memory_lines:
         steps = m.get("steps")
         w(f"| {m['model']} | {m['command']} | {'—' if steps is None else steps} | {m['max_rss_kb'] / 1024:.1f} | "
@@ -429,8 +435,8 @@ def main():
     w("All in MiB (2²⁰ bytes), as the kernel counts RSS.")
     w("")
     w("| model | parameters | 3 × params × 4 B | data set | process + JIT | floor | peak RSS, fewer steps | "
-      "peak RSS, more steps | growth | above floor |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "peak RSS, more steps | growth | above floor | of which gradients (params × 4 B) |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     data_mb = 60000 * 784 * 4 / 2**20
     verdicts = []
     for model in (MLP, DCGAN):
@@ -448,7 +454,7 @@ def main():
         growth = hi_mb - lo_mb
         w(f"| {model} | {n:,} | {p_mb:.1f} | {data_mb:.1f} | {jit_mb:.1f} | {floor:.1f} | "
           f"{lo_mb:.1f} ({lo['steps']} steps) | {hi_mb:.1f} ({hi['steps']} steps) | "
-          f"{growth:+.1f} | {hi_mb - floor:+.1f} |")
+          f"{growth:+.1f} | {hi_mb - floor:+.1f} | {n * 4 / 2**20:.1f} |")
         verdicts.append((model, lo["steps"], hi["steps"], growth, hi_mb))
     w("")
     for model, lo, hi, growth, hi_mb in verdicts:

@@ -73,24 +73,31 @@ for r in $(seq "$rounds"); do
   done
 done
 
-# Peak RSS: ru_maxrss of the waited-for child (what /usr/bin/time -f %M
-# reports), from Python so that nothing else need be installed.
+# Peak RSS: the kernel's ru_maxrss of the finished child, from /usr/bin/time
+# -f %M, or from Python's getrusage where /usr/bin/time is missing. Either
+# counts the measuring process's own memory between fork and exec too, so its
+# floor (/bin/true measured the same way) goes into the results.
+if [ -x /usr/bin/time ]; then rss_method="/usr/bin/time -f %M"; else rss_method="getrusage (Python)"; fi
 peak_rss() { # MODEL COMMAND STEPS -- ARGV...
-  local model=$1 command=$2 steps=$3
+  local model=$1 command=$2 steps=$3 kb secs rc=0
   shift 4
-  "$py" - "$model" "$command" "$steps" "$@" <<'EOF' >> "$out/memory.json"
-import json, resource, subprocess, sys, time
-model, command, steps, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -o "$out/time.txt" -f '%M %e' "$@" > /dev/null 2>&1 || rc=$?
+    read -r kb secs < <(tail -n 1 "$out/time.txt")
+  else
+    read -r kb secs rc < <("$py" -c '
+import resource, subprocess, sys, time
 t = time.perf_counter()
-rc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-t = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps(dict(model=model, command=command, steps=None if steps == "-" else int(steps),
-                      max_rss_kb=rss, seconds=round(t, 2), exit=rc, argv=" ".join(argv))))
-EOF
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, round(time.perf_counter() - t, 2), rc)' "$@")
+  fi
+  [ "$steps" = - ] && steps=null
+  printf '{"model": "%s", "command": "%s", "steps": %s, "max_rss_kb": %s, "seconds": %s, "exit": %s, "method": "%s"}\n' \
+    "$model" "$command" "$steps" "$kb" "$secs" "$rc" "$rss_method" >> "$out/memory.json"
 }
 
 : > "$out/memory.json"
+peak_rss - floor - -- /bin/true
 for m in "${models[@]}"; do
   say "memory: $m (sample; train ${mem_steps[*]} steps)"
   peak_rss "$m" sample - -- "$ganc" sample "models/$m.gan" -n 1 -o "$out/one-$m.f32"
