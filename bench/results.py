@@ -233,8 +233,8 @@ def main():
     w(f"- OpenBLAS: {blas.get('config', '?')}; kernels for core {blas.get('core', '?')}; "
       f"{blas.get('threads', '?')} thread")
     w(f"- Load average (1, 5, 15 min) at start: {a.load_start or '?'}; at end: {load_end}. "
-      "Other work on the machine makes every figure noisier; both sides ran one after "
-      "the other in the same run.")
+      "Other work on the machine makes every figure noisier; PyTorch and ganc took "
+      "turns in the same run, and every figure is a best of several runs.")
     w("")
     w("## Peaks measured in this run (`bench/peak.c`)")
     w("")

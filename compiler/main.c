@@ -95,6 +95,31 @@ static int select_models(const Compilation *c, const char *name, int *first, int
   return EXIT_USER;
 }
 
+/* A file compiled and the models a command acts on. */
+typedef struct Loaded {
+  Compilation c;
+  char *src;
+  int first, count;
+} Loaded;
+
+/* Read and compile co->file and pick the models --model names: 0, or an
+   exit status after saying why (nothing to free then). */
+static int load_models(const Common *co, Loaded *l)
+{
+  int rc = load(co->file, &l->c, &l->src);
+  if (!rc && (rc = select_models(&l->c, co->model, &l->first, &l->count))) {
+    compile_free(&l->c);
+    free(l->src);
+  }
+  return rc;
+}
+
+static void loaded_free(Loaded *l)
+{
+  compile_free(&l->c);
+  free(l->src);
+}
+
 /* Parse argv: the common options plus the command's own (extra, handled by
    on_opt). Returns -1 to go on, or an exit status. */
 static int parse_args(const Command *cmd, int argc, char **argv, Common *co, const char *extra_short,
@@ -147,15 +172,11 @@ static int cmd_check(int argc, char **argv)
   int rc = parse_args(find_command("check"), argc, argv, &co, NULL, NULL, NULL, NULL);
   if (rc >= 0)
     return rc;
-  Compilation c;
-  char *src;
-  if ((rc = load(co.file, &c, &src)))
+  Loaded l;
+  if ((rc = load_models(&co, &l)))
     return rc;
-  int first, count;
-  rc = select_models(&c, co.model, &first, &count);
-  compile_free(&c);
-  free(src);
-  return rc;
+  loaded_free(&l);
+  return 0;
 }
 
 /* ---- summary ---- */
@@ -223,20 +244,16 @@ static int cmd_summary(int argc, char **argv)
   int rc = parse_args(find_command("summary"), argc, argv, &co, NULL, NULL, NULL, NULL);
   if (rc >= 0)
     return rc;
-  Compilation c;
-  char *src;
-  if ((rc = load(co.file, &c, &src)))
+  Loaded l;
+  if ((rc = load_models(&co, &l)))
     return rc;
-  int first, count;
-  if (!(rc = select_models(&c, co.model, &first, &count)))
-    for (int i = first; i < first + count; i++) {
-      if (i > first)
-        putchar('\n');
-      summary_model(c.ir->models[i].model);
-    }
-  compile_free(&c);
-  free(src);
-  return rc;
+  for (int i = l.first; i < l.first + l.count; i++) {
+    if (i > l.first)
+      putchar('\n');
+    summary_model(l.c.ir->models[i].model);
+  }
+  loaded_free(&l);
+  return 0;
 }
 
 /* ---- shared by emit, train, sample ---- */
@@ -377,35 +394,33 @@ static int cmd_emit(int argc, char **argv)
     return usage_error("emit", "emit needs an output folder: -o DIR");
 
   /* The pipeline: source -> checked, lowered model -> C text. */
-  Compilation c;
-  char *src;
-  if ((rc = load(co.file, &c, &src)))
+  Loaded l;
+  if ((rc = load_models(&co, &l)))
     return rc;
-  int first, count;
+  const Compilation *cp = &l.c;
+  int first = l.first, count = l.count;
   Jitted j = {0};
   void *params = NULL;
-  if ((rc = select_models(&c, co.model, &first, &count)))
-    goto done;
   if (ea.weights) { /* the weights file is checked against the model's tensors */
     if (count != 1) {
-      fprintf(stderr, "ganc: %s holds %d models; --weights needs --model NAME\n", c.diag.file, count);
+      fprintf(stderr, "ganc: %s holds %d models; --weights needs --model NAME\n", cp->diag.file, count);
       rc = EXIT_USER;
       goto done;
     }
-    if ((rc = jit_one(co.file, c.ir->models[first].model->name, &j)) ||
+    if ((rc = jit_one(co.file, cp->ir->models[first].model->name, &j)) ||
         !(params = load_params(j.info, ea.weights, 0, &rc)))
       goto done;
   }
-  EmitOptions opt = {.source_name = c.diag.file, .weights = ea.weights != NULL};
+  EmitOptions opt = {.source_name = cp->diag.file, .weights = ea.weights != NULL};
   Str *h = calloc((size_t)count, sizeof *h), *s = calloc((size_t)count, sizeof *s), w = {0};
   int failed = !h || !s;
   for (int i = 0; i < count && !failed; i++) {
-    emit_header(&h[i], &c.ir->models[first + i], &opt);
-    emit_source(&s[i], &c.ir->models[first + i], &opt);
+    emit_header(&h[i], &cp->ir->models[first + i], &opt);
+    emit_source(&s[i], &cp->ir->models[first + i], &opt);
     failed |= h[i].failed || s[i].failed;
   }
   if (params) {
-    emit_weights(&w, &c.ir->models[first], &opt, params);
+    emit_weights(&w, &cp->ir->models[first], &opt, params);
     failed |= w.failed;
   }
   /* Everything is generated before anything is written. */
@@ -414,13 +429,13 @@ static int cmd_emit(int argc, char **argv)
     rc = EXIT_USER;
   } else if (!(rc = make_dir(ea.outdir))) {
     for (int i = 0; i < count && !rc; i++) {
-      const char *name = c.ir->models[first + i].model->name;
+      const char *name = cp->ir->models[first + i].model->name;
       rc = write_text(ea.outdir, name, ".h", &h[i]);
       if (!rc)
         rc = write_text(ea.outdir, name, ".c", &s[i]);
     }
     if (!rc && params)
-      rc = write_text(ea.outdir, c.ir->models[first].model->name, "_weights.c", &w);
+      rc = write_text(ea.outdir, cp->ir->models[first].model->name, "_weights.c", &w);
   }
   for (int i = 0; h && s && i < count; i++) {
     str_free(&h[i]);
@@ -433,8 +448,7 @@ done:
   free(params);
   if (j.m)
     ganc_free(j.m);
-  compile_free(&c);
-  free(src);
+  loaded_free(&l);
   return rc;
 }
 
@@ -793,15 +807,11 @@ static int cmd_bench(int argc, char **argv)
     return rc;
   if (ba.nbatches == 0)
     return usage_error("bench", "--batch needs at least one size");
-  Compilation c;
-  char *src;
-  if ((rc = load(co.file, &c, &src)))
+  Loaded l;
+  if ((rc = load_models(&co, &l)))
     return rc;
-  int first, count;
-  if (!(rc = select_models(&c, co.model, &first, &count)))
-    rc = bench_models(c.diag.file, src, c.ir, co.model, ba.batches, ba.nbatches, ba.json);
-  compile_free(&c);
-  free(src);
+  rc = bench_models(l.c.diag.file, l.src, l.c.ir, co.model, ba.batches, ba.nbatches, ba.json);
+  loaded_free(&l);
   return rc;
 }
 

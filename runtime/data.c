@@ -38,19 +38,6 @@ struct ganc_data {
   double centres[2 * MAX_MODES];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-  if (!err || errlen == 0)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 static void store(unsigned char *out, int scalar_size, int64_t i, double v)
 {
   if (scalar_size == 4) {
@@ -101,7 +88,7 @@ static int check_shape(const char *name, const int64_t *dims, int rank,
     char have[256], want[256];
     ganc_format_shape(have, sizeof have, dims, rank);
     ganc_format_shape(want, sizeof want, info->obs_shape, info->obs_rank);
-    seterr(err, errlen, "data set '%s' has samples of shape %s but the observation is %s",
+    ganc_seterr(err, errlen, "data set '%s' has samples of shape %s but the observation is %s",
            name, have, want);
     return -1;
   }
@@ -112,7 +99,7 @@ static ganc_data *new_data(const ganc_info *info, char *err, size_t errlen)
 {
   ganc_data *d = calloc(1, sizeof *d);
   if (!d) {
-    seterr(err, errlen, "out of memory");
+    ganc_seterr(err, errlen, "out of memory");
     return NULL;
   }
   d->scalar_size = info->scalar_size;
@@ -138,7 +125,7 @@ static int reserve_samples(ganc_data *d, const char *name, int64_t need, int64_t
   if (cap >= need && per > 0 && (uint64_t)cap <= SIZE_MAX / per)
     p = realloc(d->samples, (size_t)cap * (size_t)per);
   if (!p) {
-    seterr(err, errlen, "%s: out of memory for %" PRId64 " samples", name, need);
+    ganc_seterr(err, errlen, "%s: out of memory for %" PRId64 " samples", name, need);
     return -1;
   }
   d->samples = p;
@@ -255,9 +242,9 @@ static void short_header(const char *path, gzFile g, char *err, size_t errlen)
 {
   const char *why = gz_reason(g, path);
   if (why)
-    seterr(err, errlen, "%s: cannot read the IDX header: %s", path, why);
+    ganc_seterr(err, errlen, "%s: cannot read the IDX header: %s", path, why);
   else
-    seterr(err, errlen, "%s: truncated IDX header", path);
+    ganc_seterr(err, errlen, "%s: truncated IDX header", path);
 }
 
 static ganc_data *read_idx(const char *name, const char *path, gzFile g,
@@ -270,13 +257,13 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
   }
   int type = head[2], ndims = head[3], tsize = idx_type_size(type);
   if (head[0] != 0 || head[1] != 0 || tsize == 0) {
-    seterr(err, errlen, "%s: not an IDX file (magic bytes %02x %02x %02x %02x; expected"
+    ganc_seterr(err, errlen, "%s: not an IDX file (magic bytes %02x %02x %02x %02x; expected"
            " 00 00, a type among 08 09 0b 0c 0d 0e, the number of dims)", path, head[0],
            head[1], head[2], head[3]);
     return NULL;
   }
   if (ndims == 0 || ndims > IDX_MAX_DIMS) {
-    seterr(err, errlen, "%s: IDX file has %d dims; ganc reads 1 to %d", path, ndims,
+    ganc_seterr(err, errlen, "%s: IDX file has %d dims; ganc reads 1 to %d", path, ndims,
            IDX_MAX_DIMS);
     return NULL;
   }
@@ -297,12 +284,12 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
   if (absurd) {
     char shape[512];
     ganc_format_shape(shape, sizeof shape, dims, ndims);
-    seterr(err, errlen, "%s: IDX dims %s are absurd (more than 4 GiB of data)", path, shape);
+    ganc_seterr(err, errlen, "%s: IDX dims %s are absurd (more than 4 GiB of data)", path, shape);
     return NULL;
   }
   int64_t count = dims[0];
   if (count == 0 || total == 0) {
-    seterr(err, errlen, "%s: the IDX file holds no samples", path);
+    ganc_seterr(err, errlen, "%s: the IDX file holds no samples", path);
     return NULL;
   }
   if (check_shape(name, dims + 1, ndims - 1, info, err, errlen))
@@ -313,7 +300,7 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
   unsigned char *chunk = malloc(chunk_size);
   if (!d || !chunk) {
     if (d)
-      seterr(err, errlen, "%s: out of memory", path);
+      ganc_seterr(err, errlen, "%s: out of memory", path);
     free(chunk);
     ganc_data_free(d);
     return NULL;
@@ -327,7 +314,7 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
       ganc_format_shape(shape, sizeof shape, dims + 1, ndims - 1);
       const char *why = gz_reason(g, path);
       uint64_t have = done + (uint64_t)got;
-      seterr(err, errlen, "%s: truncated%s: the header promises %" PRId64 " samples of %s"
+      ganc_seterr(err, errlen, "%s: truncated%s: the header promises %" PRId64 " samples of %s"
              " (%" PRIu64 " bytes of data) but %s after %" PRIu64 " bytes%s%s%s", path,
              why ? " or corrupt" : "", count, shape, total,
              why ? "reading stops" : "the data ends", have, why ? " (" : "",
@@ -357,7 +344,7 @@ static ganc_data *open_idx(const char *name, const char *path, const ganc_info *
   errno = 0;
   gzFile g = gzopen(path, "rb");
   if (!g) {
-    seterr(err, errlen, "cannot open '%s': %s%s", path,
+    ganc_seterr(err, errlen, "cannot open '%s': %s%s", path,
            errno ? strerror(errno) : "out of memory", errno == ENOENT && hint ? hint : "");
     return NULL;
   }
@@ -427,7 +414,7 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
       continue;
     }
     if (blank) {
-      seterr(err, errlen, "%s:%" PRId64 ": expected %" PRId64 " values, found an empty line",
+      ganc_seterr(err, errlen, "%s:%" PRId64 ": expected %" PRId64 " values, found an empty line",
              path, blank, info->obs_size);
       goto fail;
     }
@@ -441,7 +428,7 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
     for (char *c = p; (c = memchr(c, ',', (size_t)(stop - c))); c++)
       cells++;
     if (cells != info->obs_size) {
-      seterr(err, errlen, "%s:%" PRId64 ": expected %" PRId64 " values, found %" PRId64,
+      ganc_seterr(err, errlen, "%s:%" PRId64 ": expected %" PRId64 " values, found %" PRId64,
              path, line, info->obs_size, cells);
       goto fail;
     }
@@ -457,7 +444,7 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
           cell++;
         while (cend > cell && is_blank(cend[-1]))
           cend--;
-        seterr(err, errlen, "%s:%" PRId64 ": column %" PRId64 ": '%.*s' is not a number",
+        ganc_seterr(err, errlen, "%s:%" PRId64 ": column %" PRId64 ": '%.*s' is not a number",
                path, line, col + 1, (int)(cend - cell < 64 ? cend - cell : 64), cell);
         goto fail;
       }
@@ -468,7 +455,7 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
     p = next;
   }
   if (d->count == 0) {
-    seterr(err, errlen, "%s: no samples", path);
+    ganc_seterr(err, errlen, "%s: no samples", path);
     goto fail;
   }
   free(buf);
@@ -483,10 +470,10 @@ fail:
 
 ganc_data *ganc_data_open(const char *spec, const ganc_info *info, char *err, size_t errlen)
 {
-  seterr(err, errlen, "%s", "");
+  ganc_seterr(err, errlen, "%s", "");
   if ((info->scalar_size != 4 && info->scalar_size != 8) || info->obs_size < 1 ||
       info->obs_rank < 0 || info->obs_rank > GANC_MAX_RANK) {
-    seterr(err, errlen, "internal error: bad model description (scalar size %d,"
+    ganc_seterr(err, errlen, "internal error: bad model description (scalar size %d,"
            " observation of %" PRId64 " elements)", info->scalar_size, info->obs_size);
     return NULL;
   }
@@ -504,7 +491,7 @@ ganc_data *ganc_data_open(const char *spec, const ganc_info *info, char *err, si
     return open_idx(spec, spec, info, NULL, err, errlen);
   if (ends_with(spec, ".csv"))
     return open_csv(spec, info, err, errlen);
-  seterr(err, errlen, "unknown data set '%s': expected ring8, grid25, fashion-mnist, or a"
+  ganc_seterr(err, errlen, "unknown data set '%s': expected ring8, grid25, fashion-mnist, or a"
          " file ending in .idx, .idx.gz or .csv", spec);
   return NULL;
 }

@@ -32,19 +32,6 @@ static const Rgb axis_line = {190, 190, 190};
 static const Rgb ref_colour = {253, 187, 120};   /* light orange */
 static const Rgb point_colour = {24, 52, 150};   /* dark blue */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-  if (!err || errlen == 0)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 static double load(const void *in, int scalar_size, int64_t i)
 {
   if (scalar_size == 4)
@@ -105,7 +92,7 @@ static int write_png(const char *path, int width, int height, int channels,
   if (ganc_atomic_open(&a, path, err, errlen))
     return -1;
   if (encode_png(a.f, width, height, channels, pixels, msg)) {
-    seterr(err, errlen, "cannot write '%s': %s", path, msg);
+    ganc_seterr(err, errlen, "cannot write '%s': %s", path, msg);
     ganc_atomic_abort(&a);
     return -1;
   }
@@ -127,10 +114,10 @@ static unsigned char to_byte(double v)
 int ganc_png_grid(const char *path, const void *samples, int scalar_size, int n,
                   int c, int h, int w, char *err, size_t errlen)
 {
-  seterr(err, errlen, "%s", "");
+  ganc_seterr(err, errlen, "%s", "");
   if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 ||
       (scalar_size != 4 && scalar_size != 8) || !samples) {
-    seterr(err, errlen, "%s: cannot draw %d images of %d×%d×%d (channels must be 1 or 3)",
+    ganc_seterr(err, errlen, "%s: cannot draw %d images of %d×%d×%d (channels must be 1 or 3)",
            path, n, c, h, w);
     return -1;
   }
@@ -144,13 +131,13 @@ int ganc_png_grid(const char *path, const void *samples, int scalar_size, int n,
     scale = (GRID_MIN_WIDTH - gaps_w + (int64_t)w * cols - 1) / ((int64_t)w * cols);
   int64_t width = cols * w * scale + gaps_w, height = rows * h * scale + gaps_h;
   if (width > PNG_MAX_SIDE || height > PNG_MAX_SIDE || width * height * c > PNG_MAX_BYTES) {
-    seterr(err, errlen, "%s: a grid of %d images of %d×%d would be %lld×%lld pixels,"
+    ganc_seterr(err, errlen, "%s: a grid of %d images of %d×%d would be %lld×%lld pixels,"
            " too large", path, n, h, w, (long long)width, (long long)height);
     return -1;
   }
   unsigned char *pixels = malloc((size_t)(width * height * c));
   if (!pixels) {
-    seterr(err, errlen, "%s: out of memory", path);
+    ganc_seterr(err, errlen, "%s: out of memory", path);
     return -1;
   }
   memset(pixels, 255, (size_t)(width * height * c));
@@ -260,9 +247,9 @@ static void draw_grid(unsigned char *img, const View *v)
 int ganc_png_scatter(const char *path, const void *points, int scalar_size, int n,
                      const double *ref, int nref, char *err, size_t errlen)
 {
-  seterr(err, errlen, "%s", "");
+  ganc_seterr(err, errlen, "%s", "");
   if (n < 0 || (n > 0 && !points) || (scalar_size != 4 && scalar_size != 8)) {
-    seterr(err, errlen, "%s: cannot plot %d points of %d-byte scalars", path, n,
+    ganc_seterr(err, errlen, "%s: cannot plot %d points of %d-byte scalars", path, n,
            scalar_size);
     return -1;
   }
@@ -271,7 +258,7 @@ int ganc_png_scatter(const char *path, const void *points, int scalar_size, int 
   size_t bytes = (size_t)SCATTER_SIZE * SCATTER_SIZE * 3;
   unsigned char *img = malloc(bytes);
   if (!img) {
-    seterr(err, errlen, "%s: out of memory", path);
+    ganc_seterr(err, errlen, "%s: out of memory", path);
     return -1;
   }
   memset(img, 255, bytes); /* white */

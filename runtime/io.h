@@ -57,6 +57,8 @@ int ganc_atomic_commit(ganc_atomic *a, char *err, size_t errlen);
 /* Give up: close and remove the temporary, free a. */
 void ganc_atomic_abort(ganc_atomic *a);
 
+/* Format a message into err (nothing if err is NULL or errlen 0). */
+void ganc_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Read a whole file into *data (malloc'd, with a NUL after the *len bytes).
    0, or -1 with a message. */
 int ganc_read_file(const char *path, unsigned char **data, size_t *len, char *err,

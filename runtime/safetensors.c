@@ -35,10 +35,7 @@ enum { ROLE_WEIGHT, ROLE_ADAM_M, ROLE_ADAM_V, ROLE_COUNT };
 
 static const char *const role_prefix[ROLE_COUNT] = {"", "adam.m.", "adam.v."};
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void ganc_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
   if (!err || errlen == 0)
     return;
@@ -52,19 +49,19 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 
 int ganc_atomic_open(ganc_atomic *a, const char *path, char *err, size_t errlen)
 {
-  seterr(err, errlen, "%s", "");
+  ganc_seterr(err, errlen, "%s", "");
   a->f = NULL;
   a->path = strdup(path);
   a->tmp = malloc(strlen(path) + sizeof ".tmp");
   if (!a->path || !a->tmp) {
-    seterr(err, errlen, "%s: out of memory", path);
+    ganc_seterr(err, errlen, "%s: out of memory", path);
     goto fail;
   }
   strcpy(a->tmp, path);
   strcat(a->tmp, ".tmp");
   a->f = fopen(a->tmp, "wb");
   if (!a->f) {
-    seterr(err, errlen, "cannot create '%s': %s", a->tmp, strerror(errno));
+    ganc_seterr(err, errlen, "cannot create '%s': %s", a->tmp, strerror(errno));
     goto fail;
   }
   return 0;
@@ -130,34 +127,34 @@ int ganc_atomic_commit(ganc_atomic *a, char *err, size_t errlen)
   FILE *f = a->f;
   a->f = NULL;
   if (ferror(f)) {
-    seterr(err, errlen, "cannot write '%s'", a->path);
+    ganc_seterr(err, errlen, "cannot write '%s'", a->path);
     fclose(f);
     goto fail;
   }
   if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-    seterr(err, errlen, "cannot write '%s': %s", a->path, strerror(errno));
+    ganc_seterr(err, errlen, "cannot write '%s': %s", a->path, strerror(errno));
     fclose(f);
     goto fail;
   }
   if (fclose(f) != 0) {
-    seterr(err, errlen, "cannot write '%s': %s", a->path, strerror(errno));
+    ganc_seterr(err, errlen, "cannot write '%s': %s", a->path, strerror(errno));
     goto fail;
   }
   if (rename(a->tmp, a->path) != 0) {
-    seterr(err, errlen, "cannot rename '%s' to '%s': %s", a->tmp, a->path,
+    ganc_seterr(err, errlen, "cannot rename '%s' to '%s': %s", a->tmp, a->path,
            strerror(errno));
     goto fail;
   }
   /* Too late to keep PATH as it was, but the caller should know the new
      contents may not survive a crash. */
   if (sync_parent_dir(a->path) != 0) {
-    seterr(err, errlen, "'%s' was written but its directory could not be synced: %s",
+    ganc_seterr(err, errlen, "'%s' was written but its directory could not be synced: %s",
            a->path, strerror(errno));
     atomic_free(a);
     return -1;
   }
   atomic_free(a);
-  seterr(err, errlen, "%s", "");
+  ganc_seterr(err, errlen, "%s", "");
   return 0;
 fail:
   remove(a->tmp);
@@ -216,18 +213,18 @@ static int check_info(const ganc_info *info, const char *path, const void *param
                       const ganc_train_state *state, char *err, size_t errlen)
 {
   if (!params || (state && (!state->adam_m || !state->adam_v || state->step < 0))) {
-    seterr(err, errlen, "%s: internal error: no parameter array or a bad training state",
+    ganc_seterr(err, errlen, "%s: internal error: no parameter array or a bad training state",
            path);
     return -1;
   }
   if (info->scalar_size != 4 && info->scalar_size != 8) {
-    seterr(err, errlen, "%s: internal error: scalar size %d is neither 4 nor 8",
+    ganc_seterr(err, errlen, "%s: internal error: scalar size %d is neither 4 nor 8",
            path, info->scalar_size);
     return -1;
   }
   if (info->ntensors < 0 || (info->ntensors > 0 && !info->tensors) ||
       info->param_count < 0 || info->param_count > INT64_MAX / 32) {
-    seterr(err, errlen, "%s: internal error: bad model description", path);
+    ganc_seterr(err, errlen, "%s: internal error: bad model description", path);
     return -1;
   }
   for (int k = 0; k < info->ntensors; k++) {
@@ -240,7 +237,7 @@ static int check_info(const ganc_info *info, const char *path, const void *param
       ok = t->shape[i] >= 0 &&
            mul_check(count, (uint64_t)t->shape[i], INT64_MAX, &count) == 0;
     if (!ok || count != (uint64_t)t->count) {
-      seterr(err, errlen, "%s: internal error: bad tensor %d in the model description",
+      ganc_seterr(err, errlen, "%s: internal error: bad tensor %d in the model description",
              path, k);
       return -1;
     }
@@ -347,14 +344,14 @@ static int write_scalars(FILE *f, const void *base, int64_t count, int size)
 int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
                       const ganc_train_state *state, char *err, size_t errlen)
 {
-  seterr(err, errlen, "%s", "");
+  ganc_seterr(err, errlen, "%s", "");
   if (check_info(info, path, params, state, err, errlen))
     return -1;
   cJSON *root = build_header(info, state);
   char *json = root ? cJSON_PrintUnformatted(root) : NULL;
   cJSON_Delete(root);
   if (!json) {
-    seterr(err, errlen, "%s: out of memory", path);
+    ganc_seterr(err, errlen, "%s: out of memory", path);
     return -1;
   }
   /* Pad with spaces so that the data starts 8-byte aligned. */
@@ -382,7 +379,7 @@ int ganc_save_weights(const ganc_info *info, const char *path, const void *param
     }
   }
   if (bad) {
-    seterr(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    ganc_seterr(err, errlen, "cannot write '%s': %s", path, strerror(errno));
     ganc_atomic_abort(&a);
     return -1;
   }
@@ -394,10 +391,10 @@ int ganc_save_weights(const ganc_info *info, const char *path, const void *param
 int ganc_read_file(const char *path, unsigned char **out, size_t *outlen, char *err,
                    size_t errlen)
 {
-  seterr(err, errlen, "%s", "");
+  ganc_seterr(err, errlen, "%s", "");
   FILE *f = fopen(path, "rb");
   if (!f) {
-    seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+    ganc_seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
     return -1;
   }
   struct stat st;
@@ -408,13 +405,13 @@ int ganc_read_file(const char *path, unsigned char **out, size_t *outlen, char *
   unsigned char *buf = malloc(cap);
   for (;;) {
     if (!buf) {
-      seterr(err, errlen, "%s: out of memory reading the file", path);
+      ganc_seterr(err, errlen, "%s: out of memory reading the file", path);
       fclose(f);
       return -1;
     }
     len += fread(buf + len, 1, cap - len, f);
     if (ferror(f)) {
-      seterr(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+      ganc_seterr(err, errlen, "cannot read '%s': %s", path, strerror(errno));
       free(buf);
       fclose(f);
       return -1;
@@ -525,19 +522,19 @@ typedef struct Loader {
 static int read_metadata(Loader *L, const cJSON *meta)
 {
   if (!cJSON_IsObject(meta)) {
-    seterr(L->err, L->errlen, "%s: __metadata__ is not an object", L->path);
+    ganc_seterr(L->err, L->errlen, "%s: __metadata__ is not an object", L->path);
     return -1;
   }
   int oom;
   const char *dup = duplicate_key(meta, &oom);
   if (dup || oom) {
-    seterr(L->err, L->errlen, oom ? "%s: out of memory" : "%s: duplicate metadata key '%s'",
+    ganc_seterr(L->err, L->errlen, oom ? "%s: out of memory" : "%s: duplicate metadata key '%s'",
            L->path, dup);
     return -1;
   }
   for (const cJSON *c = meta->child; c; c = c->next) {
     if (!cJSON_IsString(c)) {
-      seterr(L->err, L->errlen, "%s: metadata '%s' is not a string", L->path, c->string);
+      ganc_seterr(L->err, L->errlen, "%s: metadata '%s' is not a string", L->path, c->string);
       return -1;
     }
     if (strcmp(c->string, "ganc.model") == 0)
@@ -550,12 +547,12 @@ static int read_metadata(Loader *L, const cJSON *meta)
       L->rng = c->valuestring;
   }
   if (L->model && L->info->name && strcmp(L->model, L->info->name) != 0) {
-    seterr(L->err, L->errlen, "%s: weights are for model '%s', not '%s'", L->path,
+    ganc_seterr(L->err, L->errlen, "%s: weights are for model '%s', not '%s'", L->path,
            L->model, L->info->name);
     return -1;
   }
   if (L->signature && L->info->signature && strcmp(L->signature, L->info->signature) != 0) {
-    seterr(L->err, L->errlen,
+    ganc_seterr(L->err, L->errlen,
            "%s: weights are for signature '%s', but the model's is '%s'", L->path,
            L->signature, L->info->signature);
     return -1;
@@ -626,13 +623,13 @@ static int read_tensor(Loader *L, const cJSON *item)
   const ganc_tensor **hit = info->ntensors == 0 ? NULL :
       bsearch(base, L->sorted, (size_t)info->ntensors, sizeof *L->sorted, cmp_name_tensor);
   if (!hit) {
-    seterr(L->err, L->errlen, "%s: unexpected tensor '%s': model '%s' has no such parameter",
+    ganc_seterr(L->err, L->errlen, "%s: unexpected tensor '%s': model '%s' has no such parameter",
            L->path, name, info->name ? info->name : "?");
     return -1;
   }
   const ganc_tensor *t = *hit;
   if (!cJSON_IsObject(item)) {
-    seterr(L->err, L->errlen, "%s: tensor '%s' is not described by a JSON object",
+    ganc_seterr(L->err, L->errlen, "%s: tensor '%s' is not described by a JSON object",
            L->path, name);
     return -1;
   }
@@ -640,7 +637,7 @@ static int read_tensor(Loader *L, const cJSON *item)
   const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
   int dsize;
   if (!cJSON_IsString(dtype)) {
-    seterr(L->err, L->errlen, "%s: tensor '%s' has no dtype", L->path, name);
+    ganc_seterr(L->err, L->errlen, "%s: tensor '%s' has no dtype", L->path, name);
     return -1;
   }
   if (strcmp(dtype->valuestring, "F32") == 0) {
@@ -648,7 +645,7 @@ static int read_tensor(Loader *L, const cJSON *item)
   } else if (strcmp(dtype->valuestring, "F64") == 0) {
     dsize = 8;
   } else {
-    seterr(L->err, L->errlen, "%s: tensor '%s' has dtype '%s'; ganc reads F32 and F64",
+    ganc_seterr(L->err, L->errlen, "%s: tensor '%s' has dtype '%s'; ganc reads F32 and F64",
            L->path, name, dtype->valuestring);
     return -1;
   }
@@ -657,13 +654,13 @@ static int read_tensor(Loader *L, const cJSON *item)
   int64_t dims[FILE_RANK_LIMIT];
   int rank = 0;
   if (!cJSON_IsArray(shape)) {
-    seterr(L->err, L->errlen, "%s: tensor '%s' has no shape", L->path, name);
+    ganc_seterr(L->err, L->errlen, "%s: tensor '%s' has no shape", L->path, name);
     return -1;
   }
   for (const cJSON *d = shape->child; d; d = d->next, rank++) {
     uint64_t v;
     if (json_uint(d, &v) || rank == FILE_RANK_LIMIT) {
-      seterr(L->err, L->errlen, "%s: tensor '%s' has an invalid shape", L->path, name);
+      ganc_seterr(L->err, L->errlen, "%s: tensor '%s' has an invalid shape", L->path, name);
       return -1;
     }
     dims[rank] = (int64_t)v;
@@ -675,7 +672,7 @@ static int read_tensor(Loader *L, const cJSON *item)
     char have[512], want[512];
     ganc_format_shape(have, sizeof have, dims, rank);
     ganc_format_shape(want, sizeof want, t->shape, t->rank);
-    seterr(L->err, L->errlen, "%s: tensor '%s' has shape %s but the model expects %s",
+    ganc_seterr(L->err, L->errlen, "%s: tensor '%s' has shape %s but the model expects %s",
            L->path, name, have, want);
     return -1;
   }
@@ -684,21 +681,21 @@ static int read_tensor(Loader *L, const cJSON *item)
   uint64_t begin, end, bytes = (uint64_t)t->count * (uint64_t)dsize;
   if (!cJSON_IsArray(offsets) || cJSON_GetArraySize(offsets) != 2 ||
       json_uint(offsets->child, &begin) || json_uint(offsets->child->next, &end)) {
-    seterr(L->err, L->errlen,
+    ganc_seterr(L->err, L->errlen,
            "%s: tensor '%s' has no valid data_offsets (two whole numbers)", L->path, name);
     return -1;
   }
   if (end < begin || end - begin != bytes) {
     char want[512];
     ganc_format_shape(want, sizeof want, t->shape, t->rank);
-    seterr(L->err, L->errlen,
+    ganc_seterr(L->err, L->errlen,
            "%s: tensor '%s' has data_offsets [%" PRIu64 ", %" PRIu64 "], but %s %s"
            " takes %" PRIu64 " bytes", L->path, name, begin, end,
            dtype->valuestring, want, bytes);
     return -1;
   }
   if (end > L->data_size) {
-    seterr(L->err, L->errlen,
+    ganc_seterr(L->err, L->errlen,
            "%s: tensor '%s' has data_offsets [%" PRIu64 ", %" PRIu64 "] beyond the end"
            " of the file (the data holds %" PRIu64 " bytes)", L->path, name, begin, end,
            L->data_size);
@@ -717,7 +714,7 @@ static int check_complete(Loader *L)
     for (int k = 0; k < info->ntensors; k++) {
       if (L->found[role * info->ntensors + k])
         continue;
-      seterr(L->err, L->errlen, "%s: tensor '%s%s' is missing%s", L->path,
+      ganc_seterr(L->err, L->errlen, "%s: tensor '%s%s' is missing%s", L->path,
              role_prefix[role], info->tensors[k].name,
              role == ROLE_WEIGHT ? "" : " (a checkpoint holds the Adam moments of every tensor)");
       return -1;
@@ -730,7 +727,7 @@ static int check_complete(Loader *L)
     if (e->begin == e->end)
       continue;
     if (prev && e->begin < prev->end) {
-      seterr(L->err, L->errlen, "%s: tensors '%s' and '%s' overlap in the data", L->path,
+      ganc_seterr(L->err, L->errlen, "%s: tensors '%s' and '%s' overlap in the data", L->path,
              prev->name, e->name);
       return -1;
     }
@@ -785,13 +782,13 @@ static int load_header(Loader *L, const cJSON *root)
 {
   const ganc_info *info = L->info;
   if (!cJSON_IsObject(root)) {
-    seterr(L->err, L->errlen, "%s: the header is not a JSON object", L->path);
+    ganc_seterr(L->err, L->errlen, "%s: the header is not a JSON object", L->path);
     return -1;
   }
   int oom;
   const char *dup = duplicate_key(root, &oom);
   if (dup || oom) {
-    seterr(L->err, L->errlen, oom ? "%s: out of memory" : "%s: duplicate key '%s' in the header",
+    ganc_seterr(L->err, L->errlen, oom ? "%s: out of memory" : "%s: duplicate key '%s' in the header",
            L->path, dup);
     return -1;
   }
@@ -801,7 +798,7 @@ static int load_header(Loader *L, const cJSON *root)
   L->entries = malloc((nitems ? (size_t)nitems : 1) * sizeof *L->entries);
   L->found = calloc(ROLE_COUNT * (nt ? nt : 1), 1);
   if (!L->sorted || !L->entries || !L->found) {
-    seterr(L->err, L->errlen, "%s: out of memory", L->path);
+    ganc_seterr(L->err, L->errlen, "%s: out of memory", L->path);
     return -1;
   }
   for (size_t k = 0; k < nt; k++)
@@ -812,17 +809,17 @@ static int load_header(Loader *L, const cJSON *root)
   if (meta && read_metadata(L, meta))
     return -1;
   if (L->want_state && (!L->step || !L->rng)) {
-    seterr(L->err, L->errlen, "%s: not a checkpoint: metadata '%s' is missing", L->path,
+    ganc_seterr(L->err, L->errlen, "%s: not a checkpoint: metadata '%s' is missing", L->path,
            !L->step ? "ganc.step" : "ganc.rng");
     return -1;
   }
   if (L->want_state && parse_step(L->step, &L->step_value)) {
-    seterr(L->err, L->errlen, "%s: metadata ganc.step '%s' is not a step number", L->path,
+    ganc_seterr(L->err, L->errlen, "%s: metadata ganc.step '%s' is not a step number", L->path,
            L->step);
     return -1;
   }
   if (L->want_state && parse_rng(L->rng, &L->rng_value)) {
-    seterr(L->err, L->errlen, "%s: metadata ganc.rng '%s' is not a generator state"
+    ganc_seterr(L->err, L->errlen, "%s: metadata ganc.rng '%s' is not a generator state"
            " (four hexadecimal words, not all zero)", L->path, L->rng);
     return -1;
   }
@@ -844,18 +841,18 @@ static int load_buffer(const ganc_info *info, const char *path, const unsigned c
   cJSON *root = NULL;
   int rc = -1;
   if (size < 8) {
-    seterr(err, errlen, "%s: not a safetensors file: %zu bytes, too short for the header length",
+    ganc_seterr(err, errlen, "%s: not a safetensors file: %zu bytes, too short for the header length",
            path, size);
     goto done;
   }
   uint64_t hlen = get_le(buf, 8);
   if (hlen > HEADER_LIMIT) {
-    seterr(err, errlen, "%s: header length %" PRIu64 " is absurd (the limit is %d bytes)",
+    ganc_seterr(err, errlen, "%s: header length %" PRIu64 " is absurd (the limit is %d bytes)",
            path, hlen, HEADER_LIMIT);
     goto done;
   }
   if (hlen > size - 8) {
-    seterr(err, errlen,
+    ganc_seterr(err, errlen,
            "%s: header length %" PRIu64 " goes beyond the end of the file (%zu bytes);"
            " truncated?", path, hlen, size);
     goto done;
@@ -863,13 +860,13 @@ static int load_buffer(const ganc_info *info, const char *path, const unsigned c
   const char *json = (const char *)buf + 8, *json_end = json + hlen, *parse_end = NULL;
   root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &parse_end, 0);
   if (!root) {
-    seterr(err, errlen, "%s: the header is not valid JSON (error near byte %td)", path,
+    ganc_seterr(err, errlen, "%s: the header is not valid JSON (error near byte %td)", path,
            (parse_end ? parse_end - json : 0) + 8);
     goto done;
   }
   for (const char *p = parse_end; p && p < json_end; p++) {
     if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-      seterr(err, errlen, "%s: the header has extra bytes after its JSON (at byte %td)",
+      ganc_seterr(err, errlen, "%s: the header has extra bytes after its JSON (at byte %td)",
              path, p - json + 8);
       goto done;
     }
@@ -894,7 +891,7 @@ static int load_buffer(const ganc_info *info, const char *path, const unsigned c
     state->rng = L.rng_value;
   }
   if (nonfinite)
-    seterr(err, errlen, "%s: warning: tensor '%s' holds NaN or infinite values", path,
+    ganc_seterr(err, errlen, "%s: warning: tensor '%s' holds NaN or infinite values", path,
            nonfinite->name);
   rc = 0;
 done:
@@ -908,7 +905,7 @@ done:
 int ganc_load_weights(const ganc_info *info, const char *path, void *params,
                       ganc_train_state *state, char *err, size_t errlen)
 {
-  seterr(err, errlen, "%s", "");
+  ganc_seterr(err, errlen, "%s", "");
   if (check_info(info, path, params, state, err, errlen))
     return -1;
   unsigned char *buf;
@@ -924,13 +921,13 @@ int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *d
                           size_t size, void *params, ganc_train_state *state, char *err,
                           size_t errlen)
 {
-  seterr(err, errlen, "%s", "");
+  ganc_seterr(err, errlen, "%s", "");
   if (!name)
     name = "<memory>";
   if (check_info(info, name, params, state, err, errlen))
     return -1;
   if (!data && size > 0) {
-    seterr(err, errlen, "%s: internal error: no data", name);
+    ganc_seterr(err, errlen, "%s: internal error: no data", name);
     return -1;
   }
   return load_buffer(info, name, data, size, params, state, err, errlen);

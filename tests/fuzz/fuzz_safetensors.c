@@ -153,7 +153,7 @@ static int untouched(const ganc_info *info, int k)
 static void load(const ganc_info *info, const uint8_t *data, size_t size, int with_state)
 {
   char err[512];
-  ganc_train_state st = {arrays[1], arrays[2], -7, {{0}}};
+  ganc_train_state st = {arrays[1], arrays[2], 777, {{1, 2, 3, 4}}};
   int rc = ganc_load_weights_mem(info, "fuzz.safetensors", data, size, arrays[0],
                                  with_state ? &st : NULL, err, sizeof err);
   if (!memchr(err, 0, sizeof err))
@@ -161,7 +161,8 @@ static void load(const ganc_info *info, const uint8_t *data, size_t size, int wi
   if (rc != 0) {
     if (rc != -1 || !err[0])
       fail("a failure without a message", info, NULL);
-    if (!untouched(info, 0) || !untouched(info, 1) || !untouched(info, 2) || st.step != -7)
+    if (!untouched(info, 0) || !untouched(info, 1) || !untouched(info, 2) || st.step != 777 ||
+        st.rng.s[0] != 1 || st.rng.s[3] != 4)
       fail("a failed load changed the caller's arrays", info, err);
     return;
   }
