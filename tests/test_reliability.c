@@ -175,9 +175,10 @@ static pid_t start_training(const char *out, int resume, const char *log)
 
 enum { KILLS = 20 };
 
-/* SIGKILL at random moments of a run that checkpoints every step, so that
-   most kills land in a checkpoint write. Each time, what is on disk must
-   load, the step may only grow, and the next run resumes from it. */
+/* SIGKILL, again and again, at random moments of a run that checkpoints
+   every step, and in the middle of checkpoint writes. Each time, what is on
+   disk must load, the step may only grow, and the next run resumes from it;
+   in the end loss.csv holds every step once. */
 Test(reliability, sigkill_at_random_moments)
 {
   Ring8 r = ring8_open();
@@ -200,11 +201,21 @@ Test(reliability, sigkill_at_random_moments)
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   cr_assert(exists(ckpt), "no checkpoint within a minute of starting:\n%s", slurp(log, NULL));
+  last = checkpoint_step(&r, ckpt, why, sizeof why);
+  cr_assert_geq(last, 0, "the first kill: the checkpoint does not load: %s", why);
 
   for (int k = 0; k < KILLS; k++) {
-    int64_t delay_us = (int64_t)(startup * 0.5e6) + (int64_t)(splitmix(&s) % (uint64_t)(startup * 0.5e6 + 300000));
+    /* Even kills: at a random moment. Odd kills: in the middle of writing a
+       checkpoint, a moment after its temporary appears. */
+    int64_t delay_us = k % 2 == 0 ? (int64_t)(startup * 0.5e6) +
+                                         (int64_t)(splitmix(&s) % (uint64_t)(startup * 0.5e6 + 300000))
+                                   : (int64_t)(splitmix(&s) % 3000);
     int had = exists(ckpt);
+    if (k % 2 == 1)
+      unlink(tmp); /* the last kill's, so that the next one shows */
     pid = start_training(sub, had, log);
+    for (int i = 0; k % 2 == 1 && i < (int)(startup * 2e4) + 10000 && !exists(tmp); i++)
+      usleep(100);
     usleep((useconds_t)delay_us);
     kill(pid, SIGKILL);
     int status;
