@@ -280,13 +280,32 @@ static int parse_real(const char *cmd, const char *what, const char *arg, double
   return -1;
 }
 
+/* Create dir and any missing parents, as mkdir -p. */
 static int make_dir(const char *dir)
 {
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-    fprintf(stderr, "ganc: cannot create folder '%s': %s\n", dir, strerror(errno));
+  char *path = strdup(dir);
+  int rc = 0;
+  if (!path) {
+    fputs("ganc: out of memory\n", stderr);
     return EXIT_USER;
   }
-  return 0;
+  for (char *p = path + 1;; p++) {
+    int end = *p == 0;
+    if (*p != '/' && !end)
+      continue;
+    *p = 0;
+    struct stat st;
+    if (mkdir(path, 0777) != 0 && (errno != EEXIST || stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) {
+      fprintf(stderr, "ganc: cannot create folder '%s': %s\n", path, errno == EEXIST ? "Not a directory" : strerror(errno));
+      rc = EXIT_USER;
+      break;
+    }
+    if (end)
+      break;
+    *p = '/';
+  }
+  free(path);
+  return rc;
 }
 
 /* A file's models compiled in memory, and the one a command acts on. */

@@ -112,6 +112,28 @@ Test(cli, emit_writes_nothing_on_error)
   tmpdir_remove(dir);
 }
 
+/* Output folders are created with their parents, as mkdir -p; a file in
+   the way is an error naming it. */
+Test(cli, output_folders_are_created)
+{
+  char *dir = tmpdir_make(), args[1024], path[900];
+  snprintf(args, sizeof args, "emit models/ring8.gan -o %s/a/b/c", dir);
+  Run r = run_ganc(args, NULL);
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  run_free(&r);
+  snprintf(path, sizeof path, "%s/a/b/c/ring8.c", dir);
+  FILE *f = fopen(path, "r");
+  cr_expect(f != NULL, "no %s", path);
+  if (f)
+    fclose(f);
+  snprintf(args, sizeof args, "emit models/ring8.gan -o %s/a/b/c/ring8.c/x", dir);
+  r = run_ganc(args, NULL);
+  cr_expect_eq(r.status, 1);
+  cr_expect(strstr(r.err, "ring8.c': Not a directory"), "%s", r.err);
+  run_free(&r);
+  tmpdir_remove(dir);
+}
+
 /* The emitted files compile in strict C99 under gcc, clang and tcc, and
    keep their promises: no heap, no mutable static state. */
 Test(cli, emitted_code_is_strict_c99)
