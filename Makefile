@@ -177,7 +177,7 @@ demo:
 	@echo '== the model'
 	$(B)/ganc summary models/ring8.gan
 	@echo '== training it on eight Gaussians on a ring (compiled in memory with libtcc)'
-	$(B)/ganc train models/ring8.gan --data ring8 --steps 3000 --batch 256 --lr 1e-3 --force -o $(DEMO)/ring8
+	$(B)/ganc train models/ring8.gan --data ring8 --steps 5000 --batch 256 --lr 1e-3 --force -o $(DEMO)/ring8
 	@echo '== the trained generator as standalone C, weights compiled in'
 	$(B)/ganc emit models/ring8.gan --weights $(DEMO)/ring8/weights.safetensors -o $(DEMO)/c
 	@printf '%s\n' '#include <stdio.h>' '#include "ring8.h"' \
