@@ -73,37 +73,28 @@ typedef struct Syms {
   void *fn[NFNS];
 } Syms;
 
+/* Each function through a pointer of its exact type, S float or double. */
+#define CALL_AS(S)                                                                                           \
+  switch (f) {                                                                                               \
+  case FN_GENERATE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->x); break;   \
+  case FN_REAL_SCORE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->x, w->scores); break; \
+  case FN_FAKE_SCORE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->scores); break; \
+  case FN_D_LOSS: ((S(*)(const S *, int, const S *, const S *))s->fn[f])(w->params, n, w->x, w->z); break;   \
+  case FN_G_LOSS: ((S(*)(const S *, int, const S *))s->fn[f])(w->params, n, w->z); break;                     \
+  case FN_D_BACKWARD:                                                                                        \
+    ((S(*)(const S *, int, const S *, const S *, S *))s->fn[f])(w->params, n, w->x, w->z, w->grad_d);        \
+    break;                                                                                                   \
+  case FN_G_BACKWARD: ((S(*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->grad_g); break; \
+  default: break;                                                                                            \
+  }
+
 static void call(const Work *w, const Syms *s, Fn f)
 {
   int n = w->n;
   if (w->info->scalar_size == 4) {
-    typedef float S;
-    switch (f) {
-    case FN_GENERATE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->x); break;
-    case FN_REAL_SCORE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->x, w->scores); break;
-    case FN_FAKE_SCORE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->scores); break;
-    case FN_D_LOSS: ((S(*)(const S *, int, const S *, const S *))s->fn[f])(w->params, n, w->x, w->z); break;
-    case FN_G_LOSS: ((S(*)(const S *, int, const S *))s->fn[f])(w->params, n, w->z); break;
-    case FN_D_BACKWARD:
-      ((S(*)(const S *, int, const S *, const S *, S *))s->fn[f])(w->params, n, w->x, w->z, w->grad_d);
-      break;
-    case FN_G_BACKWARD: ((S(*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->grad_g); break;
-    default: break;
-    }
+    CALL_AS(float)
   } else {
-    typedef double S;
-    switch (f) {
-    case FN_GENERATE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->x); break;
-    case FN_REAL_SCORE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->x, w->scores); break;
-    case FN_FAKE_SCORE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->scores); break;
-    case FN_D_LOSS: ((S(*)(const S *, int, const S *, const S *))s->fn[f])(w->params, n, w->x, w->z); break;
-    case FN_G_LOSS: ((S(*)(const S *, int, const S *))s->fn[f])(w->params, n, w->z); break;
-    case FN_D_BACKWARD:
-      ((S(*)(const S *, int, const S *, const S *, S *))s->fn[f])(w->params, n, w->x, w->z, w->grad_d);
-      break;
-    case FN_G_BACKWARD: ((S(*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->grad_g); break;
-    default: break;
-    }
+    CALL_AS(double)
   }
 }
 

@@ -112,6 +112,28 @@ Test(cli, emit_writes_nothing_on_error)
   tmpdir_remove(dir);
 }
 
+/* ganc bench reports every emitted function and the training step, under
+   the JIT and ahead of time. */
+Test(cli, bench_json, .timeout = 120)
+{
+  Run r = run_ganc("bench tests/models/mlp_basic.gan --batch 3 --json", NULL);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  static const char *const fns[] = {"generate_batch", "real_score_batch", "fake_score_batch",
+                                    "discriminator_loss_batch", "generator_loss_batch",
+                                    "discriminator_loss_backward", "generator_loss_backward", "training step"};
+  cr_expect(strstr(r.out, "\"jit_compile_ms\": ") != NULL, "%s", r.out);
+  for (int i = 0; i < 8; i++) {
+    char want[128];
+    snprintf(want, sizeof want, "\"batch\": 3, \"function\": \"%s\"", fns[i]);
+    const char *line = strstr(r.out, want);
+    cr_expect(line && strstr(line, "\"aot_us\": "), "no JIT and AOT timing of %s:\n%s", fns[i], r.out);
+  }
+  run_free(&r);
+  r = run_ganc("bench tests/models/mlp_basic.gan --batch 0", NULL);
+  cr_expect_eq(r.status, 2);
+  run_free(&r);
+}
+
 /* Output folders are created with their parents, as mkdir -p; a file in
    the way is an error naming it. */
 Test(cli, output_folders_are_created)
