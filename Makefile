@@ -57,7 +57,7 @@ TESTS    := $(patsubst tests/%.c,$(B)/tests/%.o,$(wildcard tests/*.c))
 # ---- dependencies -----------------------------------------------------------
 
 DEB_PACKAGES := flex bison tcc libtcc-dev libcriterion-dev zlib1g-dev \
-                libcjson-dev libpng-dev pkg-config clang dataset-fashion-mnist
+                libcjson-dev libpng-dev pkg-config clang libclang-rt-14-dev dataset-fashion-mnist
 
 have_cmd    = $(if $(shell command -v $(1) 2>/dev/null),,$(2))
 have_header = $(if $(shell printf '\#include <$(1)>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo y),,$(2))
