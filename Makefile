@@ -165,7 +165,7 @@ $(B)/tests/run: $(TESTS) $(B)/libganc.a
 test:
 	@$(if $(MISSING_TEST),$(MAKE) --no-print-directory deps &&) \
 	  $(MAKE) --no-print-directory $(B)/ganc $(B)/tests/run && \
-	  GANC=$(B)/ganc $(B)/tests/run --jobs 2
+	  GANC=$(B)/ganc GANC_TEST_CFLAGS='$(SAN)' $(B)/tests/run --jobs 2
 
 # ---- demo -------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ $(B)/ganc.pc: FORCE
 	  'Name: ganc' 'Description: compile generative adversarial networks to C' \
 	  'Version: $(shell sed -n 's/^#define GANC_VERSION "\(.*\)"/\1/p' runtime/ganc.h)' \
 	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lganc' \
-	  'Libs.private: $(LIBS)' > $@
+	  'Libs.private: $(LDFLAGS) $(LIBS)' > $@
 
 install: all $(B)/ganc.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig

@@ -11,6 +11,7 @@ static Compilation c;
 
 static const Program *ok(const char *src)
 {
+  compile_free(&c);
   int rc = compile_source(&c, "t.gan", src, strlen(src));
   cr_assert_eq(rc, 0, "unexpected errors:\n%s", c.diag.out.buf ? c.diag.out.buf : "");
   return c.prog;
@@ -19,6 +20,7 @@ static const Program *ok(const char *src)
 /* The first diagnostic line, without the file name. */
 static const char *first_error(const char *src)
 {
+  compile_free(&c);
   int rc = compile_source(&c, "t.gan", src, strlen(src));
   cr_assert_neq(rc, 0, "no error for:\n%s", src);
   char *nl = strchr(c.diag.out.buf, '\n');
@@ -164,6 +166,7 @@ Test(front, error_limit)
   for (int i = 0; i < 100; i++)
     strcat(src, " bogus");
   strcat(src, " } discriminator { linear(1) } }");
+  compile_free(&c);
   compile_source(&c, "t.gan", src, strlen(src));
   cr_expect_eq(c.diag.errors, DIAG_MAX_ERRORS);
   cr_expect(strstr(c.diag.out.buf, "too many errors") != NULL);
@@ -190,11 +193,12 @@ Test(front, truncations_and_garbage)
   }
   ganc_rng r;
   ganc_rng_seed(&r, 11);
+  static const char alphabet[] = "model{}[](),=;# \n1-.e_abz\x80\xff\t0";
   char buf[512];
   for (int iter = 0; iter < 20000; iter++) {
     size_t n = ganc_rng_next(&r) % sizeof buf;
     for (size_t i = 0; i < n; i++)
-      buf[i] = "model{}[](),=;# \n1-.e_abz\x80\xff\t0"[ganc_rng_next(&r) % 33];
+      buf[i] = alphabet[ganc_rng_next(&r) % (sizeof alphabet - 1)];
     int rc = compile_source(&c, "x", buf, n);
     cr_assert(rc == 0 || c.diag.errors > 0);
     compile_free(&c);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,7 +29,7 @@ static void teardown(void)
   tmpdir_remove(dir);
 }
 
-TestSuite(train, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(train, .init = setup, .fini = teardown, .timeout = 400); /* sanitized builds run ~10x slower */
 
 static Run ganc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -130,6 +131,7 @@ static void interrupt(int sig, int want)
   snprintf(ganc_bin, sizeof ganc_bin, "%s", getenv("GANC") ? getenv("GANC") : "build/ganc");
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
     int null = open("/dev/null", 1);
     dup2(null, 1);
     dup2(null, 2);
