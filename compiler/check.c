@@ -514,6 +514,10 @@ static int check_stack(Checker *c, const DeclNode *decl, const char *name, const
   st->name = name;
   st->loc = decl->loc;
   st->in = cur;
+  if (decl->layers.n > MAX_LAYERS) {
+    diag_error(c->diag, decl->loc, "%s has %d layers; at most %d are supported", name, decl->layers.n, MAX_LAYERS);
+    return 0;
+  }
   st->n = decl->layers.n;
   st->layers = arena_alloc(c->arena, (size_t)(st->n ? st->n : 1) * sizeof *st->layers);
   st->param_off = *offset;
@@ -749,6 +753,11 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
 Program *check_program(Arena *a, Diag *d, const Ast *ast, const char *src)
 {
   Checker c = {a, d, src};
+  if (ast->models.n > MAX_MODELS) {
+    const ModelNode *extra = ast->models.item[MAX_MODELS];
+    diag_error(d, extra->loc, "file has %d models; at most %d are supported", ast->models.n, MAX_MODELS);
+    return NULL;
+  }
   Program *p = arena_alloc(a, sizeof *p);
   p->file = d->file;
   p->models = arena_alloc(a, (size_t)ast->models.n * sizeof *p->models);

@@ -132,7 +132,8 @@ Ast *parse_source(Arena *a, Diag *d, const char *src, size_t len);
 
 /* ---- check.c: names, arguments, shapes, parameter offsets ---- */
 
-enum { MAX_RANK = 8 };
+/* Limits of the language, checked with clear errors. */
+enum { MAX_RANK = 8, MAX_MODELS = 256, MAX_LAYERS = 1024 };
 #define MAX_ELEMENTS INT32_MAX /* per tensor, and parameters in all */
 
 typedef struct Shape {

@@ -160,6 +160,28 @@ Test(front, checked_arithmetic)
                    "1:92: error: too many parameters (more than 2147483647 in a model)");
 }
 
+/* The documented limits: models per file and layers per stack. */
+Test(front, limits)
+{
+  Str src = {0};
+  for (int i = 0; i <= MAX_MODELS; i++)
+    str_printf(&src, "model m%d { " MLP_BODY " }\n", i);
+  compile_free(&c);
+  cr_expect_neq(compile_source(&c, "t.gan", src.buf, src.len), 0);
+  cr_expect(strstr(c.diag.out.buf, "t.gan:257:7: error: file has 257 models; at most 256 are supported"), "%s",
+            c.diag.out.buf);
+  str_free(&src);
+  str_printf(&src, "model m { latent [2] observation [2] discriminator { linear(1) } generator {");
+  for (int i = 0; i <= MAX_LAYERS; i++)
+    str_puts(&src, " relu");
+  str_puts(&src, " } }");
+  compile_free(&c);
+  cr_expect_neq(compile_source(&c, "t.gan", src.buf, src.len), 0);
+  cr_expect(strstr(c.diag.out.buf, "error: generator has 1025 layers; at most 1024 are supported"), "%s",
+            c.diag.out.buf);
+  str_free(&src);
+}
+
 Test(front, error_limit)
 {
   char src[8192] = "model a { latent [2] observation [2] generator {";
