@@ -57,6 +57,34 @@ void tmpdir_remove(char *dir)
   free(dir);
 }
 
+char scratch_dir[64];
+
+void scratch_open(void)
+{
+  strcpy(scratch_dir, "/tmp/ganc-test-XXXXXX");
+  if (!mkdtemp(scratch_dir)) {
+    perror("mkdtemp");
+    abort();
+  }
+}
+
+void scratch_close(void)
+{
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch_dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", scratch_dir);
+}
+
+const char *scratch_path(const char *name)
+{
+  static char paths[4][512];
+  static int next;
+  char *p = paths[next++ % 4];
+  snprintf(p, sizeof paths[0], "%s/%s", scratch_dir, name);
+  return p;
+}
+
 static int exit_status(int raw)
 {
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + (WIFSIGNALED(raw) ? WTERMSIG(raw) : 0);

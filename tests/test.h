@@ -26,6 +26,14 @@ int run_shell(const char *cmd, char **output);
 /* A whole file, NUL-terminated; NULL if it cannot be read. */
 char *slurp(const char *path, size_t *len);
 
+/* The running test's scratch folder (every Criterion test is a process of
+   its own): scratch_open and scratch_close as a suite's .init and .fini,
+   scratch_path(name) for a file in it (the last four stay valid). */
+extern char scratch_dir[64];
+void scratch_open(void);
+void scratch_close(void);
+const char *scratch_path(const char *name);
+
 /* A fresh temporary folder (removed by tmpdir_remove). */
 char *tmpdir_make(void);
 void tmpdir_remove(char *dir);

@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "io.h"
+#include "test.h"
 
 static const double pi = 3.14159265358979323846;
 
@@ -29,41 +30,7 @@ static ganc_info obs_info(int scalar_size, int rank, const int64_t *shape)
 
 static const int64_t shape_2[] = {2};
 
-/* ---- Scratch directory ---- */
-
-static char tmpdir[64];
-
-static void make_tmpdir(void)
-{
-  strcpy(tmpdir, "/tmp/ganc-test-XXXXXX");
-  cr_assert_not_null(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-  DIR *d = opendir(tmpdir);
-  if (!d)
-    return;
-  struct dirent *e;
-  char path[512];
-  while ((e = readdir(d))) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(tmpdir);
-}
-
-TestSuite(data, .init = make_tmpdir, .fini = remove_tmpdir);
-
-static const char *tmp(const char *name)
-{
-  static char path[512];
-  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-  return path;
-}
+TestSuite(data, .init = scratch_open, .fini = scratch_close);
 
 static void write_bytes(const char *path, const void *bytes, size_t n)
 {
@@ -349,11 +316,11 @@ Test(data, idx_ubyte_scaled)
   const unsigned char body[12] = {0, 255, 51, 204, 255, 255, 255, 255, 0, 0, 0, 1};
   unsigned char buf[64];
   size_t n = idx_bytes(buf, 0x08, 3, dims, body, sizeof body);
-  write_bytes(tmp("u8.idx"), buf, n);
+  write_bytes(scratch_path("u8.idx"), buf, n);
   const int64_t obs[] = {1, 2, 2};
   ganc_info info = obs_info(4, 3, obs);
   char err[256];
-  ganc_data *d = ganc_data_open(tmp("u8.idx"), &info, err, sizeof err);
+  ganc_data *d = ganc_data_open(scratch_path("u8.idx"), &info, err, sizeof err);
   cr_assert_not_null(d, "%s", err);
   cr_assert_eq(ganc_data_count(d), 3);
   /* v / 127.5 - 1: 0 -> -1, 255 -> 1, 51 -> -0.6, 204 -> 0.6, 1 -> -126.5/127.5 */
@@ -371,10 +338,10 @@ Test(data, idx_float_big_endian)
                                   0x3E, 0xC0, 0, 0, 0x50, 0x15, 0x02, 0xF9};
   unsigned char buf[64];
   size_t n = idx_bytes(buf, 0x0D, 2, dims, body, sizeof body);
-  write_bytes(tmp("f.idx"), buf, n);
+  write_bytes(scratch_path("f.idx"), buf, n);
   ganc_info info = obs_info(8, 1, shape_2);
   char err[256];
-  ganc_data *d = ganc_data_open(tmp("f.idx"), &info, err, sizeof err);
+  ganc_data *d = ganc_data_open(scratch_path("f.idx"), &info, err, sizeof err);
   cr_assert_not_null(d, "%s", err);
   const double want[4] = {1.0, -2.5, 0.375, (double)1e10f};
   check_samples(d, 8, 2, want, 2);
@@ -387,11 +354,11 @@ Test(data, idx_short_and_signed)
   unsigned char buf[64];
   const unsigned char shorts[4] = {0xFF, 0xFE, 0x01, 0x00}; /* -2, 256 */
   size_t n = idx_bytes(buf, 0x0B, 2, dims, shorts, sizeof shorts);
-  write_bytes(tmp("s.idx"), buf, n);
+  write_bytes(scratch_path("s.idx"), buf, n);
   const int64_t obs[] = {1};
   ganc_info info = obs_info(8, 1, obs);
   char err[256];
-  ganc_data *d = ganc_data_open(tmp("s.idx"), &info, err, sizeof err);
+  ganc_data *d = ganc_data_open(scratch_path("s.idx"), &info, err, sizeof err);
   cr_assert_not_null(d, "%s", err);
   const double want[2] = {-2, 256};
   check_samples(d, 8, 1, want, 2);
@@ -399,8 +366,8 @@ Test(data, idx_short_and_signed)
 
   const unsigned char bytes[2] = {0x80, 0x7F}; /* -128, 127 */
   n = idx_bytes(buf, 0x09, 2, dims, bytes, sizeof bytes);
-  write_bytes(tmp("s.idx"), buf, n);
-  d = ganc_data_open(tmp("s.idx"), &info, err, sizeof err);
+  write_bytes(scratch_path("s.idx"), buf, n);
+  d = ganc_data_open(scratch_path("s.idx"), &info, err, sizeof err);
   cr_assert_not_null(d, "%s", err);
   const double want8[2] = {-128, 127};
   check_samples(d, 8, 1, want8, 2);
@@ -413,18 +380,18 @@ Test(data, idx_gz)
   const unsigned char body[4] = {0, 255, 255, 0};
   unsigned char buf[64];
   size_t n = idx_bytes(buf, 0x08, 2, dims, body, sizeof body);
-  gzFile g = gzopen(tmp("u8.idx.gz"), "wb");
+  gzFile g = gzopen(scratch_path("u8.idx.gz"), "wb");
   cr_assert_not_null(g);
   cr_assert_eq(gzwrite(g, buf, (unsigned)n), (int)n);
   cr_assert_eq(gzclose(g), Z_OK);
   /* It really is compressed: gzip's magic bytes. */
-  FILE *f = fopen(tmp("u8.idx.gz"), "rb");
+  FILE *f = fopen(scratch_path("u8.idx.gz"), "rb");
   cr_assert_eq(fgetc(f), 0x1f);
   cr_assert_eq(fgetc(f), 0x8b);
   fclose(f);
   ganc_info info = obs_info(4, 1, shape_2);
   char err[256];
-  ganc_data *d = ganc_data_open(tmp("u8.idx.gz"), &info, err, sizeof err);
+  ganc_data *d = ganc_data_open(scratch_path("u8.idx.gz"), &info, err, sizeof err);
   cr_assert_not_null(d, "%s", err);
   cr_assert_eq(ganc_data_count(d), 2);
   const double want[4] = {-1, 1, 1, -1};
@@ -438,15 +405,15 @@ Test(data, idx_truncated)
   const unsigned char body[5] = {1, 2, 3, 4, 5};
   unsigned char buf[64];
   size_t n = idx_bytes(buf, 0x08, 2, dims, body, sizeof body);
-  write_bytes(tmp("t.idx"), buf, n);
+  write_bytes(scratch_path("t.idx"), buf, n);
   ganc_info info = obs_info(4, 1, shape_2);
   char err[512];
-  cr_assert_null(ganc_data_open(tmp("t.idx"), &info, err, sizeof err));
+  cr_assert_null(ganc_data_open(scratch_path("t.idx"), &info, err, sizeof err));
   cr_assert_not_null(strstr(err, "truncated"), "%s", err);
   cr_assert_not_null(strstr(err, "t.idx"), "%s", err);
   /* Cut inside the dims. */
-  write_bytes(tmp("t.idx"), buf, 9);
-  cr_assert_null(ganc_data_open(tmp("t.idx"), &info, err, sizeof err));
+  write_bytes(scratch_path("t.idx"), buf, 9);
+  cr_assert_null(ganc_data_open(scratch_path("t.idx"), &info, err, sizeof err));
   cr_assert_not_null(strstr(err, "truncated"), "%s", err);
 }
 
@@ -458,17 +425,17 @@ Test(data, idx_gz_truncated)
   for (int i = 0; i < 2 * SAMPLES; i++)
     body[i] = (unsigned char)(i * 7919 % 251);
   size_t n = idx_bytes(buf, 0x08, 2, dims, body, sizeof body);
-  gzFile g = gzopen(tmp("gz.tmp"), "wb");
+  gzFile g = gzopen(scratch_path("gz.tmp"), "wb");
   gzwrite(g, buf, (unsigned)n);
   gzclose(g);
-  FILE *f = fopen(tmp("gz.tmp"), "rb");
+  FILE *f = fopen(scratch_path("gz.tmp"), "rb");
   unsigned char z[4096];
   size_t zn = fread(z, 1, sizeof z, f);
   fclose(f);
-  write_bytes(tmp("cut.idx.gz"), z, zn / 2);
+  write_bytes(scratch_path("cut.idx.gz"), z, zn / 2);
   ganc_info info = obs_info(4, 1, shape_2);
   char err[512];
-  cr_assert_null(ganc_data_open(tmp("cut.idx.gz"), &info, err, sizeof err));
+  cr_assert_null(ganc_data_open(scratch_path("cut.idx.gz"), &info, err, sizeof err));
   cr_assert_not_null(strstr(err, "cut.idx.gz"), "%s", err);
   cr_assert_not_null(strstr(err, "truncated"), "%s", err);
 }
@@ -476,17 +443,17 @@ Test(data, idx_gz_truncated)
 Test(data, idx_bad_magic)
 {
   unsigned char buf[16] = {0x1f, 0x02, 0x08, 0x01, 0, 0, 0, 1, 0};
-  write_bytes(tmp("bad.idx"), buf, 9);
+  write_bytes(scratch_path("bad.idx"), buf, 9);
   ganc_info info = obs_info(4, 1, shape_2);
   char err[512];
-  cr_assert_null(ganc_data_open(tmp("bad.idx"), &info, err, sizeof err));
+  cr_assert_null(ganc_data_open(scratch_path("bad.idx"), &info, err, sizeof err));
   cr_assert_not_null(strstr(err, "not an IDX file"), "%s", err);
   /* Unknown element type. */
   buf[0] = 0;
   buf[1] = 0;
   buf[2] = 0x0A;
-  write_bytes(tmp("bad.idx"), buf, 9);
-  cr_assert_null(ganc_data_open(tmp("bad.idx"), &info, err, sizeof err));
+  write_bytes(scratch_path("bad.idx"), buf, 9);
+  cr_assert_null(ganc_data_open(scratch_path("bad.idx"), &info, err, sizeof err));
   cr_assert_not_null(strstr(err, "not an IDX file"), "%s", err);
 }
 
@@ -495,10 +462,10 @@ Test(data, idx_absurd_dims)
   const uint32_t dims[] = {0xFFFFFFFFu, 0xFFFFFFFFu, 2};
   unsigned char buf[64];
   size_t n = idx_bytes(buf, 0x0E, 3, dims, (const unsigned char *)"", 0);
-  write_bytes(tmp("big.idx"), buf, n);
+  write_bytes(scratch_path("big.idx"), buf, n);
   ganc_info info = obs_info(4, 1, shape_2);
   char err[512];
-  cr_assert_null(ganc_data_open(tmp("big.idx"), &info, err, sizeof err));
+  cr_assert_null(ganc_data_open(scratch_path("big.idx"), &info, err, sizeof err));
   cr_assert_not_null(strstr(err, "absurd"), "%s", err);
 }
 
@@ -507,27 +474,27 @@ Test(data, idx_shape_mismatch)
   const uint32_t dims[] = {1, 28, 28};
   unsigned char body[784] = {0}, buf[900];
   size_t n = idx_bytes(buf, 0x08, 3, dims, body, sizeof body);
-  write_bytes(tmp("img.idx"), buf, n);
+  write_bytes(scratch_path("img.idx"), buf, n);
   char err[512];
   char want[600];
   snprintf(want, sizeof want,
            "data set '%s' has samples of shape [28, 28] but the observation is [3, 32, 32]",
-           tmp("img.idx"));
+           scratch_path("img.idx"));
   const int64_t rgb[] = {3, 32, 32};
   ganc_info info = obs_info(4, 3, rgb);
-  cr_assert_null(ganc_data_open(tmp("img.idx"), &info, err, sizeof err));
+  cr_assert_null(ganc_data_open(scratch_path("img.idx"), &info, err, sizeof err));
   cr_assert_str_eq(err, want);
   /* Same count, other dims. */
   const int64_t flat2[] = {2, 392};
   info = obs_info(4, 2, flat2);
-  cr_assert_null(ganc_data_open(tmp("img.idx"), &info, err, sizeof err));
+  cr_assert_null(ganc_data_open(scratch_path("img.idx"), &info, err, sizeof err));
   cr_assert_not_null(strstr(err, "[2, 392]"), "%s", err);
   /* These all fit. */
   const int64_t fits[][3] = {{1, 28, 28}, {28, 28, 1}, {784}};
   const int ranks[] = {3, 3, 1};
   for (int i = 0; i < 3; i++) {
     info = obs_info(4, ranks[i], fits[i]);
-    ganc_data *d = ganc_data_open(tmp("img.idx"), &info, err, sizeof err);
+    ganc_data *d = ganc_data_open(scratch_path("img.idx"), &info, err, sizeof err);
     cr_assert_not_null(d, "%s", err);
     ganc_data_free(d);
   }
@@ -537,10 +504,10 @@ Test(data, idx_shape_mismatch)
 
 Test(data, csv_good)
 {
-  write_text(tmp("data.csv"), "x, y\r\n1, 2\r\n  3.5 ,-4e1\r\n-0.25,7\n\n  \n");
+  write_text(scratch_path("data.csv"), "x, y\r\n1, 2\r\n  3.5 ,-4e1\r\n-0.25,7\n\n  \n");
   ganc_info info = obs_info(8, 1, shape_2);
   char err[256];
-  ganc_data *d = ganc_data_open(tmp("data.csv"), &info, err, sizeof err);
+  ganc_data *d = ganc_data_open(scratch_path("data.csv"), &info, err, sizeof err);
   cr_assert_not_null(d, "%s", err);
   cr_assert_eq(ganc_data_count(d), 3);
   const double want[6] = {1, 2, 3.5, -40, -0.25, 7};
@@ -550,10 +517,10 @@ Test(data, csv_good)
 
 Test(data, csv_byte_order_mark_no_header_no_final_newline)
 {
-  write_text(tmp("data.csv"), "\xEF\xBB\xBF" "1,2\n3,4");
+  write_text(scratch_path("data.csv"), "\xEF\xBB\xBF" "1,2\n3,4");
   ganc_info info = obs_info(4, 1, shape_2);
   char err[256];
-  ganc_data *d = ganc_data_open(tmp("data.csv"), &info, err, sizeof err);
+  ganc_data *d = ganc_data_open(scratch_path("data.csv"), &info, err, sizeof err);
   cr_assert_not_null(d, "%s", err);
   cr_assert_eq(ganc_data_count(d), 2);
   const double want[4] = {1, 2, 3, 4};
@@ -563,22 +530,22 @@ Test(data, csv_byte_order_mark_no_header_no_final_newline)
 
 Test(data, csv_rows_fit_any_observation_of_their_size)
 {
-  write_text(tmp("data.csv"), "1,2,3,4\n");
+  write_text(scratch_path("data.csv"), "1,2,3,4\n");
   const int64_t square[] = {1, 2, 2};
   ganc_info info = obs_info(4, 3, square);
   char err[256];
-  ganc_data *d = ganc_data_open(tmp("data.csv"), &info, err, sizeof err);
+  ganc_data *d = ganc_data_open(scratch_path("data.csv"), &info, err, sizeof err);
   cr_assert_not_null(d, "%s", err);
   ganc_data_free(d);
 }
 
 static void expect_csv_error(const char *text, const char *want_after_path)
 {
-  write_text(tmp("data.csv"), text);
+  write_text(scratch_path("data.csv"), text);
   ganc_info info = obs_info(4, 1, shape_2);
   char err[512], want[600];
-  snprintf(want, sizeof want, "%s%s", tmp("data.csv"), want_after_path);
-  cr_assert_null(ganc_data_open(tmp("data.csv"), &info, err, sizeof err));
+  snprintf(want, sizeof want, "%s%s", scratch_path("data.csv"), want_after_path);
+  cr_assert_null(ganc_data_open(scratch_path("data.csv"), &info, err, sizeof err));
   cr_assert_str_eq(err, want);
 }
 
@@ -619,9 +586,9 @@ Test(data, missing_file)
 {
   ganc_info info = obs_info(4, 1, shape_2);
   char err[512];
-  cr_assert_null(ganc_data_open(tmp("none.csv"), &info, err, sizeof err));
+  cr_assert_null(ganc_data_open(scratch_path("none.csv"), &info, err, sizeof err));
   cr_assert_not_null(strstr(err, "none.csv"), "%s", err);
-  cr_assert_null(ganc_data_open(tmp("none.idx.gz"), &info, err, sizeof err));
+  cr_assert_null(ganc_data_open(scratch_path("none.idx.gz"), &info, err, sizeof err));
   cr_assert_not_null(strstr(err, "none.idx.gz"), "%s", err);
 }
 
@@ -669,7 +636,7 @@ Test(data, fashion_mnist)
 
 Test(data, fashion_mnist_missing)
 {
-  setenv("GANC_FASHION_MNIST", tmp("nowhere.gz"), 1);
+  setenv("GANC_FASHION_MNIST", scratch_path("nowhere.gz"), 1);
   const int64_t obs[] = {784};
   ganc_info info = obs_info(4, 1, obs);
   char err[512];

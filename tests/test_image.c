@@ -10,46 +10,13 @@
 #include <png.h>
 
 #include "io.h"
+#include "test.h"
 
-/* ---- Scratch directory ---- */
-
-static char tmpdir[64];
-
-static void make_tmpdir(void)
-{
-  strcpy(tmpdir, "/tmp/ganc-test-XXXXXX");
-  cr_assert_not_null(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-  DIR *d = opendir(tmpdir);
-  if (!d)
-    return;
-  struct dirent *e;
-  char path[512];
-  while ((e = readdir(d))) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(tmpdir);
-}
-
-TestSuite(image, .init = make_tmpdir, .fini = remove_tmpdir);
-
-static const char *tmp(const char *name)
-{
-  static char path[512];
-  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-  return path;
-}
+TestSuite(image, .init = scratch_open, .fini = scratch_close);
 
 static int count_dir_entries(void)
 {
-  DIR *d = opendir(tmpdir);
+  DIR *d = opendir(scratch_dir);
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d)))
@@ -99,8 +66,8 @@ Test(image, gray_grid)
         s[i][y][x] = -1.0f + 0.5f * i;
   s[0][1][2] = 1.0f; /* a marker, to see rows and columns the right way round */
   char err[256];
-  cr_assert_eq(ganc_png_grid(tmp("g.png"), s, 4, N, 1, H, W, err, sizeof err), 0, "%s", err);
-  Picture p = read_png(tmp("g.png"), 1);
+  cr_assert_eq(ganc_png_grid(scratch_path("g.png"), s, 4, N, 1, H, W, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(scratch_path("g.png"), 1);
 
   /* ceil(sqrt(5)) = 3 columns, 2 rows, 2-pixel gaps around every image. */
   const int cols = 3, rows = 2, gap = 2;
@@ -145,8 +112,8 @@ Test(image, rgb_grid_double_and_clamping)
   s[1][2][0][0] = NAN;  /* drawn as 0 */
   s[1][2][1][1] = 0.99; /* 253.7 -> 254 */
   char err[256];
-  cr_assert_eq(ganc_png_grid(tmp("c.png"), s, 8, 2, C, H, W, err, sizeof err), 0, "%s", err);
-  Picture p = read_png(tmp("c.png"), 3);
+  cr_assert_eq(ganc_png_grid(scratch_path("c.png"), s, 8, 2, C, H, W, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(scratch_path("c.png"), 3);
   const int cols = 2, gap = 2;
   int scale = (p.width - (cols + 1) * gap) / (cols * W);
   cr_assert_geq(p.width, 256);
@@ -167,8 +134,8 @@ Test(image, big_images_are_not_upscaled)
   enum { H = 300, W = 300 };
   float *s = calloc(H * W, sizeof *s);
   char err[256];
-  cr_assert_eq(ganc_png_grid(tmp("big.png"), s, 4, 1, 1, H, W, err, sizeof err), 0, "%s", err);
-  Picture p = read_png(tmp("big.png"), 1);
+  cr_assert_eq(ganc_png_grid(scratch_path("big.png"), s, 4, 1, 1, H, W, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(scratch_path("big.png"), 1);
   cr_assert_eq(p.width, W + 4);
   cr_assert_eq(p.height, H + 4);
   cr_assert_eq(*at(&p, 150, 150), 128);
@@ -180,10 +147,10 @@ Test(image, grid_errors)
 {
   float s[12] = {0};
   char err[256];
-  cr_assert_eq(ganc_png_grid(tmp("x.png"), s, 4, 1, 2, 2, 3, err, sizeof err), -1);
+  cr_assert_eq(ganc_png_grid(scratch_path("x.png"), s, 4, 1, 2, 2, 3, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "x.png"), "%s", err);
-  cr_assert_eq(ganc_png_grid(tmp("x.png"), s, 4, 0, 1, 2, 3, err, sizeof err), -1);
-  cr_assert_eq(ganc_png_grid(tmp("nodir/x.png"), s, 4, 1, 1, 2, 3, err, sizeof err), -1);
+  cr_assert_eq(ganc_png_grid(scratch_path("x.png"), s, 4, 0, 1, 2, 3, err, sizeof err), -1);
+  cr_assert_eq(ganc_png_grid(scratch_path("nodir/x.png"), s, 4, 1, 1, 2, 3, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "nodir/x.png"), "%s", err);
   cr_assert_eq(count_dir_entries(), 0);
 }
@@ -211,8 +178,8 @@ Test(image, scatter)
   float pts[2 * N] = {0};      /* all at (0, 0) */
   const double ref[] = {1, 1}; /* one reference point at (1, 1) */
   char err[256];
-  cr_assert_eq(ganc_png_scatter(tmp("s.png"), pts, 4, N, ref, 1, err, sizeof err), 0, "%s", err);
-  Picture p = read_png(tmp("s.png"), 3);
+  cr_assert_eq(ganc_png_scatter(scratch_path("s.png"), pts, 4, N, ref, 1, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(scratch_path("s.png"), 3);
   cr_assert_eq(p.width, 512);
   cr_assert_eq(p.height, 512);
 
@@ -256,8 +223,8 @@ Test(image, scatter_without_reference_and_with_bad_points)
 {
   double pts[] = {-3, -3, 3, 3, NAN, 0, INFINITY, 1};
   char err[256];
-  cr_assert_eq(ganc_png_scatter(tmp("s.png"), pts, 8, 4, NULL, 0, err, sizeof err), 0, "%s", err);
-  Picture p = read_png(tmp("s.png"), 3);
+  cr_assert_eq(ganc_png_scatter(scratch_path("s.png"), pts, 8, 4, NULL, 0, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(scratch_path("s.png"), 3);
   cr_assert_eq(p.width, 512);
   int blue = 0;
   for (int y = 0; y < 512; y++)
@@ -272,8 +239,8 @@ Test(image, scatter_without_reference_and_with_bad_points)
   cr_assert_eq(2 * left, blue);
   free(p.pixels);
   /* No points at all still makes a picture. */
-  cr_assert_eq(ganc_png_scatter(tmp("e.png"), NULL, 4, 0, NULL, 0, err, sizeof err), 0, "%s", err);
-  p = read_png(tmp("e.png"), 3);
+  cr_assert_eq(ganc_png_scatter(scratch_path("e.png"), NULL, 4, 0, NULL, 0, err, sizeof err), 0, "%s", err);
+  p = read_png(scratch_path("e.png"), 3);
   cr_assert_eq(p.height, 512);
   free(p.pixels);
 }
@@ -282,7 +249,7 @@ Test(image, scatter_into_missing_directory)
 {
   float pts[2] = {0};
   char err[256];
-  cr_assert_eq(ganc_png_scatter(tmp("nodir/s.png"), pts, 4, 1, NULL, 0, err, sizeof err), -1);
+  cr_assert_eq(ganc_png_scatter(scratch_path("nodir/s.png"), pts, 4, 1, NULL, 0, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "nodir/s.png"), "%s", err);
   cr_assert_eq(count_dir_entries(), 0);
 }

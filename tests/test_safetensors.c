@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "io.h"
+#include "test.h"
 
 /* ---- Models built by hand ---- */
 
@@ -64,44 +65,7 @@ static ganc_info mini_info(void)
   return info;
 }
 
-/* ---- Scratch directory ---- */
-
-static char tmpdir[64];
-
-static void make_tmpdir(void)
-{
-  strcpy(tmpdir, "/tmp/ganc-test-XXXXXX");
-  cr_assert_not_null(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-  DIR *d = opendir(tmpdir);
-  if (!d)
-    return;
-  struct dirent *e;
-  char path[512];
-  while ((e = readdir(d))) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-    if (unlink(path) != 0)
-      rmdir(path);
-  }
-  closedir(d);
-  rmdir(tmpdir);
-}
-
-TestSuite(safetensors, .init = make_tmpdir, .fini = remove_tmpdir);
-
-static const char *tmp(const char *name)
-{
-  static char paths[4][512];
-  static int next;
-  char *p = paths[next++ % 4];
-  snprintf(p, 512, "%s/%s", tmpdir, name);
-  return p;
-}
+TestSuite(safetensors, .init = scratch_open, .fini = scratch_close);
 
 static int count_dir_entries(const char *dir)
 {
@@ -164,7 +128,7 @@ static const char mini_header[] =
    file's name), and leave params untouched. */
 static void expect_error(const char *header, size_t ndata, const char *want)
 {
-  const char *path = tmp("bad.safetensors");
+  const char *path = scratch_path("bad.safetensors");
   unsigned char data[64];
   for (int i = 0; i < 16; i++)
     put_f32(data + 4 * i, i);
@@ -204,10 +168,10 @@ Test(safetensors, round_trip_float)
   float params[TINY_PARAMS], back[TINY_PARAMS] = {0};
   fill_params(params, TINY_PARAMS, 1);
   char err[256] = "junk";
-  cr_assert_eq(ganc_save_weights(&info, tmp("w.safetensors"), params, NULL, err, sizeof err),
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, err, sizeof err),
                0, "%s", err);
   strcpy(err, "junk");
-  cr_assert_eq(ganc_load_weights(&info, tmp("w.safetensors"), back, NULL, err, sizeof err),
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), back, NULL, err, sizeof err),
                0, "%s", err);
   cr_assert_str_empty(err);
   cr_assert_eq(memcmp(params, back, sizeof params), 0);
@@ -220,9 +184,9 @@ Test(safetensors, round_trip_double)
   for (int i = 0; i < TINY_PARAMS; i++)
     params[i] = 1.0 / (i + 1) - 0.3; /* not representable as float */
   char err[256];
-  cr_assert_eq(ganc_save_weights(&info, tmp("w.safetensors"), params, NULL, err, sizeof err),
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, err, sizeof err),
                0, "%s", err);
-  cr_assert_eq(ganc_load_weights(&info, tmp("w.safetensors"), back, NULL, err, sizeof err),
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), back, NULL, err, sizeof err),
                0, "%s", err);
   cr_assert_eq(memcmp(params, back, sizeof params), 0);
 }
@@ -234,7 +198,7 @@ Test(safetensors, written_file_follows_the_format)
   float params[TINY_PARAMS];
   fill_params(params, TINY_PARAMS, 2);
   char err[256];
-  const char *path = tmp("w.safetensors");
+  const char *path = scratch_path("w.safetensors");
   cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), 0, "%s", err);
 
   FILE *f = fopen(path, "rb");
@@ -283,9 +247,9 @@ Test(safetensors, f64_file_into_float_model)
   for (int i = 0; i < TINY_PARAMS; i++)
     params[i] = 1.0 / (i + 3) - 0.1;
   char err[256];
-  cr_assert_eq(ganc_save_weights(&dinfo, tmp("w.safetensors"), params, NULL, err, sizeof err),
+  cr_assert_eq(ganc_save_weights(&dinfo, scratch_path("w.safetensors"), params, NULL, err, sizeof err),
                0, "%s", err);
-  cr_assert_eq(ganc_load_weights(&finfo, tmp("w.safetensors"), back, NULL, err, sizeof err),
+  cr_assert_eq(ganc_load_weights(&finfo, scratch_path("w.safetensors"), back, NULL, err, sizeof err),
                0, "%s", err);
   for (int i = 0; i < TINY_PARAMS; i++)
     cr_assert_eq(back[i], (float)params[i], "scalar %d: %g vs %g", i, back[i], params[i]);
@@ -298,9 +262,9 @@ Test(safetensors, f32_file_into_double_model)
   double back[TINY_PARAMS];
   fill_params(params, TINY_PARAMS, 1);
   char err[256];
-  cr_assert_eq(ganc_save_weights(&finfo, tmp("w.safetensors"), params, NULL, err, sizeof err),
+  cr_assert_eq(ganc_save_weights(&finfo, scratch_path("w.safetensors"), params, NULL, err, sizeof err),
                0, "%s", err);
-  cr_assert_eq(ganc_load_weights(&dinfo, tmp("w.safetensors"), back, NULL, err, sizeof err),
+  cr_assert_eq(ganc_load_weights(&dinfo, scratch_path("w.safetensors"), back, NULL, err, sizeof err),
                0, "%s", err);
   for (int i = 0; i < TINY_PARAMS; i++)
     cr_assert_eq(back[i], (double)params[i]);
@@ -328,7 +292,7 @@ Test(safetensors, checkpoint_round_trip)
   ganc_train_state s, back = {.adam_m = bm, .adam_v = bv};
   fill_state(&s, m, v);
   char err[256];
-  const char *path = tmp("c.safetensors");
+  const char *path = scratch_path("c.safetensors");
   cr_assert_eq(ganc_save_weights(&info, path, params, &s, err, sizeof err), 0, "%s", err);
   cr_assert_eq(ganc_load_weights(&info, path, bp, &back, err, sizeof err), 0, "%s", err);
   cr_assert_eq(memcmp(params, bp, sizeof bp), 0);
@@ -359,8 +323,8 @@ Test(safetensors, weights_loading_ignores_adam)
   ganc_train_state s;
   fill_state(&s, m, v);
   char err[256] = "junk";
-  cr_assert_eq(ganc_save_weights(&info, tmp("c.safetensors"), params, &s, err, sizeof err), 0);
-  cr_assert_eq(ganc_load_weights(&info, tmp("c.safetensors"), back, NULL, err, sizeof err), 0,
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("c.safetensors"), params, &s, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("c.safetensors"), back, NULL, err, sizeof err), 0,
                "%s", err);
   cr_assert_str_empty(err);
   cr_assert_eq(memcmp(params, back, sizeof back), 0);
@@ -373,14 +337,14 @@ Test(safetensors, checkpoint_needs_training_state)
   fill_params(params, TINY_PARAMS, 1);
   ganc_train_state s = {.adam_m = m, .adam_v = v};
   char err[256];
-  cr_assert_eq(ganc_save_weights(&info, tmp("w.safetensors"), params, NULL, err, sizeof err), 0);
-  cr_assert_eq(ganc_load_weights(&info, tmp("w.safetensors"), params, &s, err, sizeof err), -1);
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), params, &s, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "ganc.step"), "%s", err);
 }
 
 Test(safetensors, checkpoint_missing_adam_tensor)
 {
-  const char *path = tmp("c.safetensors");
+  const char *path = scratch_path("c.safetensors");
   char header[2048];
   snprintf(header, sizeof header,
            "{\"__metadata__\":{\"ganc.step\":\"7\",\"ganc.rng\":\"1 2 3 4\"},%s,"
@@ -402,7 +366,7 @@ Test(safetensors, checkpoint_missing_adam_tensor)
 
 Test(safetensors, checkpoint_bad_rng_text)
 {
-  const char *path = tmp("c.safetensors");
+  const char *path = scratch_path("c.safetensors");
   char header[2048];
   snprintf(header, sizeof header, "{\"__metadata__\":{\"ganc.step\":\"7\",\"ganc.rng\":\"1 2 3\"},%s}",
            mini_header + 1);
@@ -433,7 +397,7 @@ Test(safetensors, hand_assembled_file)
   unsigned char data[28];
   for (int i = 0; i < 7; i++)
     put_f32(data + 4 * i, i);
-  const char *path = tmp("hand.safetensors");
+  const char *path = scratch_path("hand.safetensors");
   write_safetensors(path, strlen(header), header, data, sizeof data);
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
@@ -459,7 +423,7 @@ Test(safetensors, hand_assembled_f64_into_float)
   for (int i = 0; i < MINI_PARAMS; i++)
     for (int b = 0; b < 8; b++)
       data[8 * i + b] = (unsigned char)(bits[i] >> (8 * b));
-  const char *path = tmp("hand64.safetensors");
+  const char *path = scratch_path("hand64.safetensors");
   write_safetensors(path, strlen(header), header, data, sizeof data);
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
@@ -478,8 +442,8 @@ Test(safetensors, nan_is_a_warning)
   params[9] = NAN;       /* generator.0.bias */
   params[23] = INFINITY; /* discriminator.0.weight */
   char err[256];
-  cr_assert_eq(ganc_save_weights(&info, tmp("w.safetensors"), params, NULL, err, sizeof err), 0);
-  cr_assert_eq(ganc_load_weights(&info, tmp("w.safetensors"), back, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), back, NULL, err, sizeof err), 0);
   cr_assert_not_null(strstr(err, "warning: tensor 'generator.0.bias' holds NaN or infinite values"),
                      "%s", err);
   cr_assert(isnan(back[9]));
@@ -576,7 +540,7 @@ Test(safetensors, other_model)
 Test(safetensors, other_signature)
 {
   char err[512];
-  const char *path = tmp("sig.safetensors");
+  const char *path = scratch_path("sig.safetensors");
   char *h = header_with(",\"__metadata__\":{\"ganc.signature\":\"latent [9]; observation [2]\"}");
   write_safetensors(path, strlen(h), h, (const unsigned char *)"0123456789012345678901234567", 28);
   ganc_info info = mini_info();
@@ -607,7 +571,7 @@ Test(safetensors, tensor_entry_not_an_object)
 
 Test(safetensors, header_length_beyond_file)
 {
-  const char *path = tmp("long.safetensors");
+  const char *path = scratch_path("long.safetensors");
   write_safetensors(path, 5000, "{}", NULL, 0);
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
@@ -618,7 +582,7 @@ Test(safetensors, header_length_beyond_file)
 
 Test(safetensors, header_length_absurd)
 {
-  const char *path = tmp("absurd.safetensors");
+  const char *path = scratch_path("absurd.safetensors");
   write_safetensors(path, (uint64_t)1 << 62, "{}", NULL, 0);
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
@@ -632,7 +596,7 @@ Test(safetensors, header_length_absurd)
 
 Test(safetensors, file_too_short)
 {
-  const char *path = tmp("short.safetensors");
+  const char *path = scratch_path("short.safetensors");
   write_bytes(path, "\x10\0\0\0\0", 5);
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
@@ -649,7 +613,7 @@ Test(safetensors, truncated_data)
   float params[TINY_PARAMS];
   fill_params(params, TINY_PARAMS, 1);
   char err[512];
-  const char *path = tmp("w.safetensors");
+  const char *path = scratch_path("w.safetensors");
   cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), 0);
   struct stat st;
   cr_assert_eq(stat(path, &st), 0);
@@ -663,7 +627,7 @@ Test(safetensors, missing_file)
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
   char err[512];
-  cr_assert_eq(ganc_load_weights(&info, tmp("none.safetensors"), p, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("none.safetensors"), p, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "none.safetensors"), "%s", err);
 }
 
@@ -673,9 +637,9 @@ Test(safetensors, short_error_buffer_is_terminated)
   float p[MINI_PARAMS];
   char err[8];
   memset(err, 'x', sizeof err);
-  cr_assert_eq(ganc_load_weights(&info, tmp("none.safetensors"), p, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("none.safetensors"), p, NULL, err, sizeof err), -1);
   cr_assert_eq(strlen(err), 7);
-  cr_assert_eq(ganc_load_weights(&info, tmp("none.safetensors"), p, NULL, NULL, 0), -1);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("none.safetensors"), p, NULL, NULL, 0), -1);
 }
 
 /* ---- Atomic saving ---- */
@@ -686,10 +650,10 @@ Test(safetensors, save_into_missing_directory)
   float params[TINY_PARAMS];
   fill_params(params, TINY_PARAMS, 1);
   char err[512];
-  const char *path = tmp("nodir/w.safetensors");
+  const char *path = scratch_path("nodir/w.safetensors");
   cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "nodir/w.safetensors"), "%s", err);
-  cr_assert_eq(count_dir_entries(tmpdir), 0);
+  cr_assert_eq(count_dir_entries(scratch_dir), 0);
 }
 
 Test(safetensors, failed_save_leaves_target_and_no_temporary)
@@ -698,7 +662,7 @@ Test(safetensors, failed_save_leaves_target_and_no_temporary)
   ganc_info info = tiny_info(4);
   float params[TINY_PARAMS];
   fill_params(params, TINY_PARAMS, 1);
-  const char *path = tmp("target");
+  const char *path = scratch_path("target");
   cr_assert_eq(mkdir(path, 0700), 0);
   char err[512];
   cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), -1);
@@ -706,7 +670,7 @@ Test(safetensors, failed_save_leaves_target_and_no_temporary)
   struct stat st;
   cr_assert_eq(stat(path, &st), 0);
   cr_assert(S_ISDIR(st.st_mode));
-  cr_assert_eq(count_dir_entries(tmpdir), 1, "a temporary file was left behind");
+  cr_assert_eq(count_dir_entries(scratch_dir), 1, "a temporary file was left behind");
 }
 
 Test(safetensors, save_replaces_existing_file)
@@ -716,10 +680,10 @@ Test(safetensors, save_replaces_existing_file)
   fill_params(a, TINY_PARAMS, 1);
   fill_params(b, TINY_PARAMS, -5);
   char err[512];
-  const char *path = tmp("w.safetensors");
+  const char *path = scratch_path("w.safetensors");
   cr_assert_eq(ganc_save_weights(&info, path, a, NULL, err, sizeof err), 0);
   cr_assert_eq(ganc_save_weights(&info, path, b, NULL, err, sizeof err), 0);
   cr_assert_eq(ganc_load_weights(&info, path, back, NULL, err, sizeof err), 0);
   cr_assert_eq(memcmp(b, back, sizeof back), 0);
-  cr_assert_eq(count_dir_entries(tmpdir), 1);
+  cr_assert_eq(count_dir_entries(scratch_dir), 1);
 }
