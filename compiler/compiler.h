@@ -241,19 +241,23 @@ typedef struct Graph {
   int64_t *act_off; /* offset of each value in the activations array */
   int64_t acts;     /* elements of the activations array */
   int64_t grad_scratch; /* elements of each of the two gradient arrays */
-  int64_t conv_scratch; /* the JIT's convolution kernels' column buffer */
+  int64_t conv_scratch; /* the convolution kernels' windows of one sample */
+  int64_t dense_in;     /* the widest dense layer input: dense's scratch per sample */
 } Graph;
 
 typedef struct IrModel {
   const Model *model;
   Graph gen, disc;
   int tile;            /* samples that pass through the layers together */
+  int64_t gen_cs, disc_cs; /* scalars of each stack's kernel scratch (cs) at that tile */
   int64_t stack_bytes; /* the most any emitted function keeps on the stack */
 } IrModel;
 
 /* Emitted functions keep their activations on the stack; the tile is the
    largest power of two up to MAX_TILE that keeps every one within this. */
 enum { STACK_BUDGET = 1 << 20, MAX_TILE = 64 };
+/* The kernels' own stack (runtime/kernels.inc: gemm's pack), in scalars. */
+enum { KERNEL_STACK_SCALARS = 256 * 64 };
 
 typedef struct Ir {
   const Program *prog;

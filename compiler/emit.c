@@ -283,7 +283,7 @@ static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, cons
   put_layer_comment(e, op, g);
   switch (op->kind) {
   case OP_LINEAR:
-    put(e, "  dense(%s, params + %lld, params + %lld, %s, t, %lld, %lld);\n", y, (long long)l->weight_off,
+    put(e, "  dense(%s, params + %lld, params + %lld, %s, cs, t, %lld, %lld);\n", y, (long long)l->weight_off,
         (long long)l->bias_off, x, (long long)l->out_features, (long long)l->in.dim[0]);
     break;
   case OP_RELU:
@@ -310,10 +310,15 @@ static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, cons
   }
 }
 
-static void put_conv_scratch(Emitter *e, const Graph *g)
+/* The kernels' scratch: for the forward pass, a convolution's windows of one
+   sample or a dense layer's input tile transposed; for the backward pass,
+   only windows. */
+static void put_kernel_scratch(Emitter *e, const Graph *g, int forward)
 {
-  if (g->conv_scratch)
-    put(e, "  scalar cs[%lld]; /* im2col columns of one sample */\n", (long long)g->conv_scratch);
+  int64_t n = !forward ? g->conv_scratch : g == &e->ir->gen ? e->ir->gen_cs : e->ir->disc_cs;
+  if (n)
+    put(e, "  scalar cs[%lld]; /* %s */\n", (long long)n,
+        forward && n > g->conv_scratch ? "a dense layer's input tile, transposed" : "one sample's windows");
 }
 
 static int uses_buf(const Graph *g, Buf b)
@@ -339,7 +344,7 @@ static void put_forward(Emitter *e, const Graph *g, int is_gen)
     put(e, "  scalar a[TILE * %lld];\n", (long long)g->scratch);
   if (uses_buf(g, BUF_B))
     put(e, "  scalar b[TILE * %lld];\n", (long long)g->scratch);
-  put_conv_scratch(e, g);
+  put_kernel_scratch(e, g, 1);
   if (st->param_count == 0)
     put(e, "  (void)params;\n");
   for (int i = 0; i < g->nops; i++)
@@ -395,7 +400,7 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
     put(e, "static void %s_D_train(const scalar *params, int t, const scalar *in, scalar *acts, scalar *score)\n{\n",
         n);
   put_value_decls(e, g, used, "");
-  put_conv_scratch(e, g);
+  put_kernel_scratch(e, g, 1);
   if (g->stack->param_count == 0)
     put(e, "  (void)params;\n");
   if (g->nvalues == 1)
@@ -561,7 +566,7 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
     put(e, "  scalar ga[TILE * %lld];\n", (long long)g->grad_scratch);
   if (use.gb)
     put(e, "  scalar gb[TILE * %lld];\n", (long long)g->grad_scratch);
-  put_conv_scratch(e, g);
+  put_kernel_scratch(e, g, 0);
   if (!use.params)
     put(e, "  (void)params;\n");
   if (!use.in)
@@ -694,7 +699,7 @@ static void put_source_body(Emitter *e)
     put(e, "typedef __SIZE_TYPE__ size_t;\n#define NULL ((void *)0)\n");
     put(e, "void *memcpy(void *dst, const void *src, size_t n);\nvoid *memset(void *dst, int c, size_t n);\n");
   } else {
-    put(e, "#include <math.h>\n#include <stddef.h>\n#include <string.h>\n");
+    put(e, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n");
   }
   put(e, "\ntypedef %s_scalar scalar;\n", e->m->name);
 

@@ -31,6 +31,11 @@ static OpKind op_kind(LayerKind k)
   return OP_VIEW;
 }
 
+static int64_t max2(int64_t a, int64_t b)
+{
+  return a > b ? a : b;
+}
+
 static void lower_stack(Arena *a, const Stack *st, Graph *g)
 {
   g->stack = st;
@@ -81,38 +86,45 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
     if (g->size[v] > g->grad_scratch)
       g->grad_scratch = g->size[v];
 
-  /* The convolution kernels' rows: a window of the input per output
-     position (conv2d), a window of the output per input position
-     (conv_transpose2d); then one sample's transposed output or input. */
+  /* The kernels' scratch, cs: a sample's windows for a convolution (a
+     window of the input per output position for conv2d, of the output per
+     input position for conv_transpose2d); the tile's input, transposed,
+     for a dense layer. */
   for (int i = 0; i < g->nops; i++) {
     const Layer *l = g->ops[i].layer;
     int64_t k2 = l->kernel * l->kernel, cols = 0;
     if (l->kind == LY_CONV2D)
-      cols = l->out.dim[1] * l->out.dim[2] * (l->in.dim[0] * k2 + l->out.dim[0]);
+      cols = l->out.dim[1] * l->out.dim[2] * l->in.dim[0] * k2;
     else if (l->kind == LY_CONV_TRANSPOSE2D)
-      cols = l->in.dim[1] * l->in.dim[2] * (l->out.dim[0] * k2 + l->in.dim[0]);
+      cols = l->in.dim[1] * l->in.dim[2] * l->out.dim[0] * k2;
+    else if (l->kind == LY_LINEAR && l->in.dim[0] > g->dense_in)
+      g->dense_in = l->in.dim[0];
     if (cols > g->conv_scratch)
       g->conv_scratch = cols;
   }
 }
 
-static int64_t max2(int64_t a, int64_t b)
+/* Scalars of a stack's kernel scratch for tiles of t samples (dense takes
+   the tile transposed, rounded up to 16 samples, from 8 samples on). */
+static int64_t kernel_scratch(const Graph *g, int64_t t)
 {
-  return a > b ? a : b;
+  return max2(g->conv_scratch, t >= 8 ? (t + 15) / 16 * 16 * g->dense_in : 0);
 }
 
 /* Scalars on the stack of the deepest call chain of emitted code for tiles
-   of t samples (emit.c declares exactly these arrays). */
+   of t samples: the arrays emit.c declares, and the kernels' own buffer for
+   a panel of a product (gemm's pack, at most GEMM_KC x 64 scalars). */
 static int64_t stack_scalars(const IrModel *m, int64_t t)
 {
   const Graph *g = &m->gen, *d = &m->disc;
   int64_t obs = shape_count(&m->model->observation);
-  int64_t g_fwd = 2 * t * g->scratch + g->conv_scratch, d_fwd = 2 * t * d->scratch + d->conv_scratch;
+  int64_t gcs = kernel_scratch(g, t), dcs = kernel_scratch(d, t);
+  int64_t g_fwd = 2 * t * g->scratch + gcs, d_fwd = 2 * t * d->scratch + dcs;
   int64_t g_back = 2 * t * g->grad_scratch + g->conv_scratch, d_back = 2 * t * d->grad_scratch + d->conv_scratch;
   int64_t forward = t * (obs + 1) + max2(g_fwd, d_fwd);
   int64_t disc_back = t * (d->acts + obs + 2) + max2(g_fwd, d_back);
   int64_t gen_back = t * (g->acts + d->acts + obs + 2) + max2(g_back, d_back);
-  return max2(forward, max2(disc_back, gen_back));
+  return max2(forward, max2(disc_back, gen_back)) + KERNEL_STACK_SCALARS;
 }
 
 static int choose_tile(Diag *d, IrModel *m)
@@ -122,6 +134,8 @@ static int choose_tile(Diag *d, IrModel *m)
     m->stack_bytes = stack_scalars(m, t) * size;
     if (m->stack_bytes <= STACK_BUDGET) {
       m->tile = t;
+      m->gen_cs = kernel_scratch(&m->gen, t);
+      m->disc_cs = kernel_scratch(&m->disc, t);
       return 1;
     }
   }

@@ -5,6 +5,7 @@
  * level (-march=x86-64-v4, -v3 and the baseline); jit.c picks the table the
  * CPU runs (ganc_kernels). */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels.h"

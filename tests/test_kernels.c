@@ -1,0 +1,272 @@
+/* test_kernels.c — the JIT's kernel tables (runtime/kernels.inc as the
+ * runtime built it for this CPU: ganc_kernels) against definitions written
+ * out here.
+ *
+ * The products (dense and its two gradients) run over shapes that cross
+ * every blocking edge: samples, outputs and inputs of 1 up to past the
+ * register block, the vector, the panel and the packed rows (GEMM_KC =
+ * 256). Inputs are small integers, so every sum is exact in float whatever
+ * its order: results are compared for equality, and the scalars around
+ * each output must be left alone.
+ *
+ * tanh and sigmoid in float are the runtime's own vectorizable functions;
+ * they are compared with libm's in double, in units in the last place, over
+ * a sweep of the float line and at NaN, infinities and zeros. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+typedef void (*DenseF)(float *, const float *, const float *, const float *, float *, int, int, int);
+typedef void (*DenseD)(double *, const double *, const double *, const double *, double *, int, int, int);
+typedef void (*BackInputF)(float *, const float *, const float *, int, int, int);
+typedef void (*BackInputD)(double *, const double *, const double *, int, int, int);
+typedef void (*BackParamsF)(float *, float *, const float *, const float *, int, int, int);
+typedef void (*BackParamsD)(double *, double *, const double *, const double *, int, int, int);
+typedef void (*ActF)(float *, const float *, int);
+
+static const void *kernel(int size, const char *name)
+{
+  for (const ganc_kernel *k = ganc_kernels(size); k->name; k++)
+    if (strcmp(k->name, name) == 0)
+      return k->fn;
+  cr_assert_fail("no kernel %s for scalar size %d", name, size);
+  return NULL;
+}
+
+enum { GUARD = 16 };
+static const double SENTINEL = 12345.0;
+
+/* n scalars between GUARD sentinels on each side; returns the first. */
+static double *guarded(size_t n)
+{
+  double *p = malloc(sizeof(double) * (n + 2 * GUARD));
+  cr_assert_not_null(p);
+  for (size_t i = 0; i < n + 2 * GUARD; i++)
+    p[i] = SENTINEL;
+  return p + GUARD;
+}
+
+static void guard_check(const double *p, size_t n, const char *what)
+{
+  for (int i = 1; i <= GUARD; i++) {
+    cr_assert(p[-i] == SENTINEL, "%s: written before its start", what);
+    cr_assert(p[n - 1 + i] == SENTINEL, "%s: written past its end", what);
+  }
+}
+
+/* integers in [-4, 4] */
+static void fill(double *p, size_t n, unsigned *seed)
+{
+  for (size_t i = 0; i < n; i++) {
+    *seed = *seed * 1103515245u + 12345u;
+    p[i] = (double)((int)((*seed >> 16) % 9) - 4);
+  }
+}
+
+/* The kernels take arrays of their own scalar; these copy to and from. */
+static void *as_scalars(int size, const double *p, size_t n)
+{
+  char *q = malloc(size * (n + 2 * GUARD));
+  cr_assert_not_null(q);
+  for (size_t i = 0; i < n + 2 * GUARD; i++) {
+    double v = p[(ptrdiff_t)i - GUARD];
+    if (size == 4)
+      ((float *)q)[i] = (float)v;
+    else
+      ((double *)q)[i] = v;
+  }
+  return q + size * GUARD;
+}
+
+static void from_scalars(double *p, const void *q, int size, size_t n)
+{
+  for (size_t i = 0; i < n + 2 * GUARD; i++)
+    p[(ptrdiff_t)i - GUARD] = size == 4 ? ((const float *)q)[(ptrdiff_t)i - GUARD]
+                                        : ((const double *)q)[(ptrdiff_t)i - GUARD];
+}
+
+static void release(void *q, int size)
+{
+  free((char *)q - size * GUARD);
+}
+
+static void check_equal(const double *got, const double *want, size_t n, const char *what, int size, int t, int out,
+                        int in)
+{
+  guard_check(got, n, what);
+  for (size_t i = 0; i < n; i++)
+    cr_assert(got[i] == want[i], "%s (scalar size %d, t %d, out %d, in %d): element %zu is %g, want %g", what, size,
+              t, out, in, i, got[i], want[i]);
+}
+
+/* y = b + x w^T, dx = dy w, gw += dy^T x, gb += column sums of dy, each
+   through the table of one scalar size and by the definition. */
+static void check_dense(int size, int t, int out, int in, unsigned seed)
+{
+  size_t nw = (size_t)out * in, nx = (size_t)t * in, ny = (size_t)t * out;
+  size_t ncs = (size_t)in * ((t + 15) / 16 * 16);
+  double *w = guarded(nw), *b = guarded(out), *x = guarded(nx), *dy = guarded(ny);
+  double *gw0 = guarded(nw), *gb0 = guarded(out);
+  fill(w, nw, &seed);
+  fill(b, out, &seed);
+  fill(x, nx, &seed);
+  fill(dy, ny, &seed);
+  fill(gw0, nw, &seed);
+  fill(gb0, out, &seed);
+
+  double *y = guarded(ny), *dx = guarded(nx), *gw = guarded(nw), *gb = guarded(out);
+  double *want_y = guarded(ny), *want_dx = guarded(nx), *want_gw = guarded(nw), *want_gb = guarded(out);
+  for (int s = 0; s < t; s++)
+    for (int o = 0; o < out; o++) {
+      double v = b[o];
+      for (int i = 0; i < in; i++)
+        v += x[(size_t)s * in + i] * w[(size_t)o * in + i];
+      want_y[(size_t)s * out + o] = v;
+    }
+  for (int s = 0; s < t; s++)
+    for (int i = 0; i < in; i++) {
+      double v = 0;
+      for (int o = 0; o < out; o++)
+        v += dy[(size_t)s * out + o] * w[(size_t)o * in + i];
+      want_dx[(size_t)s * in + i] = v;
+    }
+  for (int o = 0; o < out; o++) {
+    double vb = gb0[o];
+    for (int s = 0; s < t; s++)
+      vb += dy[(size_t)s * out + o];
+    want_gb[o] = vb;
+    for (int i = 0; i < in; i++) {
+      double v = gw0[(size_t)o * in + i];
+      for (int s = 0; s < t; s++)
+        v += dy[(size_t)s * out + o] * x[(size_t)s * in + i];
+      want_gw[(size_t)o * in + i] = v;
+    }
+  }
+
+  void *sw = as_scalars(size, w, nw), *sb = as_scalars(size, b, out), *sx = as_scalars(size, x, nx);
+  void *sdy = as_scalars(size, dy, ny), *sy = as_scalars(size, y, ny), *sdx = as_scalars(size, dx, nx);
+  void *sgw = as_scalars(size, gw0, nw), *sgb = as_scalars(size, gb0, out);
+  void *scs = malloc(size * (ncs ? ncs : 1));
+  cr_assert_not_null(scs);
+  if (size == 4) {
+    ((DenseF)kernel(4, "dense"))(sy, sw, sb, sx, scs, t, out, in);
+    ((BackInputF)kernel(4, "dense_back_input"))(sdx, sw, sdy, t, out, in);
+    ((BackParamsF)kernel(4, "dense_back_params"))(sgw, sgb, sdy, sx, t, out, in);
+  } else {
+    ((DenseD)kernel(8, "dense"))(sy, sw, sb, sx, scs, t, out, in);
+    ((BackInputD)kernel(8, "dense_back_input"))(sdx, sw, sdy, t, out, in);
+    ((BackParamsD)kernel(8, "dense_back_params"))(sgw, sgb, sdy, sx, t, out, in);
+  }
+  from_scalars(y, sy, size, ny);
+  from_scalars(dx, sdx, size, nx);
+  from_scalars(gw, sgw, size, nw);
+  from_scalars(gb, sgb, size, out);
+  check_equal(y, want_y, ny, "dense", size, t, out, in);
+  check_equal(dx, want_dx, nx, "dense_back_input", size, t, out, in);
+  check_equal(gw, want_gw, nw, "dense_back_params (weight)", size, t, out, in);
+  check_equal(gb, want_gb, out, "dense_back_params (bias)", size, t, out, in);
+
+  void *all[] = {sw, sb, sx, sdy, sy, sdx, sgw, sgb};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    release(all[i], size);
+  free(scs);
+  double *mine[] = {w, b, x, dy, gw0, gb0, y, dx, gw, gb, want_y, want_dx, want_gw, want_gb};
+  for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
+    free(mine[i] - GUARD);
+}
+
+static const int SAMPLES[] = {1, 2, 7, 8, 9, 16, 17, 31, 33, 64};
+static const int OUTS[] = {1, 3, 4, 5, 6, 7, 13, 24, 65, 300};
+static const int INS[] = {1, 5, 8, 17, 64, 257};
+
+static void sweep(int size)
+{
+  unsigned seed = 7;
+  for (size_t a = 0; a < sizeof SAMPLES / sizeof *SAMPLES; a++)
+    for (size_t o = 0; o < sizeof OUTS / sizeof *OUTS; o++)
+      for (size_t i = 0; i < sizeof INS / sizeof *INS; i++)
+        check_dense(size, SAMPLES[a], OUTS[o], INS[i], seed++);
+}
+
+Test(kernels, dense_products_exact_float)
+{
+  sweep(4);
+}
+
+Test(kernels, dense_products_exact_double)
+{
+  sweep(8);
+}
+
+/* |got - want| in units in the last place of the float nearest want. */
+static double ulps(float got, double want)
+{
+  float w = (float)want;
+  double ulp = w == 0 ? 0x1p-149 : fabs((double)nextafterf(fabsf(w), INFINITY) - fabsf(w));
+  return fabs((double)got - want) / ulp;
+}
+
+static float run_act(ActF f, float x)
+{
+  float y;
+  f(&y, &x, 1);
+  return y;
+}
+
+/* Every float of magnitude 2^-30 to 2^6 on a grid of 2^-12 relative steps
+   (both signs), and the values either side of the switch to the series. */
+static void check_activation(const char *name, double (*ref)(double), double max_ulps)
+{
+  ActF f = (ActF)kernel(4, name);
+  double worst = 0;
+  float worst_x = 0;
+  for (int sign = -1; sign <= 1; sign += 2)
+    for (double m = 0x1p-30; m < 0x1p6; m *= 1 + 0x1p-12) {
+      float x = (float)(sign * m);
+      double e = ulps(run_act(f, x), ref(x));
+      if (e > worst) {
+        worst = e;
+        worst_x = x;
+      }
+    }
+  float edges[] = {0.25f, nextafterf(0.25f, 0), nextafterf(0.25f, 1), -0.25f, 43.5f, 87.0f, -87.0f, 100.0f, -100.0f};
+  for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
+    double e = ulps(run_act(f, edges[i]), ref(edges[i]));
+    if (e > worst) {
+      worst = e;
+      worst_x = edges[i];
+    }
+  }
+  cr_expect(worst <= max_ulps, "%s: %.2f ulps at x = %.9g (%.9g, libm %.9g)", name, worst, worst_x,
+            run_act(f, worst_x), ref(worst_x));
+  cr_expect(isnan(run_act(f, NAN)), "%s(NaN) is not NaN", name);
+}
+
+static double sigmoid(double x)
+{
+  return 1 / (1 + exp(-x));
+}
+
+Test(kernels, tanh_float_within_4_ulps)
+{
+  check_activation("act_tanh", tanh, 4);
+  ActF f = (ActF)kernel(4, "act_tanh");
+  cr_expect(run_act(f, INFINITY) == 1 && run_act(f, -INFINITY) == -1);
+  cr_expect(run_act(f, 0.0f) == 0 && !signbit(run_act(f, 0.0f)));
+  cr_expect(run_act(f, -0.0f) == 0 && signbit(run_act(f, -0.0f)), "tanh(-0) is -0");
+  cr_expect(run_act(f, 0x1p-140f) == 0x1p-140f, "tanh of a subnormal is itself");
+}
+
+Test(kernels, sigmoid_float_within_4_ulps)
+{
+  check_activation("act_sigmoid", sigmoid, 4);
+  ActF f = (ActF)kernel(4, "act_sigmoid");
+  cr_expect(run_act(f, INFINITY) == 1 && run_act(f, -INFINITY) == 0);
+  cr_expect(run_act(f, 0.0f) == 0.5f);
+}
