@@ -270,3 +270,26 @@ Test(kernels, sigmoid_float_within_4_ulps)
   cr_expect(run_act(f, INFINITY) == 1 && run_act(f, -INFINITY) == 0);
   cr_expect(run_act(f, 0.0f) == 0.5f);
 }
+
+typedef void (*LeakyF)(float *, const float *, int, float);
+typedef void (*LeakyBackF)(float *, const float *, const float *, int, float);
+
+/* The definition, element by element, on values of every kind. */
+Test(kernels, leaky_relu_exact)
+{
+  const float x[] = {3.5f, -3.5f, 0.0f, 1e-30f, -1e-30f, 0x1p-140f, -0x1p-140f, INFINITY, -INFINITY, 1e30f, -1e30f};
+  enum { N = sizeof x / sizeof *x };
+  float y[N], dx[N], dy[N];
+  for (int i = 0; i < N; i++)
+    dy[i] = (float)(i + 1) * 0.75f;
+  ((LeakyF)kernel(4, "act_leaky_relu"))(y, x, N, 0.2f);
+  ((LeakyBackF)kernel(4, "act_leaky_relu_back"))(dx, x, dy, N, 0.2f);
+  for (int i = 0; i < N; i++) {
+    float want = x[i] > 0 ? x[i] : 0.2f * x[i], want_dx = x[i] > 0 ? dy[i] : 0.2f * dy[i];
+    cr_expect(y[i] == want, "leaky_relu(%g) is %g, want %g", x[i], y[i], want);
+    cr_expect(dx[i] == want_dx, "leaky_relu_back at %g is %g, want %g", x[i], dx[i], want_dx);
+  }
+  float nan = NAN, out;
+  ((LeakyF)kernel(4, "act_leaky_relu"))(&out, &nan, 1, 0.2f);
+  cr_expect(isnan(out), "leaky_relu(NaN) is not NaN");
+}
