@@ -241,7 +241,6 @@ typedef struct Graph {
   int64_t *act_off; /* offset of each value in the activations array */
   int64_t acts;     /* elements of the activations array */
   int64_t grad_scratch; /* elements of each of the two gradient arrays */
-  int64_t conv_scratch; /* the convolution kernels' windows of one sample */
   int64_t dense_in;     /* the widest dense layer input: dense's scratch per sample */
 } Graph;
 
@@ -258,6 +257,9 @@ typedef struct IrModel {
 enum { STACK_BUDGET = 1 << 20, MAX_TILE = 64 };
 /* The kernels' own stack (runtime/kernels.inc: gemm's pack), in scalars. */
 enum { KERNEL_STACK_SCALARS = 256 * 64 };
+/* A convolution takes as many samples at once as keep its scratch within
+   this many scalars (at least one). */
+enum { CONV_GROUP_SCALARS = 1 << 16 };
 
 typedef struct Ir {
   const Program *prog;
@@ -267,6 +269,10 @@ typedef struct Ir {
 
 /* NULL after reporting a model that does not fit the stack budget. */
 Ir *lower_program(Arena *a, Diag *d, const Program *prog);
+/* The samples a convolution layer takes at once in tiles of t, and the
+   scalars of a stack's convolution scratch for them. */
+int conv_group(const Layer *l, int64_t t);
+int64_t conv_scratch(const Graph *g, int64_t t);
 /* relu, leaky_relu, tanh, sigmoid: one output per input, in place allowed. */
 int op_is_elementwise(OpKind k);
 

@@ -267,8 +267,10 @@ static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
 }
 
 /* A convolution's trailing kernel arguments: c, h, w, o, oh, ow, k, s, p. */
+/* A convolution's samples at once, then its shapes. */
 static void put_geometry(Emitter *e, const Layer *l)
 {
+  put(e, "%d, ", conv_group(l, e->ir->tile));
   put(e, "%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld", (long long)l->in.dim[0], (long long)l->in.dim[1],
       (long long)l->in.dim[2], (long long)l->out.dim[0], (long long)l->out.dim[1], (long long)l->out.dim[2],
       (long long)l->kernel, (long long)l->stride, (long long)l->padding);
@@ -315,10 +317,11 @@ static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, cons
    only windows. */
 static void put_kernel_scratch(Emitter *e, const Graph *g, int forward)
 {
-  int64_t n = !forward ? g->conv_scratch : g == &e->ir->gen ? e->ir->gen_cs : e->ir->disc_cs;
+  int64_t conv = conv_scratch(g, e->ir->tile);
+  int64_t n = !forward ? conv : g == &e->ir->gen ? e->ir->gen_cs : e->ir->disc_cs;
   if (n)
     put(e, "  scalar cs[%lld]; /* %s */\n", (long long)n,
-        forward && n > g->conv_scratch ? "a dense layer's input tile, transposed" : "one sample's windows");
+        n > conv ? "a dense layer's input tile, transposed" : "a convolution's windows");
 }
 
 static int uses_buf(const Graph *g, Buf b)

@@ -86,29 +86,46 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
     if (g->size[v] > g->grad_scratch)
       g->grad_scratch = g->size[v];
 
-  /* The kernels' scratch, cs: a sample's windows for a convolution (a
-     window of the input per output position for conv2d, of the output per
-     input position for conv_transpose2d); the tile's input, transposed,
-     for a dense layer. */
+  /* Dense layers take their tile transposed in the kernels' scratch. */
   for (int i = 0; i < g->nops; i++) {
     const Layer *l = g->ops[i].layer;
-    int64_t k2 = l->kernel * l->kernel, cols = 0;
-    if (l->kind == LY_CONV2D)
-      cols = l->out.dim[1] * l->out.dim[2] * l->in.dim[0] * k2;
-    else if (l->kind == LY_CONV_TRANSPOSE2D)
-      cols = l->in.dim[1] * l->in.dim[2] * l->out.dim[0] * k2;
-    else if (l->kind == LY_LINEAR && l->in.dim[0] > g->dense_in)
+    if (l->kind == LY_LINEAR && l->in.dim[0] > g->dense_in)
       g->dense_in = l->in.dim[0];
-    if (cols > g->conv_scratch)
-      g->conv_scratch = cols;
   }
 }
 
-/* Scalars of a stack's kernel scratch for tiles of t samples (dense takes
-   the tile transposed, rounded up to 16 samples, from 8 samples on). */
+/* A convolution's scratch per sample: a window per position of its small
+   grid (the output of conv2d, the input of conv_transpose2d), and the
+   samples' small-channel side gathered channel by channel. */
+static int64_t conv_per_sample(const Layer *l)
+{
+  int64_t k2 = l->kernel * l->kernel;
+  if (l->kind == LY_CONV2D)
+    return l->out.dim[1] * l->out.dim[2] * (l->in.dim[0] * k2 + l->out.dim[0]);
+  if (l->kind == LY_CONV_TRANSPOSE2D)
+    return l->in.dim[1] * l->in.dim[2] * (l->out.dim[0] * k2 + l->in.dim[0]);
+  return 0;
+}
+
+int conv_group(const Layer *l, int64_t t)
+{
+  int64_t per = conv_per_sample(l), g = per ? CONV_GROUP_SCALARS / per : 0;
+  return (int)(g < 1 ? 1 : g > t ? t : g);
+}
+
+int64_t conv_scratch(const Graph *g, int64_t t)
+{
+  int64_t most = 0;
+  for (int i = 0; i < g->nops; i++)
+    most = max2(most, conv_group(g->ops[i].layer, t) * conv_per_sample(g->ops[i].layer));
+  return most;
+}
+
+/* Scalars of a stack's forward kernel scratch for tiles of t samples (dense
+   takes the tile transposed, rounded up to 16 samples, from 8 samples on). */
 static int64_t kernel_scratch(const Graph *g, int64_t t)
 {
-  return max2(g->conv_scratch, t >= 8 ? (t + 15) / 16 * 16 * g->dense_in : 0);
+  return max2(conv_scratch(g, t), t >= 8 ? (t + 15) / 16 * 16 * g->dense_in : 0);
 }
 
 /* Scalars on the stack of the deepest call chain of emitted code for tiles
@@ -120,7 +137,7 @@ static int64_t stack_scalars(const IrModel *m, int64_t t)
   int64_t obs = shape_count(&m->model->observation);
   int64_t gcs = kernel_scratch(g, t), dcs = kernel_scratch(d, t);
   int64_t g_fwd = 2 * t * g->scratch + gcs, d_fwd = 2 * t * d->scratch + dcs;
-  int64_t g_back = 2 * t * g->grad_scratch + g->conv_scratch, d_back = 2 * t * d->grad_scratch + d->conv_scratch;
+  int64_t g_back = 2 * t * g->grad_scratch + conv_scratch(g, t), d_back = 2 * t * d->grad_scratch + conv_scratch(d, t);
   int64_t forward = t * (obs + 1) + max2(g_fwd, d_fwd);
   int64_t disc_back = t * (d->acts + obs + 2) + max2(g_fwd, d_back);
   int64_t gen_back = t * (g->acts + d->acts + obs + 2) + max2(g_back, d_back);
