@@ -293,3 +293,132 @@ Test(kernels, leaky_relu_exact)
   ((LeakyF)kernel(4, "act_leaky_relu"))(&out, &nan, 1, 0.2f);
   cr_expect(isnan(out), "leaky_relu(NaN) is not NaN");
 }
+
+/* ---- convolutions, several samples at a time ---- */
+
+typedef void (*ConvF)(float *, const float *, const float *, const float *, float *, int, int, int, int, int, int,
+                      int, int, int, int, int);
+typedef void (*ConvBackParamsF)(float *, float *, const float *, const float *, float *, int, int, int, int, int, int,
+                                int, int, int, int, int);
+typedef void (*ConvBackInputF)(float *, const float *, const float *, float *, int, int, int, int, int, int, int, int,
+                               int, int, int);
+
+typedef struct Geometry {
+  int c, h, w, o, k, s, p; /* input channels and size, output channels, kernel, stride, padding */
+} Geometry;
+
+static float *to_float(const double *p, size_t n)
+{
+  float *f = malloc(sizeof(float) * (n ? n : 1));
+  cr_assert_not_null(f);
+  for (size_t i = 0; i < n; i++)
+    f[i] = (float)p[i];
+  return f;
+}
+
+static void expect_same(const float *got, const double *want, size_t n, const char *what, int transposed, int nb)
+{
+  for (size_t i = 0; i < n; i++)
+    cr_assert(got[i] == want[i], "%s%s (nb %d): element %zu is %g, want %g", transposed ? "conv_transpose2d" : "conv2d",
+              what, nb, i, got[i], want[i]);
+}
+
+/* One layer on t samples, nb at a time: forward, and both gradients (added
+   to nonzero ones), against the definitions: for conv2d, big is the input
+   and small the output; for conv_transpose2d the other way round. */
+static void check_conv(Geometry g, int transposed, int t, int nb, unsigned seed)
+{
+  int bh = g.h, bw = g.w, sh = (g.h + 2 * g.p - g.k) / g.s + 1, sw = (g.w + 2 * g.p - g.k) / g.s + 1;
+  int bc = g.c, sc = g.o; /* channels of the big and the small side */
+  if (transposed) {
+    /* the small grid is the input: big = (small - 1) s - 2p + k */
+    sh = g.h, sw = g.w, bh = (g.h - 1) * g.s - 2 * g.p + g.k, bw = (g.w - 1) * g.s - 2 * g.p + g.k;
+    bc = g.o, sc = g.c;
+  }
+  size_t nbig = (size_t)bc * bh * bw, nsmall = (size_t)sc * sh * sw, nw = (size_t)g.c * g.o * g.k * g.k;
+  size_t nin = transposed ? nsmall : nbig, nout = transposed ? nbig : nsmall;
+  double *x = calloc((size_t)t * nin, sizeof *x), *dy = calloc((size_t)t * nout, sizeof *dy);
+  double *w = calloc(nw, sizeof *w), *b = calloc(g.o, sizeof *b), *gw = calloc(nw, sizeof *gw);
+  double *gb = calloc(g.o, sizeof *gb), *y = calloc((size_t)t * nout, sizeof *y);
+  double *dx = calloc((size_t)t * nin, sizeof *dx);
+  fill(x, (size_t)t * nin, &seed);
+  fill(dy, (size_t)t * nout, &seed);
+  fill(w, nw, &seed);
+  fill(b, g.o, &seed);
+  fill(gw, nw, &seed);
+  fill(gb, g.o, &seed);
+  float *fgw = to_float(gw, nw), *fgb = to_float(gb, g.o);
+
+  /* the definitions: every (sample, big channel, small channel, small
+     position, kernel offset) pairs big[by][bx] with small[sy][sx] through
+     the weight; conv2d's weight is [small][big], conv_transpose2d's
+     [small][big] too (its input channels first) */
+  for (int n = 0; n < t; n++) {
+    const double *xin = x + (size_t)n * nin, *dyo = dy + (size_t)n * nout;
+    double *yo = y + (size_t)n * nout, *dxi = dx + (size_t)n * nin;
+    for (int q = 0; q < g.o; q++)
+      for (size_t j = 0; j < nout / g.o; j++)
+        yo[(size_t)q * (nout / g.o) + j] = b[q];
+    for (int bcn = 0; bcn < bc; bcn++)
+      for (int scn = 0; scn < sc; scn++)
+        for (int sy = 0; sy < sh; sy++)
+          for (int sx = 0; sx < sw; sx++)
+            for (int ky = 0; ky < g.k; ky++)
+              for (int kx = 0; kx < g.k; kx++) {
+                int by = sy * g.s - g.p + ky, bx = sx * g.s - g.p + kx;
+                if (by < 0 || by >= bh || bx < 0 || bx >= bw)
+                  continue;
+                size_t wi = (((size_t)scn * bc + bcn) * g.k + ky) * g.k + kx;
+                size_t big = ((size_t)bcn * bh + by) * bw + bx, small = ((size_t)scn * sh + sy) * sw + sx;
+                if (!transposed) {
+                  yo[small] += w[wi] * xin[big];
+                  dxi[big] += w[wi] * dyo[small];
+                  gw[wi] += dyo[small] * xin[big];
+                } else {
+                  yo[big] += w[wi] * xin[small];
+                  dxi[small] += w[wi] * dyo[big];
+                  gw[wi] += xin[small] * dyo[big];
+                }
+              }
+    for (int q = 0; q < g.o; q++)
+      for (size_t j = 0; j < nout / g.o; j++)
+        gb[q] += dyo[(size_t)q * (nout / g.o) + j];
+  }
+
+  int64_t per = transposed ? (int64_t)sh * sw * (g.o * g.k * g.k + g.c) : (int64_t)sh * sw * (g.c * g.k * g.k + g.o);
+  float *cs = malloc(sizeof(float) * (size_t)(per * nb));
+  float *fx = to_float(x, (size_t)t * nin), *fdy = to_float(dy, (size_t)t * nout), *fw = to_float(w, nw);
+  float *fb = to_float(b, g.o), *fy = calloc((size_t)t * nout, sizeof *fy), *fdx = calloc((size_t)t * nin, sizeof *fdx);
+  cr_assert(cs && fy && fdx);
+  const char *name = transposed ? "conv_transpose2d" : "conv2d";
+  char back_params[64], back_input[64];
+  snprintf(back_params, sizeof back_params, "%s_back_params", name);
+  snprintf(back_input, sizeof back_input, "%s_back_input", name);
+  int oh = transposed ? bh : sh, ow = transposed ? bw : sw;
+  ((ConvF)kernel(4, name))(fy, fw, fb, fx, cs, t, nb, g.c, g.h, g.w, g.o, oh, ow, g.k, g.s, g.p);
+  ((ConvBackParamsF)kernel(4, back_params))(fgw, fgb, fdy, fx, cs, t, nb, g.c, g.h, g.w, g.o, oh, ow, g.k, g.s, g.p);
+  ((ConvBackInputF)kernel(4, back_input))(fdx, fw, fdy, cs, t, nb, g.c, g.h, g.w, g.o, oh, ow, g.k, g.s, g.p);
+  expect_same(fy, y, (size_t)t * nout, "", transposed, nb);
+  expect_same(fdx, dx, (size_t)t * nin, "_back_input", transposed, nb);
+  expect_same(fgw, gw, nw, "_back_params (weight)", transposed, nb);
+  expect_same(fgb, gb, g.o, "_back_params (bias)", transposed, nb);
+
+  void *all[] = {x, dy, w, b, gw, gb, y, dx, fgw, fgb, cs, fx, fdy, fw, fb, fy, fdx};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    free(all[i]);
+}
+
+static const Geometry GEOMETRIES[] = {
+    {1, 28, 28, 32, 4, 2, 1}, {32, 14, 14, 64, 4, 2, 1}, {3, 9, 7, 5, 3, 1, 1}, {2, 8, 11, 3, 3, 3, 2},
+    {4, 5, 5, 6, 1, 1, 0},    {3, 6, 6, 2, 2, 2, 0},     {5, 7, 7, 7, 5, 2, 2},
+};
+
+/* 5 samples in groups of 1, 2 (the last one short) and 5. */
+Test(kernels, convolutions_in_groups_exact)
+{
+  unsigned seed = 11;
+  for (size_t i = 0; i < sizeof GEOMETRIES / sizeof *GEOMETRIES; i++)
+    for (int transposed = 0; transposed <= 1; transposed++)
+      for (int nb = 1; nb <= 5; nb += nb == 1 ? 1 : 3)
+        check_conv(GEOMETRIES[i], transposed, 5, nb, seed++);
+}
