@@ -137,7 +137,7 @@ $(B)/kernel_names.h: runtime/kernels.inc
 $(B)/runtime/kernels_%.o: runtime/kernels.c runtime/kernels.inc runtime/kernels.h $(B)/kernel_names.h
 	@mkdir -p $(@D)
 	$(call say,CC,$< [$*])
-	$(Q)$(CC) $(ALL_CFLAGS) -O3 $(call kernel_march,$(word 2,$(subst _, ,$*))) \
+	$(Q)$(CC) $(ALL_CFLAGS) -O3 -ffp-contract=fast $(call kernel_march,$(word 2,$(subst _, ,$*))) \
 	  -DGANC_KERNEL_SCALAR=$(if $(filter f32_%,$*),float,double) -DGANC_KERNEL_TABLE=ganc_kernels_$* -c -o $@ $<
 
 $(B)/compiler/emit.o: $(B)/kernels_text.h
