@@ -157,9 +157,20 @@ $(B)/tests/%.o: tests/%.c runtime/ganc.h tests/test.h tests/fixture.h
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -c -o $@ $<
 
-$(B)/tests/run: $(TESTS) $(B)/libganc.a
+# Every kernel layout (runtime/kernels.inc: KERNEL_LAYOUT, GNU vectors of
+# 64, 32 or 16 bytes, or plain C) built for the tests, whatever this CPU runs.
+TEST_KERNEL_LAYOUTS := 64 32 16 0
+TEST_KERNELS := $(foreach l,$(TEST_KERNEL_LAYOUTS),$(B)/tests/kernels_layout_$(l).o)
+
+$(B)/tests/kernels_layout_%.o: runtime/kernels.c runtime/kernels.inc runtime/kernels.h $(B)/kernel_names.h
+	@mkdir -p $(@D)
+	$(call say,CC,$< [layout $*])
+	$(Q)$(CC) $(ALL_CFLAGS) -O2 -Wno-psabi -DKERNEL_LAYOUT=$* -DGANC_KERNEL_SCALAR=float \
+	  -DGANC_KERNEL_TABLE=ganc_test_kernels_layout_$* -c -o $@ $<
+
+$(B)/tests/run: $(TESTS) $(TEST_KERNELS) $(B)/libganc.a
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(TESTS) $(B)/libganc.a -lcriterion $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TESTS) $(TEST_KERNELS) $(B)/libganc.a -lcriterion $(LIBS)
 
 # Installs what is missing first, so that `make test` works on a new machine.
 test:

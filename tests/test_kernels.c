@@ -9,6 +9,10 @@
  * its order: results are compared for equality, and the scalars around
  * each output must be left alone.
  *
+ * Each check runs on the runtime's table for this CPU and, in float, on
+ * every layout of kernels.inc (GNU vectors of 64, 32 and 16 bytes, plain
+ * C), built for the tests whatever this CPU runs.
+ *
  * tanh and sigmoid in float are the runtime's own vectorizable functions;
  * they are compared with libm's in double, in units in the last place, over
  * a sweep of the float line and at NaN, infinities and zeros. */
@@ -30,9 +34,30 @@ typedef void (*BackParamsF)(float *, float *, const float *, const float *, int,
 typedef void (*BackParamsD)(double *, double *, const double *, const double *, int, int, int);
 typedef void (*ActF)(float *, const float *, int);
 
+/* Besides the runtime's table for this CPU, the tests link every layout of
+   runtime/kernels.inc in float (Makefile: TEST_KERNEL_LAYOUTS), so that
+   the AVX-512 blocking, say, is checked on a machine without it. */
+extern const ganc_kernel ganc_test_kernels_layout_64[], ganc_test_kernels_layout_32[],
+    ganc_test_kernels_layout_16[], ganc_test_kernels_layout_0[];
+
+static const struct Layout {
+  const char *name;
+  const ganc_kernel *table; /* NULL: the runtime's, ganc_kernels() */
+} LAYOUTS[] = {
+    {"this CPU's kernels", NULL},
+    {"64-byte vectors", ganc_test_kernels_layout_64},
+    {"32-byte vectors", ganc_test_kernels_layout_32},
+    {"16-byte vectors", ganc_test_kernels_layout_16},
+    {"plain C", ganc_test_kernels_layout_0},
+};
+enum { NLAYOUTS = sizeof LAYOUTS / sizeof *LAYOUTS };
+
+static const struct Layout *layout = &LAYOUTS[0]; /* the float kernels under test */
+
 static const void *kernel(int size, const char *name)
 {
-  for (const ganc_kernel *k = ganc_kernels(size); k->name; k++)
+  const ganc_kernel *table = size == 4 && layout->table ? layout->table : ganc_kernels(size);
+  for (const ganc_kernel *k = table; k->name; k++)
     if (strcmp(k->name, name) == 0)
       return k->fn;
   cr_assert_fail("no kernel %s for scalar size %d", name, size);
@@ -101,8 +126,8 @@ static void check_equal(const double *got, const double *want, size_t n, const c
 {
   guard_check(got, n, what);
   for (size_t i = 0; i < n; i++)
-    cr_assert(got[i] == want[i], "%s (scalar size %d, t %d, out %d, in %d): element %zu is %g, want %g", what, size,
-              t, out, in, i, got[i], want[i]);
+    cr_assert(got[i] == want[i], "%s, %s (scalar size %d, t %d, out %d, in %d): element %zu is %g, want %g",
+              layout->name, what, size, t, out, in, i, got[i], want[i]);
 }
 
 /* y = b + x w^T, dx = dy w, gw += dy^T x, gb += column sums of dy, each
@@ -196,7 +221,10 @@ static void sweep(int size)
 
 Test(kernels, dense_products_exact_float)
 {
-  sweep(4);
+  for (int l = 0; l < NLAYOUTS; l++) {
+    layout = &LAYOUTS[l];
+    sweep(4);
+  }
 }
 
 Test(kernels, dense_products_exact_double)
@@ -243,9 +271,9 @@ static void check_activation(const char *name, double (*ref)(double), double max
       worst_x = edges[i];
     }
   }
-  cr_expect(worst <= max_ulps, "%s: %.2f ulps at x = %.9g (%.9g, libm %.9g)", name, worst, worst_x,
+  cr_expect(worst <= max_ulps, "%s, %s: %.2f ulps at x = %.9g (%.9g, libm %.9g)", layout->name, name, worst, worst_x,
             run_act(f, worst_x), ref(worst_x));
-  cr_expect(isnan(run_act(f, NAN)), "%s(NaN) is not NaN", name);
+  cr_expect(isnan(run_act(f, NAN)), "%s, %s(NaN) is not NaN", layout->name, name);
 }
 
 static double sigmoid(double x)
@@ -255,20 +283,26 @@ static double sigmoid(double x)
 
 Test(kernels, tanh_float_within_4_ulps)
 {
-  check_activation("act_tanh", tanh, 4);
-  ActF f = (ActF)kernel(4, "act_tanh");
-  cr_expect(run_act(f, INFINITY) == 1 && run_act(f, -INFINITY) == -1);
-  cr_expect(run_act(f, 0.0f) == 0 && !signbit(run_act(f, 0.0f)));
-  cr_expect(run_act(f, -0.0f) == 0 && signbit(run_act(f, -0.0f)), "tanh(-0) is -0");
-  cr_expect(run_act(f, 0x1p-140f) == 0x1p-140f, "tanh of a subnormal is itself");
+  for (int l = 0; l < NLAYOUTS; l++) {
+    layout = &LAYOUTS[l];
+    check_activation("act_tanh", tanh, 4);
+    ActF f = (ActF)kernel(4, "act_tanh");
+    cr_expect(run_act(f, INFINITY) == 1 && run_act(f, -INFINITY) == -1, "%s", layout->name);
+    cr_expect(run_act(f, 0.0f) == 0 && !signbit(run_act(f, 0.0f)), "%s", layout->name);
+    cr_expect(run_act(f, -0.0f) == 0 && signbit(run_act(f, -0.0f)), "%s: tanh(-0) is not -0", layout->name);
+    cr_expect(run_act(f, 0x1p-140f) == 0x1p-140f, "%s: tanh of a subnormal is not itself", layout->name);
+  }
 }
 
 Test(kernels, sigmoid_float_within_4_ulps)
 {
-  check_activation("act_sigmoid", sigmoid, 4);
-  ActF f = (ActF)kernel(4, "act_sigmoid");
-  cr_expect(run_act(f, INFINITY) == 1 && run_act(f, -INFINITY) == 0);
-  cr_expect(run_act(f, 0.0f) == 0.5f);
+  for (int l = 0; l < NLAYOUTS; l++) {
+    layout = &LAYOUTS[l];
+    check_activation("act_sigmoid", sigmoid, 4);
+    ActF f = (ActF)kernel(4, "act_sigmoid");
+    cr_expect(run_act(f, INFINITY) == 1 && run_act(f, -INFINITY) == 0, "%s", layout->name);
+    cr_expect(run_act(f, 0.0f) == 0.5f, "%s", layout->name);
+  }
 }
 
 typedef void (*LeakyF)(float *, const float *, int, float);
@@ -282,16 +316,19 @@ Test(kernels, leaky_relu_exact)
   float y[N], dx[N], dy[N];
   for (int i = 0; i < N; i++)
     dy[i] = (float)(i + 1) * 0.75f;
-  ((LeakyF)kernel(4, "act_leaky_relu"))(y, x, N, 0.2f);
-  ((LeakyBackF)kernel(4, "act_leaky_relu_back"))(dx, x, dy, N, 0.2f);
-  for (int i = 0; i < N; i++) {
-    float want = x[i] > 0 ? x[i] : 0.2f * x[i], want_dx = x[i] > 0 ? dy[i] : 0.2f * dy[i];
-    cr_expect(y[i] == want, "leaky_relu(%g) is %g, want %g", x[i], y[i], want);
-    cr_expect(dx[i] == want_dx, "leaky_relu_back at %g is %g, want %g", x[i], dx[i], want_dx);
+  for (int l = 0; l < NLAYOUTS; l++) {
+    layout = &LAYOUTS[l];
+    ((LeakyF)kernel(4, "act_leaky_relu"))(y, x, N, 0.2f);
+    ((LeakyBackF)kernel(4, "act_leaky_relu_back"))(dx, x, dy, N, 0.2f);
+    for (int i = 0; i < N; i++) {
+      float want = x[i] > 0 ? x[i] : 0.2f * x[i], want_dx = x[i] > 0 ? dy[i] : 0.2f * dy[i];
+      cr_expect(y[i] == want, "%s: leaky_relu(%g) is %g, want %g", layout->name, x[i], y[i], want);
+      cr_expect(dx[i] == want_dx, "%s: leaky_relu_back at %g is %g, want %g", layout->name, x[i], dx[i], want_dx);
+    }
+    float nan = NAN, out;
+    ((LeakyF)kernel(4, "act_leaky_relu"))(&out, &nan, 1, 0.2f);
+    cr_expect(isnan(out), "%s: leaky_relu(NaN) is not NaN", layout->name);
   }
-  float nan = NAN, out;
-  ((LeakyF)kernel(4, "act_leaky_relu"))(&out, &nan, 1, 0.2f);
-  cr_expect(isnan(out), "leaky_relu(NaN) is not NaN");
 }
 
 /* ---- convolutions, several samples at a time ---- */
@@ -319,8 +356,8 @@ static float *to_float(const double *p, size_t n)
 static void expect_same(const float *got, const double *want, size_t n, const char *what, int transposed, int nb)
 {
   for (size_t i = 0; i < n; i++)
-    cr_assert(got[i] == want[i], "%s%s (nb %d): element %zu is %g, want %g", transposed ? "conv_transpose2d" : "conv2d",
-              what, nb, i, got[i], want[i]);
+    cr_assert(got[i] == want[i], "%s, %s%s (nb %d): element %zu is %g, want %g", layout->name,
+              transposed ? "conv_transpose2d" : "conv2d", what, nb, i, got[i], want[i]);
 }
 
 /* One layer on t samples, nb at a time: forward, and both gradients (added
@@ -417,8 +454,11 @@ static const Geometry GEOMETRIES[] = {
 Test(kernels, convolutions_in_groups_exact)
 {
   unsigned seed = 11;
-  for (size_t i = 0; i < sizeof GEOMETRIES / sizeof *GEOMETRIES; i++)
-    for (int transposed = 0; transposed <= 1; transposed++)
-      for (int nb = 1; nb <= 5; nb += nb == 1 ? 1 : 3)
-        check_conv(GEOMETRIES[i], transposed, 5, nb, seed++);
+  for (int l = 0; l < NLAYOUTS; l++) {
+    layout = &LAYOUTS[l];
+    for (size_t i = 0; i < sizeof GEOMETRIES / sizeof *GEOMETRIES; i++)
+      for (int transposed = 0; transposed <= 1; transposed++)
+        for (int nb = 1; nb <= 5; nb += nb == 1 ? 1 : 3)
+          check_conv(GEOMETRIES[i], transposed, 5, nb, seed++);
+  }
 }
