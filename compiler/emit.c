@@ -263,6 +263,11 @@ static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
   }
   if (op->kind == OP_VIEW)
     put(e, "\n     (the same data with a new shape: no code)");
+  if (is_conv(op->kind)) {
+    int nb = conv_group(l, e->ir->tile);
+    put(e, "\n     %d sample%s per product, %s windows side by side in cs", nb, nb == 1 ? "" : "s",
+        nb == 1 ? "its" : "their");
+  }
   put(e, " */\n");
 }
 
