@@ -271,8 +271,8 @@ static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
   put(e, " */\n");
 }
 
-/* A convolution's trailing kernel arguments: c, h, w, o, oh, ow, k, s, p. */
-/* A convolution's samples at once, then its shapes. */
+/* A convolution's trailing kernel arguments: nb (samples per product), c,
+   h, w, o, oh, ow, k, s, p. */
 static void put_geometry(Emitter *e, const Layer *l)
 {
   put(e, "%d, ", conv_group(l, e->ir->tile));

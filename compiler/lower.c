@@ -121,8 +121,9 @@ int64_t conv_scratch(const Graph *g, int64_t t)
   return most;
 }
 
-/* Scalars of a stack's forward kernel scratch for tiles of t samples (dense
-   takes the tile transposed, rounded up to 16 samples, from 8 samples on). */
+/* Scalars of a stack's forward kernel scratch for tiles of t samples: dense
+   takes the tile transposed, rounded up to 16 samples, from 8 samples on
+   (kernels.inc: DENSE_GEMM_MIN and dense). */
 static int64_t kernel_scratch(const Graph *g, int64_t t)
 {
   return max2(conv_scratch(g, t), t >= 8 ? (t + 15) / 16 * 16 * g->dense_in : 0);
