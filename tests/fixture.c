@@ -4,7 +4,9 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fixture.h"
 
@@ -64,7 +66,7 @@ double fixture_parse_double(const char *s, const char *path) {
   return v;
 }
 
-void fixture_read_tensor(Tensor *t, const char *line, const char *path) {
+static void fixture_read_tensor(Tensor *t, const char *line, const char *path) {
   int used = 0;
   int n = sscanf(line, "%47s %" SCNd64 " %" SCNd64 " %d%n", t->name, &t->offset,
                  &t->fan_in, &t->rank, &used);
@@ -79,6 +81,36 @@ void fixture_read_tensor(Tensor *t, const char *line, const char *path) {
     t->count *= t->shape[i];
     s = end;
   }
+}
+
+void fixture_read_tensors(Tensor *t, int max, int count, FILE *fp, char **line, size_t *cap, const char *path) {
+  cr_assert(count <= max, "%s: too many tensors", path);
+  for (int i = 0; i < count; i++)
+    fixture_read_tensor(&t[i], fixture_read_line(fp, line, cap, path), path);
+}
+
+int fixture_header_key(FixtureHeader *h, const char *key, const char *value, const char *path) {
+  if (!strcmp(key, "model"))
+    snprintf(h->model, sizeof h->model, "%s", value);
+  else if (!strcmp(key, "file"))
+    snprintf(h->file, sizeof h->file, "%s", value);
+  else if (!strcmp(key, "scalar"))
+    h->scalar_size = !strcmp(value, "double") ? 8 : !strcmp(value, "float") ? 4 : 0;
+  else if (!strcmp(key, "batch"))
+    h->batch = atoi(value);
+  else if (!strcmp(key, "input_scale"))
+    h->input_scale = fixture_parse_double(value, path);
+  else if (!strcmp(key, "latent_size"))
+    h->latent_size = strtoll(value, NULL, 10);
+  else if (!strcmp(key, "obs_size"))
+    h->obs_size = strtoll(value, NULL, 10);
+  else if (!strcmp(key, "g_param_count"))
+    h->g_param_count = strtoll(value, NULL, 10);
+  else if (!strcmp(key, "param_count"))
+    h->param_count = strtoll(value, NULL, 10);
+  else
+    return 0;
+  return 1;
 }
 
 /* ---- Scalars of either width ---- */

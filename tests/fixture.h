@@ -37,10 +37,22 @@ void formula_params(const Tensor *tensors, int ntensors, int size, void *params)
 void formula_inputs(uint64_t stream, double scale, int size, int64_t n, void *out);
 
 /* Fixture text: the next line (a failed assertion at the end of the file),
-   a number filling the whole of s, a `tensors` line. */
+   a number filling the whole of s. */
 char *fixture_read_line(FILE *fp, char **line, size_t *cap, const char *path);
 double fixture_parse_double(const char *s, const char *path);
-void fixture_read_tensor(Tensor *t, const char *line, const char *path);
+/* A `tensors` section of count lines into t (at most max of them). */
+void fixture_read_tensors(Tensor *t, int max, int count, FILE *fp, char **line, size_t *cap, const char *path);
+
+/* The `key value` lines every fixture starts with. */
+typedef struct FixtureHeader {
+  char model[256], file[256];
+  int scalar_size, batch; /* scalar_size 4 or 8 (`scalar float` or `double`) */
+  double input_scale;
+  int64_t latent_size, obs_size, g_param_count, param_count;
+} FixtureHeader;
+
+/* One header line into h; 0 if key is not a header key. */
+int fixture_header_key(FixtureHeader *h, const char *key, const char *value, const char *path);
 
 /* Scalar i of a float (size 4) or double (size 8) array, as double. */
 void scalar_store(void *buf, int size, int64_t i, double v);

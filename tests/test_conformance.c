@@ -61,10 +61,7 @@ typedef struct Results {
 
 typedef struct Fixture {
   char path[256];
-  char model[256], file[256];
-  int scalar_size, batch;
-  double input_scale;
-  int64_t latent_size, obs_size, g_param_count, param_count;
+  FixtureHeader h;
   int ntensors;
   Tensor tensors[MAX_TENSORS];
   Check params_check, z_check, x_check;
@@ -108,14 +105,11 @@ static void fixture_load(Fixture *f, const char *name) {
     if (line[0] == '#' || line[0] == '\n')
       continue;
     if (sscanf(line, "section %63s %d", key, &count) == 2) {
-      int64_t B = f->batch;
-      cr_assert(B > 0 && f->obs_size > 0, "%s: section %s before the header", path, key);
+      int64_t B = f->h.batch;
+      cr_assert(B > 0 && f->h.obs_size > 0, "%s: section %s before the header", path, key);
       if (!strcmp(key, "tensors")) {
-        cr_assert(count <= MAX_TENSORS, "%s: too many tensors", path);
+        fixture_read_tensors(f->tensors, MAX_TENSORS, count, fp, &line, &cap, path);
         f->ntensors = count;
-        for (int i = 0; i < count; i++)
-          fixture_read_tensor(&f->tensors[i], fixture_read_line(fp, &line, &cap, path),
-                              path);
       } else if (!strcmp(key, "params_check")) {
         read_check(&f->params_check, count, fp, &line, &cap, path);
       } else if (!strcmp(key, "z_check")) {
@@ -123,7 +117,7 @@ static void fixture_load(Fixture *f, const char *name) {
       } else if (!strcmp(key, "x_check")) {
         read_check(&f->x_check, count, fp, &line, &cap, path);
       } else if (!strcmp(key, "generate")) {
-        w->generate = read_values(count, B * f->obs_size, key, fp, &line, &cap, path);
+        w->generate = read_values(count, B * f->h.obs_size, key, fp, &line, &cap, path);
       } else if (!strcmp(key, "real_score")) {
         w->real_score = read_values(count, B, key, fp, &line, &cap, path);
       } else if (!strcmp(key, "fake_score")) {
@@ -146,32 +140,14 @@ static void fixture_load(Fixture *f, const char *name) {
       continue;
     }
     cr_assert(sscanf(line, "%63s %255s", key, value) == 2, "%s: bad line: %s", path, line);
-    if (!strcmp(key, "model"))
-      snprintf(f->model, sizeof f->model, "%s", value);
-    else if (!strcmp(key, "file"))
-      snprintf(f->file, sizeof f->file, "%s", value);
-    else if (!strcmp(key, "scalar"))
-      f->scalar_size = !strcmp(value, "double") ? 8 : !strcmp(value, "float") ? 4 : 0;
-    else if (!strcmp(key, "batch"))
-      f->batch = atoi(value);
-    else if (!strcmp(key, "input_scale"))
-      f->input_scale = fixture_parse_double(value, path);
-    else if (!strcmp(key, "latent_size"))
-      f->latent_size = strtoll(value, NULL, 10);
-    else if (!strcmp(key, "obs_size"))
-      f->obs_size = strtoll(value, NULL, 10);
-    else if (!strcmp(key, "g_param_count"))
-      f->g_param_count = strtoll(value, NULL, 10);
-    else if (!strcmp(key, "param_count"))
-      f->param_count = strtoll(value, NULL, 10);
-    else
+    if (!fixture_header_key(&f->h, key, value, path))
       cr_assert_fail("%s: unknown key %s", path, key);
   }
   free(line);
   fclose(fp);
-  cr_assert_str_eq(f->model, name, "%s: names model %s", path, f->model);
-  cr_assert(f->scalar_size == 4 || f->scalar_size == 8, "%s: bad scalar", path);
-  cr_assert(f->latent_size > 0 && f->param_count > 0 && f->input_scale > 0,
+  cr_assert_str_eq(f->h.model, name, "%s: names model %s", path, f->h.model);
+  cr_assert(f->h.scalar_size == 4 || f->h.scalar_size == 8, "%s: bad scalar", path);
+  cr_assert(f->h.latent_size > 0 && f->h.param_count > 0 && f->h.input_scale > 0,
             "%s: incomplete header", path);
   cr_assert(w->generate && w->real_score && w->fake_score && w->discriminator_loss &&
                 w->generator_loss && f->ntensors > 0 && f->params_check.n > 0,
@@ -181,7 +157,7 @@ static void fixture_load(Fixture *f, const char *name) {
     cr_assert_eq(f->tensors[i].offset, offset, "%s: tensors not contiguous", path);
     offset += f->tensors[i].count;
   }
-  cr_assert_eq(offset, f->param_count, "%s: tensors do not cover the parameters", path);
+  cr_assert_eq(offset, f->h.param_count, "%s: tensors do not cover the parameters", path);
 }
 
 static void results_free(Results *r) {
@@ -218,14 +194,14 @@ static double param_value(const Fixture *f, int64_t k) {
 }
 
 static void inputs_make(const Fixture *f, Inputs *in) {
-  int size = f->scalar_size;
+  int size = f->h.scalar_size;
   in->size = size;
-  in->params = scalar_alloc(size, f->param_count);
+  in->params = scalar_alloc(size, f->h.param_count);
   formula_params(f->tensors, f->ntensors, size, in->params);
-  in->z = scalar_alloc(size, f->batch * f->latent_size);
-  formula_inputs(STREAM_LATENT, f->input_scale, size, f->batch * f->latent_size, in->z);
-  in->x = scalar_alloc(size, f->batch * f->obs_size);
-  formula_inputs(STREAM_REAL, f->input_scale, size, f->batch * f->obs_size, in->x);
+  in->z = scalar_alloc(size, f->h.batch * f->h.latent_size);
+  formula_inputs(STREAM_LATENT, f->h.input_scale, size, f->h.batch * f->h.latent_size, in->z);
+  in->x = scalar_alloc(size, f->h.batch * f->h.obs_size);
+  formula_inputs(STREAM_REAL, f->h.input_scale, size, f->h.batch * f->h.obs_size, in->x);
 }
 
 static void inputs_free(Inputs *in) {
@@ -352,8 +328,8 @@ static double *widen(const void *buf, int size, int64_t n) {
 }
 
 static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results *r) {
-  int B = f->batch, size = a->size;
-  int64_t L = f->latent_size, O = f->obs_size;
+  int B = f->h.batch, size = a->size;
+  int64_t L = f->h.latent_size, O = f->h.obs_size;
   void *gen = scalar_alloc(size, B * O), *scores = scalar_alloc(size, B);
   memset(r, 0, sizeof *r);
 
@@ -394,7 +370,7 @@ static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results 
 static void check_empty_batch(const Fixture *f, const Api *a, const Inputs *in,
                               const char *how) {
   int size = a->size;
-  int64_t n = f->obs_size;
+  int64_t n = f->h.obs_size;
   void *out = scalar_alloc(size, n);
   for (int empty = 0; empty >= -1; empty--) {
     for (int64_t i = 0; i < n; i++)
@@ -404,12 +380,12 @@ static void check_empty_batch(const Fixture *f, const Api *a, const Inputs *in,
     call_batch_out(a, FN_FAKE_SCORE_BATCH, in->params, empty, in->z, out);
     for (int64_t i = 0; i < n; i++)
       cr_expect(scalar_load(out, size, i) == 42,
-                "%s: %s: a batch function wrote output for n = %d", f->model, how, empty);
+                "%s: %s: a batch function wrote output for n = %d", f->h.model, how, empty);
     double d = call_batch_pair(a, FN_DISCRIMINATOR_LOSS_BATCH, in->params, empty, in->x, in->z);
     double g = call_batch_score(a, FN_GENERATOR_LOSS_BATCH, in->params, empty, in->z);
-    cr_expect(d == 0, "%s: %s: discriminator_loss_batch(n = %d) = %.17g, want 0", f->model, how,
+    cr_expect(d == 0, "%s: %s: discriminator_loss_batch(n = %d) = %.17g, want 0", f->h.model, how,
               empty, d);
-    cr_expect(g == 0, "%s: %s: generator_loss_batch(n = %d) = %.17g, want 0", f->model, how,
+    cr_expect(g == 0, "%s: %s: generator_loss_batch(n = %d) = %.17g, want 0", f->h.model, how,
               empty, g);
   }
   free(out);
@@ -424,8 +400,8 @@ typedef struct Cmp {
 } Cmp;
 
 static Cmp cmp_start(const Fixture *f, const char *what) {
-  Cmp c = {f->model, what, 1e-5, 1e-6, 0};
-  if (f->scalar_size == 8) {
+  Cmp c = {f->h.model, what, 1e-5, 1e-6, 0};
+  if (f->h.scalar_size == 8) {
     c.rtol = 1e-12;
     c.atol = 1e-14;
   }
@@ -465,7 +441,7 @@ static void cmp_finish(Cmp *c) {
 /* got against the reference; the batch functions against it too. */
 static void check_reference(const Fixture *f, const Results *got, const char *what) {
   const Results *w = &f->want;
-  int64_t B = f->batch, O = f->obs_size;
+  int64_t B = f->h.batch, O = f->h.obs_size;
   Cmp c = cmp_start(f, what);
   cmp_values(&c, "generate", B * O, O, got->generate, w->generate);
   cmp_values(&c, "real_score", B, 1, got->real_score, w->real_score);
@@ -491,7 +467,7 @@ static double mean(const double *v, int n) {
 
 /* Each batch function against the single-sample functions of the same build. */
 static void check_batch_vs_single(const Fixture *f, const Results *r, const char *what) {
-  int64_t B = f->batch, O = f->obs_size;
+  int64_t B = f->h.batch, O = f->h.obs_size;
   double d = mean(r->discriminator_loss, (int)B), g = mean(r->generator_loss, (int)B);
   Cmp c = cmp_start(f, what);
   cmp_values(&c, "generate_batch", B * O, O, r->generate_batch, r->generate);
@@ -504,7 +480,7 @@ static void check_batch_vs_single(const Fixture *f, const Results *r, const char
 
 static void check_same(const Fixture *f, const Results *got, const Results *want,
                        const char *what) {
-  int64_t B = f->batch, O = f->obs_size;
+  int64_t B = f->h.batch, O = f->h.obs_size;
   Cmp c = cmp_start(f, what);
   cmp_values(&c, "generate", B * O, O, got->generate, want->generate);
   cmp_values(&c, "real_score", B, 1, got->real_score, want->real_score);
@@ -567,51 +543,51 @@ static const Fixture *setup_fixture(const char *name) {
 
 /* The JIT's description of the model against the fixture's layout. */
 static void check_info(const Fixture *f, const ganc_info *info) {
-  cr_expect_str_eq(info->name, f->model);
-  cr_assert_eq(info->scalar_size, f->scalar_size, "%s: scalar_size %d, want %d", f->model,
-               info->scalar_size, f->scalar_size);
-  cr_assert_eq(info->latent_size, f->latent_size, "%s: latent_size %" PRId64 ", want %" PRId64,
-               f->model, info->latent_size, f->latent_size);
-  cr_assert_eq(info->obs_size, f->obs_size, "%s: obs_size %" PRId64 ", want %" PRId64, f->model,
-               info->obs_size, f->obs_size);
-  cr_assert_eq(info->param_count, f->param_count,
-               "%s: param_count %" PRId64 ", want %" PRId64, f->model, info->param_count,
-               f->param_count);
-  cr_expect_eq(info->g_param_count, f->g_param_count,
-               "%s: g_param_count %" PRId64 ", want %" PRId64, f->model, info->g_param_count,
-               f->g_param_count);
-  cr_expect_eq(info->d_param_count, f->param_count - f->g_param_count,
-               "%s: d_param_count %" PRId64 ", want %" PRId64, f->model, info->d_param_count,
-               f->param_count - f->g_param_count);
-  cr_assert_eq(info->ntensors, f->ntensors, "%s: %d tensors, want %d", f->model, info->ntensors,
+  cr_expect_str_eq(info->name, f->h.model);
+  cr_assert_eq(info->scalar_size, f->h.scalar_size, "%s: scalar_size %d, want %d", f->h.model,
+               info->scalar_size, f->h.scalar_size);
+  cr_assert_eq(info->latent_size, f->h.latent_size, "%s: latent_size %" PRId64 ", want %" PRId64,
+               f->h.model, info->latent_size, f->h.latent_size);
+  cr_assert_eq(info->obs_size, f->h.obs_size, "%s: obs_size %" PRId64 ", want %" PRId64, f->h.model,
+               info->obs_size, f->h.obs_size);
+  cr_assert_eq(info->param_count, f->h.param_count,
+               "%s: param_count %" PRId64 ", want %" PRId64, f->h.model, info->param_count,
+               f->h.param_count);
+  cr_expect_eq(info->g_param_count, f->h.g_param_count,
+               "%s: g_param_count %" PRId64 ", want %" PRId64, f->h.model, info->g_param_count,
+               f->h.g_param_count);
+  cr_expect_eq(info->d_param_count, f->h.param_count - f->h.g_param_count,
+               "%s: d_param_count %" PRId64 ", want %" PRId64, f->h.model, info->d_param_count,
+               f->h.param_count - f->h.g_param_count);
+  cr_assert_eq(info->ntensors, f->ntensors, "%s: %d tensors, want %d", f->h.model, info->ntensors,
                f->ntensors);
   for (int i = 0; i < f->ntensors; i++) {
     const ganc_tensor *got = &info->tensors[i];
     const Tensor *want = &f->tensors[i];
-    cr_expect_str_eq(got->name, want->name, "%s: tensor %d is %s, want %s", f->model, i,
+    cr_expect_str_eq(got->name, want->name, "%s: tensor %d is %s, want %s", f->h.model, i,
                      got->name, want->name);
     cr_expect(got->offset == want->offset && got->count == want->count &&
                   got->rank == want->rank,
               "%s: tensor %s: offset %" PRId64 " count %" PRId64 " rank %d, want %" PRId64
               " %" PRId64 " %d",
-              f->model, want->name, got->offset, got->count, got->rank, want->offset,
+              f->h.model, want->name, got->offset, got->count, got->rank, want->offset,
               want->count, want->rank);
     for (int d = 0; d < want->rank && d < got->rank; d++)
       cr_expect_eq(got->shape[d], want->shape[d],
-                   "%s: tensor %s: dimension %d is %" PRId64 ", want %" PRId64, f->model,
+                   "%s: tensor %s: dimension %d is %" PRId64 ", want %" PRId64, f->h.model,
                    want->name, d, got->shape[d], want->shape[d]);
   }
 }
 
 static void jit_open(const Fixture *f, Api *api) {
   static char err[8192];
-  state.jit = ganc_jit(f->file, err, sizeof err);
-  cr_assert_not_null(state.jit, "%s: ganc_jit(%s) failed:\n%s", f->model, f->file, err);
-  const ganc_info *info = ganc_find_model(state.jit, f->model);
-  cr_assert_not_null(info, "%s: ganc_find_model found no model %s in %s", f->model, f->model,
-                     f->file);
+  state.jit = ganc_jit(f->h.file, err, sizeof err);
+  cr_assert_not_null(state.jit, "%s: ganc_jit(%s) failed:\n%s", f->h.model, f->h.file, err);
+  const ganc_info *info = ganc_find_model(state.jit, f->h.model);
+  cr_assert_not_null(info, "%s: ganc_find_model found no model %s in %s", f->h.model, f->h.model,
+                     f->h.file);
   check_info(f, info);
-  api_bind(api, jit_lookup, state.jit, f->model, f->scalar_size, "JIT");
+  api_bind(api, jit_lookup, state.jit, f->h.model, f->h.scalar_size, "JIT");
 }
 
 static void run_command(const char *model, const char *cmd) {
@@ -625,19 +601,19 @@ static void aot_open(const Fixture *f, Api *api) {
   snprintf(state.dir, sizeof state.dir, "/tmp/ganc-conformance-XXXXXX");
   if (!mkdtemp(state.dir)) {
     state.dir[0] = '\0';
-    cr_assert_fail("%s: mkdtemp failed", f->model);
+    cr_assert_fail("%s: mkdtemp failed", f->h.model);
   }
-  snprintf(cmd, sizeof cmd, "build/ganc emit '%s' -o '%s'", f->file, state.dir);
-  run_command(f->model, cmd);
-  snprintf(path, sizeof path, "%s/%s.h", state.dir, f->model);
-  cr_assert(access(path, R_OK) == 0, "%s: ganc emit wrote no %s", f->model, path);
+  snprintf(cmd, sizeof cmd, "build/ganc emit '%s' -o '%s'", f->h.file, state.dir);
+  run_command(f->h.model, cmd);
+  snprintf(path, sizeof path, "%s/%s.h", state.dir, f->h.model);
+  cr_assert(access(path, R_OK) == 0, "%s: ganc emit wrote no %s", f->h.model, path);
   snprintf(cmd, sizeof cmd, "cc -std=c99 -O2 -shared -fPIC -o '%s/%s.so' '%s/%s.c' -lm", state.dir,
-           f->model, state.dir, f->model);
-  run_command(f->model, cmd);
-  snprintf(path, sizeof path, "%s/%s.so", state.dir, f->model);
+           f->h.model, state.dir, f->h.model);
+  run_command(f->h.model, cmd);
+  snprintf(path, sizeof path, "%s/%s.so", state.dir, f->h.model);
   state.so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  cr_assert_not_null(state.so, "%s: dlopen: %s", f->model, dlerror());
-  api_bind(api, dl_lookup, state.so, f->model, f->scalar_size, "AOT");
+  cr_assert_not_null(state.so, "%s: dlopen: %s", f->h.model, dlerror());
+  api_bind(api, dl_lookup, state.so, f->h.model, f->h.scalar_size, "AOT");
 }
 
 /* ---- Tests ---- */
@@ -694,24 +670,24 @@ static void check_samples(const Fixture *f, const char *what, const Check *c,
   for (int i = 0; i < c->n; i++) {
     double v = value(f, c->k[i]);
     cr_expect(memcmp(&v, &c->v[i], sizeof v) == 0, "%s: %s[%" PRId64 "]: C %a, script %a",
-              f->model, what, c->k[i], v, c->v[i]);
-    cr_expect((double)(float)v == v, "%s: %s[%" PRId64 "] = %a is not a float", f->model, what,
+              f->h.model, what, c->k[i], v, c->v[i]);
+    cr_expect((double)(float)v == v, "%s: %s[%" PRId64 "] = %a is not a float", f->h.model, what,
               c->k[i], v);
   }
 }
 
 static double latent_value(const Fixture *f, int64_t k) {
-  return f->input_scale * signed_unit(STREAM_LATENT, (uint64_t)k);
+  return f->h.input_scale * signed_unit(STREAM_LATENT, (uint64_t)k);
 }
 
 static double real_value(const Fixture *f, int64_t k) {
-  return f->input_scale * signed_unit(STREAM_REAL, (uint64_t)k);
+  return f->h.input_scale * signed_unit(STREAM_REAL, (uint64_t)k);
 }
 
 ParameterizedTest(FixtureName *fx, conformance, formula, .fini = teardown) {
   fixture_load(&state.fixture, fx->name);
   const Fixture *f = &state.fixture;
-  cr_assert_eq(f->params_check.k[f->params_check.n - 1], f->param_count - 1);
+  cr_assert_eq(f->params_check.k[f->params_check.n - 1], f->h.param_count - 1);
   check_samples(f, "params", &f->params_check, param_value);
   check_samples(f, "z", &f->z_check, latent_value);
   check_samples(f, "x", &f->x_check, real_value);

@@ -81,10 +81,9 @@ typedef struct Entry {
 } Entry;
 
 typedef struct GradFixture {
-  char path[256], model[256], file[256];
-  int scalar_size, batch, sampled;
-  double input_scale;
-  int64_t latent_size, obs_size, g_param_count, param_count;
+  char path[256];
+  FixtureHeader h;
+  int sampled; /* entries: sampled, not all */
   int ntensors;
   Tensor tensors[MAX_TENSORS];
   double grad_max[MAX_TENSORS];
@@ -141,7 +140,7 @@ static void check_sampled(const GradFixture *f) {
     for (int j = 0; j < n; j++)
       if (m == 0 || want[j] != want[m - 1])
         want[m++] = want[j];
-    int is_d = t->offset >= f->g_param_count;
+    int is_d = t->offset >= f->h.g_param_count;
     const Entry *e = is_d ? f->d_grad : f->g_grad;
     int count = is_d ? f->nd : f->ng, found = 0;
     for (int j = 0; j < count; j++) {
@@ -174,10 +173,8 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
     if (sscanf(line, "section %63s %d", key, &count) == 2) {
       cr_assert(count >= 0, "%s: bad section line: %s", path, line);
       if (!strcmp(key, "tensors")) {
-        cr_assert(count <= MAX_TENSORS, "%s: too many tensors", path);
+        fixture_read_tensors(f->tensors, MAX_TENSORS, count, fp, &line, &cap, path);
         f->ntensors = count;
-        for (int i = 0; i < count; i++)
-          fixture_read_tensor(&f->tensors[i], fixture_read_line(fp, &line, &cap, path), path);
       } else if (!strcmp(key, "discriminator_loss_batch")) {
         f->d_loss = read_one(count, fp, &line, &cap, path);
         have_d = 1;
@@ -208,36 +205,18 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
       continue;
     }
     cr_assert(sscanf(line, "%63s %255s", key, value) == 2, "%s: bad line: %s", path, line);
-    if (!strcmp(key, "model"))
-      snprintf(f->model, sizeof f->model, "%s", value);
-    else if (!strcmp(key, "file"))
-      snprintf(f->file, sizeof f->file, "%s", value);
-    else if (!strcmp(key, "scalar"))
-      f->scalar_size = !strcmp(value, "double") ? 8 : !strcmp(value, "float") ? 4 : 0;
-    else if (!strcmp(key, "batch"))
-      f->batch = atoi(value);
-    else if (!strcmp(key, "input_scale"))
-      f->input_scale = fixture_parse_double(value, path);
-    else if (!strcmp(key, "latent_size"))
-      f->latent_size = strtoll(value, NULL, 10);
-    else if (!strcmp(key, "obs_size"))
-      f->obs_size = strtoll(value, NULL, 10);
-    else if (!strcmp(key, "g_param_count"))
-      f->g_param_count = strtoll(value, NULL, 10);
-    else if (!strcmp(key, "param_count"))
-      f->param_count = strtoll(value, NULL, 10);
-    else if (!strcmp(key, "entries"))
+    if (!strcmp(key, "entries"))
       f->sampled = !strcmp(value, "sampled");
-    else
+    else if (!fixture_header_key(&f->h, key, value, path))
       cr_assert_fail("%s: unknown key %s", path, key);
   }
   free(line);
   fclose(fp);
 
-  cr_assert_str_eq(f->model, name, "%s: names model %s", path, f->model);
-  cr_assert(f->scalar_size == 4 || f->scalar_size == 8, "%s: bad scalar", path);
-  cr_assert(f->batch > 0 && f->latent_size > 0 && f->obs_size > 0 && f->input_scale > 0 &&
-                f->g_param_count > 0 && f->param_count > f->g_param_count,
+  cr_assert_str_eq(f->h.model, name, "%s: names model %s", path, f->h.model);
+  cr_assert(f->h.scalar_size == 4 || f->h.scalar_size == 8, "%s: bad scalar", path);
+  cr_assert(f->h.batch > 0 && f->h.latent_size > 0 && f->h.obs_size > 0 && f->h.input_scale > 0 &&
+                f->h.g_param_count > 0 && f->h.param_count > f->h.g_param_count,
             "%s: incomplete header", path);
   cr_assert(f->ntensors > 0 && have_d && have_g && have_max && f->d_grad && f->g_grad,
             "%s: missing sections", path);
@@ -246,17 +225,17 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
     cr_assert_eq(f->tensors[i].offset, offset, "%s: tensors not contiguous", path);
     offset += f->tensors[i].count;
   }
-  cr_assert_eq(offset, f->param_count, "%s: tensors do not cover the parameters", path);
+  cr_assert_eq(offset, f->h.param_count, "%s: tensors do not cover the parameters", path);
   for (int i = 0; i < f->nd; i++)
-    cr_assert(f->d_grad[i].k >= f->g_param_count && f->d_grad[i].k < f->param_count &&
+    cr_assert(f->d_grad[i].k >= f->h.g_param_count && f->d_grad[i].k < f->h.param_count &&
                   (i == 0 || f->d_grad[i].k > f->d_grad[i - 1].k),
               "%s: discriminator_grad entry %" PRId64 " out of place", path, f->d_grad[i].k);
   for (int i = 0; i < f->ng; i++)
-    cr_assert(f->g_grad[i].k >= 0 && f->g_grad[i].k < f->g_param_count &&
+    cr_assert(f->g_grad[i].k >= 0 && f->g_grad[i].k < f->h.g_param_count &&
                   (i == 0 || f->g_grad[i].k > f->g_grad[i - 1].k),
               "%s: generator_grad entry %" PRId64 " out of place", path, f->g_grad[i].k);
   if (!f->sampled)
-    cr_assert(f->nd == f->param_count - f->g_param_count && f->ng == f->g_param_count,
+    cr_assert(f->nd == f->h.param_count - f->h.g_param_count && f->ng == f->h.g_param_count,
               "%s: says all entries but has %d + %d", path, f->ng, f->nd);
   else
     check_sampled(f);
@@ -332,13 +311,13 @@ typedef struct Inputs {
 } Inputs;
 
 static void inputs_make(const GradFixture *f, int size, Inputs *in) {
-  int64_t zn = f->batch * f->latent_size, xn = f->batch * f->obs_size;
-  in->params = scalar_alloc(size, f->param_count);
+  int64_t zn = f->h.batch * f->h.latent_size, xn = f->h.batch * f->h.obs_size;
+  in->params = scalar_alloc(size, f->h.param_count);
   formula_params(f->tensors, f->ntensors, size, in->params);
   in->z = scalar_alloc(size, zn);
-  formula_inputs(STREAM_LATENT, f->input_scale, size, zn, in->z);
+  formula_inputs(STREAM_LATENT, f->h.input_scale, size, zn, in->z);
   in->x = scalar_alloc(size, xn);
-  formula_inputs(STREAM_REAL, f->input_scale, size, xn, in->x);
+  formula_inputs(STREAM_REAL, f->h.input_scale, size, xn, in->x);
   in->z_rep = scalar_alloc(size, REPEATS * zn);
   in->x_rep = scalar_alloc(size, REPEATS * xn);
   for (int r = 0; r < REPEATS; r++) {
@@ -387,7 +366,7 @@ static void fill(void *buf, int size, int64_t n, double v) {
 static void run_backward(const GradFixture *f, const Fns *fn, const void *params, int n,
                          const void *x, const void *z, Grads *out) {
   int size = fn->size;
-  int64_t nd = f->param_count - f->g_param_count, ng = f->g_param_count;
+  int64_t nd = f->h.param_count - f->h.g_param_count, ng = f->h.g_param_count;
   void *gd = scalar_alloc(size, nd), *gg = scalar_alloc(size, ng);
   fill(gd, size, nd, NAN);
   fill(gg, size, ng, NAN);
@@ -456,7 +435,7 @@ static void grad_tolerance(int size, double *rtol, double *atol) {
 static void cmp_entries(Cmp *c, const GradFixture *f, const char *fn, const Entry *want,
                         int count, const double *got, int64_t base) {
   double rtol, atol;
-  grad_tolerance(f->scalar_size, &rtol, &atol);
+  grad_tolerance(f->h.scalar_size, &rtol, &atol);
   for (int i = 0; i < count; i++) {
     int t = tensor_of(f, want[i].k);
     double g = got[want[i].k - base];
@@ -479,16 +458,16 @@ static void cmp_finite(Cmp *c, const GradFixture *f, const char *fn, const doubl
    means are the same) against PyTorch's, and the _backward losses against
    the _batch ones of the same build. */
 static void check_reference(const GradFixture *f, const Grads *r, const char *what) {
-  int64_t gpc = f->g_param_count;
-  Cmp c = {f->model, what, 0, 0};
-  cmp_loss(&c, f->scalar_size, "discriminator_loss_backward (loss)", r->d_loss, f->d_loss);
-  cmp_loss(&c, f->scalar_size, "generator_loss_backward (loss)", r->g_loss, f->g_loss);
-  cmp_loss(&c, f->scalar_size, "discriminator_loss_backward vs _batch", r->d_loss,
+  int64_t gpc = f->h.g_param_count;
+  Cmp c = {f->h.model, what, 0, 0};
+  cmp_loss(&c, f->h.scalar_size, "discriminator_loss_backward (loss)", r->d_loss, f->d_loss);
+  cmp_loss(&c, f->h.scalar_size, "generator_loss_backward (loss)", r->g_loss, f->g_loss);
+  cmp_loss(&c, f->h.scalar_size, "discriminator_loss_backward vs _batch", r->d_loss,
            r->d_loss_batch);
-  cmp_loss(&c, f->scalar_size, "generator_loss_backward vs _batch", r->g_loss, r->g_loss_batch);
+  cmp_loss(&c, f->h.scalar_size, "generator_loss_backward vs _batch", r->g_loss, r->g_loss_batch);
   cmp_entries(&c, f, "grad_d", f->d_grad, f->nd, r->d, gpc);
   cmp_entries(&c, f, "grad_g", f->g_grad, f->ng, r->g, 0);
-  cmp_finite(&c, f, "grad_d", r->d, gpc, f->param_count - gpc);
+  cmp_finite(&c, f, "grad_d", r->d, gpc, f->h.param_count - gpc);
   cmp_finite(&c, f, "grad_g", r->g, 0, gpc);
   cmp_finish(&c);
 }
@@ -498,14 +477,14 @@ static void check_reference(const GradFixture *f, const Grads *r, const char *wh
 static void check_same(const GradFixture *f, const Grads *got, const Grads *want,
                        const char *what) {
   double rtol, atol;
-  grad_tolerance(f->scalar_size, &rtol, &atol);
-  Cmp c = {f->model, what, 0, 0};
-  cmp_loss(&c, f->scalar_size, "discriminator_loss_backward (loss)", got->d_loss, want->d_loss);
-  cmp_loss(&c, f->scalar_size, "generator_loss_backward (loss)", got->g_loss, want->g_loss);
+  grad_tolerance(f->h.scalar_size, &rtol, &atol);
+  Cmp c = {f->h.model, what, 0, 0};
+  cmp_loss(&c, f->h.scalar_size, "discriminator_loss_backward (loss)", got->d_loss, want->d_loss);
+  cmp_loss(&c, f->h.scalar_size, "generator_loss_backward (loss)", got->g_loss, want->g_loss);
   for (int t = 0; t < f->ntensors; t++) {
     const Tensor *T = &f->tensors[t];
-    int is_d = T->offset >= f->g_param_count;
-    int64_t base = is_d ? f->g_param_count : 0;
+    int is_d = T->offset >= f->h.g_param_count;
+    int64_t base = is_d ? f->h.g_param_count : 0;
     const double *g = is_d ? got->d : got->g, *w = is_d ? want->d : want->g;
     double max = 0;
     for (int64_t k = T->offset; k < T->offset + T->count; k++)
@@ -524,27 +503,27 @@ static void check_same(const GradFixture *f, const Grads *got, const Grads *want
 static void check_empty_batch(const GradFixture *f, const Fns *fn, const Inputs *in,
                               const char *how) {
   int size = fn->size;
-  int64_t nd = f->param_count - f->g_param_count, ng = f->g_param_count;
+  int64_t nd = f->h.param_count - f->h.g_param_count, ng = f->h.g_param_count;
   void *gd = scalar_alloc(size, nd), *gg = scalar_alloc(size, ng);
   for (int n = 0; n >= -1; n--) {
     fill(gd, size, nd, 42);
     fill(gg, size, ng, 42);
     double d = d_backward(fn, in->params, n, in->x, in->z, gd);
     double g = g_backward(fn, in->params, n, in->z, gg);
-    cr_expect(d == 0, "%s: %s: discriminator_loss_backward(n = %d) = %.17g, want 0", f->model,
+    cr_expect(d == 0, "%s: %s: discriminator_loss_backward(n = %d) = %.17g, want 0", f->h.model,
               how, n, d);
-    cr_expect(g == 0, "%s: %s: generator_loss_backward(n = %d) = %.17g, want 0", f->model, how,
+    cr_expect(g == 0, "%s: %s: generator_loss_backward(n = %d) = %.17g, want 0", f->h.model, how,
               n, g);
     int64_t k = 0;
     while (k < nd && scalar_load(gd, size, k) == 42)
       k++;
     cr_expect(k == nd, "%s: %s: discriminator_loss_backward(n = %d) wrote grad_d[%" PRId64 "]",
-              f->model, how, n, k);
+              f->h.model, how, n, k);
     k = 0;
     while (k < ng && scalar_load(gg, size, k) == 42)
       k++;
     cr_expect(k == ng, "%s: %s: generator_loss_backward(n = %d) wrote grad_g[%" PRId64 "]",
-              f->model, how, n, k);
+              f->h.model, how, n, k);
   }
   free(gd);
   free(gg);
@@ -577,42 +556,42 @@ static void teardown(void) {
 
 /* The compiled model's layout against the fixture's. */
 static void check_info(const GradFixture *f, const ganc_info *info, int size) {
-  cr_assert_eq(info->scalar_size, size, "%s: scalar_size %d, want %d", f->model,
+  cr_assert_eq(info->scalar_size, size, "%s: scalar_size %d, want %d", f->h.model,
                info->scalar_size, size);
-  cr_assert(info->param_count == f->param_count && info->g_param_count == f->g_param_count &&
-                info->d_param_count == f->param_count - f->g_param_count &&
-                info->latent_size == f->latent_size && info->obs_size == f->obs_size &&
+  cr_assert(info->param_count == f->h.param_count && info->g_param_count == f->h.g_param_count &&
+                info->d_param_count == f->h.param_count - f->h.g_param_count &&
+                info->latent_size == f->h.latent_size && info->obs_size == f->h.obs_size &&
                 info->ntensors == f->ntensors,
-            "%s: the compiled model's sizes differ from %s", f->model, f->path);
+            "%s: the compiled model's sizes differ from %s", f->h.model, f->path);
   for (int i = 0; i < f->ntensors; i++)
     cr_assert(info->tensors[i].offset == f->tensors[i].offset &&
                   info->tensors[i].count == f->tensors[i].count,
               "%s: tensor %s: offset %" PRId64 " count %" PRId64 ", the fixture says %" PRId64
               " %" PRId64,
-              f->model, f->tensors[i].name, info->tensors[i].offset, info->tensors[i].count,
+              f->h.model, f->tensors[i].name, info->tensors[i].offset, info->tensors[i].count,
               f->tensors[i].offset, f->tensors[i].count);
 }
 
 static Fns open_jit(const GradFixture *f) {
   static char err[8192];
-  state.model = ganc_jit(f->file, err, sizeof err);
-  cr_assert_not_null(state.model, "%s: ganc_jit(%s) failed:\n%s", f->model, f->file, err);
-  const ganc_info *info = ganc_find_model(state.model, f->model);
-  cr_assert_not_null(info, "%s: no model %s in %s", f->model, f->model, f->file);
-  check_info(f, info, f->scalar_size);
-  return fns_bind(state.model, NULL, f->model, f->scalar_size, "JIT");
+  state.model = ganc_jit(f->h.file, err, sizeof err);
+  cr_assert_not_null(state.model, "%s: ganc_jit(%s) failed:\n%s", f->h.model, f->h.file, err);
+  const ganc_info *info = ganc_find_model(state.model, f->h.model);
+  cr_assert_not_null(info, "%s: no model %s in %s", f->h.model, f->h.model, f->h.file);
+  check_info(f, info, f->h.scalar_size);
+  return fns_bind(state.model, NULL, f->h.model, f->h.scalar_size, "JIT");
 }
 
 static Fns open_aot(const GradFixture *f) {
   static char why[16384];
-  state.so = aot_build(f->file, "gcc", why, sizeof why);
-  cr_assert_not_null(state.so, "%s: %s", f->model, why);
-  return fns_bind(NULL, state.so, f->model, f->scalar_size, "gcc");
+  state.so = aot_build(f->h.file, "gcc", why, sizeof why);
+  cr_assert_not_null(state.so, "%s: %s", f->h.model, why);
+  return fns_bind(NULL, state.so, f->h.model, f->h.scalar_size, "gcc");
 }
 
 static const GradFixture *setup(const char *name) {
   grad_fixture_load(&state.fixture, name);
-  inputs_make(&state.fixture, state.fixture.scalar_size, &state.inputs);
+  inputs_make(&state.fixture, state.fixture.h.scalar_size, &state.inputs);
   return &state.fixture;
 }
 
@@ -621,10 +600,10 @@ static const GradFixture *setup(const char *name) {
 static void check_build(const GradFixture *f, const Fns *fn, Grads *out, const char *how) {
   const Inputs *in = &state.inputs;
   char what[64];
-  run_backward(f, fn, in->params, f->batch, in->x, in->z, out);
+  run_backward(f, fn, in->params, f->h.batch, in->x, in->z, out);
   snprintf(what, sizeof what, "%s vs PyTorch", how);
   check_reference(f, out, what);
-  run_backward(f, fn, in->params, REPEATS * f->batch, in->x_rep, in->z_rep, &state.rep);
+  run_backward(f, fn, in->params, REPEATS * f->h.batch, in->x_rep, in->z_rep, &state.rep);
   snprintf(what, sizeof what, "%s, batch repeated %d times, vs PyTorch", how, REPEATS);
   check_reference(f, &state.rep, what);
   check_empty_batch(f, fn, in, how);
@@ -642,16 +621,16 @@ static double tensor_scale(const Tensor *t) {
 static void fd_check(Cmp *c, const GradFixture *f, const Fns *fn, double *params, int64_t k,
                      const Tensor *t, double analytic) {
   const Inputs *in = &state.inputs;
-  int is_d = k >= f->g_param_count;
+  int is_d = k >= f->h.g_param_count;
   double p = params[k];
   double h = FD_STEP * fmax(fabs(p), tensor_scale(t));
   double plus = p + h, minus = p - h;
   params[k] = plus;
-  double lp = is_d ? d_batch(fn, params, f->batch, in->x, in->z)
-                   : g_batch(fn, params, f->batch, in->z);
+  double lp = is_d ? d_batch(fn, params, f->h.batch, in->x, in->z)
+                   : g_batch(fn, params, f->h.batch, in->z);
   params[k] = minus;
-  double lm = is_d ? d_batch(fn, params, f->batch, in->x, in->z)
-                   : g_batch(fn, params, f->batch, in->z);
+  double lm = is_d ? d_batch(fn, params, f->h.batch, in->x, in->z)
+                   : g_batch(fn, params, f->h.batch, in->z);
   params[k] = p;
   double fd = (lp - lm) / (plus - minus); /* plus - minus is exact */
   double tol = FD_RTOL * fabs(fd) + FD_ATOL;
@@ -665,8 +644,8 @@ static void fd_check(Cmp *c, const GradFixture *f, const Fns *fn, double *params
 static void fd_model(const GradFixture *f, const Fns *fn, int samples, const char *what) {
   Grads g = {0};
   Inputs *in = &state.inputs;
-  run_backward(f, fn, in->params, f->batch, in->x, in->z, &g);
-  Cmp c = {f->model, what, 0, 0};
+  run_backward(f, fn, in->params, f->h.batch, in->x, in->z, &g);
+  Cmp c = {f->h.model, what, 0, 0};
   cmp_loss(&c, 8, "discriminator_loss_backward vs _batch", g.d_loss, g.d_loss_batch);
   cmp_loss(&c, 8, "generator_loss_backward vs _batch", g.g_loss, g.g_loss_batch);
   int checked = 0;
@@ -681,13 +660,13 @@ static void fd_model(const GradFixture *f, const Fns *fn, int samples, const cha
         k += (int64_t)(splitmix64(((uint64_t)STREAM_FD_SAMPLE << 32) +
                                   (uint64_t)(samples * i + j)) %
                        (uint64_t)t->count);
-      int is_d = k >= f->g_param_count;
-      double analytic = is_d ? g.d[k - f->g_param_count] : g.g[k];
+      int is_d = k >= f->h.g_param_count;
+      double analytic = is_d ? g.d[k - f->h.g_param_count] : g.g[k];
       fd_check(&c, f, fn, in->params, k, t, analytic);
       checked++;
     }
   }
-  cr_log_info("%s: %s: %d parameters", f->model, what, checked);
+  cr_log_info("%s: %s: %d parameters", f->h.model, what, checked);
   cmp_finish(&c);
   grads_free(&g);
 }
@@ -810,15 +789,15 @@ ParameterizedTest(FixtureName *fx, gradients, aot_matches_jit, .fini = teardown)
   const GradFixture *f = setup(fx->name);
   Fns jit = open_jit(f), aot = open_aot(f);
   const Inputs *in = &state.inputs;
-  run_backward(f, &jit, in->params, f->batch, in->x, in->z, &state.jit);
-  run_backward(f, &aot, in->params, f->batch, in->x, in->z, &state.aot);
+  run_backward(f, &jit, in->params, f->h.batch, in->x, in->z, &state.jit);
+  run_backward(f, &aot, in->params, f->h.batch, in->x, in->z, &state.aot);
   check_same(f, &state.aot, &state.jit, "gcc vs JIT");
 }
 
 /* Every parameter of the double models of tests/models. */
 ParameterizedTest(FixtureName *fx, gradients, finite_differences, .fini = teardown) {
   const GradFixture *f = setup(fx->name);
-  cr_assert_eq(f->scalar_size, 8);
+  cr_assert_eq(f->h.scalar_size, 8);
   Fns fn = open_jit(f);
   fd_model(f, &fn, 0, "JIT, finite differences");
 }
@@ -831,14 +810,14 @@ ParameterizedTest(FixtureName *fx, gradients, finite_differences_as_double, .fin
   inputs_make(f, 8, &state.inputs);
   static char err[8192];
   char label[300];
-  snprintf(label, sizeof label, "%s (as double)", f->file);
-  state.source = as_double(f->file);
+  snprintf(label, sizeof label, "%s (as double)", f->h.file);
+  state.source = as_double(f->h.file);
   state.model = ganc_jit_string(state.source, label, err, sizeof err);
   cr_assert_not_null(state.model, "%s: ganc_jit_string failed:\n%s", label, err);
-  const ganc_info *info = ganc_find_model(state.model, f->model);
-  cr_assert_not_null(info, "%s: no model %s", label, f->model);
+  const ganc_info *info = ganc_find_model(state.model, f->h.model);
+  cr_assert_not_null(info, "%s: no model %s", label, f->h.model);
   check_info(f, info, 8);
-  Fns fn = fns_bind(state.model, NULL, f->model, 8, "JIT (as double)");
+  Fns fn = fns_bind(state.model, NULL, f->h.model, 8, "JIT (as double)");
   fd_model(f, &fn, FD_SAMPLES, "JIT as double, finite differences");
 }
 
