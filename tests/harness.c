@@ -85,6 +85,21 @@ const char *scratch_path(const char *name)
   return p;
 }
 
+int scratch_entries(void)
+{
+  DIR *d = opendir(scratch_dir);
+  if (!d) {
+    perror(scratch_dir);
+    abort();
+  }
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  return n;
+}
+
 static int exit_status(int raw)
 {
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + (WIFSIGNALED(raw) ? WTERMSIG(raw) : 0);

@@ -33,6 +33,8 @@ extern char scratch_dir[64];
 void scratch_open(void);
 void scratch_close(void);
 const char *scratch_path(const char *name);
+/* The files and folders in it. */
+int scratch_entries(void);
 
 /* A fresh temporary folder (removed by tmpdir_remove). */
 char *tmpdir_make(void);

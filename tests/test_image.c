@@ -1,5 +1,4 @@
 /* test_image.c — PNG grids and scatter plots, read back with libpng. */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +12,6 @@
 #include "test.h"
 
 TestSuite(image, .init = scratch_open, .fini = scratch_close);
-
-static int count_dir_entries(void)
-{
-  DIR *d = opendir(scratch_dir);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-  closedir(d);
-  return n;
-}
 
 /* ---- Reading PNGs back ---- */
 
@@ -152,7 +140,7 @@ Test(image, grid_errors)
   cr_assert_eq(ganc_png_grid(scratch_path("x.png"), s, 4, 0, 1, 2, 3, err, sizeof err), -1);
   cr_assert_eq(ganc_png_grid(scratch_path("nodir/x.png"), s, 4, 1, 1, 2, 3, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "nodir/x.png"), "%s", err);
-  cr_assert_eq(count_dir_entries(), 0);
+  cr_assert_eq(scratch_entries(), 0);
 }
 
 /* ---- Scatter plots ---- */
@@ -251,5 +239,5 @@ Test(image, scatter_into_missing_directory)
   char err[256];
   cr_assert_eq(ganc_png_scatter(scratch_path("nodir/s.png"), pts, 4, 1, NULL, 0, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "nodir/s.png"), "%s", err);
-  cr_assert_eq(count_dir_entries(), 0);
+  cr_assert_eq(scratch_entries(), 0);
 }

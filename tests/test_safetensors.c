@@ -1,6 +1,5 @@
 /* test_safetensors.c — weights and checkpoints: round trips, files written
  * byte by byte from the format's description, and every kind of broken file. */
-#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,18 +66,6 @@ static ganc_info mini_info(void)
 
 TestSuite(safetensors, .init = scratch_open, .fini = scratch_close);
 
-static int count_dir_entries(const char *dir)
-{
-  DIR *d = opendir(dir);
-  cr_assert_not_null(d);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-  closedir(d);
-  return n;
-}
-
 /* ---- Writing files byte by byte ---- */
 
 static void write_bytes(const char *path, const void *bytes, size_t n)
@@ -144,6 +131,18 @@ static void expect_error(const char *header, size_t ndata, const char *want)
   cr_assert_not_null(strstr(err, path), "error '%s' does not name the file", err);
   for (int i = 0; i < MINI_PARAMS; i++)
     cr_assert_eq(params[i], 42, "params changed by a failed load");
+}
+
+/* The mini header with the text at `at` overwritten by `with` (as many
+   characters as it has), 28 bytes of data: must fail with want. */
+static void expect_edit_error(const char *at, const char *with, const char *want)
+{
+  char h[2048];
+  snprintf(h, sizeof h, "%s}", mini_header);
+  char *p = strstr(h, at);
+  cr_assert_not_null(p, "the mini header has no %s", at);
+  memcpy(p, with, strlen(with));
+  expect_error(h, 28, want);
 }
 
 /* mini_header with `extra` spliced in before the closing brace */
@@ -470,34 +469,23 @@ Test(safetensors, unexpected_tensor)
 
 Test(safetensors, shape_mismatch)
 {
-  char h[2048];
-  snprintf(h, sizeof h, "%s}", mini_header);
-  memcpy(strstr(h, "[2,1]"), "[1,2]", 5);
-  expect_error(h, 28, "tensor 'generator.0.weight' has shape [1, 2] but the model expects [2, 1]");
+  expect_edit_error("[2,1]", "[1,2]", "tensor 'generator.0.weight' has shape [1, 2] but the model expects [2, 1]");
 }
 
 Test(safetensors, rank_mismatch)
 {
-  char h[2048];
-  snprintf(h, sizeof h, "%s}", mini_header);
-  memcpy(strstr(h, "\"shape\":[2]"), "\"shape\":[] ", 11);
-  expect_error(h, 28, "tensor 'generator.0.bias' has shape [] but the model expects [2]");
+  expect_edit_error("\"shape\":[2]", "\"shape\":[] ",
+                    "tensor 'generator.0.bias' has shape [] but the model expects [2]");
 }
 
 Test(safetensors, unknown_dtype)
 {
-  char h[2048];
-  snprintf(h, sizeof h, "%s}", mini_header);
-  memcpy(strstr(h, "\"F32\",\"shape\":[2]"), "\"F16\"", 5);
-  expect_error(h, 28, "tensor 'generator.0.bias' has dtype 'F16'");
+  expect_edit_error("\"F32\",\"shape\":[2]", "\"F16\"", "tensor 'generator.0.bias' has dtype 'F16'");
 }
 
 Test(safetensors, offsets_do_not_match_size)
 {
-  char h[2048];
-  snprintf(h, sizeof h, "%s}", mini_header);
-  memcpy(strstr(h, "[8,16]"), "[8,12]", 6);
-  expect_error(h, 28, "tensor 'generator.0.bias' has data_offsets [8, 12]");
+  expect_edit_error("[8,16]", "[8,12]", "tensor 'generator.0.bias' has data_offsets [8, 12]");
 }
 
 Test(safetensors, offsets_out_of_the_file)
@@ -507,10 +495,7 @@ Test(safetensors, offsets_out_of_the_file)
 
 Test(safetensors, overlapping_tensors)
 {
-  char h[2048];
-  snprintf(h, sizeof h, "%s}", mini_header);
-  memcpy(strstr(h, "[8,16]"), "[4,12]", 6);
-  expect_error(h, 28, "tensors 'generator.0.weight' and 'generator.0.bias' overlap");
+  expect_edit_error("[8,16]", "[4,12]", "tensors 'generator.0.weight' and 'generator.0.bias' overlap");
 }
 
 Test(safetensors, duplicate_key)
@@ -653,7 +638,7 @@ Test(safetensors, save_into_missing_directory)
   const char *path = scratch_path("nodir/w.safetensors");
   cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "nodir/w.safetensors"), "%s", err);
-  cr_assert_eq(count_dir_entries(scratch_dir), 0);
+  cr_assert_eq(scratch_entries(), 0);
 }
 
 Test(safetensors, failed_save_leaves_target_and_no_temporary)
@@ -670,7 +655,7 @@ Test(safetensors, failed_save_leaves_target_and_no_temporary)
   struct stat st;
   cr_assert_eq(stat(path, &st), 0);
   cr_assert(S_ISDIR(st.st_mode));
-  cr_assert_eq(count_dir_entries(scratch_dir), 1, "a temporary file was left behind");
+  cr_assert_eq(scratch_entries(), 1, "a temporary file was left behind");
 }
 
 Test(safetensors, save_replaces_existing_file)
@@ -685,5 +670,5 @@ Test(safetensors, save_replaces_existing_file)
   cr_assert_eq(ganc_save_weights(&info, path, b, NULL, err, sizeof err), 0);
   cr_assert_eq(ganc_load_weights(&info, path, back, NULL, err, sizeof err), 0);
   cr_assert_eq(memcmp(b, back, sizeof back), 0);
-  cr_assert_eq(count_dir_entries(scratch_dir), 1);
+  cr_assert_eq(scratch_entries(), 1);
 }
