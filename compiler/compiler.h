@@ -248,7 +248,6 @@ typedef struct IrModel {
   const Model *model;
   Graph gen, disc;
   int tile;            /* samples that pass through the layers together */
-  int64_t gen_cs, disc_cs; /* scalars of each stack's kernel scratch (cs) at that tile */
   int64_t stack_bytes; /* the most any emitted function keeps on the stack */
 } IrModel;
 
@@ -269,10 +268,12 @@ typedef struct Ir {
 
 /* NULL after reporting a model that does not fit the stack budget. */
 Ir *lower_program(Arena *a, Diag *d, const Program *prog);
-/* The samples a convolution layer takes at once in tiles of t, and the
-   scalars of a stack's convolution scratch for them. */
+/* The samples a convolution layer takes at once in tiles of t, the
+   scalars of a stack's convolution scratch for them, and of its forward
+   kernels' scratch (convolutions' or dense layers'). */
 int conv_group(const Layer *l, int64_t t);
 int64_t conv_scratch(const Graph *g, int64_t t);
+int64_t kernel_scratch(const Graph *g, int64_t t);
 /* relu, leaky_relu, tanh, sigmoid: one output per input, in place allowed. */
 int op_is_elementwise(OpKind k);
 

@@ -323,7 +323,7 @@ static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, cons
 static void put_kernel_scratch(Emitter *e, const Graph *g, int forward)
 {
   int64_t conv = conv_scratch(g, e->ir->tile);
-  int64_t n = !forward ? conv : g == &e->ir->gen ? e->ir->gen_cs : e->ir->disc_cs;
+  int64_t n = forward ? kernel_scratch(g, e->ir->tile) : conv;
   if (n)
     put(e, "  scalar cs[%lld]; /* %s */\n", (long long)n,
         n > conv ? "a dense layer's input tile, transposed" : "a convolution's windows");

@@ -124,7 +124,7 @@ int64_t conv_scratch(const Graph *g, int64_t t)
 /* Scalars of a stack's forward kernel scratch for tiles of t samples: dense
    takes the tile transposed, rounded up to 16 samples, from 8 samples on
    (kernels.inc: DENSE_GEMM_MIN and dense). */
-static int64_t kernel_scratch(const Graph *g, int64_t t)
+int64_t kernel_scratch(const Graph *g, int64_t t)
 {
   return max2(conv_scratch(g, t), t >= 8 ? (t + 15) / 16 * 16 * g->dense_in : 0);
 }
@@ -152,8 +152,6 @@ static int choose_tile(Diag *d, IrModel *m)
     m->stack_bytes = stack_scalars(m, t) * size;
     if (m->stack_bytes <= STACK_BUDGET) {
       m->tile = t;
-      m->gen_cs = kernel_scratch(&m->gen, t);
-      m->disc_cs = kernel_scratch(&m->disc, t);
       return 1;
     }
   }
