@@ -16,7 +16,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 STD     := -std=c11 -D_POSIX_C_SOURCE=200809L
-INCS    := -Icompiler -Iruntime -Ibuild
+INCS    := -Icompiler -Ijit -Icli -Iruntime -Ibuild
 LIBS    := -ltcc -lcjson -lpng -lz -lm -ldl -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -39,8 +39,15 @@ else
   say =
 endif
 
+# The layers, each depending only on those below it:
+#   cli/       the ganc command (driver, bench, summaries, output files)
+#   jit/       compile in memory with libtcc and look up the emitted functions
+#   compiler/  .gan text to C text: lexer, parser, checker, lowering, emitter
+#   runtime/   what programs link: kernels, rng, Adam, safetensors, data, images, training
 COMPILER := arena diag check lower emit compile
-RUNTIME  := jit rng adam safetensors data image train
+JIT      := jit
+RUNTIME  := rng adam safetensors data image train
+CLI      := main bench
 # The JIT's kernels: per scalar type, and on x86-64 per instruction set level.
 ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
   KERNEL_LEVELS := v1 v3 v4
@@ -50,7 +57,7 @@ endif
 KERNEL_OBJS := $(foreach l,$(KERNEL_LEVELS),$(B)/runtime/kernels_f32_$(l).o $(B)/runtime/kernels_f64_$(l).o)
 kernel_march = $(if $(filter v3,$(1)),-march=x86-64-v3,$(if $(filter v4,$(1)),-march=x86-64-v4))
 LIB_OBJS := $(B)/parser.o $(B)/lexer.o \
-            $(COMPILER:%=$(B)/compiler/%.o) $(RUNTIME:%=$(B)/runtime/%.o) \
+            $(COMPILER:%=$(B)/compiler/%.o) $(JIT:%=$(B)/jit/%.o) $(RUNTIME:%=$(B)/runtime/%.o) \
             $(KERNEL_OBJS)
 TESTS    := $(patsubst tests/%.c,$(B)/tests/%.o,$(wildcard tests/*.c))
 
@@ -107,12 +114,24 @@ $(B)/lexer.o: $(B)/lexer.c $(B)/parser.h compiler/compiler.h
 
 # ---- compiler, runtime, CLI -------------------------------------------------
 
-$(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h runtime/train.h compiler/bench.h
+RUNTIME_H := runtime/ganc.h runtime/io.h runtime/train.h
+
+$(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h $(RUNTIME_H)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/runtime/%.o: runtime/%.c runtime/ganc.h runtime/io.h runtime/train.h compiler/compiler.h
+$(B)/jit/%.o: jit/%.c compiler/compiler.h $(B)/parser.h $(RUNTIME_H) runtime/kernels.h
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/cli/%.o: cli/%.c $(wildcard cli/*.h) compiler/compiler.h $(B)/parser.h $(RUNTIME_H)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/runtime/%.o: runtime/%.c $(RUNTIME_H)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) $(HOT) -c -o $@ $<
@@ -146,7 +165,7 @@ $(B)/libganc.a: $(LIB_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/ganc: $(B)/compiler/main.o $(B)/compiler/bench.o $(B)/libganc.a
+$(B)/ganc: $(CLI:%=$(B)/cli/%.o) $(B)/libganc.a
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -20,6 +20,47 @@ extern "C" {
 /* One compiled .gan file: every model in it, compiled together. */
 typedef struct ganc_model ganc_model;
 
+/* How a call failed: the user's input (a model, data or weights file), or a
+   broken invariant inside ganc (a bug). */
+typedef enum ganc_status {
+  GANC_OK = 0,
+  GANC_EUSER = 1,
+  GANC_EINTERNAL = 3,
+} ganc_status;
+
+/* The functions ganc emits for every model NAME, named NAME_SUFFIX, in the
+   order its header declares them (grep ORDER FN: the compiler's emitter
+   describes each one's arguments in this order). */
+#define GANC_FUNCTIONS(X)                                         \
+  X(GENERATE, generate)                                           \
+  X(FAKE_SCORE, fake_score)                                       \
+  X(REAL_SCORE, real_score)                                       \
+  X(DISCRIMINATOR_LOSS, discriminator_loss)                       \
+  X(GENERATOR_LOSS, generator_loss)                               \
+  X(GENERATE_BATCH, generate_batch)                               \
+  X(REAL_SCORE_BATCH, real_score_batch)                           \
+  X(FAKE_SCORE_BATCH, fake_score_batch)                           \
+  X(DISCRIMINATOR_LOSS_BATCH, discriminator_loss_batch)           \
+  X(GENERATOR_LOSS_BATCH, generator_loss_batch)                   \
+  X(DISCRIMINATOR_LOSS_BACKWARD, discriminator_loss_backward)     \
+  X(GENERATOR_LOSS_BACKWARD, generator_loss_backward)
+
+typedef enum ganc_fn {
+#define GANC_FN_ENUM(id, suffix) GANC_FN_##id,
+  GANC_FUNCTIONS(GANC_FN_ENUM)
+#undef GANC_FN_ENUM
+  GANC_NFNS
+} ganc_fn;
+
+/* "generate_batch" for GANC_FN_GENERATE_BATCH; NULL out of range. */
+const char *ganc_fn_suffix(ganc_fn fn);
+
+/* Every emitted function of one model, by ganc_fn: from the JIT
+   (ganc_functions) or from any build of the emitted C (dlsym). */
+typedef struct ganc_fns {
+  void *fn[GANC_NFNS];
+} ganc_fns;
+
 /* A parameter tensor: a slice of the model's flat parameter array. */
 typedef struct ganc_tensor {
   char name[48];              /* "generator.0.weight", as PyTorch names it */
@@ -42,13 +83,17 @@ typedef struct ganc_info {
 } ganc_info;
 
 /* Compile every model in a .gan file in memory (libtcc). NULL on failure,
-   with the diagnostics (same format as the CLI) in err. */
-ganc_model *ganc_jit(const char *path, char *err, size_t errlen);
+   with the diagnostics (same format as the CLI) in err and, if status is
+   not NULL, the kind of failure in *status (GANC_OK on success). */
+ganc_model *ganc_jit(const char *path, char *err, size_t errlen, ganc_status *status);
 /* The same for source text; name_for_diagnostics stands for the file name. */
 ganc_model *ganc_jit_string(const char *source, const char *name_for_diagnostics,
-                            char *err, size_t errlen);
+                            char *err, size_t errlen, ganc_status *status);
 /* An emitted symbol by name, e.g. "fashion_mlp_generate"; NULL if absent. */
 void *ganc_symbol(ganc_model *m, const char *name);
+/* Every emitted function of info's model (one of m's) into fns. 0, or -1
+   if one is missing. */
+int ganc_functions(ganc_model *m, const ganc_info *info, ganc_fns *fns);
 /* Free everything ganc_jit made; symbols from it become invalid. */
 void ganc_free(ganc_model *m);
 

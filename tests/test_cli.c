@@ -203,7 +203,7 @@ Test(cli, install_and_pkg_config, .timeout = 120)
            "cat > %s/embed.c <<'EOF'\n"
            "#include <ganc.h>\n#include <stdio.h>\n"
            "int main(void) {\n  char err[4096];\n"
-           "  ganc_model *m = ganc_jit(\"models/ring8.gan\", err, sizeof err);\n"
+           "  ganc_model *m = ganc_jit(\"models/ring8.gan\", err, sizeof err, NULL);\n"
            "  if (!m) { fputs(err, stderr); return 1; }\n"
            "  const ganc_info *info = ganc_find_model(m, \"ring8\");\n"
            "  float (*fake)(const float *, const float *);\n"

@@ -581,7 +581,7 @@ static void check_info(const Fixture *f, const ganc_info *info) {
 
 static void jit_open(const Fixture *f, Api *api) {
   static char err[8192];
-  state.jit = ganc_jit(f->h.file, err, sizeof err);
+  state.jit = ganc_jit(f->h.file, err, sizeof err, NULL);
   cr_assert_not_null(state.jit, "%s: ganc_jit(%s) failed:\n%s", f->h.model, f->h.file, err);
   const ganc_info *info = ganc_find_model(state.jit, f->h.model);
   cr_assert_not_null(info, "%s: ganc_find_model found no model %s in %s", f->h.model, f->h.model,
@@ -734,7 +734,7 @@ Test(conformance, every_model_has_a_fixture) {
       continue;
     for (size_t i = 0; i < g.gl_pathc; i++) {
       static char err[8192];
-      ganc_model *m = ganc_jit(g.gl_pathv[i], err, sizeof err);
+      ganc_model *m = ganc_jit(g.gl_pathv[i], err, sizeof err, NULL);
       cr_expect_not_null(m, "ganc_jit(%s) failed:\n%s", g.gl_pathv[i], err);
       for (int j = 0; m && j < ganc_model_count(m); j++) {
         const char *name = ganc_model_info(m, j)->name;

@@ -64,7 +64,7 @@ static void run_one(const char *source, const char *type, Path path, const char 
   static char err[8192];
   char *src = with_scalar(source, type), label[128];
   snprintf(label, sizeof label, "%s (scalar %s, %s)", model, type, path == JIT ? "JIT" : "gcc");
-  ganc_model *jit = ganc_jit_string(src, label, err, sizeof err);
+  ganc_model *jit = ganc_jit_string(src, label, err, sizeof err, NULL);
   cr_assert_not_null(jit, "%s: ganc_jit_string failed:\n%s", label, err);
   const ganc_info *info = ganc_find_model(jit, model);
   cr_assert_not_null(info, "%s: no model %s", label, model);

@@ -574,7 +574,7 @@ static void check_info(const GradFixture *f, const ganc_info *info, int size) {
 
 static Fns open_jit(const GradFixture *f) {
   static char err[8192];
-  state.model = ganc_jit(f->h.file, err, sizeof err);
+  state.model = ganc_jit(f->h.file, err, sizeof err, NULL);
   cr_assert_not_null(state.model, "%s: ganc_jit(%s) failed:\n%s", f->h.model, f->h.file, err);
   const ganc_info *info = ganc_find_model(state.model, f->h.model);
   cr_assert_not_null(info, "%s: no model %s in %s", f->h.model, f->h.model, f->h.file);
@@ -812,7 +812,7 @@ ParameterizedTest(FixtureName *fx, gradients, finite_differences_as_double, .fin
   char label[300];
   snprintf(label, sizeof label, "%s (as double)", f->h.file);
   state.source = as_double(f->h.file);
-  state.model = ganc_jit_string(state.source, label, err, sizeof err);
+  state.model = ganc_jit_string(state.source, label, err, sizeof err, NULL);
   cr_assert_not_null(state.model, "%s: ganc_jit_string failed:\n%s", label, err);
   const ganc_info *info = ganc_find_model(state.model, f->h.model);
   cr_assert_not_null(info, "%s: no model %s", label, f->h.model);
@@ -830,7 +830,7 @@ Test(gradients, every_model_has_a_fixture) {
     char **files = list_files(dirs[d], ".gan");
     for (char **file = files; *file; file++) {
       static char err[8192];
-      ganc_model *m = ganc_jit(*file, err, sizeof err);
+      ganc_model *m = ganc_jit(*file, err, sizeof err, NULL);
       cr_expect_not_null(m, "ganc_jit(%s) failed:\n%s", *file, err);
       for (int j = 0; m && j < ganc_model_count(m); j++) {
         char path[512];

@@ -12,7 +12,7 @@
 Test(jit, metadata)
 {
   char err[4096];
-  ganc_model *m = ganc_jit("models/fashion_mlp.gan", err, sizeof err);
+  ganc_model *m = ganc_jit("models/fashion_mlp.gan", err, sizeof err, NULL);
   cr_assert(m, "%s", err);
   cr_expect_str_empty(err);
   cr_assert_eq(ganc_model_count(m), 1);
@@ -56,15 +56,15 @@ Test(jit, metadata)
 Test(jit, errors_come_back_in_err)
 {
   char err[4096];
-  cr_expect_null(ganc_jit_string("model m { latent [2] }", "mine.gan", err, sizeof err));
+  cr_expect_null(ganc_jit_string("model m { latent [2] }", "mine.gan", err, sizeof err, NULL));
   cr_expect(strncmp(err, "mine.gan:1:7: error: model 'm' has no 'observation', 'generator' or "
                          "'discriminator' declaration\n", 90) == 0, "%s", err);
-  cr_expect_null(ganc_jit("no/such.gan", err, sizeof err));
+  cr_expect_null(ganc_jit("no/such.gan", err, sizeof err, NULL));
   cr_expect_str_eq(err, "ganc: cannot open 'no/such.gan': No such file or directory");
   char small[16];
-  cr_expect_null(ganc_jit_string("model", "x", small, sizeof small));
+  cr_expect_null(ganc_jit_string("model", "x", small, sizeof small, NULL));
   cr_expect_eq(strlen(small), sizeof small - 1, "truncated, terminated");
-  cr_expect_null(ganc_jit_string(NULL, NULL, err, sizeof err));
+  cr_expect_null(ganc_jit_string(NULL, NULL, err, sizeof err, NULL));
   cr_expect(strstr(err, "no model in file") != NULL, "%s", err);
 }
 
@@ -72,7 +72,7 @@ Test(jit, string_and_file_agree)
 {
   char err[4096];
   char *src = slurp("models/ring8.gan", NULL);
-  ganc_model *a = ganc_jit_string(src, "ring8", err, sizeof err), *b = ganc_jit("models/ring8.gan", err, sizeof err);
+  ganc_model *a = ganc_jit_string(src, "ring8", err, sizeof err, NULL), *b = ganc_jit("models/ring8.gan", err, sizeof err, NULL);
   cr_assert(a && b, "%s", err);
   const ganc_info *info = ganc_model_info(a, 0);
   float *p = malloc(sizeof(float) * (size_t)info->param_count);
@@ -97,7 +97,7 @@ static void *compile_many(void *arg)
   long *failures = arg;
   for (int i = 0; i < 20; i++) {
     char err[4096];
-    ganc_model *m = ganc_jit("models/ring8.gan", err, sizeof err);
+    ganc_model *m = ganc_jit("models/ring8.gan", err, sizeof err, NULL);
     if (!m) {
       (*failures)++;
       continue;
@@ -162,7 +162,7 @@ Test(rng, deterministic_and_distributed)
 Test(rng, xavier_uniform_init)
 {
   char err[4096];
-  ganc_model *m = ganc_jit("models/fashion_mlp.gan", err, sizeof err);
+  ganc_model *m = ganc_jit("models/fashion_mlp.gan", err, sizeof err, NULL);
   cr_assert(m, "%s", err);
   const ganc_info *info = ganc_model_info(m, 0);
   float *p = malloc(sizeof(float) * (size_t)info->param_count), *q = malloc(sizeof(float) * (size_t)info->param_count);

@@ -159,7 +159,7 @@ static void check_dir(const char *dir, int ahead_of_time)
   cr_assert(files[0], "no models in %s", dir);
   for (char **f = files; *f; f++) {
     char err[4096];
-    ganc_model *jit = ganc_jit(*f, err, sizeof err);
+    ganc_model *jit = ganc_jit(*f, err, sizeof err, NULL);
     cr_assert(jit, "%s", err);
     Aot *aot = NULL;
     if (ahead_of_time) {

@@ -87,7 +87,7 @@ static Ring8 ring8_open(void)
 {
   Ring8 r = {0};
   char err[4096];
-  r.m = ganc_jit("models/ring8.gan", err, sizeof err);
+  r.m = ganc_jit("models/ring8.gan", err, sizeof err, NULL);
   cr_assert(r.m, "%s", err);
   r.info = ganc_find_model(r.m, "ring8");
   cr_assert(r.info);

@@ -41,7 +41,7 @@ static void expect_close(double got, double want, const char *what, int i)
 Test(safetensors, pytorch_written_weights)
 {
   char err[4096];
-  ganc_model *m = ganc_jit("models/ring8.gan", err, sizeof err);
+  ganc_model *m = ganc_jit("models/ring8.gan", err, sizeof err, NULL);
   cr_assert(m, "%s", err);
   const ganc_info *info = ganc_model_info(m, 0);
   float *p = malloc(sizeof(float) * (size_t)info->param_count);

@@ -235,7 +235,7 @@ Test(train, emitted_weights)
   cr_assert(sscanf(log, "%f %f", &got[0], &got[1]) == 2, "%s", log);
 
   char err[4096], path[700];
-  ganc_model *m = ganc_jit("models/ring8.gan", err, sizeof err);
+  ganc_model *m = ganc_jit("models/ring8.gan", err, sizeof err, NULL);
   cr_assert(m, "%s", err);
   const ganc_info *info = ganc_model_info(m, 0);
   float *p = malloc(sizeof(float) * (size_t)info->param_count);

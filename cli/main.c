@@ -317,7 +317,7 @@ typedef struct Jitted {
 static int jit_one(const char *file, const char *model, Jitted *j)
 {
   char err[16384];
-  j->m = ganc_jit(file, err, sizeof err);
+  j->m = ganc_jit(file, err, sizeof err, NULL);
   if (!j->m) {
     fputs(err, stderr);
     if (err[0] && err[strlen(err) - 1] != '\n')

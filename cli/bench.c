@@ -245,7 +245,7 @@ int bench_models(const char *file, const char *src, const Ir *ir, const char *on
   ganc_model *jit = NULL;
   for (int k = 0; k < 9; k++) {
     double start = now();
-    ganc_model *m = ganc_jit_string(src, file, err, sizeof err);
+    ganc_model *m = ganc_jit_string(src, file, err, sizeof err, NULL);
     compile[k] = now() - start;
     if (!m) {
       fputs(err, stderr);

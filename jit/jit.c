@@ -26,10 +26,14 @@ struct ganc_model {
 
 static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void set_err(char *err, size_t errlen, const char *msg)
+/* A failure of kind status with message msg; NULL for the caller to return. */
+static ganc_model *fail(ganc_status status, const char *msg, char *err, size_t errlen, ganc_status *out)
 {
   if (err && errlen)
     snprintf(err, errlen, "%s", msg);
+  if (out)
+    *out = status;
+  return NULL;
 }
 
 /* ---- metadata ---- */
@@ -177,19 +181,18 @@ static int jit_compile(ganc_model *m, Str *msg)
   return 0;
 }
 
-ganc_model *ganc_jit_string(const char *source, const char *name_for_diagnostics, char *err, size_t errlen)
+ganc_model *ganc_jit_string(const char *source, const char *name_for_diagnostics, char *err, size_t errlen,
+                            ganc_status *status)
 {
-  set_err(err, errlen, "");
+  fail(GANC_OK, "", err, errlen, status);
   ganc_model *m = calloc(1, sizeof *m);
-  if (!m) {
-    set_err(err, errlen, "ganc: out of memory");
-    return NULL;
-  }
+  if (!m)
+    return fail(GANC_EUSER, "ganc: out of memory", err, errlen, status);
   const char *name = name_for_diagnostics ? name_for_diagnostics : "<string>";
   if (!source)
     source = "";
   if (compile_source(&m->comp, name, source, strlen(source)) < 0) {
-    set_err(err, errlen, m->comp.diag.out.buf ? m->comp.diag.out.buf : "ganc: out of memory");
+    fail(GANC_EUSER, m->comp.diag.out.buf ? m->comp.diag.out.buf : "ganc: out of memory", err, errlen, status);
     ganc_free(m);
     return NULL;
   }
@@ -211,7 +214,7 @@ ganc_model *ganc_jit_string(const char *source, const char *name_for_diagnostics
     char buf[1024];
     snprintf(buf, sizeof buf, "%s: internal error: libtcc rejected the code ganc emitted (a bug in ganc): %s",
              name, msg.buf ? msg.buf : "unknown error");
-    set_err(err, errlen, buf);
+    fail(GANC_EINTERNAL, buf, err, errlen, status);
     str_free(&msg);
     ganc_free(m);
     return NULL;
@@ -220,25 +223,24 @@ ganc_model *ganc_jit_string(const char *source, const char *name_for_diagnostics
   return m;
 }
 
-ganc_model *ganc_jit(const char *path, char *err, size_t errlen)
+ganc_model *ganc_jit(const char *path, char *err, size_t errlen, ganc_status *status)
 {
   size_t len;
   char *src = read_file(path, &len);
   if (!src) {
     char buf[512];
     snprintf(buf, sizeof buf, "ganc: cannot open '%s': %s", path, strerror(errno));
-    set_err(err, errlen, buf);
-    return NULL;
+    return fail(GANC_EUSER, buf, err, errlen, status);
   }
   if (memchr(src, 0, len)) { /* ganc_jit_string stops at the first NUL */
     Compilation c;
     compile_source(&c, strcmp(path, "-") == 0 ? "<stdin>" : path, src, len);
-    set_err(err, errlen, c.diag.out.buf ? c.diag.out.buf : "");
+    fail(GANC_EUSER, c.diag.out.buf ? c.diag.out.buf : "", err, errlen, status);
     compile_free(&c);
     free(src);
     return NULL;
   }
-  ganc_model *m = ganc_jit_string(src, strcmp(path, "-") == 0 ? "<stdin>" : path, err, errlen);
+  ganc_model *m = ganc_jit_string(src, strcmp(path, "-") == 0 ? "<stdin>" : path, err, errlen, status);
   free(src);
   return m;
 }
@@ -253,6 +255,27 @@ void *ganc_symbol(ganc_model *m, const char *name)
     p = tcc_get_symbol(m->tcc[i], name);
   pthread_mutex_unlock(&tcc_lock);
   return p;
+}
+
+const char *ganc_fn_suffix(ganc_fn fn)
+{
+  static const char *const suffix[GANC_NFNS] = {
+#define SUFFIX(id, name) [GANC_FN_##id] = #name,
+      GANC_FUNCTIONS(SUFFIX)
+#undef SUFFIX
+  };
+  return (int)fn >= 0 && fn < GANC_NFNS ? suffix[fn] : NULL;
+}
+
+int ganc_functions(ganc_model *m, const ganc_info *info, ganc_fns *fns)
+{
+  int ok = 1;
+  for (int f = 0; f < GANC_NFNS; f++) {
+    char name[512];
+    snprintf(name, sizeof name, "%s_%s", info->name, ganc_fn_suffix((ganc_fn)f));
+    ok &= (fns->fn[f] = ganc_symbol(m, name)) != NULL;
+  }
+  return ok ? 0 : -1;
 }
 
 void ganc_free(ganc_model *m)
