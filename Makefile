@@ -44,9 +44,9 @@ endif
 #   jit/       compile in memory with libtcc and look up the emitted functions
 #   compiler/  .gan text to C text: lexer, parser, checker, lowering, emitter
 #   runtime/   what programs link: kernels, rng, Adam, safetensors, data, images, training
-COMPILER := arena diag check lower emit compile
+COMPILER := arena diag layers losses check lower describe emit compile
 JIT      := jit
-RUNTIME  := rng adam safetensors data image train
+RUNTIME  := api rng adam safetensors data image train
 CLI      := main bench
 # The JIT's kernels: per scalar type, and on x86-64 per instruction set level.
 ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)

@@ -218,7 +218,7 @@ static void summary_stack(const Stack *st, int width)
     char name[96];
     snprintf(name, sizeof name, "%-3d %s", l->index, l->text);
     printf("    %-*.*s %5d  %-18s %12s\n", width, width, name, l->loc.line, shape_str(&l->out, shape, sizeof shape),
-           grouped(l->weight_count + l->bias_count, num));
+           grouped(l->param_count, num));
   }
 }
 

@@ -41,8 +41,7 @@ const char *shape_str(const Shape *s, char *buf, size_t size)
   return buf;
 }
 
-/* a * b into *out unless it exceeds MAX_ELEMENTS. */
-static int mul_ok(int64_t a, int64_t b, int64_t *out)
+int mul_ok(int64_t a, int64_t b, int64_t *out)
 {
   if (a != 0 && b > MAX_ELEMENTS / a)
     return 0;
@@ -50,7 +49,7 @@ static int mul_ok(int64_t a, int64_t b, int64_t *out)
   return 1;
 }
 
-static int add_ok(int64_t a, int64_t b, int64_t *out)
+int add_ok(int64_t a, int64_t b, int64_t *out)
 {
   if (b > MAX_ELEMENTS - a)
     return 0;
@@ -58,7 +57,7 @@ static int add_ok(int64_t a, int64_t b, int64_t *out)
   return 1;
 }
 
-static int count_ok(const Shape *s, int64_t *out)
+int count_ok(const Shape *s, int64_t *out)
 {
   int64_t n = 1;
   for (int i = 0; i < s->rank; i++)
@@ -202,72 +201,22 @@ static int check_shape(Checker *c, const Value *v, const char *what, Shape *out)
 
 /* ---- layer arguments ---- */
 
-typedef enum { ARG_POSITIVE, ARG_NONNEGATIVE, ARG_NUMBER, ARG_SHAPE } ArgType;
-
-typedef struct ParamSpec {
-  const char *name;
-  ArgType type;
-  int required;
-  double fallback; /* default of an optional numeric argument */
-} ParamSpec;
-
-enum { MAX_PARAMS = 4 };
-
-typedef struct LayerSpec {
-  const char *name;
-  LayerKind kind;
-  ParamSpec params[MAX_PARAMS];
-} LayerSpec;
-
-static const LayerSpec layer_specs[] = {
-    {"linear", LY_LINEAR, {{"out", ARG_POSITIVE, 1, 0}}},
-    {"relu", LY_RELU, {{0}}},
-    {"leaky_relu", LY_LEAKY_RELU, {{"slope", ARG_NUMBER, 0, 0.01}}},
-    {"tanh", LY_TANH, {{0}}},
-    {"sigmoid", LY_SIGMOID, {{0}}},
-    {"reshape", LY_RESHAPE, {{"shape", ARG_SHAPE, 1, 0}}},
-    {"flatten", LY_FLATTEN, {{0}}},
-    {"conv2d", LY_CONV2D,
-     {{"out", ARG_POSITIVE, 1, 0}, {"kernel", ARG_POSITIVE, 1, 0},
-      {"stride", ARG_POSITIVE, 0, 1}, {"padding", ARG_NONNEGATIVE, 0, 0}}},
-    {"conv_transpose2d", LY_CONV_TRANSPOSE2D,
-     {{"out", ARG_POSITIVE, 1, 0}, {"kernel", ARG_POSITIVE, 1, 0},
-      {"stride", ARG_POSITIVE, 0, 1}, {"padding", ARG_NONNEGATIVE, 0, 0}}},
-};
-enum { NLAYER_SPECS = sizeof layer_specs / sizeof layer_specs[0] };
-
-static const char *const layer_names[] = {
-    "linear", "relu", "leaky_relu", "tanh", "sigmoid", "reshape", "flatten",
-    "conv2d", "conv_transpose2d", NULL};
-
-const char *layer_kind_name(LayerKind k)
-{
-  return layer_names[k];
-}
-
-static int nparams(const LayerSpec *s)
+static int nargs(const LayerClass *lc)
 {
   int n = 0;
-  while (n < MAX_PARAMS && s->params[n].name)
+  while (n < MAX_ARGS && lc->args[n].name)
     n++;
   return n;
 }
 
-/* The arguments bound to the spec's parameters, as Python binds them. */
-typedef struct Bound {
-  const Value *value[MAX_PARAMS];
-  int64_t integer[MAX_PARAMS];
-  double number[MAX_PARAMS];
-  Shape shape[MAX_PARAMS];
-} Bound;
-
-static int bind_args(Checker *c, const LayerNode *ln, const LayerSpec *spec, Bound *b)
+/* Bind a layer's arguments to its class's, as Python binds them. */
+static int bind_args(Checker *c, const LayerNode *ln, const LayerClass *spec, Args *b)
 {
-  int np = nparams(spec), ok = 1, seen_key = 0, unknown_key = 0;
-  Loc given_at[MAX_PARAMS];
-  const char *names[MAX_PARAMS + 1] = {0};
+  int np = nargs(spec), ok = 1, seen_key = 0, unknown_key = 0;
+  Loc given_at[MAX_ARGS];
+  const char *names[MAX_ARGS + 1] = {0};
   for (int i = 0; i < np; i++)
-    names[i] = spec->params[i].name;
+    names[i] = spec->args[i].name;
   memset(b, 0, sizeof *b);
 
   for (int i = 0; i < ln->args.n; i++) {
@@ -316,7 +265,7 @@ static int bind_args(Checker *c, const LayerNode *ln, const LayerSpec *spec, Bou
   }
 
   for (int i = 0; i < np; i++) {
-    const ParamSpec *p = &spec->params[i];
+    const ArgSpec *p = &spec->args[i];
     const Value *v = b->value[i];
     char what[64];
     snprintf(what, sizeof what, "argument '%s'", p->name);
@@ -381,126 +330,18 @@ static const char *layer_text(Checker *c, const LayerNode *ln)
   return out;
 }
 
-static void set_shape(Shape *s, int rank, const int64_t *dims)
+void shape_set(Shape *s, int rank, const int64_t *dims)
 {
   s->rank = rank;
   for (int i = 0; i < rank; i++)
     s->dim[i] = dims[i];
 }
 
-/* One output dimension of a convolution; 0 after reporting an error. */
-static int64_t conv_dim(Checker *c, const Layer *l, int64_t in, const char *axis)
+static const LayerClass *find_layer(const char *name)
 {
-  char buf[64];
-  if (l->kind == LY_CONV2D) {
-    if (in + 2 * l->padding < l->kernel) {
-      diag_error(c->diag, l->loc, "conv2d kernel %lld is larger than the padded input %s %lld (input %s)",
-                 (long long)l->kernel, axis, (long long)(in + 2 * l->padding), shape_str(&l->in, buf, sizeof buf));
-      return 0;
-    }
-    return (in + 2 * l->padding - l->kernel) / l->stride + 1;
-  }
-  int64_t out = (in - 1) * l->stride + l->kernel - 2 * l->padding;
-  if (out <= 0) {
-    diag_error(c->diag, l->loc, "conv_transpose2d output %s would be %lld for input %s",
-               axis, (long long)out, shape_str(&l->in, buf, sizeof buf));
-    return 0;
-  }
-  return out;
-}
-
-/* The output shape and parameter shapes of l from l->in; 0 after an error. */
-static int layer_shapes(Checker *c, Layer *l, const Bound *b)
-{
-  char in[160], to[160];
-  int64_t n = shape_count(&l->in);
-  switch (l->kind) {
-  case LY_LINEAR: {
-    if (l->in.rank != 1) {
-      diag_error(c->diag, l->loc, "linear needs a 1-D input, but its input is %s%s",
-                 shape_str(&l->in, in, sizeof in), l->in.rank > 1 ? " (flatten it first)" : "");
-      return 0;
-    }
-    l->out_features = b->integer[0];
-    set_shape(&l->out, 1, &l->out_features);
-    set_shape(&l->weight_shape, 2, (int64_t[]){l->out_features, l->in.dim[0]});
-    set_shape(&l->bias_shape, 1, &l->out_features);
-    return 1;
-  }
-  case LY_RELU:
-  case LY_TANH:
-  case LY_SIGMOID:
-    l->out = l->in;
-    return 1;
-  case LY_LEAKY_RELU:
-    l->slope = b->number[0];
-    l->out = l->in;
-    return 1;
-  case LY_RESHAPE:
-    l->out = b->shape[0];
-    if (shape_count(&l->out) != n) {
-      diag_error(c->diag, l->loc, "reshape to %s (%lld elements) but its input %s has %lld",
-                 shape_str(&l->out, to, sizeof to), (long long)shape_count(&l->out),
-                 shape_str(&l->in, in, sizeof in), (long long)n);
-      return 0;
-    }
-    return 1;
-  case LY_FLATTEN:
-    set_shape(&l->out, 1, &n);
-    return 1;
-  case LY_CONV2D:
-  case LY_CONV_TRANSPOSE2D: {
-    const char *name = layer_kind_name(l->kind);
-    if (l->in.rank != 3) {
-      diag_error(c->diag, l->loc, "%s needs a [channels, height, width] input, but its input is %s",
-                 name, shape_str(&l->in, in, sizeof in));
-      return 0;
-    }
-    l->out_features = b->integer[0];
-    l->kernel = b->integer[1];
-    l->stride = b->integer[2];
-    l->padding = b->integer[3];
-    int64_t h = conv_dim(c, l, l->in.dim[1], "height");
-    int64_t w = h ? conv_dim(c, l, l->in.dim[2], "width") : 0;
-    if (!h || !w)
-      return 0;
-    set_shape(&l->out, 3, (int64_t[]){l->out_features, h, w});
-    int64_t cin = l->in.dim[0], k = l->kernel;
-    if (l->kind == LY_CONV2D)
-      set_shape(&l->weight_shape, 4, (int64_t[]){l->out_features, cin, k, k});
-    else
-      set_shape(&l->weight_shape, 4, (int64_t[]){cin, l->out_features, k, k});
-    set_shape(&l->bias_shape, 1, &l->out_features);
-    int64_t count;
-    if (!count_ok(&l->out, &count)) {
-      diag_error(c->diag, l->loc, "%s output has too many elements (more than %d)", name, MAX_ELEMENTS);
-      return 0;
-    }
-    return 1;
-  }
-  }
-  return 0;
-}
-
-static int64_t layer_flops(const Layer *l)
-{
-  switch (l->kind) {
-  case LY_LINEAR:
-    return 2 * l->in.dim[0] * l->out_features;
-  case LY_CONV2D: /* each output element: C_in * k * k multiply-adds */
-    return 2 * shape_count(&l->out) * l->in.dim[0] * l->kernel * l->kernel;
-  case LY_CONV_TRANSPOSE2D: /* each input element scatters to C_out * k * k */
-    return 2 * shape_count(&l->in) * l->out_features * l->kernel * l->kernel;
-  default:
-    return 0;
-  }
-}
-
-static const LayerSpec *find_layer(const char *name)
-{
-  for (int i = 0; i < NLAYER_SPECS; i++)
-    if (strcmp(layer_specs[i].name, name) == 0)
-      return &layer_specs[i];
+  for (int k = 0; k < NLAYER_KINDS; k++)
+    if (strcmp(layer_classes[k].name, name) == 0)
+      return &layer_classes[k];
   return NULL;
 }
 
@@ -512,6 +353,7 @@ static int check_stack(Checker *c, const DeclNode *decl, const char *name, const
   int ok = 1, shapes_known = in != NULL;
   Shape cur = in ? *in : (Shape){0};
   st->name = name;
+  st->letter = name[0] == 'g' ? 'G' : 'D';
   st->loc = decl->loc;
   st->in = cur;
   if (decl->layers.n > MAX_LAYERS) {
@@ -522,48 +364,53 @@ static int check_stack(Checker *c, const DeclNode *decl, const char *name, const
   st->layers = arena_alloc(c->arena, (size_t)(st->n ? st->n : 1) * sizeof *st->layers);
   st->param_off = *offset;
 
+  const char *names[NLAYER_KINDS + 1] = {0};
+  for (int k = 0; k < NLAYER_KINDS; k++)
+    names[k] = layer_classes[k].name;
+
   for (int i = 0; i < st->n && !diag_full(c->diag); i++) {
     const LayerNode *ln = decl->layers.item[i];
     Layer *l = &st->layers[i];
     l->index = i;
     l->loc = ln->loc;
     l->text = layer_text(c, ln);
-    const LayerSpec *spec = find_layer(ln->name);
-    if (!spec) {
-      diag_error(c->diag, ln->loc, "unknown layer '%s'%s", ln->name, did_you_mean(c, ln->name, layer_names));
+    const LayerClass *lc = find_layer(ln->name);
+    if (!lc) {
+      diag_error(c->diag, ln->loc, "unknown layer '%s'%s", ln->name, did_you_mean(c, ln->name, names));
       ok = shapes_known = 0;
       continue;
     }
-    l->kind = spec->kind;
-    Bound b;
-    if (!bind_args(c, ln, spec, &b)) {
+    l->kind = (LayerKind)(lc - layer_classes);
+    Args b;
+    if (!bind_args(c, ln, lc, &b)) {
       ok = shapes_known = 0;
       continue;
     }
     if (!shapes_known)
       continue;
     l->in = cur;
-    if (!layer_shapes(c, l, &b)) {
+    if (!lc->shape(c->diag, l, &b)) {
       ok = shapes_known = 0;
       continue;
     }
     cur = l->out;
 
-    int64_t wc = 0, bc = 0, total;
-    if (l->weight_shape.rank) {
-      if (!count_ok(&l->weight_shape, &wc) || !count_ok(&l->bias_shape, &bc) ||
-          !add_ok(*offset, wc, &total) || !add_ok(total, bc, &total)) {
-        diag_error(c->diag, l->loc, "too many parameters (more than %d in a model)", MAX_ELEMENTS);
-        ok = shapes_known = 0;
-        continue;
-      }
-      l->weight_off = *offset;
-      l->weight_count = wc;
-      l->bias_off = *offset + wc;
-      l->bias_count = bc;
-      *offset = total;
+    /* The layer's tensors, one after another from *offset. */
+    int64_t next = *offset;
+    int fits = 1;
+    for (int k = 0; k < l->ntensors && fits; k++) {
+      Tensor *t = &l->tensor[k];
+      fits = count_ok(&t->shape, &t->count) && add_ok(next, t->count, &next);
+      t->off = next - t->count;
     }
-    st->flops += layer_flops(l);
+    if (!fits) {
+      diag_error(c->diag, l->loc, "too many parameters (more than %d in a model)", MAX_ELEMENTS);
+      ok = shapes_known = 0;
+      continue;
+    }
+    l->param_count = next - *offset;
+    *offset = next;
+    st->flops += l->flops;
   }
   st->out = cur;
   st->param_count = *offset - st->param_off;
@@ -590,24 +437,24 @@ static const char *const c_keywords[] = {
     "_Alignof", "_Atomic", "_Bool", "_Complex", "_Generic", "_Imaginary", "_Noreturn",
     "_Static_assert", "_Thread_local", "asm", "bool", "true", "false", NULL};
 
-/* Every identifier a model's emitted code defines is NAME_SUFFIX for one of
-   these (emit.c); two models clash if any of their identifiers coincide. */
-static const char *const symbol_suffixes[] = {
-    "scalar", "LATENT_SIZE", "OBS_SIZE", "G_PARAM_COUNT", "D_PARAM_COUNT", "PARAM_COUNT",
-    "generate", "fake_score", "real_score", "discriminator_loss", "generator_loss",
-    "generate_batch", "real_score_batch", "fake_score_batch", "discriminator_loss_batch",
-    "generator_loss_batch", "discriminator_loss_backward", "generator_loss_backward",
-    "weights", "G", "D", "G_backward", "D_backward", "H", "TILE", NULL};
-
+/* Two models clash if any identifiers of their emitted code coincide: each
+   is NAME_SUFFIX for a function (func_suffix) or another name the emitter
+   defines (emit_names). */
 static int symbols_clash(const char *a, const char *b)
 {
+  const char *suffix[NFUNCS + 16];
+  int n = 0;
+  for (int f = 0; f < NFUNCS; f++)
+    suffix[n++] = func_suffix((Func)f);
+  for (int i = 0; emit_names[i] && n < NFUNCS + 16; i++)
+    suffix[n++] = emit_names[i];
   size_t la = strlen(a), lb = strlen(b);
-  for (const char *const *sa = symbol_suffixes; *sa; sa++)
-    for (const char *const *sb = symbol_suffixes; *sb; sb++)
-      if (la + strlen(*sa) == lb + strlen(*sb)) {
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++)
+      if (la + strlen(suffix[i]) == lb + strlen(suffix[j])) {
         char x[512], y[512];
-        snprintf(x, sizeof x, "%s_%s", a, *sa);
-        snprintf(y, sizeof y, "%s_%s", b, *sb);
+        snprintf(x, sizeof x, "%s_%s", a, suffix[i]);
+        snprintf(y, sizeof y, "%s_%s", b, suffix[j]);
         if (strcmp(x, y) == 0)
           return 1;
       }
@@ -703,9 +550,25 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
   }
   str_free(&missing);
 
-  if (decl[D_LOSS] && decl[D_LOSS]->kind == DECL_WORD && strcmp(decl[D_LOSS]->word, "lsgan") != 0) {
-    diag_error(c->diag, decl[D_LOSS]->word_loc, "unknown loss '%s'; the only loss is 'lsgan'", decl[D_LOSS]->word);
-    ok = 0;
+  m->loss = &loss_classes[0];
+  if (decl[D_LOSS] && decl[D_LOSS]->kind == DECL_WORD) {
+    const char *w = decl[D_LOSS]->word;
+    if ((m->loss = find_loss(w)) == NULL) {
+      const char *loss_names[16] = {0};
+      for (int i = 0; i < 15 && loss_classes[i].name; i++)
+        loss_names[i] = loss_classes[i].name;
+      Str known = {0};
+      for (int i = 0; loss_names[i]; i++)
+        str_printf(&known, "%s'%s'", i == 0 ? "" : loss_names[i + 1] ? ", " : " or ", loss_names[i]);
+      if (loss_names[1])
+        diag_error(c->diag, decl[D_LOSS]->word_loc, "unknown loss '%s'%s; expected %s", w,
+                   did_you_mean(c, w, loss_names), known.buf ? known.buf : "");
+      else
+        diag_error(c->diag, decl[D_LOSS]->word_loc, "unknown loss '%s'; the only loss is %s", w,
+                   known.buf ? known.buf : "");
+      str_free(&known);
+      ok = 0;
+    }
   }
   if (decl[D_SCALAR] && decl[D_SCALAR]->kind == DECL_WORD) {
     static const char *const scalars[] = {"float", "double", NULL};

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ganc.h"
+
 /* ---- arena.c: one bump allocator per compilation; growable strings ---- */
 
 typedef struct ArenaBlock ArenaBlock;
@@ -141,6 +143,7 @@ typedef struct Shape {
   int64_t dim[MAX_RANK];
 } Shape;
 
+/* The layer kinds, in the order of layers.c's table (grep ORDER LAYER). */
 typedef enum {
   LY_LINEAR,
   LY_RELU,
@@ -151,7 +154,25 @@ typedef enum {
   LY_FLATTEN,
   LY_CONV2D,
   LY_CONV_TRANSPOSE2D,
+  NLAYER_KINDS
 } LayerKind;
+
+enum { MAX_ARGS = 4, MAX_TENSORS = 2, MAX_KARGS = 10 };
+
+/* One parameter tensor of a layer: a slice of the model's flat array. */
+typedef struct Tensor {
+  const char *suffix; /* "weight": the tensor is STACK.INDEX.weight */
+  Shape shape;
+  int init;           /* a GANC_INIT_* rule (ganc.h) */
+  int64_t off, count; /* absolute, in scalars */
+} Tensor;
+
+/* A trailing argument of a layer's kernels: its geometry or a constant. */
+typedef struct KArg {
+  int real;    /* a number of the scalar type, else an integer */
+  int64_t i;
+  double r;
+} KArg;
 
 typedef struct Layer {
   LayerKind kind;
@@ -159,16 +180,17 @@ typedef struct Layer {
   Loc loc;
   const char *text; /* the layer as written, whitespace folded */
   Shape in, out;
-  double slope;     /* leaky_relu */
-  int64_t out_features;              /* linear, conv */
-  int64_t kernel, stride, padding;   /* conv */
-  /* Parameters: absolute offsets into the model's flat array. */
-  Shape weight_shape, bias_shape;
-  int64_t weight_off, weight_count, bias_off, bias_count;
+  Tensor tensor[MAX_TENSORS];
+  int ntensors;
+  int64_t param_count; /* scalars in its tensors */
+  KArg karg[MAX_KARGS]; /* what its kernels take after the tile size */
+  int nkargs;
+  int64_t flops;       /* per sample; a multiply-add counts 2 */
 } Layer;
 
 typedef struct Stack {
   const char *name; /* "generator" or "discriminator" */
+  char letter;      /* 'G' or 'D': the emitted functions NAME_G, NAME_D_back, ... */
   Loc loc;          /* of the declaration */
   Layer *layers;
   int n;
@@ -179,10 +201,13 @@ typedef struct Stack {
 
 typedef enum { SCALAR_FLOAT, SCALAR_DOUBLE } ScalarKind;
 
+typedef struct LossClass LossClass;
+
 typedef struct Model {
   const char *name;
   Loc loc;
   ScalarKind scalar;
+  const LossClass *loss;
   Shape latent, observation;
   Stack gen, disc;
   int64_t param_count;
@@ -200,20 +225,90 @@ Program *check_program(Arena *a, Diag *d, const Ast *ast, const char *src);
 int64_t shape_count(const Shape *s);
 /* "[1, 28, 28]" into buf. */
 const char *shape_str(const Shape *s, char *buf, size_t size);
-const char *layer_kind_name(LayerKind k);
+void shape_set(Shape *s, int rank, const int64_t *dims);
+/* a * b into *out unless it exceeds MAX_ELEMENTS; likewise a + b and the
+   element count of a shape. */
+int mul_ok(int64_t a, int64_t b, int64_t *out);
+int add_ok(int64_t a, int64_t b, int64_t *out);
+int count_ok(const Shape *s, int64_t *out);
 
-/* ---- lower.c: a checked stack to an op list over sized values ---- */
+/* ---- layers.c: the layer table, one row per kind ---- */
 
-typedef enum {
-  OP_LINEAR,
-  OP_RELU,
-  OP_LEAKY_RELU,
-  OP_TANH,
-  OP_SIGMOID,
-  OP_VIEW, /* reshape, flatten: a new shape for the same data */
-  OP_CONV2D,
-  OP_CONV_TRANSPOSE2D,
-} OpKind;
+typedef enum { ARG_POSITIVE, ARG_NONNEGATIVE, ARG_NUMBER, ARG_SHAPE } ArgType;
+
+typedef struct ArgSpec {
+  const char *name;
+  ArgType type;
+  int required;
+  double fallback; /* default of an optional numeric argument */
+} ArgSpec;
+
+/* A layer's arguments bound to its ArgSpecs, as Python binds them. */
+typedef struct Args {
+  const Value *value[MAX_ARGS];
+  int64_t integer[MAX_ARGS];
+  double number[MAX_ARGS];
+  Shape shape[MAX_ARGS];
+} Args;
+
+/* One kernel call: the kernel's name and its arguments, one word each:
+     y x      the layer's output and input      dy dx  their gradients
+     W B      its tensors 0 and 1 (params + offset)
+     gW gB    their gradients (grad + offset in the stack)
+     cs       the kernels' scratch              t      the tile's samples
+     n        t times the output's elements     G      the samples per group
+     K        the layer's kernel arguments (Layer.karg)
+   A layer's backward reads what its templates name of x, y and W. */
+typedef struct KernelCall {
+  const char *kernel;
+  const char *args;
+} KernelCall;
+
+typedef struct LayerClass {
+  const char *name;
+  ArgSpec args[MAX_ARGS];
+  /* l->out, l->tensor[] (shapes and rules), l->karg[] and l->flops from
+     l->in and the bound arguments; 0 after reporting an error at l->loc. */
+  int (*shape)(Diag *d, Layer *l, const Args *a);
+  /* Scalars of kernel scratch (cs) for a tile of t samples, forward or
+     backward; a grouped layer also sets *group (G). NULL: none. */
+  int64_t (*scratch)(const Layer *l, int64_t t, int backward, int *group);
+  const char *scratch_what; /* its comment in emitted code */
+  int elementwise;          /* one output per input: may run in place */
+  int grouped;              /* its kernels take G, samples per product */
+  /* NULL kernel: a view, the same data with a new shape (no code). */
+  KernelCall forward, back_params, back_input;
+} LayerClass;
+
+extern const LayerClass layer_classes[NLAYER_KINDS];
+
+static inline const LayerClass *layer_class(const Layer *l)
+{
+  return &layer_classes[l->kind];
+}
+
+/* Does a kernel call's template name this word? */
+int kernel_takes(const KernelCall *k, const char *word);
+
+/* ---- losses.c: the loss table ---- */
+
+/* Each loss is three terms of a score s, the real-sample r(s), the
+   fake-sample f(s) and the generator's g(s), emitted with their
+   derivatives as static functions of the scalar type:
+   discriminator_loss = r(D(x)) + f(D(G(z))), generator_loss = g(D(G(z))). */
+struct LossClass {
+  const char *name;
+  const char *title;     /* "a least-squares GAN" */
+  const char *d_formula, *g_formula;             /* single sample, as written in comments */
+  const char *d_batch_formula, *g_batch_formula; /* batch means */
+  const char *real, *fake, *gen;       /* C function bodies of r, f, g in s */
+  const char *real_d, *fake_d, *gen_d; /* of their derivatives */
+};
+
+extern const LossClass loss_classes[]; /* ends with a row of NULLs */
+const LossClass *find_loss(const char *name);
+
+/* ---- lower.c: a checked stack to an op list and a memory plan ---- */
 
 /* Where a value lives in the forward function that computes it. */
 typedef enum {
@@ -223,11 +318,16 @@ typedef enum {
   BUF_B,
 } Buf;
 
+/* Where a gradient lives during the backward pass. */
+typedef enum { GRAD_OUT, GRAD_A, GRAD_B, GRAD_IN } GradBuf;
+
 typedef struct Op {
-  OpKind kind;
   const Layer *layer;
-  int in, out;          /* value ids; out == in for OP_VIEW */
+  int view;             /* no code: out == in */
+  int in, out;          /* value ids */
   Buf in_buf, out_buf;  /* out_buf == in_buf: in place */
+  GradBuf dy_buf, dx_buf; /* backward: the gradients of out and in */
+  int group;            /* grouped layers: samples per product */
 } Op;
 
 typedef struct Graph {
@@ -236,18 +336,50 @@ typedef struct Graph {
   int nops;
   int64_t *size;  /* elements of each value */
   int nvalues;    /* value 0 is the input; value nvalues-1 the output */
-  int64_t scratch; /* elements of each of BUF_A and BUF_B; 0 if unused */
+  int64_t scratch; /* elements per sample of each of BUF_A and BUF_B */
   /* Training: every value but the input kept for the backward pass. */
   int64_t *act_off; /* offset of each value in the activations array */
-  int64_t acts;     /* elements of the activations array */
-  int64_t grad_scratch; /* elements of each of the two gradient arrays */
-  int64_t dense_in;     /* the widest dense layer input: dense's scratch per sample */
+  int64_t acts;     /* elements per sample of the activations array */
+  int64_t grad_scratch; /* elements per sample of each gradient array */
 } Graph;
+
+/* Every function a model's source defines: the static passes over one
+   stack, then the public functions (ganc.h's ids, offset by FN_PUBLIC). */
+typedef enum {
+  FN_G, FN_D,             /* forward, t <= TILE samples */
+  FN_G_TRAIN, FN_D_TRAIN, /* forward keeping every value */
+  FN_G_BACK, FN_D_BACK,   /* backward */
+  FN_PUBLIC,
+  NFUNCS = FN_PUBLIC + GANC_NFNS
+} Func;
+
+/* One array on a function's stack. */
+typedef struct Buffer {
+  const char *name;
+  int64_t count;  /* scalars, or scalars per sample when per_tile */
+  int per_tile;   /* TILE * count */
+  int obs;        /* count is the observation's elements (NAME_OBS_SIZE) */
+  const char *what; /* its comment in emitted code */
+} Buffer;
+
+enum { MAX_FRAME = 6, MAX_CALLS = 4 };
+
+/* A function's stack frame and the functions it calls. */
+typedef struct Frame {
+  Buffer buf[MAX_FRAME];
+  int nbuf;
+  Func calls[MAX_CALLS];
+  int ncalls;
+  int kernels;        /* it calls kernels (their own stack counts) */
+  int64_t scalars;    /* its buffers, at the plan's tile */
+  int64_t deepest;    /* scalars of the deepest call chain from it */
+} Frame;
 
 typedef struct IrModel {
   const Model *model;
   Graph gen, disc;
   int tile;            /* samples that pass through the layers together */
+  Frame frame[NFUNCS]; /* the memory plan */
   int64_t stack_bytes; /* the most any emitted function keeps on the stack */
 } IrModel;
 
@@ -268,14 +400,15 @@ typedef struct Ir {
 
 /* NULL after reporting a model that does not fit the stack budget. */
 Ir *lower_program(Arena *a, Diag *d, const Program *prog);
-/* The samples a convolution layer takes at once in tiles of t, the
-   scalars of a stack's convolution scratch for them, and of its forward
-   kernels' scratch (convolutions' or dense layers'). */
-int conv_group(const Layer *l, int64_t t);
-int64_t conv_scratch(const Graph *g, int64_t t);
-int64_t kernel_scratch(const Graph *g, int64_t t);
-/* relu, leaky_relu, tanh, sigmoid: one output per input, in place allowed. */
-int op_is_elementwise(OpKind k);
+/* The graph of a stack of m: G's or D's. */
+const Graph *ir_graph(const IrModel *m, int gen);
+/* The name of an emitted function: "G_train", "generate_batch". */
+const char *func_suffix(Func f);
+
+/* ---- describe.c: a checked model as the runtime describes it ---- */
+
+/* info's strings and tensors live in a. */
+void describe_model(Arena *a, const Model *m, ganc_info *info);
 
 /* ---- emit.c: C text ---- */
 
@@ -284,6 +417,11 @@ typedef struct EmitOptions {
   int jit;                 /* call the runtime's kernels; declare what is called */
   int weights;             /* the header declares NAME_weights (emit_weights) */
 } EmitOptions;
+
+/* The names a model's code defines besides its functions, each NAME_X:
+   the header's constants, its scalar type, its include guard, the weights.
+   NULL-terminated. */
+extern const char *const emit_names[];
 
 /* The header NAME.h and the source NAME.c for one model. */
 void emit_header(Str *out, const IrModel *m, const EmitOptions *opt);

@@ -6,8 +6,8 @@
  * one call of a kernel from runtime/kernels.inc, headed by a comment naming
  * the layer, its source line and its shapes. `ganc emit` copies the kernels
  * the model needs into the source; the JIT declares them and links the
- * runtime's optimized build of the same text. The public functions of
- * DESIGN.md section 4 are written in terms of the static NAME_G and NAME_D,
+ * runtime's optimized build of the same text. The public functions
+ * (docs/DESIGN.md §4) are written in terms of the static NAME_G and NAME_D,
  * so that fake_score(z) and real_score(generate(z)) run the same code on
  * the same numbers. */
 #include <stdio.h>
@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "compiler.h"
-#include "ganc.h"
 #include "kernels_text.h"
 
 typedef struct Emitter {
@@ -64,6 +63,88 @@ static void put_comment_text(Emitter *e, const char *s)
   }
 }
 
+/* ---- the emitted functions ---- */
+
+/* What each emitted function takes, in order. */
+typedef enum { A_END, A_PARAMS, A_N, A_Z, A_X, A_X_REAL, A_X_OUT, A_SCORES, A_GRAD_D, A_GRAD_G } ArgKind;
+
+typedef struct FnSpec {
+  int scalar_result; /* returns a scalar, else void */
+  ArgKind args[6];
+  /* A comment the header puts before it, NULL for none: $N is the model's
+     name, $D and $G its loss's formulas, $d and $g their batch means. */
+  const char *doc;
+} FnSpec;
+
+/* Indexed by ganc.h's ids, so that the header keeps GANC_FUNCTIONS' order. */
+static const FnSpec fn_specs[GANC_NFNS] = {
+    [GANC_FN_GENERATE] = {0, {A_PARAMS, A_Z, A_X_OUT},
+                          "/* params: $N_PARAM_COUNT scalars, G then D, each layer's weight then bias,\n"
+                          "   row-major in PyTorch's layout. x: one observation; z: one latent vector. */\n"},
+    [GANC_FN_FAKE_SCORE] = {1, {A_PARAMS, A_Z}, NULL},
+    [GANC_FN_REAL_SCORE] = {1, {A_PARAMS, A_X}, NULL},
+    [GANC_FN_DISCRIMINATOR_LOSS] = {1, {A_PARAMS, A_X_REAL, A_Z}, "/* $D */\n"},
+    [GANC_FN_GENERATOR_LOSS] = {1, {A_PARAMS, A_Z}, "/* $G */\n"},
+    [GANC_FN_GENERATE_BATCH] = {0, {A_PARAMS, A_N, A_Z, A_X_OUT},
+                                "\n/* n samples, stored one after another. Losses are batch means:\n"
+                                "   $d and $g.\n"
+                                "   For n <= 0 nothing is written and the losses are 0. */\n"},
+    [GANC_FN_REAL_SCORE_BATCH] = {0, {A_PARAMS, A_N, A_X, A_SCORES}, NULL},
+    [GANC_FN_FAKE_SCORE_BATCH] = {0, {A_PARAMS, A_N, A_Z, A_SCORES}, NULL},
+    [GANC_FN_DISCRIMINATOR_LOSS_BATCH] = {1, {A_PARAMS, A_N, A_X_REAL, A_Z}, NULL},
+    [GANC_FN_GENERATOR_LOSS_BATCH] = {1, {A_PARAMS, A_N, A_Z}, NULL},
+    [GANC_FN_DISCRIMINATOR_LOSS_BACKWARD] =
+        {1, {A_PARAMS, A_N, A_X_REAL, A_Z, A_GRAD_D},
+         "\n/* Training. Return the batch loss; overwrite grad with its gradient: the\n"
+         "   discriminator's parameters ($N_D_PARAM_COUNT scalars, grad_d[k] for\n"
+         "   params[$N_G_PARAM_COUNT + k]) for the first, the generator's\n"
+         "   ($N_G_PARAM_COUNT) for the second, the discriminator held fixed.\n"
+         "   For n <= 0 nothing is written and the result is 0. */\n"},
+    [GANC_FN_GENERATOR_LOSS_BACKWARD] = {1, {A_PARAMS, A_N, A_Z, A_GRAD_G}, NULL},
+};
+
+/* The names the emitter defines besides the functions (check.c keeps two
+   models' names apart with them): the header's constants below, the scalar
+   type, the include guard and the weights. */
+const char *const emit_names[] = {"scalar", "LATENT_SIZE", "OBS_SIZE", "G_PARAM_COUNT", "D_PARAM_COUNT",
+                                  "PARAM_COUNT", "H", "weights", NULL};
+
+/* fn's declaration: `RESULT NAME_SUFFIX(ARGS)`, with scalar as the type. */
+static void put_signature(Emitter *e, ganc_fn fn, const char *scalar)
+{
+  static const char *const arg_text[] = {
+      [A_PARAMS] = "const %s *params", [A_N] = "int n", [A_Z] = "const %s *z", [A_X] = "const %s *x",
+      [A_X_REAL] = "const %s *x_real", [A_X_OUT] = "%s *x", [A_SCORES] = "%s *scores",
+      [A_GRAD_D] = "%s *grad_d", [A_GRAD_G] = "%s *grad_g"};
+  const FnSpec *f = &fn_specs[fn];
+  put(e, "%s %s_%s(", f->scalar_result ? scalar : "void", e->m->name, ganc_fn_suffix(fn));
+  for (int i = 0; f->args[i] != A_END; i++) {
+    put(e, "%s", i ? ", " : "");
+    put(e, arg_text[f->args[i]], scalar);
+  }
+  put(e, ")");
+}
+
+/* A doc template with its $ words replaced. */
+static void put_doc(Emitter *e, const char *doc)
+{
+  const LossClass *l = e->m->loss;
+  for (const char *p = doc; *p; p++) {
+    if (*p != '$' || !p[1]) {
+      str_putc(e->out, *p);
+      continue;
+    }
+    switch (*++p) {
+    case 'N': put(e, "%s", e->m->name); break;
+    case 'D': put(e, "%s", l->d_formula); break;
+    case 'G': put(e, "%s", l->g_formula); break;
+    case 'd': put(e, "%s", l->d_batch_formula); break;
+    case 'g': put(e, "%s", l->g_batch_formula); break;
+    default: str_putc(e->out, *p);
+    }
+  }
+}
+
 /* ---- the header ---- */
 
 static void put_banner(Emitter *e, const char *suffix)
@@ -71,45 +152,6 @@ static void put_banner(Emitter *e, const char *suffix)
   put(e, "/* %s.%s — generated by ganc %s from ", e->m->name, suffix, GANC_VERSION);
   put_comment_text(e, e->opt->source_name ? e->opt->source_name : "a model file");
   put(e, "; do not edit.\n");
-}
-
-static void put_prototypes(Emitter *e)
-{
-  const char *n = e->m->name;
-  put(e,
-      "/* params: %s_PARAM_COUNT scalars, G then D, each layer's weight then bias,\n"
-      "   row-major in PyTorch's layout. x: one observation; z: one latent vector. */\n",
-      n);
-  put(e, "void %s_generate(const %s_scalar *params, const %s_scalar *z, %s_scalar *x);\n", n, n, n, n);
-  put(e, "%s_scalar %s_fake_score(const %s_scalar *params, const %s_scalar *z);\n", n, n, n, n);
-  put(e, "%s_scalar %s_real_score(const %s_scalar *params, const %s_scalar *x);\n", n, n, n, n);
-  put(e, "/* (D(x_real) - 1)^2 + D(G(z))^2 */\n");
-  put(e, "%s_scalar %s_discriminator_loss(const %s_scalar *params, const %s_scalar *x_real, const %s_scalar *z);\n",
-      n, n, n, n, n);
-  put(e, "/* (D(G(z)) - 1)^2 */\n");
-  put(e, "%s_scalar %s_generator_loss(const %s_scalar *params, const %s_scalar *z);\n\n", n, n, n, n);
-  put(e,
-      "/* n samples, stored one after another. Losses are batch means:\n"
-      "   mean (D(x_i) - 1)^2 + mean D(G(z_i))^2 and mean (D(G(z_i)) - 1)^2.\n"
-      "   For n <= 0 nothing is written and the losses are 0. */\n");
-  put(e, "void %s_generate_batch(const %s_scalar *params, int n, const %s_scalar *z, %s_scalar *x);\n", n, n, n, n);
-  put(e, "void %s_real_score_batch(const %s_scalar *params, int n, const %s_scalar *x, %s_scalar *scores);\n",
-      n, n, n, n);
-  put(e, "void %s_fake_score_batch(const %s_scalar *params, int n, const %s_scalar *z, %s_scalar *scores);\n",
-      n, n, n, n);
-  put(e, "%s_scalar %s_discriminator_loss_batch(const %s_scalar *params, int n, const %s_scalar *x_real, "
-      "const %s_scalar *z);\n", n, n, n, n, n);
-  put(e, "%s_scalar %s_generator_loss_batch(const %s_scalar *params, int n, const %s_scalar *z);\n\n", n, n, n, n);
-  put(e,
-      "/* Training. Return the batch loss; overwrite grad with its gradient: the\n"
-      "   discriminator's parameters (%s_D_PARAM_COUNT scalars, grad_d[k] for\n"
-      "   params[%s_G_PARAM_COUNT + k]) for the first, the generator's\n"
-      "   (%s_G_PARAM_COUNT) for the second, the discriminator held fixed.\n"
-      "   For n <= 0 nothing is written and the result is 0. */\n", n, n, n);
-  put(e, "%s_scalar %s_discriminator_loss_backward(const %s_scalar *params, int n, const %s_scalar *x_real, "
-      "const %s_scalar *z, %s_scalar *grad_d);\n", n, n, n, n, n, n);
-  put(e, "%s_scalar %s_generator_loss_backward(const %s_scalar *params, int n, const %s_scalar *z, "
-      "%s_scalar *grad_g);\n", n, n, n, n, n);
 }
 
 void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
@@ -122,7 +164,7 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   shape_str(&m->observation, obs, sizeof obs);
 
   put_banner(&e, "h");
-  put(&e, "   Model %s: a least-squares GAN over %s observations, scalar %s. */\n", n, obs, scalar_type(m));
+  put(&e, "   Model %s: %s over %s observations, scalar %s. */\n", n, m->loss->title, obs, scalar_type(m));
   put(&e, "#ifndef %s_H\n#define %s_H\n\n", n, n);
   put(&e, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
   put(&e, "typedef %s %s_scalar;\n\n", scalar_type(m), n);
@@ -131,7 +173,14 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   put(&e, "#define %s_G_PARAM_COUNT %lld /* generator scalars */\n", n, (long long)m->gen.param_count);
   put(&e, "#define %s_D_PARAM_COUNT %lld /* discriminator scalars */\n", n, (long long)m->disc.param_count);
   put(&e, "#define %s_PARAM_COUNT %lld /* G then D */\n\n", n, (long long)m->param_count);
-  put_prototypes(&e);
+  char type[256];
+  snprintf(type, sizeof type, "%s_scalar", n);
+  for (int f = 0; f < GANC_NFNS; f++) {
+    if (fn_specs[f].doc)
+      put_doc(&e, fn_specs[f].doc);
+    put_signature(&e, (ganc_fn)f, type);
+    put(&e, ";\n");
+  }
   if (opt->weights)
     put(&e, "\n/* Trained parameters (%s_weights.c). */\nextern const %s_scalar %s_weights[%s_PARAM_COUNT];\n", n, n,
         n, n);
@@ -230,11 +279,6 @@ static void put_kernels(Emitter *e, const Str *code)
   }
 }
 
-static int is_conv(OpKind k)
-{
-  return k == OP_CONV2D || k == OP_CONV_TRANSPOSE2D;
-}
-
 /* ---- layers ---- */
 
 static const char *buf_name(Buf b)
@@ -248,93 +292,104 @@ static const char *buf_name(Buf b)
   return "?";
 }
 
+static const char *grad_name(GradBuf b)
+{
+  switch (b) {
+  case GRAD_OUT: return "dout";
+  case GRAD_A: return "ga";
+  case GRAD_B: return "gb";
+  case GRAD_IN: return "din";
+  }
+  return "?";
+}
+
+/* The arrays of a function's stack frame, as lowering planned them. */
+static void put_frame(Emitter *e, Func f)
+{
+  const Frame *fr = &e->ir->frame[f];
+  for (int i = 0; i < fr->nbuf; i++) {
+    const Buffer *b = &fr->buf[i];
+    put(e, "  scalar %s", b->name);
+    if (b->obs)
+      put(e, b->per_tile ? "[TILE * %s_OBS_SIZE]" : "[%s_OBS_SIZE]", e->m->name);
+    else if (b->per_tile)
+      put(e, b->count == 1 ? "[TILE]" : "[TILE * %lld]", (long long)b->count);
+    else if (b->count > 1)
+      put(e, "[%lld]", (long long)b->count);
+    put(e, b->what ? "; /* %s */\n" : ";\n", b->what);
+  }
+}
+
 static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
 {
   const Layer *l = op->layer;
-  char in[160], out[160];
+  char in[160], out[160], sh[160];
   put(e, "\n  /* %s.%d: ", g->stack->name, l->index);
   put_comment_text(e, l->text);
   put(e, ", line %d: %s -> %s", l->loc.line, shape_str(&l->in, in, sizeof in), shape_str(&l->out, out, sizeof out));
-  if (l->weight_count) {
-    char ws[160], bs[160];
-    put(e, "\n     weight %s at params[%lld], bias %s at params[%lld]",
-        shape_str(&l->weight_shape, ws, sizeof ws), (long long)l->weight_off,
-        shape_str(&l->bias_shape, bs, sizeof bs), (long long)l->bias_off);
-  }
-  if (op->kind == OP_VIEW)
+  for (int k = 0; k < l->ntensors; k++)
+    put(e, "%s%s %s at params[%lld]", k ? ", " : "\n     ", l->tensor[k].suffix,
+        shape_str(&l->tensor[k].shape, sh, sizeof sh), (long long)l->tensor[k].off);
+  if (op->view)
     put(e, "\n     (the same data with a new shape: no code)");
-  if (is_conv(op->kind)) {
-    int nb = conv_group(l, e->ir->tile);
-    put(e, "\n     %d sample%s per product, %s windows side by side in cs", nb, nb == 1 ? "" : "s",
-        nb == 1 ? "its" : "their");
-  }
+  if (layer_class(l)->grouped)
+    put(e, "\n     %d sample%s per product, %s windows side by side in cs", op->group, op->group == 1 ? "" : "s",
+        op->group == 1 ? "its" : "their");
   put(e, " */\n");
 }
 
-/* A convolution's trailing kernel arguments: nb (samples per product), c,
-   h, w, o, oh, ow, k, s, p. */
-static void put_geometry(Emitter *e, const Layer *l)
+/* The names a kernel call's words stand for. */
+typedef struct CallNames {
+  const char *x, *y, *dx, *dy;
+} CallNames;
+
+/* One kernel call from its template (compiler.h: KernelCall). */
+static void put_call(Emitter *e, const char *indent, const KernelCall *k, const Op *op, const Graph *g,
+                     const CallNames *nm)
 {
-  put(e, "%d, ", conv_group(l, e->ir->tile));
-  put(e, "%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld", (long long)l->in.dim[0], (long long)l->in.dim[1],
-      (long long)l->in.dim[2], (long long)l->out.dim[0], (long long)l->out.dim[1], (long long)l->out.dim[2],
-      (long long)l->kernel, (long long)l->stride, (long long)l->padding);
+  const Layer *l = op->layer;
+  long long base = (long long)g->stack->param_off;
+  char lit[64];
+  put(e, "%s%s(", indent, k->kernel);
+  for (const char *p = k->args; *p;) {
+    size_t len = strcspn(p, " ");
+    char w[8];
+    snprintf(w, sizeof w, "%.*s", (int)(len < sizeof w ? len : sizeof w - 1), p);
+    if (p != k->args)
+      put(e, ", ");
+    if (!strcmp(w, "x") || !strcmp(w, "y") || !strcmp(w, "dx") || !strcmp(w, "dy"))
+      put(e, "%s", w[0] == 'x' ? nm->x : w[0] == 'y' ? nm->y : w[1] == 'x' ? nm->dx : nm->dy);
+    else if (!strcmp(w, "W") || !strcmp(w, "B"))
+      put(e, "params + %lld", (long long)l->tensor[w[0] == 'B'].off);
+    else if (!strcmp(w, "gW") || !strcmp(w, "gB"))
+      put(e, "grad + %lld", (long long)l->tensor[w[1] == 'B'].off - base);
+    else if (!strcmp(w, "n"))
+      put(e, "t * %lld", (long long)g->size[op->out]);
+    else if (!strcmp(w, "G"))
+      put(e, "%d", op->group);
+    else if (!strcmp(w, "K"))
+      for (int i = 0; i < l->nkargs; i++) {
+        const KArg *a = &l->karg[i];
+        if (a->real)
+          put(e, "%s%s", i ? ", " : "", literal(e, a->r, lit, sizeof lit));
+        else
+          put(e, "%s%lld", i ? ", " : "", (long long)a->i);
+      }
+    else /* cs, t */
+      put(e, "%s", w);
+    p += len;
+    while (*p == ' ')
+      p++;
+  }
+  put(e, ");\n");
 }
 
 /* One layer's forward code for t samples, reading x and writing y. */
 static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, const char *y)
 {
-  const Layer *l = op->layer;
-  long long n = (long long)g->size[op->out];
-  char lit[64];
   put_layer_comment(e, op, g);
-  switch (op->kind) {
-  case OP_LINEAR:
-    put(e, "  dense(%s, params + %lld, params + %lld, %s, cs, t, %lld, %lld);\n", y, (long long)l->weight_off,
-        (long long)l->bias_off, x, (long long)l->out_features, (long long)l->in.dim[0]);
-    break;
-  case OP_RELU:
-    put(e, "  act_relu(%s, %s, t * %lld);\n", y, x, n);
-    break;
-  case OP_LEAKY_RELU:
-    put(e, "  act_leaky_relu(%s, %s, t * %lld, %s);\n", y, x, n, literal(e, l->slope, lit, sizeof lit));
-    break;
-  case OP_TANH:
-    put(e, "  act_tanh(%s, %s, t * %lld);\n", y, x, n);
-    break;
-  case OP_SIGMOID:
-    put(e, "  act_sigmoid(%s, %s, t * %lld);\n", y, x, n);
-    break;
-  case OP_VIEW:
-    break;
-  case OP_CONV2D:
-  case OP_CONV_TRANSPOSE2D:
-    put(e, "  %s(%s, params + %lld, params + %lld, %s, cs, t, ", layer_kind_name(l->kind), y,
-        (long long)l->weight_off, (long long)l->bias_off, x);
-    put_geometry(e, l);
-    put(e, ");\n");
-    break;
-  }
-}
-
-/* The kernels' scratch: for the forward pass, a convolution's windows of one
-   sample or a dense layer's input tile transposed; for the backward pass,
-   only windows. */
-static void put_kernel_scratch(Emitter *e, const Graph *g, int forward)
-{
-  int64_t conv = conv_scratch(g, e->ir->tile);
-  int64_t n = forward ? kernel_scratch(g, e->ir->tile) : conv;
-  if (n)
-    put(e, "  scalar cs[%lld]; /* %s */\n", (long long)n,
-        n > conv ? "a dense layer's input tile, transposed" : "a convolution's windows");
-}
-
-static int uses_buf(const Graph *g, Buf b)
-{
-  for (int i = 0; i < g->nops; i++)
-    if (g->ops[i].out_buf == b)
-      return 1;
-  return 0;
+  if (!op->view)
+    put_call(e, "  ", &layer_class(op->layer)->forward, op, g, &(CallNames){x, y, NULL, NULL});
 }
 
 /* NAME_G (latent to observation) and NAME_D (observation to score), for
@@ -347,12 +402,8 @@ static void put_forward(Emitter *e, const Graph *g, int is_gen)
   put(e, "\n/* The %s: %s -> %s, %d layer%s, parameters params[%lld .. %lld); t <= TILE samples. */\n", st->name,
       shape_str(&st->in, in, sizeof in), shape_str(&st->out, out, sizeof out), st->n, st->n == 1 ? "" : "s",
       (long long)st->param_off, (long long)(st->param_off + st->param_count));
-  put(e, "static void %s_%s(const scalar *params, int t, const scalar *in, scalar *out)\n{\n", n, is_gen ? "G" : "D");
-  if (uses_buf(g, BUF_A))
-    put(e, "  scalar a[TILE * %lld];\n", (long long)g->scratch);
-  if (uses_buf(g, BUF_B))
-    put(e, "  scalar b[TILE * %lld];\n", (long long)g->scratch);
-  put_kernel_scratch(e, g, 1);
+  put(e, "static void %s_%c(const scalar *params, int t, const scalar *in, scalar *out)\n{\n", n, st->letter);
+  put_frame(e, is_gen ? FN_G : FN_D);
   if (st->param_count == 0)
     put(e, "  (void)params;\n");
   for (int i = 0; i < g->nops; i++)
@@ -379,7 +430,7 @@ static void put_value_decls(Emitter *e, const Graph *g, const int *used, const c
   char shape[160];
   for (int i = 0; i < g->nops; i++) {
     const Op *op = &g->ops[i];
-    if (op->kind == OP_VIEW || !used[op->out])
+    if (op->view || !used[op->out])
       continue;
     put(e, "  %sscalar *v%d = acts + TILE * %lld; /* %s.%d: %s */\n", qual, op->out, (long long)g->act_off[op->out],
         g->stack->name, op->layer->index, shape_str(&op->layer->out, shape, sizeof shape));
@@ -408,7 +459,7 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
     put(e, "static void %s_D_train(const scalar *params, int t, const scalar *in, scalar *acts, scalar *score)\n{\n",
         n);
   put_value_decls(e, g, used, "");
-  put_kernel_scratch(e, g, 1);
+  put_frame(e, is_gen ? FN_G_TRAIN : FN_D_TRAIN);
   if (g->stack->param_count == 0)
     put(e, "  (void)params;\n");
   if (g->nvalues == 1)
@@ -424,107 +475,48 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
   free(used);
 }
 
-/* Where a gradient lives during the backward pass. */
-typedef enum { GRAD_OUT, GRAD_A, GRAD_B, GRAD_IN } GradBuf;
-
-static const char *grad_name(GradBuf b)
-{
-  switch (b) {
-  case GRAD_OUT: return "dout";
-  case GRAD_A: return "ga";
-  case GRAD_B: return "gb";
-  case GRAD_IN: return "din";
-  }
-  return "?";
-}
-
+/* What a backward function's body reads: to declare just those. */
 typedef struct BackUse {
-  int params, in, ga, gb;
+  int params, in;
   int *value;
 } BackUse;
 
-static void mark_value(BackUse *use, int v)
+/* The values a kernel call's template reads. */
+static void mark_values(BackUse *use, const KernelCall *k, const Op *op)
 {
-  if (v == 0)
-    use->in = 1;
-  else
-    use->value[v] = 1;
+  int reads[2] = {kernel_takes(k, "x") ? op->in : -1, kernel_takes(k, "y") ? op->out : -1};
+  for (int i = 0; i < 2; i++)
+    if (reads[i] == 0)
+      use->in = 1;
+    else if (reads[i] > 0)
+      use->value[reads[i]] = 1;
 }
 
 /* One layer backward: parameter gradients (into grad, indexed from the
    stack's first parameter; only if grad is given for D), then the gradient
    of its input. */
-static void put_back_op(Emitter *e, const Graph *g, const Op *op, GradBuf dy_buf, GradBuf dx_buf, int is_gen,
-                        BackUse *use)
+static void put_back_op(Emitter *e, const Graph *g, const Op *op, int is_gen, BackUse *use)
 {
-  const Layer *l = op->layer;
-  char xb[32], yb[32], lit[64];
-  const char *x = value_name(op->in, xb, sizeof xb), *y = value_name(op->out, yb, sizeof yb);
-  const char *dy = grad_name(dy_buf), *dx = grad_name(dx_buf);
-  int want_dx = !(dx_buf == GRAD_IN && is_gen); /* nothing flows into the latent */
-  long long n = (long long)g->size[op->out];
-  const char *ind = dx_buf == GRAD_IN ? "    " : "  ";
+  const LayerClass *lc = layer_class(op->layer);
+  char xb[32], yb[32];
+  CallNames nm = {value_name(op->in, xb, sizeof xb), value_name(op->out, yb, sizeof yb), grad_name(op->dx_buf),
+                  grad_name(op->dy_buf)};
+  int want_dx = !(op->dx_buf == GRAD_IN && is_gen); /* nothing flows into the latent */
 
   put_layer_comment(e, op, g);
-  use->ga |= dx_buf == GRAD_A || dy_buf == GRAD_A;
-  use->gb |= dx_buf == GRAD_B || dy_buf == GRAD_B;
-
-  if (op->kind == OP_LINEAR || is_conv(op->kind)) {
-    long long w = (long long)(l->weight_off - g->stack->param_off), b = (long long)(l->bias_off - g->stack->param_off);
-    const char *gi = is_gen ? "  " : "    ";
+  if (lc->back_params.kernel) {
     if (!is_gen)
       put(e, "  if (grad)\n");
-    if (op->kind == OP_LINEAR)
-      put(e, "%sdense_back_params(grad + %lld, grad + %lld, %s, %s, t, %lld, %lld);\n", gi, w, b, dy, x,
-          (long long)l->out_features, (long long)l->in.dim[0]);
-    else {
-      put(e, "%s%s_back_params(grad + %lld, grad + %lld, %s, %s, cs, t, ", gi, layer_kind_name(l->kind), w, b, dy, x);
-      put_geometry(e, l);
-      put(e, ");\n");
-    }
-    mark_value(use, op->in);
-    if (!want_dx)
-      return;
-    use->params = 1;
-    if (dx_buf == GRAD_IN)
-      put(e, "  if (din)\n");
-    if (op->kind == OP_LINEAR)
-      put(e, "%sdense_back_input(%s, params + %lld, %s, t, %lld, %lld);\n", ind, dx, (long long)l->weight_off, dy,
-          (long long)l->out_features, (long long)l->in.dim[0]);
-    else {
-      put(e, "%s%s_back_input(%s, params + %lld, %s, cs, t, ", ind, layer_kind_name(l->kind), dx,
-          (long long)l->weight_off, dy);
-      put_geometry(e, l);
-      put(e, ");\n");
-    }
-    return;
+    put_call(e, is_gen ? "  " : "    ", &lc->back_params, op, g, &nm);
+    mark_values(use, &lc->back_params, op);
   }
-
   if (!want_dx)
     return;
-  if (dx_buf == GRAD_IN)
+  use->params |= kernel_takes(&lc->back_input, "W");
+  mark_values(use, &lc->back_input, op);
+  if (op->dx_buf == GRAD_IN)
     put(e, "  if (din)\n");
-  switch (op->kind) {
-  case OP_RELU:
-    put(e, "%sact_relu_back(%s, %s, %s, t * %lld);\n", ind, dx, x, dy, n);
-    mark_value(use, op->in);
-    break;
-  case OP_LEAKY_RELU:
-    put(e, "%sact_leaky_relu_back(%s, %s, %s, t * %lld, %s);\n", ind, dx, x, dy, n,
-        literal(e, l->slope, lit, sizeof lit));
-    mark_value(use, op->in);
-    break;
-  case OP_TANH:
-    put(e, "%sact_tanh_back(%s, %s, %s, t * %lld);\n", ind, dx, y, dy, n);
-    mark_value(use, op->out);
-    break;
-  case OP_SIGMOID:
-    put(e, "%sact_sigmoid_back(%s, %s, %s, t * %lld);\n", ind, dx, y, dy, n);
-    mark_value(use, op->out);
-    break;
-  default:
-    break;
-  }
+  put_call(e, op->dx_buf == GRAD_IN ? "    " : "  ", &lc->back_input, op, g, &nm);
 }
 
 /* NAME_G_back / NAME_D_back: the backward pass from dout, the gradient of
@@ -537,22 +529,9 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
   BackUse use = {0};
   use.value = flags_alloc(g->nvalues);
   e->out = &body;
-
-  GradBuf cur = GRAD_OUT;
-  for (int i = g->nops - 1; i >= 0; i--) {
-    const Op *op = &g->ops[i];
-    if (op->kind == OP_VIEW)
-      continue;
-    GradBuf next;
-    if (op->in == 0)
-      next = GRAD_IN;
-    else if (op_is_elementwise(op->kind) && cur != GRAD_OUT)
-      next = cur; /* in place */
-    else
-      next = cur == GRAD_A ? GRAD_B : GRAD_A;
-    put_back_op(e, g, op, cur, next, is_gen, &use);
-    cur = next;
-  }
+  for (int i = g->nops - 1; i >= 0; i--)
+    if (!g->ops[i].view)
+      put_back_op(e, g, &g->ops[i], is_gen, &use);
   if (g->nvalues == 1 && !is_gen) /* D is the identity */
     put(e, "  if (din)\n    memcpy(din, dout, sizeof(scalar) * (size_t)t);\n");
   e->out = saved;
@@ -570,11 +549,7 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
            "const scalar *dout, scalar *grad, scalar *din)\n{\n", n);
   }
   put_value_decls(e, g, use.value, "const ");
-  if (use.ga)
-    put(e, "  scalar ga[TILE * %lld];\n", (long long)g->grad_scratch);
-  if (use.gb)
-    put(e, "  scalar gb[TILE * %lld];\n", (long long)g->grad_scratch);
-  put_kernel_scratch(e, g, 0);
+  put_frame(e, is_gen ? FN_G_BACK : FN_D_BACK);
   if (!use.params)
     put(e, "  (void)params;\n");
   if (!use.in)
@@ -595,7 +570,30 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
   free(use.value);
 }
 
+/* ---- the loss ---- */
+
+static void put_loss(Emitter *e)
+{
+  const LossClass *l = e->m->loss;
+  const char *name[6] = {"loss_real", "loss_fake", "loss_gen", "loss_real_d", "loss_fake_d", "loss_gen_d"};
+  const char *body[6] = {l->real, l->fake, l->gen, l->real_d, l->fake_d, l->gen_d};
+  put(e, "\n/* ---- the loss (%s): terms of a score s and their derivatives in s ---- */\n", l->name);
+  put(e, "/* discriminator_loss = loss_real(D(x)) + loss_fake(D(G(z))),\n"
+         "   generator_loss = loss_gen(D(G(z))). */\n");
+  for (int i = 0; i < 6; i++)
+    put(e, "static scalar %s(scalar s)\n{\n  %s\n}\n%s", name[i], body[i], i == 2 ? "\n" : "");
+}
+
 /* ---- public functions ---- */
+
+/* A public function's opening: its signature and planned frame. */
+static void put_public_open(Emitter *e, ganc_fn fn)
+{
+  put(e, "\n");
+  put_signature(e, fn, "scalar");
+  put(e, "\n{\n");
+  put_frame(e, FN_PUBLIC + fn);
+}
 
 /* The opening of a loop over tiles: sample i, t of them. */
 static void put_tile_loop(Emitter *e)
@@ -607,84 +605,75 @@ static void put_tile_loop(Emitter *e)
 static void put_public(Emitter *e)
 {
   const char *n = e->m->name;
-  put(e, "\n/* ---- single samples: tiles of one ---- */\n\n");
-  put(e, "void %s_generate(const scalar *params, const scalar *z, scalar *x)\n{\n", n);
-  put(e, "  %s_G(params, 1, z, x);\n}\n\n", n);
-  put(e, "scalar %s_fake_score(const scalar *params, const scalar *z)\n{\n", n);
-  put(e, "  scalar x[%s_OBS_SIZE], score;\n  %s_G(params, 1, z, x);\n  %s_D(params, 1, x, &score);\n", n, n, n);
-  put(e, "  return score;\n}\n\n");
-  put(e, "scalar %s_real_score(const scalar *params, const scalar *x)\n{\n", n);
-  put(e, "  scalar score;\n  %s_D(params, 1, x, &score);\n  return score;\n}\n\n", n);
-  put(e, "scalar %s_discriminator_loss(const scalar *params, const scalar *x_real, const scalar *z)\n{\n", n);
-  put(e, "  scalar real = %s_real_score(params, x_real) - 1;\n", n);
-  put(e, "  scalar fake = %s_fake_score(params, z);\n", n);
-  put(e, "  return real * real + fake * fake;\n}\n\n");
-  put(e, "scalar %s_generator_loss(const scalar *params, const scalar *z)\n{\n", n);
-  put(e, "  scalar fake = %s_fake_score(params, z) - 1;\n", n);
-  put(e, "  return fake * fake;\n}\n");
+  put(e, "\n/* ---- single samples: tiles of one ---- */\n");
+  put_public_open(e, GANC_FN_GENERATE);
+  put(e, "  %s_G(params, 1, z, x);\n}\n", n);
+  put_public_open(e, GANC_FN_FAKE_SCORE);
+  put(e, "  %s_G(params, 1, z, x);\n  %s_D(params, 1, x, &score);\n", n, n);
+  put(e, "  return score;\n}\n");
+  put_public_open(e, GANC_FN_REAL_SCORE);
+  put(e, "  %s_D(params, 1, x, &score);\n  return score;\n}\n", n);
+  put_public_open(e, GANC_FN_DISCRIMINATOR_LOSS);
+  put(e, "  return loss_real(%s_real_score(params, x_real)) + loss_fake(%s_fake_score(params, z));\n}\n", n, n);
+  put_public_open(e, GANC_FN_GENERATOR_LOSS);
+  put(e, "  return loss_gen(%s_fake_score(params, z));\n}\n", n);
 
-  put(e, "\n/* ---- batches, TILE samples at a time; means summed in double ---- */\n\n");
-  put(e, "void %s_generate_batch(const scalar *params, int n, const scalar *z, scalar *x)\n{\n", n);
+  put(e, "\n/* ---- batches, TILE samples at a time; means summed in double ---- */\n");
+  put_public_open(e, GANC_FN_GENERATE_BATCH);
   put(e, "  for (int i = 0; i < n; i += TILE)\n");
-  put(e, "    %s_G(params, n - i < TILE ? n - i : TILE, z + (size_t)i * %s_LATENT_SIZE, x + (size_t)i * %s_OBS_SIZE);\n}\n\n",
+  put(e, "    %s_G(params, n - i < TILE ? n - i : TILE, z + (size_t)i * %s_LATENT_SIZE, x + (size_t)i * %s_OBS_SIZE);\n}\n",
       n, n, n);
-  put(e, "void %s_real_score_batch(const scalar *params, int n, const scalar *x, scalar *scores)\n{\n", n);
+  put_public_open(e, GANC_FN_REAL_SCORE_BATCH);
   put(e, "  for (int i = 0; i < n; i += TILE)\n");
-  put(e, "    %s_D(params, n - i < TILE ? n - i : TILE, x + (size_t)i * %s_OBS_SIZE, scores + i);\n}\n\n", n, n);
-  put(e, "void %s_fake_score_batch(const scalar *params, int n, const scalar *z, scalar *scores)\n{\n", n);
-  put(e, "  scalar x[TILE * %s_OBS_SIZE];\n", n);
+  put(e, "    %s_D(params, n - i < TILE ? n - i : TILE, x + (size_t)i * %s_OBS_SIZE, scores + i);\n}\n", n, n);
+  put_public_open(e, GANC_FN_FAKE_SCORE_BATCH);
   put_tile_loop(e);
   put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
-  put(e, "    %s_D(params, t, x, scores + i);\n  }\n}\n\n", n);
-  put(e, "scalar %s_discriminator_loss_batch(const scalar *params, int n, const scalar *x_real, const scalar *z)\n{\n", n);
-  put(e, "  scalar x[TILE * %s_OBS_SIZE], s[TILE];\n  double real = 0, fake = 0;\n", n);
+  put(e, "    %s_D(params, t, x, scores + i);\n  }\n}\n", n);
+  put_public_open(e, GANC_FN_DISCRIMINATOR_LOSS_BATCH);
+  put(e, "  double real = 0, fake = 0;\n");
   put(e, "  if (n <= 0)\n    return 0;\n");
   put_tile_loop(e);
   put(e, "    %s_D(params, t, x_real + (size_t)i * %s_OBS_SIZE, s);\n", n, n);
-  put(e, "    for (int k = 0; k < t; k++)\n      real += (double)(s[k] - 1) * (s[k] - 1);\n");
+  put(e, "    for (int k = 0; k < t; k++)\n      real += loss_real(s[k]);\n");
   put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
   put(e, "    %s_D(params, t, x, s);\n", n);
-  put(e, "    for (int k = 0; k < t; k++)\n      fake += (double)s[k] * s[k];\n  }\n");
-  put(e, "  return (scalar)(real / n + fake / n);\n}\n\n");
-  put(e, "scalar %s_generator_loss_batch(const scalar *params, int n, const scalar *z)\n{\n", n);
-  put(e, "  scalar x[TILE * %s_OBS_SIZE], s[TILE];\n  double fake = 0;\n", n);
+  put(e, "    for (int k = 0; k < t; k++)\n      fake += loss_fake(s[k]);\n  }\n");
+  put(e, "  return (scalar)(real / n + fake / n);\n}\n");
+  put_public_open(e, GANC_FN_GENERATOR_LOSS_BATCH);
+  put(e, "  double fake = 0;\n");
   put(e, "  if (n <= 0)\n    return 0;\n");
   put_tile_loop(e);
   put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
   put(e, "    %s_D(params, t, x, s);\n", n);
-  put(e, "    for (int k = 0; k < t; k++)\n      fake += (double)(s[k] - 1) * (s[k] - 1);\n  }\n");
+  put(e, "    for (int k = 0; k < t; k++)\n      fake += loss_gen(s[k]);\n  }\n");
   put(e, "  return (scalar)(fake / n);\n}\n");
 }
 
 static void put_public_backward(Emitter *e)
 {
   const char *n = e->m->name;
-  const Graph *g = &e->ir->gen, *d = &e->ir->disc;
+  const Graph *g = &e->ir->gen;
   const char *x = g->nvalues == 1 ? "zi" : "x";
 
-  put(e, "\n/* ---- gradients of the batch losses ---- */\n\n");
-  put(e, "scalar %s_discriminator_loss_backward(const scalar *params, int n, const scalar *x_real, const scalar *z, "
-         "scalar *grad_d)\n{\n", n);
-  put(e, "  scalar acts[TILE * %lld], x[TILE * %s_OBS_SIZE], s[TILE], ds[TILE];\n",
-      (long long)(d->acts ? d->acts : 1), n);
+  put(e, "\n/* ---- gradients of the batch losses ---- */\n");
+  put_public_open(e, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD);
   put(e, "  double real = 0, fake = 0;\n  if (n <= 0)\n    return 0;\n");
   put(e, "  memset(grad_d, 0, sizeof(scalar) * %s_D_PARAM_COUNT);\n", n);
   put_tile_loop(e);
   put(e, "    const scalar *xi = x_real + (size_t)i * %s_OBS_SIZE;\n", n);
   put(e, "    %s_D_train(params, t, xi, acts, s);\n", n);
-  put(e, "    for (int k = 0; k < t; k++) {\n      scalar r = s[k] - 1;\n      real += (double)r * r;\n");
-  put(e, "      ds[k] = 2 * r / (scalar)n;\n    }\n");
+  put(e, "    for (int k = 0; k < t; k++) {\n      real += loss_real(s[k]);\n");
+  put(e, "      ds[k] = loss_real_d(s[k]) / (scalar)n;\n    }\n");
   put(e, "    %s_D_back(params, t, xi, acts, ds, grad_d, NULL);\n", n);
   put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
   put(e, "    %s_D_train(params, t, x, acts, s);\n", n);
-  put(e, "    for (int k = 0; k < t; k++) {\n      fake += (double)s[k] * s[k];\n");
-  put(e, "      ds[k] = 2 * s[k] / (scalar)n;\n    }\n");
+  put(e, "    for (int k = 0; k < t; k++) {\n      fake += loss_fake(s[k]);\n");
+  put(e, "      ds[k] = loss_fake_d(s[k]) / (scalar)n;\n    }\n");
   put(e, "    %s_D_back(params, t, x, acts, ds, grad_d, NULL);\n  }\n", n);
-  put(e, "  return (scalar)(real / n + fake / n);\n}\n\n");
+  put(e, "  return (scalar)(real / n + fake / n);\n}\n");
 
-  put(e, "scalar %s_generator_loss_backward(const scalar *params, int n, const scalar *z, scalar *grad_g)\n{\n", n);
-  put(e, "  scalar gacts[TILE * %lld], dacts[TILE * %lld], dx[TILE * %s_OBS_SIZE], s[TILE], ds[TILE];\n",
-      (long long)(g->acts ? g->acts : 1), (long long)(d->acts ? d->acts : 1), n);
+  put_public_open(e, GANC_FN_GENERATOR_LOSS_BACKWARD);
   put(e, "  double loss = 0;\n  if (n <= 0)\n    return 0;\n");
   put(e, "  memset(grad_g, 0, sizeof(scalar) * %s_G_PARAM_COUNT);\n", n);
   put_tile_loop(e);
@@ -693,8 +682,8 @@ static void put_public_backward(Emitter *e)
   if (g->nvalues > 1)
     put(e, "    const scalar *x = gacts + TILE * %lld;\n", (long long)g->act_off[g->nvalues - 1]);
   put(e, "    %s_D_train(params, t, %s, dacts, s);\n", n, x);
-  put(e, "    for (int k = 0; k < t; k++) {\n      scalar f = s[k] - 1;\n      loss += (double)f * f;\n");
-  put(e, "      ds[k] = 2 * f / (scalar)n;\n    }\n");
+  put(e, "    for (int k = 0; k < t; k++) {\n      loss += loss_gen(s[k]);\n");
+  put(e, "      ds[k] = loss_gen_d(s[k]) / (scalar)n;\n    }\n");
   put(e, "    %s_D_back(params, t, %s, dacts, ds, NULL, dx);\n", n, x);
   put(e, "    %s_G_back(params, t, zi, gacts, dx, grad_g);\n  }\n", n);
   put(e, "  return (scalar)(loss / n);\n}\n");
@@ -724,6 +713,7 @@ static void put_source_body(Emitter *e)
   put_train_forward(e, &e->ir->disc, 0);
   put_backward(e, &e->ir->gen, 1);
   put_backward(e, &e->ir->disc, 0);
+  put_loss(e);
   put_public(e);
   put_public_backward(e);
   e->out = out;
@@ -738,9 +728,10 @@ static void put_source_body(Emitter *e)
 
 static void put_source_banner(Emitter *e)
 {
+  const LossClass *l = e->m->loss;
   put_banner(e, "c");
-  put(e, "   Least-squares GAN: discriminator_loss = (D(x) - 1)^2 + D(G(z))^2,\n"
-         "   generator_loss = (D(G(z)) - 1)^2. */\n");
+  put(e, "   Model %s, %s: discriminator_loss = %s,\n   generator_loss = %s. */\n", e->m->name, l->title,
+      l->d_formula, l->g_formula);
 }
 
 void emit_source(Str *out, const IrModel *ir, const EmitOptions *opt)

@@ -1,35 +1,19 @@
 /* lower.c — turn each checked stack into an op list over sized values and
- * decide where each value lives in the forward function.
+ * plan the memory of every function the emitter writes.
  *
  * A value is the output of one layer; reshape and flatten are views that
  * keep their input's value. The forward code needs at most two scratch
  * arrays: elementwise layers run in place, everything else alternates
  * between A and B, and the stack's last layer writes the caller's output.
  * The training forward instead keeps every value in one activations array
- * for the backward pass. Every function works on tiles of samples, as many
- * as the stack budget allows. */
+ * for the backward pass, whose gradients alternate between two arrays the
+ * same way. Every function works on tiles of samples, and lowering decides
+ * every buffer of every function (the Frame of each Func) for the largest
+ * tile whose deepest call chain fits the stack budget; the emitter prints
+ * that plan and computes no size of its own. */
+#include <string.h>
+
 #include "compiler.h"
-
-int op_is_elementwise(OpKind k)
-{
-  return k == OP_RELU || k == OP_LEAKY_RELU || k == OP_TANH || k == OP_SIGMOID;
-}
-
-static OpKind op_kind(LayerKind k)
-{
-  switch (k) {
-  case LY_LINEAR: return OP_LINEAR;
-  case LY_RELU: return OP_RELU;
-  case LY_LEAKY_RELU: return OP_LEAKY_RELU;
-  case LY_TANH: return OP_TANH;
-  case LY_SIGMOID: return OP_SIGMOID;
-  case LY_RESHAPE:
-  case LY_FLATTEN: return OP_VIEW;
-  case LY_CONV2D: return OP_CONV2D;
-  case LY_CONV_TRANSPOSE2D: return OP_CONV_TRANSPOSE2D;
-  }
-  return OP_VIEW;
-}
 
 static int64_t max2(int64_t a, int64_t b)
 {
@@ -47,33 +31,52 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
   int cur = 0;
   for (int i = 0; i < st->n; i++) {
     Op *op = &g->ops[g->nops++];
-    op->kind = op_kind(st->layers[i].kind);
     op->layer = &st->layers[i];
+    op->view = layer_class(op->layer)->forward.kernel == NULL;
     op->in = cur;
-    if (op->kind != OP_VIEW) {
+    if (!op->view) {
       cur = g->nvalues++;
       g->size[cur] = shape_count(&st->layers[i].out);
     }
     op->out = cur;
   }
 
-  /* Storage: the final value is the caller's output. */
+  /* Forward storage: the final value is the caller's output. */
   int last = g->nvalues - 1;
   Buf where = BUF_IN;
   for (int i = 0; i < g->nops; i++) {
     Op *op = &g->ops[i];
+    int elementwise = layer_class(op->layer)->elementwise;
     op->in_buf = where;
-    if (op->kind == OP_VIEW)
+    if (op->view)
       op->out_buf = where;
     else if (op->out == last)
       op->out_buf = BUF_OUT;
-    else if (op_is_elementwise(op->kind) && where != BUF_IN)
+    else if (elementwise && where != BUF_IN)
       op->out_buf = where;
     else
       op->out_buf = where == BUF_A ? BUF_B : BUF_A;
     if ((op->out_buf == BUF_A || op->out_buf == BUF_B) && g->size[op->out] > g->scratch)
       g->scratch = g->size[op->out];
     where = op->out_buf;
+  }
+
+  /* Backward storage: from the caller's dout to din, the input's gradient. */
+  GradBuf grad = GRAD_OUT;
+  for (int i = g->nops - 1; i >= 0; i--) {
+    Op *op = &g->ops[i];
+    if (op->view)
+      continue;
+    GradBuf next;
+    if (op->in == 0)
+      next = GRAD_IN;
+    else if (layer_class(op->layer)->elementwise && grad != GRAD_OUT)
+      next = grad; /* in place */
+    else
+      next = grad == GRAD_A ? GRAD_B : GRAD_A;
+    op->dy_buf = grad;
+    op->dx_buf = next;
+    grad = next;
   }
 
   /* Training keeps every value; gradients flow through two arrays. */
@@ -83,73 +86,171 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
     g->acts += g->size[v];
   }
   for (int v = 0; v < g->nvalues; v++)
-    if (g->size[v] > g->grad_scratch)
-      g->grad_scratch = g->size[v];
-
-  /* Dense layers take their tile transposed in the kernels' scratch. */
-  for (int i = 0; i < g->nops; i++) {
-    const Layer *l = g->ops[i].layer;
-    if (l->kind == LY_LINEAR && l->in.dim[0] > g->dense_in)
-      g->dense_in = l->in.dim[0];
-  }
+    g->grad_scratch = max2(g->grad_scratch, g->size[v]);
 }
 
-/* A convolution's scratch per sample: a window per position of its small
-   grid (the output of conv2d, the input of conv_transpose2d), and the
-   samples' small-channel side gathered channel by channel. */
-static int64_t conv_per_sample(const Layer *l)
+const Graph *ir_graph(const IrModel *m, int gen)
 {
-  int64_t k2 = l->kernel * l->kernel;
-  if (l->kind == LY_CONV2D)
-    return l->out.dim[1] * l->out.dim[2] * (l->in.dim[0] * k2 + l->out.dim[0]);
-  if (l->kind == LY_CONV_TRANSPOSE2D)
-    return l->in.dim[1] * l->in.dim[2] * (l->out.dim[0] * k2 + l->in.dim[0]);
+  return gen ? &m->gen : &m->disc;
+}
+
+const char *func_suffix(Func f)
+{
+  static const char *const internal[FN_PUBLIC] = {
+      [FN_G] = "G", [FN_D] = "D", [FN_G_TRAIN] = "G_train",
+      [FN_D_TRAIN] = "D_train", [FN_G_BACK] = "G_back", [FN_D_BACK] = "D_back",
+  };
+  return f < FN_PUBLIC ? internal[f] : ganc_fn_suffix((ganc_fn)(f - FN_PUBLIC));
+}
+
+/* ---- the memory plan ---- */
+
+static void add_buffer(Frame *fr, const char *name, int64_t count, int per_tile, const char *what)
+{
+  fr->buf[fr->nbuf++] = (Buffer){name, count, per_tile, 0, what};
+}
+
+/* An array of the observation's elements, per sample or one. */
+static void add_obs(Frame *fr, const char *name, int per_tile, int64_t obs)
+{
+  fr->buf[fr->nbuf++] = (Buffer){name, obs, per_tile, 1, NULL};
+}
+
+static void add_calls(Frame *fr, int n, const Func *calls)
+{
+  for (int i = 0; i < n; i++)
+    fr->calls[fr->ncalls++] = calls[i];
+}
+
+static int uses_buf(const Graph *g, Buf b)
+{
+  for (int i = 0; i < g->nops; i++)
+    if (g->ops[i].out_buf == b)
+      return 1;
   return 0;
 }
 
-int conv_group(const Layer *l, int64_t t)
+static int uses_grad(const Graph *g, GradBuf b)
 {
-  int64_t per = conv_per_sample(l), g = per ? CONV_GROUP_SCALARS / per : 0;
-  return (int)(g < 1 ? 1 : g > t ? t : g);
+  for (int i = 0; i < g->nops; i++)
+    if (!g->ops[i].view && (g->ops[i].dy_buf == b || g->ops[i].dx_buf == b))
+      return 1;
+  return 0;
 }
 
-int64_t conv_scratch(const Graph *g, int64_t t)
+/* The kernels' scratch of one pass over g for tiles of t, sized by its
+   hungriest layer; grouped layers learn their group. */
+static void add_scratch(Frame *fr, Graph *g, int64_t t, int backward)
 {
   int64_t most = 0;
-  for (int i = 0; i < g->nops; i++)
-    most = max2(most, conv_group(g->ops[i].layer, t) * conv_per_sample(g->ops[i].layer));
-  return most;
+  const char *what = NULL;
+  for (int i = 0; i < g->nops; i++) {
+    Op *op = &g->ops[i];
+    const LayerClass *lc = layer_class(op->layer);
+    if (!lc->scratch)
+      continue;
+    int64_t n = lc->scratch(op->layer, t, backward, &op->group);
+    if (n > most || (n == most && n > 0 && lc->grouped)) {
+      most = n;
+      what = lc->scratch_what;
+    }
+  }
+  if (most)
+    add_buffer(fr, "cs", most, 0, what);
 }
 
-/* Scalars of a stack's forward kernel scratch for tiles of t samples: dense
-   takes the tile transposed, rounded up to 16 samples, from 8 samples on
-   (kernels.inc: DENSE_GEMM_MIN and dense). */
-int64_t kernel_scratch(const Graph *g, int64_t t)
+static void plan_stack(IrModel *m, Graph *g, int gen, int64_t t)
 {
-  return max2(conv_scratch(g, t), t >= 8 ? (t + 15) / 16 * 16 * g->dense_in : 0);
+  Frame *fwd = &m->frame[gen ? FN_G : FN_D], *train = &m->frame[gen ? FN_G_TRAIN : FN_D_TRAIN];
+  Frame *back = &m->frame[gen ? FN_G_BACK : FN_D_BACK];
+  if (uses_buf(g, BUF_A))
+    add_buffer(fwd, "a", g->scratch, 1, NULL);
+  if (uses_buf(g, BUF_B))
+    add_buffer(fwd, "b", g->scratch, 1, NULL);
+  add_scratch(fwd, g, t, 0);
+  add_scratch(train, g, t, 0);
+  if (uses_grad(g, GRAD_A))
+    add_buffer(back, "ga", g->grad_scratch, 1, NULL);
+  if (uses_grad(g, GRAD_B))
+    add_buffer(back, "gb", g->grad_scratch, 1, NULL);
+  add_scratch(back, g, t, 1);
+  fwd->kernels = train->kernels = back->kernels = 1;
 }
 
-/* Scalars on the stack of the deepest call chain of emitted code for tiles
-   of t samples: the arrays emit.c declares, and the kernels' own buffer for
-   a panel of a product (gemm's pack, at most GEMM_KC x 64 scalars). */
-static int64_t stack_scalars(const IrModel *m, int64_t t)
+/* Every frame for tiles of t samples. */
+static void plan(IrModel *m, int64_t t)
 {
-  const Graph *g = &m->gen, *d = &m->disc;
+  memset(m->frame, 0, sizeof m->frame);
+  plan_stack(m, &m->gen, 1, t);
+  plan_stack(m, &m->disc, 0, t);
   int64_t obs = shape_count(&m->model->observation);
-  int64_t gcs = kernel_scratch(g, t), dcs = kernel_scratch(d, t);
-  int64_t g_fwd = 2 * t * g->scratch + gcs, d_fwd = 2 * t * d->scratch + dcs;
-  int64_t g_back = 2 * t * g->grad_scratch + conv_scratch(g, t), d_back = 2 * t * d->grad_scratch + conv_scratch(d, t);
-  int64_t forward = t * (obs + 1) + max2(g_fwd, d_fwd);
-  int64_t disc_back = t * (d->acts + obs + 2) + max2(g_fwd, d_back);
-  int64_t gen_back = t * (g->acts + d->acts + obs + 2) + max2(g_back, d_back);
-  return max2(forward, max2(disc_back, gen_back)) + KERNEL_STACK_SCALARS;
+  int64_t gacts = m->gen.acts ? m->gen.acts : 1, dacts = m->disc.acts ? m->disc.acts : 1;
+  Frame *f = m->frame + FN_PUBLIC;
+
+  add_calls(&f[GANC_FN_GENERATE], 1, (Func[]){FN_G});
+  add_obs(&f[GANC_FN_FAKE_SCORE], "x", 0, obs);
+  add_buffer(&f[GANC_FN_FAKE_SCORE], "score", 1, 0, NULL);
+  add_calls(&f[GANC_FN_FAKE_SCORE], 2, (Func[]){FN_G, FN_D});
+  add_buffer(&f[GANC_FN_REAL_SCORE], "score", 1, 0, NULL);
+  add_calls(&f[GANC_FN_REAL_SCORE], 1, (Func[]){FN_D});
+  add_calls(&f[GANC_FN_DISCRIMINATOR_LOSS], 2,
+            (Func[]){FN_PUBLIC + GANC_FN_REAL_SCORE, FN_PUBLIC + GANC_FN_FAKE_SCORE});
+  add_calls(&f[GANC_FN_GENERATOR_LOSS], 1, (Func[]){FN_PUBLIC + GANC_FN_FAKE_SCORE});
+
+  add_calls(&f[GANC_FN_GENERATE_BATCH], 1, (Func[]){FN_G});
+  add_calls(&f[GANC_FN_REAL_SCORE_BATCH], 1, (Func[]){FN_D});
+  add_obs(&f[GANC_FN_FAKE_SCORE_BATCH], "x", 1, obs);
+  add_calls(&f[GANC_FN_FAKE_SCORE_BATCH], 2, (Func[]){FN_G, FN_D});
+  for (int k = 0; k < 2; k++) {
+    Frame *fr = &f[k ? GANC_FN_GENERATOR_LOSS_BATCH : GANC_FN_DISCRIMINATOR_LOSS_BATCH];
+    add_obs(fr, "x", 1, obs);
+    add_buffer(fr, "s", 1, 1, NULL);
+    add_calls(fr, 2, (Func[]){FN_G, FN_D});
+  }
+
+  Frame *db = &f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD];
+  add_buffer(db, "acts", dacts, 1, "D's values, for its backward pass");
+  add_obs(db, "x", 1, obs);
+  add_buffer(db, "s", 1, 1, NULL);
+  add_buffer(db, "ds", 1, 1, NULL);
+  add_calls(db, 3, (Func[]){FN_D_TRAIN, FN_D_BACK, FN_G});
+  Frame *gb = &f[GANC_FN_GENERATOR_LOSS_BACKWARD];
+  add_buffer(gb, "gacts", gacts, 1, "G's values, for its backward pass");
+  add_buffer(gb, "dacts", dacts, 1, "D's values, for its backward pass");
+  add_obs(gb, "dx", 1, obs);
+  add_buffer(gb, "s", 1, 1, NULL);
+  add_buffer(gb, "ds", 1, 1, NULL);
+  add_calls(gb, 4, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK});
+
+  for (int i = 0; i < NFUNCS; i++) {
+    Frame *fr = &m->frame[i];
+    for (int b = 0; b < fr->nbuf; b++)
+      fr->scalars += fr->buf[b].count * (fr->buf[b].per_tile ? t : 1);
+  }
+}
+
+/* Scalars on the stack of the deepest call chain from f: its frame, then
+   its deepest callee or the kernels' own buffer for a panel of a product
+   (gemm's pack). Calls go only to functions listed before (FN_ order, or
+   the public ones it builds on), so the recursion ends. */
+static int64_t deepest(IrModel *m, Func f)
+{
+  Frame *fr = &m->frame[f];
+  int64_t below = fr->kernels ? KERNEL_STACK_SCALARS : 0;
+  for (int i = 0; i < fr->ncalls; i++)
+    below = max2(below, deepest(m, fr->calls[i]));
+  return fr->deepest = fr->scalars + below;
 }
 
 static int choose_tile(Diag *d, IrModel *m)
 {
   int64_t size = m->model->scalar == SCALAR_DOUBLE ? 8 : 4;
   for (int t = MAX_TILE; t >= 1; t /= 2) {
-    m->stack_bytes = stack_scalars(m, t) * size;
+    plan(m, t);
+    int64_t most = 0;
+    for (int f = 0; f < NFUNCS; f++)
+      most = max2(most, deepest(m, (Func)f));
+    m->stack_bytes = most * size;
     if (m->stack_bytes <= STACK_BUDGET) {
       m->tile = t;
       return 1;

@@ -38,72 +38,6 @@ static ganc_model *fail(ganc_status status, const char *msg, char *err, size_t e
 
 /* ---- metadata ---- */
 
-static void add_tensor(Arena *a, List *l, const char *stack, const Layer *ly, const char *what,
-                       const Shape *s, int64_t off, int64_t count)
-{
-  ganc_tensor *t = arena_alloc(a, sizeof *t);
-  snprintf(t->name, sizeof t->name, "%s.%d.%s", stack, ly->index, what);
-  t->rank = s->rank;
-  memcpy(t->shape, s->dim, sizeof(int64_t) * (size_t)s->rank);
-  t->offset = off;
-  t->count = count;
-  list_push(a, l, t);
-}
-
-static void stack_tensors(Arena *a, List *l, const Stack *st)
-{
-  for (int i = 0; i < st->n; i++) {
-    const Layer *ly = &st->layers[i];
-    if (!ly->weight_count)
-      continue;
-    add_tensor(a, l, st->name, ly, "weight", &ly->weight_shape, ly->weight_off, ly->weight_count);
-    add_tensor(a, l, st->name, ly, "bias", &ly->bias_shape, ly->bias_off, ly->bias_count);
-  }
-}
-
-/* "latent [64]; observation [1, 28, 28]; generator.0.weight [256, 64]; ..."
-   — everything that decides whether a set of weights fits the model. */
-static const char *signature(Arena *a, const Model *m, const List *tensors)
-{
-  Str s = {0};
-  char buf[160];
-  str_printf(&s, "latent %s; ", shape_str(&m->latent, buf, sizeof buf));
-  str_printf(&s, "observation %s", shape_str(&m->observation, buf, sizeof buf));
-  for (int i = 0; i < tensors->n; i++) {
-    const ganc_tensor *t = tensors->item[i];
-    Shape sh = {.rank = t->rank};
-    memcpy(sh.dim, t->shape, sizeof sh.dim);
-    str_printf(&s, "; %s %s", t->name, shape_str(&sh, buf, sizeof buf));
-  }
-  const char *r = arena_strdup(a, s.buf ? s.buf : "");
-  str_free(&s);
-  return r;
-}
-
-static void fill_info(Arena *a, const Model *m, ganc_info *info)
-{
-  info->name = m->name;
-  info->scalar_size = m->scalar == SCALAR_DOUBLE ? 8 : 4;
-  info->latent_rank = m->latent.rank;
-  info->obs_rank = m->observation.rank;
-  memcpy(info->latent_shape, m->latent.dim, sizeof info->latent_shape);
-  memcpy(info->obs_shape, m->observation.dim, sizeof info->obs_shape);
-  info->latent_size = shape_count(&m->latent);
-  info->obs_size = shape_count(&m->observation);
-  info->g_param_count = m->gen.param_count;
-  info->d_param_count = m->disc.param_count;
-  info->param_count = m->param_count;
-  List l = {0};
-  stack_tensors(a, &l, &m->gen);
-  stack_tensors(a, &l, &m->disc);
-  ganc_tensor *t = arena_alloc(a, (size_t)(l.n ? l.n : 1) * sizeof *t);
-  for (int i = 0; i < l.n; i++)
-    t[i] = *(ganc_tensor *)l.item[i];
-  info->ntensors = l.n;
-  info->tensors = t;
-  info->signature = signature(a, m, &l);
-}
-
 int ganc_model_count(const ganc_model *m)
 {
   return m ? m->n : 0;
@@ -204,7 +138,7 @@ ganc_model *ganc_jit_string(const char *source, const char *name_for_diagnostics
   m->n = p->n;
   m->info = arena_alloc(&m->comp.arena, (size_t)(p->n ? p->n : 1) * sizeof *m->info);
   for (int i = 0; i < p->n; i++)
-    fill_info(&m->comp.arena, &p->models[i], &m->info[i]);
+    describe_model(&m->comp.arena, &p->models[i], &m->info[i]);
 
   Str msg = {0};
   pthread_mutex_lock(&tcc_lock);
@@ -255,16 +189,6 @@ void *ganc_symbol(ganc_model *m, const char *name)
     p = tcc_get_symbol(m->tcc[i], name);
   pthread_mutex_unlock(&tcc_lock);
   return p;
-}
-
-const char *ganc_fn_suffix(ganc_fn fn)
-{
-  static const char *const suffix[GANC_NFNS] = {
-#define SUFFIX(id, name) [GANC_FN_##id] = #name,
-      GANC_FUNCTIONS(SUFFIX)
-#undef SUFFIX
-  };
-  return (int)fn >= 0 && fn < GANC_NFNS ? suffix[fn] : NULL;
 }
 
 int ganc_functions(ganc_model *m, const ganc_info *info, ganc_fns *fns)

@@ -61,12 +61,21 @@ typedef struct ganc_fns {
   void *fn[GANC_NFNS];
 } ganc_fns;
 
+/* How ganc_init_params fills a tensor. */
+typedef enum ganc_init {
+  GANC_INIT_XAVIER, /* U(-a, a), a = sqrt(6 / (fan_in + fan_out)), PyTorch's fans */
+  GANC_INIT_ZERO,
+  GANC_INIT_ONE,
+  GANC_INIT_NORMAL, /* standard normal */
+} ganc_init;
+
 /* A parameter tensor: a slice of the model's flat parameter array. */
 typedef struct ganc_tensor {
   char name[48];              /* "generator.0.weight", as PyTorch names it */
   int rank;
   int64_t shape[GANC_MAX_RANK];
   int64_t offset, count;      /* in scalars */
+  ganc_init init;
 } ganc_tensor;
 
 /* What a program needs to know of one model to call its functions. */
@@ -115,8 +124,9 @@ uint64_t ganc_rng_next(ganc_rng *r);
 double ganc_rng_uniform(ganc_rng *r); /* [0, 1) */
 double ganc_rng_normal(ganc_rng *r);  /* mean 0, variance 1 */
 
-/* Fill params (info->param_count scalars of info->scalar_size bytes) with
-   Xavier-uniform weights and zero biases, deterministically from seed. */
+/* Fill params (info->param_count scalars of info->scalar_size bytes), each
+   tensor by its rule, deterministically from seed: the random rules draw
+   from one stream, tensor by tensor in order. */
 void ganc_init_params(const ganc_info *info, uint64_t seed, void *params);
 /* Fill n scalars with standard normal noise. */
 void ganc_normal_fill(ganc_rng *r, int scalar_size, int64_t n, void *out);

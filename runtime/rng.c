@@ -87,14 +87,16 @@ void ganc_init_params(const ganc_info *info, uint64_t seed, void *params)
   ganc_rng_seed(&r, seed);
   for (int k = 0; k < info->ntensors; k++) {
     const ganc_tensor *t = &info->tensors[k];
-    if (t->rank < 2) { /* biases */
-      for (int64_t i = 0; i < t->count; i++)
-        store(params, info->scalar_size, t->offset + i, 0.0);
-      continue;
+    double bound = t->init == GANC_INIT_XAVIER ? xavier_bound(t) : 0;
+    for (int64_t i = 0; i < t->count; i++) {
+      double v = 0;
+      switch (t->init) {
+      case GANC_INIT_XAVIER: v = (2.0 * ganc_rng_uniform(&r) - 1.0) * bound; break;
+      case GANC_INIT_ZERO: v = 0; break;
+      case GANC_INIT_ONE: v = 1; break;
+      case GANC_INIT_NORMAL: v = ganc_rng_normal(&r); break;
+      }
+      store(params, info->scalar_size, t->offset + i, v);
     }
-    double bound = xavier_bound(t);
-    for (int64_t i = 0; i < t->count; i++)
-      store(params, info->scalar_size, t->offset + i,
-            (2.0 * ganc_rng_uniform(&r) - 1.0) * bound);
   }
 }

@@ -64,10 +64,10 @@ Test(front, arguments_positional_keyword_semicolons_comments)
                         " discriminator { linear(1,) }\n}");
   const Stack *g = &p->models[0].gen;
   cr_assert_eq(g->n, 5);
-  cr_expect_eq(g->layers[0].out_features, 8);
-  cr_expect_float_eq(g->layers[1].slope, 0.01, 1e-15);
-  cr_expect_float_eq(g->layers[2].slope, 0.3, 1e-15);
-  cr_expect_float_eq(g->layers[3].slope, -0.5, 1e-15);
+  cr_expect_eq(g->layers[0].karg[0].i, 8);
+  cr_expect_float_eq(g->layers[1].karg[0].r, 0.01, 1e-15);
+  cr_expect_float_eq(g->layers[2].karg[0].r, 0.3, 1e-15);
+  cr_expect_float_eq(g->layers[3].karg[0].r, -0.5, 1e-15);
   cr_expect_str_eq(g->layers[3].text, "leaky_relu(slope=-.5,)");
 }
 
@@ -80,7 +80,7 @@ Test(front, numbers)
     snprintf(src, sizeof src, "model a { latent [2] observation [2] generator { leaky_relu(%s) } "
                               "discriminator { linear(1) } }", good[i]);
     const Program *p = ok(src);
-    cr_expect_float_eq(p->models[0].gen.layers[0].slope, want[i], 1e-15, "%s", good[i]);
+    cr_expect_float_eq(p->models[0].gen.layers[0].karg[0].r, want[i], 1e-15, "%s", good[i]);
     compile_free(&c);
   }
 }
@@ -94,17 +94,17 @@ Test(front, shapes_and_parameter_layout)
   const Layer *g1 = &m->gen.layers[1];
   /* torch.cat([p.flatten() for p in [*G.parameters(), *D.parameters()]]) */
   cr_expect_eq(g1->index, 1);
-  cr_expect_eq(g1->weight_off, 0);
-  cr_expect_eq(g1->weight_count, 16 * 6);
-  cr_expect_eq(g1->bias_off, 96);
+  cr_expect_eq(g1->tensor[0].off, 0);
+  cr_expect_eq(g1->tensor[0].count, 16 * 6);
+  cr_expect_eq(g1->tensor[1].off, 96);
   cr_expect_eq(m->gen.param_count, 96 + 16);
   const Layer *d1 = &m->disc.layers[1], *d3 = &m->disc.layers[3];
-  cr_expect_eq(d1->weight_off, 112);
-  cr_expect_eq(d1->weight_shape.dim[0], 5);
-  cr_expect_eq(d1->weight_shape.dim[1], 16);
-  cr_expect_eq(d1->bias_off, 112 + 80);
-  cr_expect_eq(d3->weight_off, 112 + 80 + 5);
-  cr_expect_eq(d3->bias_off, 112 + 80 + 5 + 5);
+  cr_expect_eq(d1->tensor[0].off, 112);
+  cr_expect_eq(d1->tensor[0].shape.dim[0], 5);
+  cr_expect_eq(d1->tensor[0].shape.dim[1], 16);
+  cr_expect_eq(d1->tensor[1].off, 112 + 80);
+  cr_expect_eq(d3->tensor[0].off, 112 + 80 + 5);
+  cr_expect_eq(d3->tensor[1].off, 112 + 80 + 5 + 5);
   cr_expect_eq(m->param_count, 112 + 80 + 5 + 5 + 1);
   cr_expect_eq(m->disc.out.rank, 0);
   cr_expect_eq(m->gen.flops, 2 * 6 * 16);
@@ -122,18 +122,18 @@ Test(front, convolution_shapes)
   cr_expect_eq(g->out.dim[1], 14);
   cr_expect_eq(g->out.dim[2], 18);
   /* conv_transpose2d weight [in, out, k, k] */
-  cr_expect_eq(g->weight_shape.dim[0], 4);
-  cr_expect_eq(g->weight_shape.dim[1], 2);
-  cr_expect_eq(g->weight_count, 4 * 2 * 4 * 4);
-  cr_expect_eq(g->bias_off, 128);
+  cr_expect_eq(g->tensor[0].shape.dim[0], 4);
+  cr_expect_eq(g->tensor[0].shape.dim[1], 2);
+  cr_expect_eq(g->tensor[0].count, 4 * 2 * 4 * 4);
+  cr_expect_eq(g->tensor[1].off, 128);
   /* floor((14 + 2 - 3) / 2) + 1 = 7, floor((18 + 2 - 3) / 2) + 1 = 9 */
   cr_expect_eq(d->out.dim[0], 3);
   cr_expect_eq(d->out.dim[1], 7);
   cr_expect_eq(d->out.dim[2], 9);
   /* conv2d weight [out, in, k, k], after G's 130 */
-  cr_expect_eq(d->weight_off, 130);
-  cr_expect_eq(d->weight_shape.dim[0], 3);
-  cr_expect_eq(d->weight_shape.dim[1], 2);
+  cr_expect_eq(d->tensor[0].off, 130);
+  cr_expect_eq(d->tensor[0].shape.dim[0], 3);
+  cr_expect_eq(d->tensor[0].shape.dim[1], 2);
   cr_expect_eq(m->param_count, 130 + 54 + 3 + 189 + 1);
   /* convT: each of 4*7*9 inputs meets 2*4*4 weights; conv2d: each of 3*7*9
      outputs meets 2*3*3; then linear(1) on 189. */

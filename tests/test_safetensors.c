@@ -18,12 +18,12 @@
 
 /* tiny: latent [2] -> linear(4), relu, linear(2); discriminator linear(1). */
 static const ganc_tensor tiny_tensors[] = {
-    {"generator.0.weight", 2, {4, 2}, 0, 8},
-    {"generator.0.bias", 1, {4}, 8, 4},
-    {"generator.2.weight", 2, {2, 4}, 12, 8},
-    {"generator.2.bias", 1, {2}, 20, 2},
-    {"discriminator.0.weight", 2, {1, 2}, 22, 2},
-    {"discriminator.0.bias", 1, {1}, 24, 1},
+    {"generator.0.weight", 2, {4, 2}, 0, 8, GANC_INIT_XAVIER},
+    {"generator.0.bias", 1, {4}, 8, 4, GANC_INIT_ZERO},
+    {"generator.2.weight", 2, {2, 4}, 12, 8, GANC_INIT_XAVIER},
+    {"generator.2.bias", 1, {2}, 20, 2, GANC_INIT_ZERO},
+    {"discriminator.0.weight", 2, {1, 2}, 22, 2, GANC_INIT_XAVIER},
+    {"discriminator.0.bias", 1, {1}, 24, 1, GANC_INIT_ZERO},
 };
 enum { TINY_PARAMS = 25 };
 
@@ -43,10 +43,10 @@ static ganc_info tiny_info(int scalar_size)
 
 /* mini: small enough to write its headers by hand. */
 static const ganc_tensor mini_tensors[] = {
-    {"generator.0.weight", 2, {2, 1}, 0, 2},
-    {"generator.0.bias", 1, {2}, 2, 2},
-    {"discriminator.0.weight", 2, {1, 2}, 4, 2},
-    {"discriminator.0.bias", 1, {1}, 6, 1},
+    {"generator.0.weight", 2, {2, 1}, 0, 2, GANC_INIT_XAVIER},
+    {"generator.0.bias", 1, {2}, 2, 2, GANC_INIT_ZERO},
+    {"discriminator.0.weight", 2, {1, 2}, 4, 2, GANC_INIT_XAVIER},
+    {"discriminator.0.bias", 1, {1}, 6, 1, GANC_INIT_ZERO},
 };
 enum { MINI_PARAMS = 7 };
 

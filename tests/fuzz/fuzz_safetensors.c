@@ -46,64 +46,6 @@ static void fail(const char *what, const ganc_info *info, const char *err)
   abort();
 }
 
-/* As runtime/jit.c describes a model to the runtime. */
-static void add_tensors(const Stack *st, ganc_tensor *t, int *n)
-{
-  for (int i = 0; i < st->n; i++) {
-    const Layer *ly = &st->layers[i];
-    if (!ly->weight_count)
-      continue;
-    const char *what[2] = {"weight", "bias"};
-    const Shape *shape[2] = {&ly->weight_shape, &ly->bias_shape};
-    int64_t off[2] = {ly->weight_off, ly->bias_off}, count[2] = {ly->weight_count, ly->bias_count};
-    for (int k = 0; k < 2; k++, (*n)++) {
-      snprintf(t[*n].name, sizeof t[*n].name, "%s.%d.%s", st->name, ly->index, what[k]);
-      t[*n].rank = shape[k]->rank;
-      memcpy(t[*n].shape, shape[k]->dim, sizeof t[*n].shape);
-      t[*n].offset = off[k];
-      t[*n].count = count[k];
-    }
-  }
-}
-
-static const char *signature(const Model *m, const ganc_tensor *t, int n)
-{
-  Str s = {0};
-  char buf[160];
-  str_printf(&s, "latent %s; ", shape_str(&m->latent, buf, sizeof buf));
-  str_printf(&s, "observation %s", shape_str(&m->observation, buf, sizeof buf));
-  for (int i = 0; i < n; i++) {
-    Shape sh = {.rank = t[i].rank};
-    memcpy(sh.dim, t[i].shape, sizeof sh.dim);
-    str_printf(&s, "; %s %s", t[i].name, shape_str(&sh, buf, sizeof buf));
-  }
-  return s.buf; /* kept for the life of the process */
-}
-
-static void describe(const Model *m, int scalar_size, ganc_info *info)
-{
-  ganc_tensor *t = calloc(2 * (size_t)(m->gen.n + m->disc.n) + 1, sizeof *t);
-  int n = 0;
-  add_tensors(&m->gen, t, &n);
-  add_tensors(&m->disc, t, &n);
-  *info = (ganc_info){
-      .name = m->name,
-      .scalar_size = scalar_size,
-      .latent_rank = m->latent.rank,
-      .obs_rank = m->observation.rank,
-      .latent_size = shape_count(&m->latent),
-      .obs_size = shape_count(&m->observation),
-      .g_param_count = m->gen.param_count,
-      .d_param_count = m->disc.param_count,
-      .param_count = m->param_count,
-      .ntensors = n,
-      .tensors = t,
-      .signature = signature(m, t, n),
-  };
-  memcpy(info->latent_shape, m->latent.dim, sizeof info->latent_shape);
-  memcpy(info->obs_shape, m->observation.dim, sizeof info->obs_shape);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -117,7 +59,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     exit(1);
   }
   for (int i = 0; i < NINFOS; i++) {
-    describe(&comp.prog->models[i / 2], i % 2 ? 8 : 4, &infos[i]);
+    describe_model(&comp.arena, &comp.prog->models[i / 2], &infos[i]);
+    infos[i].scalar_size = i % 2 ? 8 : 4;
     size_t bytes = (size_t)infos[i].param_count * 8;
     if (bytes > array_bytes)
       array_bytes = bytes;
