@@ -44,7 +44,7 @@ endif
 #   jit/       compile in memory with libtcc and look up the emitted functions
 #   compiler/  .gan text to C text: lexer, parser, checker, lowering, emitter
 #   runtime/   what programs link: kernels, rng, Adam, safetensors, data, images, training
-COMPILER := arena diag layers losses check lower describe emit compile
+COMPILER := arena diag layers losses check lower describe emit dump compile
 JIT      := jit
 RUNTIME  := api rng adam safetensors data image train
 CLI      := main bench

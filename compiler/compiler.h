@@ -405,6 +405,12 @@ const Graph *ir_graph(const IrModel *m, int gen);
 /* The name of an emitted function: "G_train", "generate_batch". */
 const char *func_suffix(Func f);
 
+/* ---- dump.c: the state between stages as text (--dump) ---- */
+
+void dump_ast(Str *s, const Ast *ast);
+void dump_ir(Str *s, const Ir *ir);
+void dump_plan(Str *s, const Ir *ir);
+
 /* ---- describe.c: a checked model as the runtime describes it ---- */
 
 /* info's strings and tensors live in a. */
