@@ -10,7 +10,7 @@
  * compared with the reference, its batch functions with its single-sample
  * ones, and the two paths with each other.
  *
- * Tolerance (DESIGN.md section 4), |got - want| <= rtol * |want| + atol:
+ * Tolerance (docs/DESIGN.md §4), |got - want| <= rtol * |want| + atol:
  *   scalar float:  rtol 1e-5,  atol 1e-6
  *   scalar double: rtol 1e-12, atol 1e-14
  * `want` is the reference, the single-sample result when checking a batch
@@ -365,7 +365,7 @@ static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results 
   free(scores);
 }
 
-/* DESIGN.md section 4: for n <= 0 the batch functions write nothing and
+/* docs/DESIGN.md §4: for n <= 0 the batch functions write nothing and
    return 0. */
 static void check_empty_batch(const Fixture *f, const Api *a, const Inputs *in,
                               const char *how) {

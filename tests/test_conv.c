@@ -1,4 +1,4 @@
-/* test_conv.c — conv2d and conv_transpose2d (DESIGN.md section 2) on tiny
+/* test_conv.c — conv2d and conv_transpose2d (docs/DESIGN.md §2) on tiny
  * cases whose results follow from the definition by hand, without PyTorch:
  * 1x1 kernels as per-pixel linear maps, strides equal to the kernel as block
  * sums and block scatters, strides larger than the kernel, padding that only

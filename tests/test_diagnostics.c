@@ -29,7 +29,7 @@ Test(diagnostics, golden)
   paths_free(files);
 }
 
-/* The example of DESIGN.md section 2, to the letter. */
+/* The example of docs/DESIGN.md §2, to the letter. */
 Test(diagnostics, design_example)
 {
   Run r = run_ganc("check tests/errors/generator_output.gan", NULL);

@@ -1,4 +1,4 @@
-/* test_gradients.c — the emitted gradient functions (DESIGN.md section 4),
+/* test_gradients.c — the emitted gradient functions (docs/DESIGN.md §4),
  * NAME_discriminator_loss_backward and NAME_generator_loss_backward, against
  * float64 PyTorch autograd and against finite differences.
  *
@@ -498,7 +498,7 @@ static void check_same(const GradFixture *f, const Grads *got, const Grads *want
   cmp_finish(&c);
 }
 
-/* DESIGN.md section 4: for n <= 0 the batch functions write nothing and
+/* docs/DESIGN.md §4: for n <= 0 the batch functions write nothing and
    return 0. */
 static void check_empty_batch(const GradFixture *f, const Fns *fn, const Inputs *in,
                               const char *how) {

@@ -1,5 +1,5 @@
-/* test_properties.c — the LSGAN specification's properties (DESIGN.md
- * section 1) on every model in models/ and tests/models/, compiled by the JIT
+/* test_properties.c — the LSGAN specification's properties
+ * (docs/DESIGN.md §1) on every model in models/ and tests/models/, compiled by the JIT
  * and ahead of time by gcc:
  *   1. fake_score(z) == real_score(generate(z))                  bit for bit
  *   2. discriminator_loss(x,z) == (real_score(x)-1)^2 + fake_score(z)^2  bit for bit

@@ -34,7 +34,7 @@ static int read_block(FILE *f, const char *want, double *out, int max)
 
 static void expect_close(double got, double want, const char *what, int i)
 {
-  /* float code against a float64 reference (DESIGN.md section 4) */
+  /* float code against a float64 reference (docs/DESIGN.md §4) */
   cr_expect(fabs(got - want) <= 1e-5 * fabs(want) + 1e-6, "%s[%d]: got %.9g, PyTorch %.17g", what, i, got, want);
 }
 

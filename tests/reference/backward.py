@@ -13,7 +13,7 @@ real x stream 3; forward.py's docstring gives the formula), so these fixtures
 and the forward ones describe one computation. Everything is float64 autograd;
 this script never runs ganc.
 
-The two losses and their gradients (DESIGN.md sections 1 and 4), with
+The two losses and their gradients (docs/DESIGN.md §1 and §4), with
 nn.MSELoss() (mean) on the [batch, 1] score tensors:
 
     discriminator_loss_batch = MSELoss(D(x), 1) + MSELoss(D(G(z).detach()), 0)

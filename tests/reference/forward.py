@@ -20,7 +20,7 @@ float and double models see the same numbers:
                     return z ^ (z >> 31)                      (all mod 2^64)
     u(stream, k) = (splitmix64(stream * 2^32 + k) >> 40) / 2^24   in [0, 1)
 
-    parameter k of the flat array (DESIGN.md section 3), stream 1:
+    parameter k of the flat array (docs/DESIGN.md §3), stream 1:
         (2u - 1) * 2^-e,  e = floor(log2(fan_in) / 2), fan_in = size of
         dimension 1 of the parameter's tensor times the receptive field
         (for a bias: the fan_in of its layer's weight); PyTorch's rule, so
@@ -377,7 +377,7 @@ def reference(name):
 
 
 def sanity(name, r):
-    """The specification's properties (DESIGN.md section 1), on the reference."""
+    """The specification's properties (docs/DESIGN.md §1), on the reference."""
     ps = r["per_sample"]
     for i in range(BATCH):
         real, fake = ps["real_score"][i], ps["fake_score"][i]
