@@ -301,6 +301,7 @@ struct LossClass {
   const char *title;     /* "a least-squares GAN" */
   const char *d_formula, *g_formula;             /* single sample, as written in comments */
   const char *d_batch_formula, *g_batch_formula; /* batch means */
+  const char *helpers;                 /* functions the terms call, or NULL */
   const char *real, *fake, *gen;       /* C function bodies of r, f, g in s */
   const char *real_d, *fake_d, *gen_d; /* of their derivatives */
 };

@@ -572,16 +572,46 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
 
 /* ---- the loss ---- */
 
+/* The C library's names for the scalar type: expf or exp. */
+static const char *libm(const Emitter *e, const char *fn, char *buf, size_t size)
+{
+  snprintf(buf, size, "%s%s", fn, e->m->scalar == SCALAR_FLOAT ? "f" : "");
+  return buf;
+}
+
+/* Text with $exp, $log1p and $fabs as the scalar type's functions. */
+static void put_libm_text(Emitter *e, const char *text)
+{
+  static const char *const fns[] = {"exp", "log1p", "fabs"};
+  char buf[16];
+  for (const char *p = text; *p; p++) {
+    int k = 0;
+    if (*p == '$')
+      for (k = 0; k < 3 && strncmp(p + 1, fns[k], strlen(fns[k])) != 0; k++)
+        ;
+    if (*p != '$' || k == 3) {
+      str_putc(e->out, *p);
+      continue;
+    }
+    put(e, "%s", libm(e, fns[k], buf, sizeof buf));
+    p += strlen(fns[k]);
+  }
+}
+
 static void put_loss(Emitter *e)
 {
   const LossClass *l = e->m->loss;
   const char *name[6] = {"loss_real", "loss_fake", "loss_gen", "loss_real_d", "loss_fake_d", "loss_gen_d"};
   const char *body[6] = {l->real, l->fake, l->gen, l->real_d, l->fake_d, l->gen_d};
-  put(e, "\n/* ---- the loss (%s): terms of a score s and their derivatives in s ---- */\n", l->name);
-  put(e, "/* discriminator_loss = loss_real(D(x)) + loss_fake(D(G(z))),\n"
+  put(e, "\n/* ---- the loss (%s): terms of a score s and their derivatives in s ----\n", l->name);
+  put(e, "   discriminator_loss = loss_real(D(x)) + loss_fake(D(G(z))),\n"
          "   generator_loss = loss_gen(D(G(z))). */\n");
+  if (l->helpers) {
+    put(e, "\n");
+    put_libm_text(e, l->helpers);
+  }
   for (int i = 0; i < 6; i++)
-    put(e, "static scalar %s(scalar s)\n{\n  %s\n}\n%s", name[i], body[i], i == 2 ? "\n" : "");
+    put(e, "\nstatic scalar %s(scalar s)\n{\n  %s\n}\n", name[i], body[i]);
 }
 
 /* ---- public functions ---- */
@@ -695,10 +725,16 @@ static void put_source_body(Emitter *e)
     /* No system headers: libtcc parses only what the code needs. */
     put(e, "typedef __SIZE_TYPE__ size_t;\n#define NULL ((void *)0)\n");
     put(e, "void *memcpy(void *dst, const void *src, size_t n);\nvoid *memset(void *dst, int c, size_t n);\n");
+
   } else {
     put(e, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n");
   }
   put(e, "\ntypedef %s_scalar scalar;\n", e->m->name);
+  if (e->opt->jit && e->m->loss->helpers) {
+    char a[16], b[16], c[16];
+    put(e, "scalar %s(scalar);\nscalar %s(scalar);\nscalar %s(scalar);\n", libm(e, "exp", a, sizeof a),
+        libm(e, "log1p", b, sizeof b), libm(e, "fabs", c, sizeof c));
+  }
 
   /* The model's code first, to see which kernels it calls. */
   Str code = {0}, *out = e->out;

@@ -6,6 +6,14 @@
 
 #include "compiler.h"
 
+/* The logistic loss's helpers, in forms that neither overflow nor lose the
+   small end: softplus(t) = max(t, 0) + log1p(exp(-|t|)), and the logistic
+   function 1 / (1 + exp(-t)) from exp(-|t|). $exp, $log1p and $fabs are the
+   C library's functions for the scalar type. */
+static const char softplus_helpers[] =
+    "static scalar softplus(scalar t)\n{\n  return (t > 0 ? t : 0) + $log1p($exp(-$fabs(t)));\n}\n\n"
+    "static scalar logistic(scalar t)\n{\n  scalar e = $exp(-$fabs(t));\n  return t >= 0 ? 1 / (1 + e) : e / (1 + e);\n}\n";
+
 const LossClass loss_classes[] = {
     {
         .name = "lsgan",
@@ -20,6 +28,36 @@ const LossClass loss_classes[] = {
         .real_d = "return 2 * (s - 1);",
         .fake_d = "return 2 * s;",
         .gen_d = "return 2 * (s - 1);",
+    },
+    {
+        .name = "logistic",
+        .title = "a logistic (non-saturating) GAN",
+        .d_formula = "softplus(-D(x_real)) + softplus(D(G(z)))",
+        .g_formula = "softplus(-D(G(z)))",
+        .d_batch_formula = "mean softplus(-D(x_i)) + mean softplus(D(G(z_i)))",
+        .g_batch_formula = "mean softplus(-D(G(z_i)))",
+        .helpers = softplus_helpers,
+        .real = "return softplus(-s);",
+        .fake = "return softplus(s);",
+        .gen = "return softplus(-s);",
+        .real_d = "return -logistic(-s);",
+        .fake_d = "return logistic(s);",
+        .gen_d = "return -logistic(-s);",
+    },
+    {
+        .name = "hinge",
+        .title = "a hinge-loss GAN",
+        .d_formula = "relu(1 - D(x_real)) + relu(1 + D(G(z)))",
+        .g_formula = "-D(G(z))",
+        .d_batch_formula = "mean relu(1 - D(x_i)) + mean relu(1 + D(G(z_i)))",
+        .g_batch_formula = "mean -D(G(z_i))",
+        .real = "scalar m = 1 - s;\n  return m > 0 ? m : 0;",
+        .fake = "scalar m = 1 + s;\n  return m > 0 ? m : 0;",
+        .gen = "return -s;",
+        /* relu'(0) = 0, as PyTorch takes it */
+        .real_d = "return 1 - s > 0 ? -1 : 0;",
+        .fake_d = "return 1 + s > 0 ? 1 : 0;",
+        .gen_d = "(void)s;\n  return -1;",
     },
     {0},
 };

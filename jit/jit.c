@@ -6,6 +6,7 @@
  * keeps global state, so every call into it holds one process-wide lock.
  * This is the only file that includes libtcc.h. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,11 +79,20 @@ const ganc_kernel *ganc_kernels(int scalar_size)
 }
 
 /* What emitted code calls: the kernels for its scalar type, and the C
-   library's memcpy and memset. The JIT links nothing else. */
+   library's memcpy, memset and the few functions of the losses' terms. The
+   JIT links nothing else. */
 static int add_symbols(TCCState *s, int scalar_size)
 {
-  if (tcc_add_symbol(s, "memcpy", (const void *)memcpy) < 0 || tcc_add_symbol(s, "memset", (const void *)memset) < 0)
-    return -1;
+  static const struct {
+    const char *name;
+    const void *fn;
+  } libc[] = {{"memcpy", (const void *)memcpy}, {"memset", (const void *)memset},
+              {"exp", (const void *)exp},       {"expf", (const void *)expf},
+              {"log1p", (const void *)log1p},   {"log1pf", (const void *)log1pf},
+              {"fabs", (const void *)fabs},     {"fabsf", (const void *)fabsf}};
+  for (size_t i = 0; i < sizeof libc / sizeof libc[0]; i++)
+    if (tcc_add_symbol(s, libc[i].name, libc[i].fn) < 0)
+      return -1;
   for (const ganc_kernel *k = ganc_kernels(scalar_size); k->name; k++)
     if (tcc_add_symbol(s, k->name, k->fn) < 0)
       return -1;

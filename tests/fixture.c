@@ -94,6 +94,8 @@ int fixture_header_key(FixtureHeader *h, const char *key, const char *value, con
     snprintf(h->model, sizeof h->model, "%s", value);
   else if (!strcmp(key, "file"))
     snprintf(h->file, sizeof h->file, "%s", value);
+  else if (!strcmp(key, "loss"))
+    snprintf(h->loss, sizeof h->loss, "%s", value);
   else if (!strcmp(key, "scalar"))
     h->scalar_size = !strcmp(value, "double") ? 8 : !strcmp(value, "float") ? 4 : 0;
   else if (!strcmp(key, "batch"))

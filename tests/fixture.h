@@ -45,7 +45,7 @@ void fixture_read_tensors(Tensor *t, int max, int count, FILE *fp, char **line, 
 
 /* The `key value` lines every fixture starts with. */
 typedef struct FixtureHeader {
-  char model[256], file[256];
+  char model[256], file[256], loss[32]; /* loss: "lsgan" unless the header says */
   int scalar_size, batch; /* scalar_size 4 or 8 (`scalar float` or `double`) */
   double input_scale;
   int64_t latent_size, obs_size, g_param_count, param_count;

@@ -544,6 +544,8 @@ static const Fixture *setup_fixture(const char *name) {
 /* The JIT's description of the model against the fixture's layout. */
 static void check_info(const Fixture *f, const ganc_info *info) {
   cr_expect_str_eq(info->name, f->h.model);
+  cr_assert_str_eq(info->loss, f->h.loss[0] ? f->h.loss : "lsgan", "%s: loss %s, the fixture's %s", f->h.model,
+                   info->loss, f->h.loss[0] ? f->h.loss : "lsgan");
   cr_assert_eq(info->scalar_size, f->h.scalar_size, "%s: scalar_size %d, want %d", f->h.model,
                info->scalar_size, f->h.scalar_size);
   cr_assert_eq(info->latent_size, f->h.latent_size, "%s: latent_size %" PRId64 ", want %" PRId64,

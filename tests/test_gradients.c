@@ -556,6 +556,8 @@ static void teardown(void) {
 
 /* The compiled model's layout against the fixture's. */
 static void check_info(const GradFixture *f, const ganc_info *info, int size) {
+  cr_assert_str_eq(info->loss, f->h.loss[0] ? f->h.loss : "lsgan", "%s: loss %s, the fixture's %s", f->h.model,
+                   info->loss, f->h.loss[0] ? f->h.loss : "lsgan");
   cr_assert_eq(info->scalar_size, size, "%s: scalar_size %d, want %d", f->h.model,
                info->scalar_size, size);
   cr_assert(info->param_count == f->h.param_count && info->g_param_count == f->h.g_param_count &&

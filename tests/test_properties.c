@@ -1,13 +1,17 @@
-/* test_properties.c — the LSGAN specification's properties
- * (docs/DESIGN.md §1) on every model in models/ and tests/models/, compiled by the JIT
- * and ahead of time by gcc:
+/* test_properties.c — the GAN specification's properties (docs/DESIGN.md
+ * §1) on every model in models/ and tests/models/, compiled by the JIT and
+ * ahead of time by gcc, for the model's loss with terms r, f and g:
  *   1. fake_score(z) == real_score(generate(z))                  bit for bit
- *   2. discriminator_loss(x,z) == (real_score(x)-1)^2 + fake_score(z)^2  bit for bit
- *   3. generator_loss(z) == (fake_score(z)-1)^2                  bit for bit
- *   4. generator_loss == 0 when fake_score == 1; discriminator_loss == 0
- *      when real_score == 1 and fake_score == 0 (parameters built to get there)
- *   5. every loss >= 0
- * 1-3 are the same float operations in the same order, so equality is exact. */
+ *   2. discriminator_loss(x,z) == r(real_score(x)) + f(fake_score(z))  bit for bit
+ *   3. generator_loss(z) == g(fake_score(z))                     bit for bit
+ *   4. LSGAN: generator_loss == 0 when fake_score == 1; discriminator_loss
+ *      == 0 when real_score == 1 and fake_score == 0. Hinge:
+ *      discriminator_loss == 0 when real_score >= 1 and fake_score <= -1
+ *      (parameters built to get there)
+ *   5. LSGAN and logistic losses >= 0; the hinge discriminator loss >= 0
+ * 1-3 are the same float operations in the same order (the terms below are
+ * written as the emitter writes them, with the C library's functions of the
+ * scalar type), so equality is exact. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <math.h>
@@ -50,6 +54,41 @@ static void uniform_fill(ganc_rng *r, int size, int64_t n, void *out)
   }
 }
 
+typedef enum { LSGAN, LOGISTIC, HINGE } Loss;
+
+static Loss loss_of(const ganc_info *info)
+{
+  if (!strcmp(info->loss, "logistic"))
+    return LOGISTIC;
+  if (!strcmp(info->loss, "hinge"))
+    return HINGE;
+  cr_assert_str_eq(info->loss, "lsgan", "%s: unknown loss %s", info->name, info->loss);
+  return LSGAN;
+}
+
+/* The loss's terms r, f, g (which 0, 1, 2) of a score, in each scalar type. */
+#define DEFINE_TERMS(T, EXP, LOG1P, FABS)                                                          \
+  static T T##_softplus(T t) { return (t > 0 ? t : 0) + LOG1P(EXP(-FABS(t))); }                  \
+  static T T##_term(Loss loss, int which, T s)                                                    \
+  {                                                                                               \
+    T m;                                                                                          \
+    switch (loss) {                                                                               \
+    case LSGAN:                                                                                   \
+      m = which == 1 ? s : s - 1;                                                                 \
+      return m * m;                                                                               \
+    case LOGISTIC: return T##_softplus(which == 1 ? s : -s);                                      \
+    case HINGE:                                                                                   \
+      if (which == 2)                                                                             \
+        return -s;                                                                                \
+      m = which == 1 ? 1 + s : 1 - s;                                                             \
+      return m > 0 ? m : 0;                                                                       \
+    }                                                                                             \
+    return 0;                                                                                     \
+  }
+
+DEFINE_TERMS(float, expf, log1pf, fabsf)
+DEFINE_TERMS(double, exp, log1p, fabs)
+
 /* The property checks, written once for each scalar type. */
 #define DEFINE_PROPERTIES(T)                                                                       \
   typedef void (*T##_gen_fn)(const T *, const T *, T *);                                          \
@@ -75,6 +114,7 @@ static void uniform_fill(ganc_rng *r, int size, int64_t n, void *out)
     T *z = malloc(sizeof(T) * (size_t)info->latent_size * DRAWS);                                 \
     T *x = malloc(sizeof(T) * (size_t)info->obs_size * DRAWS);                                    \
     T *g = malloc(sizeof(T) * (size_t)info->obs_size);                                            \
+    Loss loss = loss_of(info);                                                                    \
     ganc_rng r;                                                                                   \
     ganc_rng_seed(&r, 42);                                                                        \
     random_params(info, 7, p);                                                                    \
@@ -88,47 +128,73 @@ static void uniform_fill(ganc_rng *r, int size, int64_t n, void *out)
                 "%s %s: property 1: fake_score %.17g != real_score(generate) %.17g", where,       \
                 info->name, (double)fake, (double)again);                                        \
       T real = real_score(p, xi);                                                                 \
-      T want_d = (real - 1) * (real - 1) + fake * fake, got_d = dloss(p, xi, zi);                 \
+      T want_d = T##_term(loss, 0, real) + T##_term(loss, 1, fake), got_d = dloss(p, xi, zi);     \
       cr_expect(memcmp(&want_d, &got_d, sizeof got_d) == 0,                                       \
                 "%s %s: property 2: discriminator_loss %.17g, want %.17g", where, info->name,     \
                 (double)got_d, (double)want_d);                                                   \
-      T want_g = (fake - 1) * (fake - 1), got_g = gloss(p, zi);                                   \
+      T want_g = T##_term(loss, 2, fake), got_g = gloss(p, zi);                                   \
       cr_expect(memcmp(&want_g, &got_g, sizeof got_g) == 0,                                       \
                 "%s %s: property 3: generator_loss %.17g, want %.17g", where, info->name,         \
                 (double)got_g, (double)want_g);                                                   \
-      cr_expect(got_d >= 0 && got_g >= 0, "%s %s: property 5: negative loss", where, info->name); \
+      cr_expect(got_d >= 0 && (got_g >= 0 || loss == HINGE), "%s %s: property 5: negative loss",  \
+                where, info->name);                                                               \
     }                                                                                             \
     T bd = dloss_b(p, DRAWS, x, z), bg = gloss_b(p, DRAWS, z);                                    \
-    cr_expect(bd >= 0 && bg >= 0, "%s %s: property 5: negative batch loss", where, info->name);   \
+    cr_expect(bd >= 0 && (bg >= 0 || loss == HINGE), "%s %s: property 5: negative batch loss",    \
+              where, info->name);                                                                 \
     cr_expect(dloss_b(p, 0, x, z) == 0 && gloss_b(p, -1, z) == 0,                                 \
               "%s %s: batch loss of no samples is not 0", where, info->name);                     \
                                                                                                   \
-    /* Property 4a: D's last linear layer made constant so D == 1. */                              \
+    /* Property 4a, LSGAN: D's last linear layer made constant so D == 1. */                       \
     const ganc_tensor *last_w = NULL, *last_b = NULL;                                             \
     for (int k = 0; k < info->ntensors; k++)                                                      \
       if (strncmp(info->tensors[k].name, "discriminator.", 14) == 0)                              \
         last_w = &info->tensors[k > 0 ? k - 1 : 0], last_b = &info->tensors[k];                   \
     cr_assert(last_w && last_b, "%s: no discriminator parameters", info->name);                   \
-    for (int64_t i = 0; i < last_w->count; i++)                                                   \
-      p[last_w->offset + i] = 0;                                                                  \
-    T c = 1;                                                                                      \
-    for (int tries = 0; tries < 3 && fake_score(p, z) != 1; tries++, c *= 40)                    \
-      for (int64_t i = 0; i < last_b->count; i++)                                                 \
-        p[last_b->offset + i] = c;                                                                \
-    cr_assert(fake_score(p, z) == 1, "%s %s: could not build D == 1", where, info->name);         \
-    cr_expect(gloss(p, z) == 0, "%s %s: property 4: generator_loss %.17g with fake_score 1",      \
-              where, info->name, (double)gloss(p, z));                                            \
+    if (loss == LSGAN) {                                                                          \
+      for (int64_t i = 0; i < last_w->count; i++)                                                 \
+        p[last_w->offset + i] = 0;                                                                \
+      T c = 1;                                                                                    \
+      for (int tries = 0; tries < 3 && fake_score(p, z) != 1; tries++, c *= 40)                  \
+        for (int64_t i = 0; i < last_b->count; i++)                                               \
+          p[last_b->offset + i] = c;                                                              \
+      cr_assert(fake_score(p, z) == 1, "%s %s: could not build D == 1", where, info->name);       \
+      cr_expect(gloss(p, z) == 0, "%s %s: property 4: generator_loss %.17g with fake_score 1",    \
+                where, info->name, (double)gloss(p, z));                                          \
+    }                                                                                             \
                                                                                                   \
-    /* Property 4b: G == f(0) and D passes the first coordinate through. */                       \
+    /* Property 4b: G == f(0) and D passes the first coordinate through; for                      \
+       the hinge loss D's last bias is -1 and the real sample's first value 2,                    \
+       so that D(x) == 1 and D(G(z)) == -1. */                                                    \
     memset(p, 0, sizeof(T) * (size_t)info->param_count);                                          \
     for (int k = 0; k < info->ntensors; k++)                                                      \
       if (strncmp(info->tensors[k].name, "discriminator.", 14) == 0 && info->tensors[k].rank == 2) \
         p[info->tensors[k].offset] = 1;                                                           \
     memset(x, 0, sizeof(T) * (size_t)info->obs_size);                                             \
-    x[0] = 1;                                                                                     \
-    if (real_score(p, x) == 1 && fake_score(p, z) == 0)                                           \
+    x[0] = loss == HINGE ? 2 : 1;                                                                 \
+    if (loss == HINGE)                                                                            \
+      p[last_b->offset] = -1;                                                                     \
+    T r4 = real_score(p, x), f4 = fake_score(p, z);                                               \
+    if (loss == LOGISTIC)                                                                         \
+      cr_log_info("%s %s: the logistic loss has no zero (property 4)", where, info->name);        \
+    else if (loss == LSGAN ? r4 == 1 && f4 == 0 : r4 >= 1 && f4 <= -1) {                          \
       cr_expect(dloss(p, x, z) == 0, "%s %s: property 4: discriminator_loss %.17g", where,        \
                 info->name, (double)dloss(p, x, z));                                              \
+      /* At the hinges' corners (D(x) == 1, D(G(z)) == -1) the gradient is                        \
+         zero: relu'(0) = 0, as PyTorch takes it. */                                              \
+      if (loss == HINGE && r4 == 1 && f4 == -1) {                                                 \
+        T *grad = calloc((size_t)info->d_param_count + 1, sizeof(T)), most = 0;                   \
+        T (*dback)(const T *, int, const T *, const T *, T *);                                    \
+        *(void **)&dback = model_fn(jit, aot, info->name, "discriminator_loss_backward");          \
+        cr_assert(grad && dback);                                                                 \
+        dback(p, 1, x, z, grad);                                                                  \
+        for (int64_t i = 0; i < info->d_param_count; i++)                                         \
+          most = fabs((double)grad[i]) > most ? (T)fabs((double)grad[i]) : most;                  \
+        cr_expect(most == 0, "%s %s: hinge gradient %g at D(x) == 1, D(G(z)) == -1, want 0",      \
+                  where, info->name, (double)most);                                               \
+        free(grad);                                                                               \
+      }                                                                                           \
+    }                                                                                             \
     else                                                                                          \
       cr_log_info("%s %s: property 4b does not apply (D does not pass its input through)", where, \
                   info->name);                                                                    \

@@ -13,12 +13,13 @@ real x stream 3; forward.py's docstring gives the formula), so these fixtures
 and the forward ones describe one computation. Everything is float64 autograd;
 this script never runs ganc.
 
-The two losses and their gradients (docs/DESIGN.md §1 and §4), with
-nn.MSELoss() (mean) on the [batch, 1] score tensors:
+The two losses and their gradients (docs/DESIGN.md §1 and §4), with the
+model's loss terms as forward.py's LOSSES computes them (means over the
+[batch, 1] score tensors; for lsgan nn.MSELoss):
 
-    discriminator_loss_batch = MSELoss(D(x), 1) + MSELoss(D(G(z).detach()), 0)
+    discriminator_loss_batch = real(D(x)) + fake(D(G(z).detach()))
         differentiated with respect to D's parameters only
-    generator_loss_batch     = MSELoss(D(G(z)), 1)
+    generator_loss_batch     = gen(D(G(z)))
         differentiated with respect to G's parameters only
 
 Models with more than SAMPLE_ABOVE parameters store a sample of each
@@ -36,8 +37,9 @@ Fixture format (text; a value is %.17g of a float64):
     # comment lines
     KEY VALUE               header: model, file, scalar (float|double), batch,
                             input_scale, latent_size, obs_size,
-                            g_param_count, param_count, and
-                            entries (all|sampled)
+                            g_param_count, param_count,
+                            entries (all|sampled), and loss (only for a
+                            loss other than lsgan)
     section NAME COUNT      followed by COUNT lines
 
 Sections, in this order:
@@ -90,19 +92,17 @@ def gradients(name):
     G, D = m["generator"], m["discriminator"]
     z = torch.from_numpy(r["z"]).reshape(BATCH, *m["latent"])
     x = torch.from_numpy(r["x"]).reshape(BATCH, *m["obs"])
-    mse = nn.MSELoss()
-    ones = torch.ones(BATCH, 1, dtype=torch.float64)
-    zeros = torch.zeros(BATCH, 1, dtype=torch.float64)
+    real_term, fake_term, gen_term = forward.LOSSES[m["loss"]]
     g_params, d_params = list(G.parameters()), list(D.parameters())
     for p in g_params + d_params:
         p.requires_grad_(True)
         p.grad = None
 
     fake = G(z).detach()
-    d_loss = mse(D(x).reshape(BATCH, 1), ones) + mse(D(fake).reshape(BATCH, 1), zeros)
+    d_loss = real_term(D(x).reshape(BATCH, 1)) + fake_term(D(fake).reshape(BATCH, 1))
     d_grad = torch.autograd.grad(d_loss, d_params)
 
-    g_loss = mse(D(G(z)).reshape(BATCH, 1), ones)
+    g_loss = gen_term(D(G(z)).reshape(BATCH, 1))
     g_grad = torch.autograd.grad(g_loss, g_params)
 
     # The losses are forward.py's batch losses, recomputed with grad enabled.
@@ -120,7 +120,7 @@ def sanity(name, r):
     for t, g in zip(layout, grads):
         assert g.size == math.prod(t["shape"]), (name, t["name"])
         assert np.all(np.isfinite(g)), (name, t["name"])
-    assert r["d_loss"] >= 0 and r["g_loss"] >= 0, name
+    assert r["d_loss"] >= 0 and (r["g_loss"] >= 0 or r["m"]["loss"] == "hinge"), name
 
 
 def write_fixture(name, r):
@@ -141,6 +141,8 @@ def write_fixture(name, r):
         f"param_count {pc}",
         f"entries {'sampled' if sampled else 'all'}",
     ]
+    if m["loss"] != "lsgan":
+        lines.append(f"loss {m['loss']}")
 
     def section(key, body):
         lines.append(f"section {key} {len(body)}")

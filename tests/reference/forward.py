@@ -38,7 +38,8 @@ Fixture format (text; a value is %.17g of a float64):
     # comment lines
     KEY VALUE                 header: model, file, scalar (float|double),
                               batch, input_scale, latent_size, obs_size,
-                              g_param_count, param_count
+                              g_param_count, param_count, and loss (only
+                              for a loss other than lsgan)
     section NAME COUNT        followed by COUNT lines
 
 Sections, in this order:
@@ -48,11 +49,16 @@ Sections, in this order:
     generate                  batch * obs_size values, G(z_i) row-major
     real_score                D(x_i), one per sample
     fake_score                D(G(z_i))
-    discriminator_loss        (D(x_i) - 1)^2 + D(G(z_i))^2
-    generator_loss            (D(G(z_i)) - 1)^2
-    discriminator_loss_batch  one value: MSELoss(D(x), 1) + MSELoss(D(G(z)), 0)
-    generator_loss_batch      one value: MSELoss(D(G(z)), 1)
-The batch losses apply nn.MSELoss() (mean) to the [batch, 1] score tensor.
+    discriminator_loss        real(D(x_i)) + fake(D(G(z_i)))
+    generator_loss            gen(D(G(z_i)))
+    discriminator_loss_batch  one value: real(D(x)) + fake(D(G(z)))
+    generator_loss_batch      one value: gen(D(G(z)))
+with each loss's terms as PyTorch computes them (LOSSES below), as means
+over the [batch, 1] score tensor (or the one score):
+    lsgan     MSELoss against 1, against 0; the generator's against 1
+    logistic  BCEWithLogitsLoss against 1, against 0; the generator's
+              against 1 (the non-saturating loss)
+    hinge     relu(1 - s).mean(), relu(1 + s).mean(); the generator's -s.mean()
 """
 
 import glob
@@ -67,6 +73,24 @@ from torch import nn
 
 BATCH = 4
 OUT_DIR = "tests/fixtures/forward"
+
+
+def _target(s, value):
+    return torch.full_like(s, value)
+
+
+# loss -> (real-sample term, fake-sample term, generator term) of a score tensor
+LOSSES = {
+    "lsgan": (lambda s: nn.MSELoss()(s, _target(s, 1)),
+              lambda s: nn.MSELoss()(s, _target(s, 0)),
+              lambda s: nn.MSELoss()(s, _target(s, 1))),
+    "logistic": (lambda s: nn.BCEWithLogitsLoss()(s, _target(s, 1)),
+                 lambda s: nn.BCEWithLogitsLoss()(s, _target(s, 0)),
+                 lambda s: nn.BCEWithLogitsLoss()(s, _target(s, 1))),
+    "hinge": (lambda s: torch.relu(1 - s).mean(),
+              lambda s: torch.relu(1 + s).mean(),
+              lambda s: (-s).mean()),
+}
 
 MASK64 = (1 << 64) - 1
 
@@ -121,9 +145,9 @@ class Reshape(nn.Module):
 MODELS = {}
 
 
-def model(name, file, scalar, latent, obs, generator, discriminator, input_scale=1):
+def model(name, file, scalar, latent, obs, generator, discriminator, input_scale=1, loss="lsgan"):
     MODELS[name] = dict(file=file, scalar=scalar, latent=latent, obs=obs,
-                        input_scale=input_scale,
+                        input_scale=input_scale, loss=loss,
                         generator=generator, discriminator=discriminator)
 
 
@@ -285,6 +309,26 @@ model("conv_double_edges", "tests/models/conv_double_edges.gan", "double", [1, 3
                     nn.Flatten(),
                     nn.Linear(24, 1), Reshape()))
 
+# tests/models/loss_logistic.gan and loss_hinge.gan: one pair, two losses
+for _loss in ("logistic", "hinge"):
+    model(f"loss_{_loss}", f"tests/models/loss_{_loss}.gan", "float", [3], [4],
+          nn.Sequential(nn.Linear(3, 6), nn.ReLU(),
+                        nn.Linear(6, 4), nn.Tanh()),
+          nn.Sequential(nn.Linear(4, 5), nn.LeakyReLU(0.2),
+                        nn.Linear(5, 1)),
+          loss=_loss)
+
+# tests/models/loss_logistic_conv.gan and loss_hinge_conv.gan
+for _loss in ("logistic", "hinge"):
+    model(f"loss_{_loss}_conv", f"tests/models/loss_{_loss}_conv.gan", "double", [4], [1, 6, 6],
+          nn.Sequential(nn.Linear(4, 18), nn.ReLU(),
+                        Reshape(2, 3, 3),
+                        nn.ConvTranspose2d(2, 1, 4, stride=2, padding=1), nn.Tanh()),
+          nn.Sequential(nn.Conv2d(1, 3, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+                        nn.Flatten(),
+                        nn.Linear(27, 1)),
+          loss=_loss)
+
 
 def fan_in(weight):
     receptive = 1
@@ -348,9 +392,7 @@ def reference(name):
     with torch.no_grad():
         per_sample = dict(generate=[], real_score=[], fake_score=[],
                           discriminator_loss=[], generator_loss=[])
-        mse = nn.MSELoss()
-        one = torch.ones((), dtype=torch.float64)
-        zero = torch.zeros((), dtype=torch.float64)
+        real_term, fake_term, gen_term = LOSSES[m["loss"]]
         for i in range(BATCH):
             g = G(z[i:i + 1])
             assert list(g.shape) == [1, *m["obs"]], (name, g.shape)
@@ -359,15 +401,13 @@ def reference(name):
             per_sample["generate"] += g.flatten().tolist()
             per_sample["real_score"].append(real.item())
             per_sample["fake_score"].append(fake.item())
-            per_sample["discriminator_loss"].append((mse(real, one) + mse(fake, zero)).item())
-            per_sample["generator_loss"].append(mse(fake, one).item())
+            per_sample["discriminator_loss"].append((real_term(real) + fake_term(fake)).item())
+            per_sample["generator_loss"].append(gen_term(fake).item())
 
         real_b = D(x).reshape(BATCH, 1)
         fake_b = D(G(z)).reshape(BATCH, 1)
-        ones = torch.ones(BATCH, 1, dtype=torch.float64)
-        zeros = torch.zeros(BATCH, 1, dtype=torch.float64)
-        d_loss_batch = (mse(real_b, ones) + mse(fake_b, zeros)).item()
-        g_loss_batch = mse(fake_b, ones).item()
+        d_loss_batch = (real_term(real_b) + fake_term(fake_b)).item()
+        g_loss_batch = gen_term(fake_b).item()
 
     return dict(m=m, layout=layout, param_count=param_count,
                 g_param_count=g_param_count, flat=flat.numpy(),
@@ -379,12 +419,17 @@ def reference(name):
 def sanity(name, r):
     """The specification's properties (docs/DESIGN.md §1), on the reference."""
     ps = r["per_sample"]
+    loss = r["m"]["loss"]
+    softplus = lambda t: max(t, 0) + math.log1p(math.exp(-abs(t)))
+    terms = {"lsgan": (lambda s: (s - 1) ** 2, lambda s: s ** 2, lambda s: (s - 1) ** 2),
+             "logistic": (lambda s: softplus(-s), softplus, lambda s: softplus(-s)),
+             "hinge": (lambda s: max(1 - s, 0), lambda s: max(1 + s, 0), lambda s: -s)}[loss]
     for i in range(BATCH):
         real, fake = ps["real_score"][i], ps["fake_score"][i]
         d, g = ps["discriminator_loss"][i], ps["generator_loss"][i]
-        assert d >= 0 and g >= 0, (name, i)
-        assert math.isclose(d, (real - 1) ** 2 + fake ** 2, rel_tol=1e-15, abs_tol=1e-300), (name, i)
-        assert math.isclose(g, (fake - 1) ** 2, rel_tol=1e-15, abs_tol=1e-300), (name, i)
+        assert d >= 0 and (g >= 0 or loss == "hinge"), (name, i)
+        assert math.isclose(d, terms[0](real) + terms[1](fake), rel_tol=1e-15, abs_tol=1e-300), (name, i)
+        assert math.isclose(g, terms[2](fake), rel_tol=1e-15, abs_tol=1e-300), (name, i)
     mean = lambda v: sum(v) / len(v)
     assert math.isclose(r["d_loss_batch"], mean(ps["discriminator_loss"]), rel_tol=1e-13), name
     assert math.isclose(r["g_loss_batch"], mean(ps["generator_loss"]), rel_tol=1e-13), name
@@ -413,6 +458,8 @@ def write_fixture(name, r):
         f"g_param_count {r['g_param_count']}",
         f"param_count {pc}",
     ]
+    if m["loss"] != "lsgan":
+        lines.append(f"loss {m['loss']}")
 
     def section(key, body):
         lines.append(f"section {key} {len(body)}")
