@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "io.h"
+#include "scalar.h"
 
 enum {
   HEADER_LIMIT = 100 * 1000 * 1000, /* bytes of JSON we are willing to parse */
@@ -755,26 +756,12 @@ static int copy_tensor(const Entry *e, const unsigned char *src, unsigned char *
       } else {
         memcpy(&v, &u, 8);
       }
-      if (scalar_size == 4) {
-        float f = (float)v;
-        memcpy(dst + i * 4, &f, 4);
-      } else {
-        memcpy(dst + i * 8, &v, 8);
-      }
+      ganc_scalar_store(dst, scalar_size, i, v);
     }
   }
-  for (int64_t i = 0; i < n; i++) {
-    double v;
-    if (scalar_size == 4) {
-      float f;
-      memcpy(&f, dst + i * 4, 4);
-      v = f;
-    } else {
-      memcpy(&v, dst + i * 8, 8);
-    }
-    if (!isfinite(v))
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(ganc_scalar_load(dst, scalar_size, i)))
       return 1;
-  }
   return 0;
 }
 
