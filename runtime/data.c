@@ -39,12 +39,6 @@ struct ganc_data {
   double centres[2 * MAX_MODES];
 };
 
-static int ends_with(const char *s, const char *suffix)
-{
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 /* Drop the dimensions equal to 1; the rank left. */
 static int squeeze(const int64_t *dims, int rank, int64_t *out)
 {
@@ -471,9 +465,9 @@ ganc_data *ganc_data_open(const char *spec, const ganc_info *info, char *err, si
                     " (install Debian's dataset-fashion-mnist, or set GANC_FASHION_MNIST"
                     " to the gzip'd IDX training images)", err, errlen);
   }
-  if (ends_with(spec, ".idx") || ends_with(spec, ".idx.gz"))
+  if (ganc_ends_with(spec, ".idx") || ganc_ends_with(spec, ".idx.gz"))
     return open_idx(spec, spec, info, NULL, err, errlen);
-  if (ends_with(spec, ".csv"))
+  if (ganc_ends_with(spec, ".csv"))
     return open_csv(spec, info, err, errlen);
   ganc_seterr(err, errlen, "unknown data set '%s': expected ring8, grid25, fashion-mnist, or a"
          " file ending in .idx, .idx.gz or .csv", spec);

@@ -13,7 +13,7 @@
 
 #include "ganc.h"
 
-/* ---- safetensors.c: weights and checkpoints; file helpers for the runtime ---- */
+/* ---- safetensors.c: weights and checkpoints; the runtime's helpers ---- */
 
 /* What a checkpoint holds beyond the weights. */
 typedef struct ganc_train_state {
@@ -59,10 +59,19 @@ void ganc_atomic_abort(ganc_atomic *a);
 
 /* Format a message into err (nothing if err is NULL or errlen 0). */
 void ganc_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Read a whole file into *data (malloc'd, with a NUL after the *len bytes).
-   0, or -1 with a message. */
+/* Read a whole file ("-" is standard input) into *data (malloc'd, with a
+   NUL after the *len bytes). 0, or -1 with a message and errno saying why
+   (ENOMEM when memory ran out). */
 int ganc_read_file(const char *path, unsigned char **data, size_t *len, char *err,
                    size_t errlen);
+/* The same, but reading no more than max bytes: a longer file comes back
+   cut to its first max bytes (*len == max). */
+int ganc_read_file_max(const char *path, size_t max, unsigned char **data, size_t *len,
+                       char *err, size_t errlen);
+/* Whether s ends with suffix. */
+int ganc_ends_with(const char *s, const char *suffix);
+/* Seconds on the monotonic clock (CLOCK_MONOTONIC), for durations. */
+double ganc_seconds(void);
 /* Format a shape as users see it, "[1, 28, 28]", cut to len like snprintf. */
 void ganc_format_shape(char *buf, size_t len, const int64_t *dims, int rank);
 

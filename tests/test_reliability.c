@@ -484,6 +484,25 @@ Test(reliability, load_weights_from_memory)
   ring8_close(&r);
 }
 
+/* A source far over the size limit is read only a little past it: with 256
+   MiB to spare, a sparse gigabyte is still rejected as too large (reading
+   it whole would run out of memory first). */
+Test(reliability, huge_source_costs_no_memory)
+{
+  char path[700], err[512];
+  snprintf(path, sizeof path, "%s/huge.gan", dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+  cr_assert_eq(ftruncate(fd, (off_t)1 << 30), 0, "%s", strerror(errno));
+  cr_assert_eq(close(fd), 0);
+  if (limit_memory(256u << 20) != 0)
+    cr_skip_test("cannot limit the address space here");
+  ganc_status status;
+  cr_assert_null(ganc_jit(path, err, sizeof err, &status));
+  cr_expect_eq(status, GANC_EUSER);
+  cr_expect(strstr(err, "error: file is too large (") && strstr(err, "; at most 16777216)"), "%s", err);
+}
+
 /* ---- Inputs that crashed a fuzz target ---- */
 
 static const ganc_info data_infos[] = {
