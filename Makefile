@@ -114,7 +114,7 @@ $(B)/lexer.o: $(B)/lexer.c $(B)/parser.h compiler/compiler.h
 
 # ---- compiler, runtime, CLI -------------------------------------------------
 
-RUNTIME_H := runtime/ganc.h runtime/io.h runtime/train.h
+RUNTIME_H := runtime/ganc.h runtime/io.h runtime/train.h runtime/scalar.h
 
 $(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h $(RUNTIME_H)
 	@mkdir -p $(@D)

@@ -60,11 +60,13 @@ typedef struct Common {
 static int load(const char *path, Compilation *c, char **src)
 {
   size_t len;
-  *src = read_file(path, &len);
-  if (!*src) {
+  unsigned char *data;
+  size_t max = 4 * (size_t)COMPILE_MAX_SOURCE_BYTES - 1;
+  if (ganc_read_file_max(path, max, &data, &len, NULL, 0) != 0) {
     fprintf(stderr, "ganc: cannot open '%s': %s\n", path, strerror(errno));
     return EXIT_USER;
   }
+  *src = (char *)data;
   if (compile_source(c, strcmp(path, "-") == 0 ? "<stdin>" : path, *src, len) < 0) {
     fputs(c->diag.out.buf ? c->diag.out.buf : "ganc: out of memory\n", stderr);
     compile_free(c);

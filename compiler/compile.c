@@ -2,14 +2,9 @@
  *
  * Shared by the CLI and the JIT. Running out of memory anywhere in the
  * stages lands here (arena_oom) and becomes an ordinary error. */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "compiler.h"
-
-enum { MAX_SOURCE_BYTES = 16 << 20 };
 
 int compile_source(Compilation *c, const char *file, const char *src, size_t len)
 {
@@ -23,8 +18,9 @@ int compile_source(Compilation *c, const char *file, const char *src, size_t len
     c->arena.on_oom = NULL;
     return -1;
   }
-  if (len > MAX_SOURCE_BYTES) {
-    diag_error_noloc(&c->diag, "file is too large (%zu bytes; at most %d)", len, MAX_SOURCE_BYTES);
+  if (len > COMPILE_MAX_SOURCE_BYTES) {
+    diag_error_noloc(&c->diag, "file is too large (%zu bytes; at most %d)", len,
+                     COMPILE_MAX_SOURCE_BYTES);
   } else {
     c->ast = parse_source(&c->arena, &c->diag, src, len);
     if (c->ast)
@@ -47,45 +43,4 @@ void compile_free(Compilation *c)
   c->ast = NULL;
   c->prog = NULL;
   c->ir = NULL;
-}
-
-char *read_file(const char *path, size_t *len)
-{
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-  if (!f)
-    return NULL;
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (!buf) {
-      errno = ENOMEM;
-      break;
-    }
-    n += fread(buf + n, 1, cap - n - 1, f);
-    if (n < cap - 1)
-      break;
-    if (cap > (size_t)MAX_SOURCE_BYTES * 2) { /* keep reading no further */
-      break;
-    }
-    char *bigger = realloc(buf, cap * 2);
-    if (!bigger) {
-      free(buf);
-      buf = NULL;
-      continue;
-    }
-    buf = bigger;
-    cap *= 2;
-  }
-  int failed = !buf || ferror(f);
-  int saved = errno;
-  if (f != stdin)
-    fclose(f);
-  if (failed) {
-    free(buf);
-    errno = saved ? saved : EIO;
-    return NULL;
-  }
-  buf[n] = 0;
-  *len = n;
-  return buf;
 }

@@ -448,12 +448,11 @@ typedef struct Compilation {
   Ir *ir;
 } Compilation;
 
+/* Longer sources are an error ("file is too large"). */
+enum { COMPILE_MAX_SOURCE_BYTES = 16 << 20 };
+
 /* Parse, check and lower; on failure (c->diag.errors > 0) ir is NULL. */
 int compile_source(Compilation *c, const char *file, const char *src, size_t len);
 void compile_free(Compilation *c);
-
-/* Read a whole file ("-" is standard input) into a NUL-terminated heap
-   buffer. NULL with errno set on failure. */
-char *read_file(const char *path, size_t *len);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "compiler.h"
 #include "ganc.h"
+#include "io.h"
 #include "kernels.h"
 
 struct ganc_model {
@@ -169,13 +170,18 @@ ganc_model *ganc_jit_string(const char *source, const char *name_for_diagnostics
 
 ganc_model *ganc_jit(const char *path, char *err, size_t errlen, ganc_status *status)
 {
+  unsigned char *data;
   size_t len;
-  char *src = read_file(path, &len);
-  if (!src) {
+  /* At most 64 MiB with the NUL: compile_source reports the size of a file
+     over the limit up to there, and a huge file or endless input is never
+     read whole. */
+  size_t max = 4 * (size_t)COMPILE_MAX_SOURCE_BYTES - 1;
+  if (ganc_read_file_max(path, max, &data, &len, NULL, 0) != 0) {
     char buf[512];
     snprintf(buf, sizeof buf, "ganc: cannot open '%s': %s", path, strerror(errno));
     return fail(GANC_EUSER, buf, err, errlen, status);
   }
+  char *src = (char *)data;
   if (memchr(src, 0, len)) { /* ganc_jit_string stops at the first NUL */
     Compilation c;
     compile_source(&c, strcmp(path, "-") == 0 ? "<stdin>" : path, src, len);

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "io.h"
+#include "scalar.h"
 
 #define FASHION_MNIST_PATH "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
@@ -37,29 +38,6 @@ struct ganc_data {
   double sigma;
   double centres[2 * MAX_MODES];
 };
-
-static void store(unsigned char *out, int scalar_size, int64_t i, double v)
-{
-  if (scalar_size == 4) {
-    float f = (float)v;
-    memcpy(out + i * 4, &f, 4);
-  } else {
-    memcpy(out + i * 8, &v, 8);
-  }
-}
-
-static double load(const void *in, int scalar_size, int64_t i)
-{
-  if (scalar_size == 4)
-    return ((const float *)in)[i];
-  return ((const double *)in)[i];
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && strcmp(s + n - m, suffix) == 0;
-}
 
 /* Drop the dimensions equal to 1; the rank left. */
 static int squeeze(const int64_t *dims, int rank, int64_t *out)
@@ -329,8 +307,8 @@ static ganc_data *read_idx(const char *name, const char *path, gzFile g,
       return NULL;
     }
     for (uint64_t i = 0; i < want / (uint64_t)tsize; i++)
-      store(d->samples, d->scalar_size, (int64_t)(done / (uint64_t)tsize + i),
-            idx_value(chunk + i * (uint64_t)tsize, type));
+      ganc_scalar_store(d->samples, d->scalar_size, (int64_t)(done / (uint64_t)tsize + i),
+                        idx_value(chunk + i * (uint64_t)tsize, type));
     done += want;
   }
   free(chunk);
@@ -448,7 +426,7 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
                path, line, col + 1, (int)(cend - cell < 64 ? cend - cell : 64), cell);
         goto fail;
       }
-      store(d->samples, d->scalar_size, d->count * info->obs_size + col, v);
+      ganc_scalar_store(d->samples, d->scalar_size, d->count * info->obs_size + col, v);
       cell = cend + 1;
     }
     d->count++;
@@ -487,9 +465,9 @@ ganc_data *ganc_data_open(const char *spec, const ganc_info *info, char *err, si
                     " (install Debian's dataset-fashion-mnist, or set GANC_FASHION_MNIST"
                     " to the gzip'd IDX training images)", err, errlen);
   }
-  if (ends_with(spec, ".idx") || ends_with(spec, ".idx.gz"))
+  if (ganc_ends_with(spec, ".idx") || ganc_ends_with(spec, ".idx.gz"))
     return open_idx(spec, spec, info, NULL, err, errlen);
-  if (ends_with(spec, ".csv"))
+  if (ganc_ends_with(spec, ".csv"))
     return open_csv(spec, info, err, errlen);
   ganc_seterr(err, errlen, "unknown data set '%s': expected ring8, grid25, fashion-mnist, or a"
          " file ending in .idx, .idx.gz or .csv", spec);
@@ -508,8 +486,8 @@ void ganc_data_batch(ganc_data *d, ganc_rng *r, int n, void *out)
     for (int i = 0; i < n; i++) {
       int k = (int)(ganc_rng_next(r) % (uint64_t)d->modes);
       for (int j = 0; j < 2; j++)
-        store(o, d->scalar_size, 2 * (int64_t)i + j,
-              d->centres[2 * k + j] + d->sigma * ganc_rng_normal(r));
+        ganc_scalar_store(o, d->scalar_size, 2 * (int64_t)i + j,
+                          d->centres[2 * k + j] + d->sigma * ganc_rng_normal(r));
     }
     return;
   }
@@ -534,8 +512,8 @@ void ganc_mode_coverage(const ganc_data *d, const void *samples, int scalar_size
 {
   int hits[MAX_MODES] = {0}, good = 0, covered = 0;
   for (int i = 0; d->modes > 0 && i < n; i++) {
-    double x = load(samples, scalar_size, 2 * (int64_t)i);
-    double y = load(samples, scalar_size, 2 * (int64_t)i + 1);
+    double x = ganc_scalar_load(samples, scalar_size, 2 * (int64_t)i);
+    double y = ganc_scalar_load(samples, scalar_size, 2 * (int64_t)i + 1);
     int best = 0;
     double best_d2 = INFINITY;
     for (int k = 0; k < d->modes; k++) {

@@ -147,6 +147,37 @@ typedef struct ganc_adam {
 void ganc_adam_step(const ganc_adam *opt, int scalar_size, int64_t step, int64_t n, void *params,
                     const void *grad, void *m, void *v);
 
+/* ---- Weights and checkpoints (safetensors) ---- */
+
+/* What a checkpoint holds beyond the weights. */
+typedef struct ganc_train_state {
+  void *adam_m, *adam_v; /* info->param_count scalars each, model's scalar type */
+  int64_t step;
+  ganc_rng rng;
+} ganc_train_state;
+
+/* Write weights (state == NULL) or a checkpoint (state != NULL: also tensors
+   adam.m.NAME and adam.v.NAME for every tensor NAME, metadata ganc.step and
+   ganc.rng). Atomic (written as PATH.tmp, synced, renamed over PATH): on
+   failure PATH is untouched and no temporary is left. 0 on success, -1 with
+   a message. */
+int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
+                      const ganc_train_state *state, char *err, size_t errlen);
+/* Load weights from a safetensors file ("-" is standard input) into params
+   (model's scalar type; F32 and F64 are converted; tensors named as in
+   info->tensors), and with state != NULL the Adam moments, step and rng,
+   which must then be present. With state == NULL adam.* tensors are
+   ignored. On failure params and state are untouched. 0 on success, -1 with
+   a message. On success err may still hold a warning (err[0] != 0), e.g.
+   when weights are NaN or infinite. */
+int ganc_load_weights(const ganc_info *info, const char *path, void *params,
+                      ganc_train_state *state, char *err, size_t errlen);
+/* The same for a file's size bytes already in memory at data; name stands
+   for the file in messages. */
+int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *data,
+                          size_t size, void *params, ganc_train_state *state, char *err,
+                          size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include <png.h>
 
 #include "io.h"
+#include "scalar.h"
 
 enum {
   GRID_GAP = 2,        /* pixels between images and around them */
@@ -31,13 +32,6 @@ static const Rgb grid_line = {228, 228, 228};
 static const Rgb axis_line = {190, 190, 190};
 static const Rgb ref_colour = {253, 187, 120};   /* light orange */
 static const Rgb point_colour = {24, 52, 150};   /* dark blue */
-
-static double load(const void *in, int scalar_size, int64_t i)
-{
-  if (scalar_size == 4)
-    return ((const float *)in)[i];
-  return ((const double *)in)[i];
-}
 
 /* ---- Writing a PNG ---- */
 
@@ -149,8 +143,8 @@ int ganc_png_grid(const char *path, const void *samples, int scalar_size, int n,
       unsigned char *row = pixels + ((y0 + y) * width + x0) * c;
       for (int64_t x = 0; x < w * scale; x++)
         for (int k = 0; k < c; k++)
-          row[x * c + k] = to_byte(load(samples, scalar_size,
-                                        (i * c + k) * plane + (y / scale) * w + x / scale));
+          row[x * c + k] = to_byte(ganc_scalar_load(
+              samples, scalar_size, (i * c + k) * plane + (y / scale) * w + x / scale));
     }
   }
   int rc = write_png(path, (int)width, (int)height, c, pixels, err, errlen);
@@ -203,8 +197,8 @@ static View fit_view(const void *points, int scalar_size, int n, const double *r
 {
   double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
   for (int i = 0; i < n; i++)
-    include(lo, hi, load(points, scalar_size, 2 * (int64_t)i),
-            load(points, scalar_size, 2 * (int64_t)i + 1));
+    include(lo, hi, ganc_scalar_load(points, scalar_size, 2 * (int64_t)i),
+            ganc_scalar_load(points, scalar_size, 2 * (int64_t)i + 1));
   for (int i = 0; i < nref; i++)
     include(lo, hi, ref[2 * i], ref[2 * i + 1]);
   double cx = (lo[0] + hi[0]) / 2, cy = (lo[1] + hi[1]) / 2;
@@ -267,8 +261,8 @@ int ganc_png_scatter(const char *path, const void *points, int scalar_size, int 
   for (int i = 0; i < nref; i++)
     dot(img, &v, ref[2 * i], ref[2 * i + 1], 2, ref_colour);
   for (int i = 0; i < n; i++)
-    dot(img, &v, load(points, scalar_size, 2 * (int64_t)i),
-        load(points, scalar_size, 2 * (int64_t)i + 1), 2, point_colour);
+    dot(img, &v, ganc_scalar_load(points, scalar_size, 2 * (int64_t)i),
+        ganc_scalar_load(points, scalar_size, 2 * (int64_t)i + 1), 2, point_colour);
   int rc = write_png(path, SCATTER_SIZE, SCATTER_SIZE, 3, img, err, errlen);
   free(img);
   return rc;

@@ -1,6 +1,7 @@
-/* io.h — the runtime's file formats, one section per file: parameters and
- * checkpoints in safetensors (safetensors.c), training data sets (data.c) and
- * PNG output (image.c).
+/* io.h — the runtime's internal file helpers, one section per file: atomic
+ * writes and whole-file reads (safetensors.c, whose weights and checkpoint
+ * calls are public in ganc.h), training data sets (data.c) and PNG output
+ * (image.c).
  *
  * Calls that take err/errlen report failure by their return value (-1 or
  * NULL) and a message in err, NUL-terminated and cut to errlen like snprintf;
@@ -13,34 +14,8 @@
 
 #include "ganc.h"
 
-/* ---- safetensors.c: weights and checkpoints; file helpers for the runtime ---- */
-
-/* What a checkpoint holds beyond the weights. */
-typedef struct ganc_train_state {
-  void *adam_m, *adam_v; /* info->param_count scalars each, model's scalar type */
-  int64_t step;
-  ganc_rng rng;
-} ganc_train_state;
-
-/* Write weights (state == NULL) or a checkpoint (state != NULL: also tensors
-   adam.m.NAME and adam.v.NAME for every tensor NAME, metadata ganc.step and
-   ganc.rng). Atomic (ganc_atomic_commit): on failure PATH is untouched and
-   no temporary is left. 0 on success, -1 with a message. */
-int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
-                      const ganc_train_state *state, char *err, size_t errlen);
-/* Load weights into params (model's scalar type; F32 and F64 are converted),
-   and with state != NULL the Adam moments, step and rng, which must then be
-   present. With state == NULL adam.* tensors are ignored. On failure params
-   and state are untouched. 0 on success, -1 with a message. On success err
-   may still hold a warning (err[0] != 0), e.g. when weights are NaN or
-   infinite. */
-int ganc_load_weights(const ganc_info *info, const char *path, void *params,
-                      ganc_train_state *state, char *err, size_t errlen);
-/* The same for a file's size bytes already in memory at data; name stands
-   for the file in messages. */
-int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *data,
-                          size_t size, void *params, ganc_train_state *state, char *err,
-                          size_t errlen);
+/* ---- safetensors.c: atomic writes and the runtime's helpers ----
+   (its weights and checkpoint calls are public, in ganc.h) */
 
 /* A file being written as PATH.tmp, to be renamed over PATH on commit. */
 typedef struct ganc_atomic {
@@ -59,10 +34,19 @@ void ganc_atomic_abort(ganc_atomic *a);
 
 /* Format a message into err (nothing if err is NULL or errlen 0). */
 void ganc_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Read a whole file into *data (malloc'd, with a NUL after the *len bytes).
-   0, or -1 with a message. */
+/* Read a whole file ("-" is standard input) into *data (malloc'd, with a
+   NUL after the *len bytes). 0, or -1 with a message and errno saying why
+   (ENOMEM when memory ran out). */
 int ganc_read_file(const char *path, unsigned char **data, size_t *len, char *err,
                    size_t errlen);
+/* The same, but reading no more than max bytes: a longer file comes back
+   cut to its first max bytes (*len == max). */
+int ganc_read_file_max(const char *path, size_t max, unsigned char **data, size_t *len,
+                       char *err, size_t errlen);
+/* Whether s ends with suffix. */
+int ganc_ends_with(const char *s, const char *suffix);
+/* Seconds on the monotonic clock (CLOCK_MONOTONIC), for durations. */
+double ganc_seconds(void);
 /* Format a shape as users see it, "[1, 28, 28]", cut to len like snprintf. */
 void ganc_format_shape(char *buf, size_t len, const int64_t *dims, int rank);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ganc.h"
+#include "scalar.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -55,18 +56,10 @@ double ganc_rng_normal(ganc_rng *r)
   return sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
 }
 
-static void store(void *out, int scalar_size, int64_t i, double v)
-{
-  if (scalar_size == 4)
-    ((float *)out)[i] = (float)v;
-  else
-    ((double *)out)[i] = v;
-}
-
 void ganc_normal_fill(ganc_rng *r, int scalar_size, int64_t n, void *out)
 {
   for (int64_t i = 0; i < n; i++)
-    store(out, scalar_size, i, ganc_rng_normal(r));
+    ganc_scalar_store(out, scalar_size, i, ganc_rng_normal(r));
 }
 
 /* PyTorch's fan rules: dimension 1 is fan in, dimension 0 fan out, each
@@ -96,7 +89,7 @@ void ganc_init_params(const ganc_info *info, uint64_t seed, void *params)
       case GANC_INIT_ONE: v = 1; break;
       case GANC_INIT_NORMAL: v = ganc_rng_normal(&r); break;
       }
-      store(params, info->scalar_size, t->offset + i, v);
+      ganc_scalar_store(params, info->scalar_size, t->offset + i, v);
     }
   }
 }

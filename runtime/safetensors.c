@@ -6,7 +6,9 @@
  * (offsets into the data that follows) plus an optional "__metadata__"
  * object of strings, then the raw little-endian data. Files come from
  * anywhere (PyTorch, other tools, a disk that filled up), so every size is
- * checked against the file before it is used. */
+ * checked against the file before it is used. Also the small helpers every
+ * part of the runtime shares (io.h): messages, whole-file reads, suffixes,
+ * the clock. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -18,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "io.h"
+#include "scalar.h"
 
 enum {
   HEADER_LIMIT = 100 * 1000 * 1000, /* bytes of JSON we are willing to parse */
@@ -43,6 +47,19 @@ void ganc_seterr(char *err, size_t errlen, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
+}
+
+int ganc_ends_with(const char *s, const char *suffix)
+{
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+double ganc_seconds(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* ---- Atomic replacement ---- */
@@ -388,49 +405,70 @@ int ganc_save_weights(const ganc_info *info, const char *path, const void *param
 
 /* ---- Reading ---- */
 
-int ganc_read_file(const char *path, unsigned char **out, size_t *outlen, char *err,
-                   size_t errlen)
+int ganc_read_file_max(const char *path, size_t max, unsigned char **out, size_t *outlen,
+                       char *err, size_t errlen)
 {
   ganc_seterr(err, errlen, "%s", "");
-  FILE *f = fopen(path, "rb");
+  int is_stdin = strcmp(path, "-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(path, "rb");
+  int e;
   if (!f) {
-    ganc_seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+    e = errno;
+    ganc_seterr(err, errlen, "cannot open '%s': %s", path, strerror(e));
+    errno = e;
     return -1;
   }
+  /* cap is what may be read before the buffer grows; the buffer holds one
+     more byte, for the NUL. */
   struct stat st;
   size_t cap = 1 << 16, len = 0;
   if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-      (uintmax_t)st.st_size < SIZE_MAX / 2)
+      (uintmax_t)st.st_size < SIZE_MAX / 4)
     cap = (size_t)st.st_size + 1; /* + 1 to see the end of file in one read */
-  unsigned char *buf = malloc(cap);
+  if (cap > max)
+    cap = max;
+  unsigned char *buf = malloc(cap + 1);
   for (;;) {
     if (!buf) {
+      e = ENOMEM;
       ganc_seterr(err, errlen, "%s: out of memory reading the file", path);
-      fclose(f);
-      return -1;
+      goto fail;
     }
     len += fread(buf + len, 1, cap - len, f);
     if (ferror(f)) {
-      ganc_seterr(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+      e = errno ? errno : EIO;
+      ganc_seterr(err, errlen, "cannot read '%s': %s", path, strerror(e));
       free(buf);
-      fclose(f);
-      return -1;
+      goto fail;
     }
-    if (feof(f) && len < cap)
+    if (len < cap || len == max) /* the end of the file, or as far as max */
       break;
-    if (len == cap) {
-      unsigned char *grown = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-      if (!grown)
-        free(buf);
-      buf = grown;
-      cap *= 2;
-    }
+    size_t next = cap > SIZE_MAX / 4 ? 0 : cap * 2;
+    if (next > max)
+      next = max;
+    unsigned char *grown = next ? realloc(buf, next + 1) : NULL;
+    if (!grown)
+      free(buf);
+    buf = grown;
+    cap = next;
   }
-  fclose(f);
+  if (!is_stdin)
+    fclose(f);
   buf[len] = 0;
   *out = buf;
   *outlen = len;
   return 0;
+fail:
+  if (!is_stdin)
+    fclose(f);
+  errno = e;
+  return -1;
+}
+
+int ganc_read_file(const char *path, unsigned char **out, size_t *outlen, char *err,
+                   size_t errlen)
+{
+  return ganc_read_file_max(path, SIZE_MAX, out, outlen, err, errlen);
 }
 
 /* A JSON number that is a whole number in [0, 2^53]. */
@@ -755,26 +793,12 @@ static int copy_tensor(const Entry *e, const unsigned char *src, unsigned char *
       } else {
         memcpy(&v, &u, 8);
       }
-      if (scalar_size == 4) {
-        float f = (float)v;
-        memcpy(dst + i * 4, &f, 4);
-      } else {
-        memcpy(dst + i * 8, &v, 8);
-      }
+      ganc_scalar_store(dst, scalar_size, i, v);
     }
   }
-  for (int64_t i = 0; i < n; i++) {
-    double v;
-    if (scalar_size == 4) {
-      float f;
-      memcpy(&f, dst + i * 4, 4);
-      v = f;
-    } else {
-      memcpy(&v, dst + i * 8, 8);
-    }
-    if (!isfinite(v))
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(ganc_scalar_load(dst, scalar_size, i)))
       return 1;
-  }
   return 0;
 }
 

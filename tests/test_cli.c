@@ -193,7 +193,8 @@ Test(cli, emitted_code_is_strict_c99)
 }
 
 /* make install into a staging folder, then a program that embeds the JIT
-   builds with nothing but pkg-config's flags and runs. */
+   and saves and loads weights builds with nothing but pkg-config's flags
+   and runs. */
 Test(cli, install_and_pkg_config, .timeout = 120)
 {
   char *dir = tmpdir_make(), cmd[4096], *log = NULL;
@@ -202,7 +203,7 @@ Test(cli, install_and_pkg_config, .timeout = 120)
            "test -x %s/usr/bin/ganc && test -f %s/usr/include/ganc.h && test -f %s/usr/lib/libganc.a && "
            "cat > %s/embed.c <<'EOF'\n"
            "#include <ganc.h>\n#include <stdio.h>\n"
-           "int main(void) {\n  char err[4096];\n"
+           "int main(int argc, char **argv) {\n  char err[4096];\n"
            "  ganc_model *m = ganc_jit(\"models/ring8.gan\", err, sizeof err, NULL);\n"
            "  if (!m) { fputs(err, stderr); return 1; }\n"
            "  const ganc_info *info = ganc_find_model(m, \"ring8\");\n"
@@ -210,12 +211,15 @@ Test(cli, install_and_pkg_config, .timeout = 120)
            "  *(void **)&fake = ganc_symbol(m, \"ring8_fake_score\");\n"
            "  static float p[100000]; float z[2] = {0.5f, -1};\n"
            "  ganc_init_params(info, 1, p);\n"
+           "  if (ganc_save_weights(info, argv[1], p, NULL, err, sizeof err) ||\n"
+           "      ganc_load_weights(info, argv[1], p, NULL, err, sizeof err)) { fputs(err, stderr); return 1; }\n"
            "  printf(\"%%lld %%g\\n\", (long long)info->param_count, (double)fake(p, z));\n"
            "  ganc_free(m);\n  return 0;\n}\nEOF\n"
            "PKG_CONFIG_PATH=%s/usr/lib/pkgconfig cc -o %s/embed %s/embed.c "
-           "$(PKG_CONFIG_PATH=%s/usr/lib/pkgconfig pkg-config --cflags --libs --static ganc) && %s/embed && "
+           "$(PKG_CONFIG_PATH=%s/usr/lib/pkgconfig pkg-config --cflags --libs --static ganc) && "
+           "%s/embed %s/weights.safetensors && "
            "make -s uninstall PREFIX=%s/usr && test ! -e %s/usr/bin/ganc",
-           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
+           dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
   int rc = run_shell(cmd, &log);
   cr_expect_eq(rc, 0, "%s", log);
   /* G: 2*128+128 + 128*128+128 + 128*2+2 = 17,154; D: 2*128+128 + 128*128+128 + 128+1 = 17,025 */

@@ -1,12 +1,14 @@
 /* test_reliability.c — what must survive the outside world: training killed
  * at any moment or stopped by a full disk keeps a checkpoint that loads and
  * resumes; loaders given hostile files fail with a message and cost no more
- * memory than the file holds; every input that ever crashed a fuzz target
+ * memory than the file holds, and the compiler leaks nothing when memory
+ * runs out; every input that ever crashed a fuzz target
  * (tests/fuzz/crashes/) is handled. */
 #define _DEFAULT_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compiler.h"
 #include "io.h"
 #include "test.h"
 
@@ -482,6 +485,60 @@ Test(reliability, load_weights_from_memory)
   free(from_file);
   free(bytes);
   ring8_close(&r);
+}
+
+/* A source far over the size limit is read only a little past it: with 256
+   MiB to spare, a sparse gigabyte is still rejected as too large (reading
+   it whole would run out of memory first). */
+Test(reliability, huge_source_costs_no_memory)
+{
+  char path[700], err[512];
+  snprintf(path, sizeof path, "%s/huge.gan", dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+  cr_assert_eq(ftruncate(fd, (off_t)1 << 30), 0, "%s", strerror(errno));
+  cr_assert_eq(close(fd), 0);
+  if (limit_memory(256u << 20) != 0)
+    cr_skip_test("cannot limit the address space here");
+  ganc_status status;
+  cr_assert_null(ganc_jit(path, err, sizeof err, &status));
+  cr_expect_eq(status, GANC_EUSER);
+  cr_expect(strstr(err, "error: file is too large (") && strstr(err, "; at most 16777216)"), "%s", err);
+}
+
+/* Running out of memory in the parser frees the scanner and its copy of
+   the source on the way out: after compile_free the heap is as it was. */
+Test(reliability, parser_out_of_memory_leaks_nothing)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  /* Three million layers in 15 MB of source need far more than 64 MiB. */
+  static const char head[] = "model m { generator { ", tail[] = "} }\n";
+  enum { LAYERS = 3000000 };
+  size_t len = sizeof head - 1 + 5 * (size_t)LAYERS + sizeof tail - 1;
+  char *src = malloc(len + 1), *p = src;
+  cr_assert(src);
+  memcpy(p, head, sizeof head - 1);
+  p += sizeof head - 1;
+  for (int i = 0; i < LAYERS; i++, p += 5)
+    memcpy(p, "relu ", 5);
+  memcpy(p, tail, sizeof tail);
+  if (limit_memory(64u << 20) != 0)
+    cr_skip_test("cannot limit the address space here");
+  struct mallinfo2 before = mallinfo2();
+  Compilation c;
+  int rc = compile_source(&c, "layers.gan", src, len);
+  int said_oom = c.diag.out.buf && strstr(c.diag.out.buf, "out of memory");
+  compile_free(&c);
+  struct mallinfo2 after = mallinfo2();
+  free(src);
+  cr_assert_eq(rc, -1);
+  cr_expect(said_oom, "the compilation did not run out of memory");
+  size_t in_use_before = before.uordblks + before.hblkhd, in_use_after = after.uordblks + after.hblkhd;
+  cr_expect(in_use_after <= in_use_before + (64u << 10), "%zu bytes more in use after compile_free",
+            in_use_after - in_use_before);
+#else
+  cr_skip_test("needs glibc's mallinfo2");
+#endif
 }
 
 /* ---- Inputs that crashed a fuzz target ---- */
