@@ -47,7 +47,7 @@ endif
 COMPILER := arena diag layers losses check lower describe emit dump compile
 JIT      := jit
 RUNTIME  := api rng adam safetensors data image train
-CLI      := main bench
+CLI      := main summary output progress bench
 # The JIT's kernels: per scalar type, and on x86-64 per instruction set level.
 ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
   KERNEL_LEVELS := v1 v3 v4

@@ -14,83 +14,85 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "cli.h"
 #include "compiler.h"
 #include "ganc.h"
+#include "io.h"
 #include "train.h"
 
-static double now(void)
+/* The rows of the table: the batch functions, by id, then the training
+   step (ganc_train_step). */
+enum { TRAINING_STEP = GANC_NFNS };
+static const int rows[] = {GANC_FN_GENERATE_BATCH,
+                           GANC_FN_REAL_SCORE_BATCH,
+                           GANC_FN_FAKE_SCORE_BATCH,
+                           GANC_FN_DISCRIMINATOR_LOSS_BATCH,
+                           GANC_FN_GENERATOR_LOSS_BATCH,
+                           GANC_FN_DISCRIMINATOR_LOSS_BACKWARD,
+                           GANC_FN_GENERATOR_LOSS_BACKWARD,
+                           TRAINING_STEP};
+enum { NROWS = sizeof rows / sizeof rows[0] };
+
+static const char *row_name(int f)
 {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+  return f == TRAINING_STEP ? "training step" : ganc_fn_suffix((ganc_fn)f);
 }
 
-/* What the timed functions work on. */
-typedef struct Work {
-  const ganc_info *info;
-  int n;
-  void *params, *z, *x, *scores, *grad_d, *grad_g, *m, *v;
-  int64_t step;
-} Work;
-
-typedef enum {
-  FN_GENERATE,
-  FN_REAL_SCORE,
-  FN_FAKE_SCORE,
-  FN_D_LOSS,
-  FN_G_LOSS,
-  FN_D_BACKWARD,
-  FN_G_BACKWARD,
-  FN_TRAIN_STEP,
-  NFNS
-} Fn;
-
-static const char *const fn_names[NFNS] = {"generate_batch",           "real_score_batch",
-                                           "fake_score_batch",         "discriminator_loss_batch",
-                                           "generator_loss_batch",     "discriminator_loss_backward",
-                                           "generator_loss_backward",  "training step"};
-
 /* Multiply-adds times two, per sample. */
-static double fn_flops(const Model *m, Fn f)
+static double fn_flops(const Model *m, int f)
 {
   double g = (double)m->gen.flops, d = (double)m->disc.flops;
   switch (f) {
-  case FN_GENERATE: return g;
-  case FN_REAL_SCORE: return d;
-  case FN_FAKE_SCORE: return g + d;
-  case FN_D_LOSS: return g + 2 * d;
-  case FN_G_LOSS: return g + d;
-  case FN_D_BACKWARD: return g + 2 * 3 * d;
-  case FN_G_BACKWARD: return 3 * g + 3 * d;
-  case FN_TRAIN_STEP: return 4 * g + 9 * d;
-  case NFNS: break;
+  case GANC_FN_GENERATE_BATCH: return g;
+  case GANC_FN_REAL_SCORE_BATCH: return d;
+  case GANC_FN_FAKE_SCORE_BATCH: return g + d;
+  case GANC_FN_DISCRIMINATOR_LOSS_BATCH: return g + 2 * d;
+  case GANC_FN_GENERATOR_LOSS_BATCH: return g + d;
+  case GANC_FN_DISCRIMINATOR_LOSS_BACKWARD: return g + 2 * 3 * d;
+  case GANC_FN_GENERATOR_LOSS_BACKWARD: return 3 * g + 3 * d;
+  case TRAINING_STEP: return 4 * g + 9 * d;
   }
   return 0;
 }
 
-typedef struct Syms {
-  void *fn[NFNS];
-} Syms;
+/* What the timed functions work on: a training step's buffers (its batches
+   drawn once, at the start) and the scores. */
+typedef struct Work {
+  ganc_step s;
+  void *scores;
+  int64_t steps; /* training steps taken */
+} Work;
 
 /* Each function through a pointer of its exact type, S float or double. */
 #define CALL_AS(S)                                                                                           \
   switch (f) {                                                                                               \
-  case FN_GENERATE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->x); break;   \
-  case FN_REAL_SCORE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->x, w->scores); break; \
-  case FN_FAKE_SCORE: ((void (*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->scores); break; \
-  case FN_D_LOSS: ((S(*)(const S *, int, const S *, const S *))s->fn[f])(w->params, n, w->x, w->z); break;   \
-  case FN_G_LOSS: ((S(*)(const S *, int, const S *))s->fn[f])(w->params, n, w->z); break;                     \
-  case FN_D_BACKWARD:                                                                                        \
-    ((S(*)(const S *, int, const S *, const S *, S *))s->fn[f])(w->params, n, w->x, w->z, w->grad_d);        \
+  case GANC_FN_GENERATE_BATCH:                                                                               \
+    ((void (*)(const S *, int, const S *, S *))fn)(w->params, n, w->z, w->x);                                \
     break;                                                                                                   \
-  case FN_G_BACKWARD: ((S(*)(const S *, int, const S *, S *))s->fn[f])(w->params, n, w->z, w->grad_g); break; \
+  case GANC_FN_REAL_SCORE_BATCH:                                                                             \
+    ((void (*)(const S *, int, const S *, S *))fn)(w->params, n, w->x, scores);                              \
+    break;                                                                                                   \
+  case GANC_FN_FAKE_SCORE_BATCH:                                                                             \
+    ((void (*)(const S *, int, const S *, S *))fn)(w->params, n, w->z, scores);                              \
+    break;                                                                                                   \
+  case GANC_FN_DISCRIMINATOR_LOSS_BATCH:                                                                     \
+    ((S(*)(const S *, int, const S *, const S *))fn)(w->params, n, w->x, w->z);                              \
+    break;                                                                                                   \
+  case GANC_FN_GENERATOR_LOSS_BATCH: ((S(*)(const S *, int, const S *))fn)(w->params, n, w->z); break;       \
+  case GANC_FN_DISCRIMINATOR_LOSS_BACKWARD:                                                                  \
+    ((S(*)(const S *, int, const S *, const S *, S *))fn)(w->params, n, w->x, w->z, w->grad_d);              \
+    break;                                                                                                   \
+  case GANC_FN_GENERATOR_LOSS_BACKWARD:                                                                      \
+    ((S(*)(const S *, int, const S *, S *))fn)(w->params, n, w->z, w->grad_g);                               \
+    break;                                                                                                   \
   default: break;                                                                                            \
   }
 
-static void call(const Work *w, const Syms *s, Fn f)
+static void call(const Work *wk, const ganc_fns *fns, int f)
 {
-  int n = w->n;
+  const ganc_step *w = &wk->s;
+  void *fn = fns->fn[f], *scores = wk->scores;
+  int n = w->batch;
   if (w->info->scalar_size == 4) {
     CALL_AS(float)
   } else {
@@ -98,56 +100,50 @@ static void call(const Work *w, const Syms *s, Fn f)
   }
 }
 
-/* One training step as ganc train takes it: D's gradient and Adam update,
-   then G's. */
-static void train_step(Work *w, const Syms *s)
+/* One training step as ganc train takes it, with one discriminator update. */
+static void train_step(Work *wk, const ganc_fns *fns)
 {
-  static const ganc_adam adam = GANC_ADAM_DEFAULTS;
-  const ganc_info *i = w->info;
-  size_t b = (size_t)i->scalar_size * (size_t)i->g_param_count;
-  w->step++;
-  call(w, s, FN_D_BACKWARD);
-  ganc_adam_step(&adam, i->scalar_size, w->step, i->d_param_count, (char *)w->params + b, w->grad_d,
-                 (char *)w->m + b, (char *)w->v + b);
-  call(w, s, FN_G_BACKWARD);
-  ganc_adam_step(&adam, i->scalar_size, w->step, i->g_param_count, w->params, w->grad_g, w->m, w->v);
+  double d_loss, g_loss;
+  wk->s.fns = fns;
+  ganc_train_step(&wk->s, wk->steps++, &d_loss, &g_loss);
 }
 
 /* Best seconds per call over several runs of at least min_seconds. */
-static double time_fn(Work *w, const Syms *s, Fn f, double min_seconds)
+static double time_fn(Work *w, const ganc_fns *fns, int f, double min_seconds)
 {
   double best = 1e30;
   for (int rep = 0; rep < 5; rep++) {
     long calls = 0;
-    double start = now(), t;
+    double start = ganc_seconds(), t;
     do {
-      if (f == FN_TRAIN_STEP)
-        train_step(w, s);
+      if (f == TRAINING_STEP)
+        train_step(w, fns);
       else
-        call(w, s, f);
+        call(w, fns, f);
       calls++;
-    } while ((t = now() - start) < min_seconds);
+    } while ((t = ganc_seconds() - start) < min_seconds);
     if (t / (double)calls < best)
       best = t / (double)calls;
   }
   return best;
 }
 
-static int work_alloc(Work *w, const ganc_info *info, int n)
+static int work_alloc(Work *wk, const ganc_info *info, int n)
 {
+  static const ganc_adam adam = GANC_ADAM_DEFAULTS;
   size_t s = (size_t)info->scalar_size;
-  memset(w, 0, sizeof *w);
-  w->info = info;
-  w->n = n;
+  ganc_step *w = &wk->s;
+  memset(wk, 0, sizeof *wk);
+  *w = (ganc_step){.info = info, .adam = &adam, .batch = n, .d_steps = 1};
   w->params = malloc(s * (size_t)info->param_count);
-  w->m = calloc((size_t)info->param_count, s);
-  w->v = calloc((size_t)info->param_count, s);
+  w->adam_m = calloc((size_t)info->param_count, s);
+  w->adam_v = calloc((size_t)info->param_count, s);
   w->z = malloc(s * (size_t)n * (size_t)info->latent_size);
   w->x = malloc(s * (size_t)n * (size_t)info->obs_size);
-  w->scores = malloc(s * (size_t)n);
+  wk->scores = malloc(s * (size_t)n);
   w->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
   w->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
-  if (!w->params || !w->m || !w->v || !w->z || !w->x || !w->scores || !w->grad_d || !w->grad_g)
+  if (!w->params || !w->adam_m || !w->adam_v || !w->z || !w->x || !wk->scores || !w->grad_d || !w->grad_g)
     return -1;
   ganc_rng r;
   ganc_rng_seed(&r, 1);
@@ -157,49 +153,29 @@ static int work_alloc(Work *w, const ganc_info *info, int n)
   return 0;
 }
 
-static void work_free(Work *w)
+static void work_free(Work *wk)
 {
+  ganc_step *w = &wk->s;
   free(w->params);
-  free(w->m);
-  free(w->v);
+  free(w->adam_m);
+  free(w->adam_v);
   free(w->z);
   free(w->x);
-  free(w->scores);
+  free(wk->scores);
   free(w->grad_d);
   free(w->grad_g);
 }
 
-static void syms_lookup(Syms *s, const char *model, void *(*lookup)(void *, const char *), void *handle)
+/* Every emitted function of model from a build of the emitted C. 0, or -1
+   if one is missing. */
+static int aot_functions(void *so, const char *model, ganc_fns *fns)
 {
-  static const char *const suffix[NFNS - 1] = {"generate_batch",          "real_score_batch",
-                                               "fake_score_batch",        "discriminator_loss_batch",
-                                               "generator_loss_batch",    "discriminator_loss_backward",
-                                               "generator_loss_backward"};
-  for (int f = 0; f < NFNS - 1; f++) {
+  int ok = 1;
+  for (int f = 0; f < GANC_NFNS; f++) {
     char name[512];
-    snprintf(name, sizeof name, "%s_%s", model, suffix[f]);
-    s->fn[f] = lookup(handle, name);
+    snprintf(name, sizeof name, "%s_%s", model, ganc_fn_suffix((ganc_fn)f));
+    ok &= (fns->fn[f] = dlsym(so, name)) != NULL;
   }
-}
-
-static void *jit_lookup(void *m, const char *name)
-{
-  return ganc_symbol(m, name);
-}
-
-static void *aot_lookup(void *h, const char *name)
-{
-  return dlsym(h, name);
-}
-
-static int write_str(const char *dir, const char *name, const char *suffix, const Str *s)
-{
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s%s", dir, name, suffix);
-  FILE *f = fopen(path, "w");
-  int ok = f && !s->failed && fwrite(s->buf, 1, s->len, f) == s->len;
-  if (f && fclose(f) != 0)
-    ok = 0;
   return ok ? 0 : -1;
 }
 
@@ -213,16 +189,16 @@ static void *aot_build(const IrModel *ir, const char *file, const char *dir, dou
   Str h = {0}, c = {0};
   emit_header(&h, ir, &opt);
   emit_source(&c, ir, &opt);
-  int ok = write_str(dir, name, ".h", &h) == 0 && write_str(dir, name, ".c", &c) == 0;
+  int ok = output_write_text(dir, name, ".h", &h, 0) == 0 && output_write_text(dir, name, ".c", &c, 0) == 0;
   str_free(&h);
   str_free(&c);
   if (!ok)
     return NULL;
-  double start = now();
+  double start = ganc_seconds();
   snprintf(cmd, sizeof cmd, "cc -O2 -c -o %s/%s.o %s/%s.c >/dev/null 2>&1", dir, name, dir, name);
   if (system(cmd) != 0)
     return NULL;
-  *cc_seconds = now() - start;
+  *cc_seconds = ganc_seconds() - start;
   snprintf(cmd, sizeof cmd, "cc -O3 -march=native -shared -fPIC -o %s/%s.so %s/%s.c -lm >/dev/null 2>&1", dir, name,
            dir, name);
   if (system(cmd) != 0)
@@ -237,19 +213,19 @@ int bench_models(const char *file, const char *src, const Ir *ir, const char *on
   char dir[] = "/tmp/ganc-bench-XXXXXX";
   if (!mkdtemp(dir)) {
     perror("ganc: mkdtemp");
-    return 1;
+    return EXIT_USER;
   }
   /* Compile time: the median of nine compiles of the whole file. */
   double compile[9];
   char err[8192];
   ganc_model *jit = NULL;
   for (int k = 0; k < 9; k++) {
-    double start = now();
+    double start = ganc_seconds();
     ganc_model *m = ganc_jit_string(src, file, err, sizeof err, NULL);
-    compile[k] = now() - start;
+    compile[k] = ganc_seconds() - start;
     if (!m) {
       fputs(err, stderr);
-      return 1;
+      return EXIT_USER;
     }
     if (jit)
       ganc_free(jit);
@@ -269,12 +245,20 @@ int bench_models(const char *file, const char *src, const Ir *ir, const char *on
     if (only && strcmp(only, model->name) != 0)
       continue;
     const ganc_info *info = ganc_find_model(jit, model->name);
-    Syms js = {{0}}, as = {{0}};
-    syms_lookup(&js, model->name, jit_lookup, jit);
+    ganc_fns js, as;
+    if (!info || ganc_functions(jit, info, &js) < 0) {
+      fprintf(stderr, "ganc: internal error: the JIT lacks model '%s' or one of its functions\n", model->name);
+      rc = EXIT_INTERNAL;
+      break;
+    }
     double cc_seconds = 0;
     void *so = aot_build(&ir->models[mi], file, dir, &cc_seconds);
-    if (so)
-      syms_lookup(&as, model->name, aot_lookup, so);
+    if (so && aot_functions(so, model->name, &as) < 0) {
+      fprintf(stderr, "ganc: internal error: %s.so lacks a function of model '%s'\n", model->name, model->name);
+      dlclose(so);
+      rc = EXIT_INTERNAL;
+      break;
+    }
     if (json)
       printf("{\"model\": \"%s\", \"jit_compile_ms\": %.3f, \"cc_O2_ms\": %.1f}\n", model->name, compile[4] * 1e3,
              cc_seconds * 1e3);
@@ -286,24 +270,25 @@ int bench_models(const char *file, const char *src, const Ir *ir, const char *on
       Work w;
       if (work_alloc(&w, info, batches[bi]) < 0) {
         fputs("ganc: out of memory\n", stderr);
-        rc = 1;
+        rc = EXIT_USER;
         work_free(&w);
         break;
       }
       if (!json)
         printf("\n  batch %-4d %-30s %10s %9s %10s %9s\n", batches[bi], "", "JIT us", "GFLOP/s", so ? "AOT us" : "",
                so ? "GFLOP/s" : "");
-      for (int f = 0; f < NFNS; f++) {
-        double flops = fn_flops(model, (Fn)f) * batches[bi];
-        double tj = time_fn(&w, &js, (Fn)f, 0.1), ta = so ? time_fn(&w, &as, (Fn)f, 0.1) : 0;
+      for (int r = 0; r < NROWS; r++) {
+        int f = rows[r];
+        double flops = fn_flops(model, f) * batches[bi];
+        double tj = time_fn(&w, &js, f, 0.1), ta = so ? time_fn(&w, &as, f, 0.1) : 0;
         if (json) {
           printf("{\"model\": \"%s\", \"batch\": %d, \"function\": \"%s\", \"flops\": %.0f, \"jit_us\": %.3f", model->name,
-                 batches[bi], fn_names[f], flops, tj * 1e6);
+                 batches[bi], row_name(f), flops, tj * 1e6);
           if (so)
             printf(", \"aot_us\": %.3f", ta * 1e6);
           printf("}\n");
         } else {
-          printf("  %-41s %10.1f %9.1f", fn_names[f], tj * 1e6, flops / tj * 1e-9);
+          printf("  %-41s %10.1f %9.1f", row_name(f), tj * 1e6, flops / tj * 1e-9);
           if (so)
             printf(" %10.1f %9.1f", ta * 1e6, flops / ta * 1e-9);
           putchar('\n');

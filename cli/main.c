@@ -1,27 +1,27 @@
-/* main.c — the ganc command-line driver.
+/* main.c — the ganc command-line driver: the commands, their options, and
+ * for each command a function that runs its stages in order.
  *
  * A thin layer over the stages and the runtime. For `emit` the whole
  * pipeline reads top to bottom in cmd_emit:
- *   read_file -> compile_source (parse, check, lower) -> emit_header/source
- * Exit status: 0 success, 1 user error, 2 bad usage, 3 internal error. */
+ *   ganc_read_file -> compile_source (parse, check, lower) -> emit_header/source
+ *   -> output_make_dir, output_write_text
+ * What the commands print, write and show is in the other files of cli/
+ * (cli.h). Exit status: 0 success, 1 user error, 2 bad usage, 3 internal
+ * error. */
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "cli.h"
 #include "compiler.h"
 #include "ganc.h"
 #include "io.h"
 #include "train.h"
-
-enum { EXIT_USER = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
 typedef struct Command {
   const char *name;
@@ -183,63 +183,6 @@ static int cmd_check(int argc, char **argv)
 
 /* ---- summary ---- */
 
-/* 1234567 as "1,234,567". */
-static const char *grouped(int64_t v, char *buf)
-{
-  char tmp[32];
-  int n = snprintf(tmp, sizeof tmp, "%" PRId64, v), j = 0;
-  for (int i = 0; i < n; i++) {
-    if (i > 0 && tmp[i - 1] != '-' && (n - i) % 3 == 0)
-      buf[j++] = ',';
-    buf[j++] = tmp[i];
-  }
-  buf[j] = 0;
-  return buf;
-}
-
-/* The layer column: wide enough for the longest layer as written. */
-static int layer_column(const Model *m)
-{
-  int width = 30;
-  const Stack *stacks[] = {&m->gen, &m->disc};
-  for (int k = 0; k < 2; k++)
-    for (int i = 0; i < stacks[k]->n; i++) {
-      int w = 4 + (int)strlen(stacks[k]->layers[i].text);
-      if (w > width)
-        width = w < 72 ? w : 72;
-    }
-  return width;
-}
-
-static void summary_stack(const Stack *st, int width)
-{
-  char shape[160], num[32];
-  printf("  %-*s %5d  %s\n", width + 2, st->name, st->loc.line, shape_str(&st->in, shape, sizeof shape));
-  for (int i = 0; i < st->n; i++) {
-    const Layer *l = &st->layers[i];
-    char name[96];
-    snprintf(name, sizeof name, "%-3d %s", l->index, l->text);
-    printf("    %-*.*s %5d  %-18s %12s\n", width, width, name, l->loc.line, shape_str(&l->out, shape, sizeof shape),
-           grouped(l->param_count, num));
-  }
-}
-
-static void summary_model(const Model *m)
-{
-  char a[160], b[160], n1[32], n2[32], n3[32], n4[32];
-  int bytes = m->scalar == SCALAR_DOUBLE ? 8 : 4, width = layer_column(m);
-  printf("model %s (scalar %s, loss lsgan): latent %s, observation %s\n\n", m->name,
-         m->scalar == SCALAR_DOUBLE ? "double" : "float", shape_str(&m->latent, a, sizeof a),
-         shape_str(&m->observation, b, sizeof b));
-  printf("  %-*s %5s  %-18s %12s\n", width + 2, "layer", "line", "output", "parameters");
-  summary_stack(&m->gen, width);
-  summary_stack(&m->disc, width);
-  printf("\n  parameters: %s generator + %s discriminator = %s (%s bytes)\n", grouped(m->gen.param_count, n1),
-         grouped(m->disc.param_count, n2), grouped(m->param_count, n3), grouped(m->param_count * bytes, n4));
-  printf("  FLOPs per sample: generate %s, discriminator %s\n", grouped(m->gen.flops, n1),
-         grouped(m->disc.flops, n2));
-}
-
 static int cmd_summary(int argc, char **argv)
 {
   Common co = {0};
@@ -252,7 +195,7 @@ static int cmd_summary(int argc, char **argv)
   for (int i = l.first; i < l.first + l.count; i++) {
     if (i > l.first)
       putchar('\n');
-    summary_model(l.c.ir->models[i].model);
+    summary_print(l.c.ir->models[i].model);
   }
   loaded_free(&l);
   return 0;
@@ -282,34 +225,6 @@ static int parse_real(const char *cmd, const char *what, const char *arg, double
   return -1;
 }
 
-/* Create dir and any missing parents, as mkdir -p. */
-static int make_dir(const char *dir)
-{
-  char *path = strdup(dir);
-  int rc = 0;
-  if (!path) {
-    fputs("ganc: out of memory\n", stderr);
-    return EXIT_USER;
-  }
-  for (char *p = path + 1;; p++) {
-    int end = *p == 0;
-    if (*p != '/' && !end)
-      continue;
-    *p = 0;
-    struct stat st;
-    if (mkdir(path, 0777) != 0 && (errno != EEXIST || stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) {
-      fprintf(stderr, "ganc: cannot create folder '%s': %s\n", path, errno == EEXIST ? "Not a directory" : strerror(errno));
-      rc = EXIT_USER;
-      break;
-    }
-    if (end)
-      break;
-    *p = '/';
-  }
-  free(path);
-  return rc;
-}
-
 /* A file's models compiled in memory, and the one a command acts on. */
 typedef struct Jitted {
   ganc_model *m;
@@ -319,12 +234,13 @@ typedef struct Jitted {
 static int jit_one(const char *file, const char *model, Jitted *j)
 {
   char err[16384];
-  j->m = ganc_jit(file, err, sizeof err, NULL);
+  ganc_status status;
+  j->m = ganc_jit(file, err, sizeof err, &status);
   if (!j->m) {
     fputs(err, stderr);
     if (err[0] && err[strlen(err) - 1] != '\n')
       fputc('\n', stderr);
-    return strstr(err, "internal error") ? EXIT_INTERNAL : EXIT_USER;
+    return status == GANC_EINTERNAL ? EXIT_INTERNAL : EXIT_USER;
   }
   if (model)
     j->info = ganc_find_model(j->m, model);
@@ -385,23 +301,6 @@ static int emit_opt(int opt, const char *arg, void *ctx)
   return -1;
 }
 
-static int write_text(const char *dir, const char *name, const char *suffix, const Str *s)
-{
-  size_t plen = strlen(dir) + strlen(name) + strlen(suffix) + 2;
-  char *path = malloc(plen);
-  int rc = 0;
-  if (!path)
-    return EXIT_USER;
-  snprintf(path, plen, "%s/%s%s", dir, name, suffix);
-  FILE *f = fopen(path, "w");
-  if (!f || fwrite(s->buf, 1, s->len, f) != s->len || fclose(f) != 0) {
-    fprintf(stderr, "ganc: cannot write '%s': %s\n", path, strerror(errno));
-    rc = EXIT_USER;
-  }
-  free(path);
-  return rc;
-}
-
 static int cmd_emit(int argc, char **argv)
 {
   Common co = {0};
@@ -448,15 +347,15 @@ static int cmd_emit(int argc, char **argv)
   if (failed) {
     fputs("ganc: out of memory\n", stderr);
     rc = EXIT_USER;
-  } else if (!(rc = make_dir(ea.outdir))) {
+  } else if (!(rc = output_make_dir(ea.outdir))) {
     for (int i = 0; i < count && !rc; i++) {
       const char *name = cp->ir->models[first + i].model->name;
-      rc = write_text(ea.outdir, name, ".h", &h[i]);
+      rc = output_write_text(ea.outdir, name, ".h", &h[i], 1);
       if (!rc)
-        rc = write_text(ea.outdir, name, ".c", &s[i]);
+        rc = output_write_text(ea.outdir, name, ".c", &s[i], 1);
     }
     if (!rc && params)
-      rc = write_text(ea.outdir, cp->ir->models[first].model->name, "_weights.c", &w);
+      rc = output_write_text(ea.outdir, cp->ir->models[first].model->name, "_weights.c", &w, 1);
   }
   for (int i = 0; h && s && i < count; i++) {
     str_free(&h[i]);
@@ -513,71 +412,6 @@ static int sample_opt(int opt, const char *arg, void *ctx)
   return EXIT_INTERNAL;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-  size_t a = strlen(s), b = strlen(suffix);
-  return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-static double value_at(const void *p, int size, int64_t i)
-{
-  return size == 4 ? ((const float *)p)[i] : ((const double *)p)[i];
-}
-
-static int write_samples(const char *out, const ganc_info *info, const void *x, long n, const char *data_spec)
-{
-  char err[4096];
-  if (strcmp(out, "-") == 0 || ends_with(out, ".csv")) {
-    FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
-    if (!f) {
-      fprintf(stderr, "ganc: cannot write '%s': %s\n", out, strerror(errno));
-      return EXIT_USER;
-    }
-    for (long i = 0; i < n; i++)
-      for (int64_t j = 0; j < info->obs_size; j++)
-        fprintf(f, info->scalar_size == 4 ? "%.9g%c" : "%.17g%c", value_at(x, info->scalar_size, i * info->obs_size + j),
-                j + 1 < info->obs_size ? ',' : '\n');
-    if (f != stdout ? fclose(f) != 0 : fflush(f) != 0) {
-      fprintf(stderr, "ganc: cannot write '%s': %s\n", out, strerror(errno));
-      return EXIT_USER;
-    }
-    return 0;
-  }
-  if (ends_with(out, ".f32")) {
-    FILE *f = fopen(out, "wb");
-    int ok = f != NULL;
-    for (int64_t i = 0; ok && i < (int64_t)n * info->obs_size; i++) {
-      float v = (float)value_at(x, info->scalar_size, i);
-      unsigned char b[4];
-      uint32_t u;
-      memcpy(&u, &v, 4);
-      for (int k = 0; k < 4; k++)
-        b[k] = (unsigned char)(u >> (8 * k)); /* little-endian whatever the host */
-      ok = fwrite(b, 1, 4, f) == 4;
-    }
-    if (!f || fclose(f) != 0 || !ok) {
-      fprintf(stderr, "ganc: cannot write '%s': %s\n", out, strerror(errno));
-      return EXIT_USER;
-    }
-    return 0;
-  }
-  if (ends_with(out, ".png")) {
-    ganc_data *data = NULL;
-    if (data_spec && !(data = ganc_data_open(data_spec, info, err, sizeof err))) {
-      fprintf(stderr, "ganc: %s\n", err);
-      return EXIT_USER;
-    }
-    int rc = ganc_write_samples_png(info, out, x, (int)n, data, err, sizeof err);
-    ganc_data_free(data);
-    if (rc < 0) {
-      fprintf(stderr, "ganc: %s\n", err);
-      return EXIT_USER;
-    }
-    return 0;
-  }
-  return usage_error("sample", "-o names OUT.png, OUT.csv, OUT.f32, or - for CSV on standard output");
-}
-
 static int cmd_sample(int argc, char **argv)
 {
   Common co = {0};
@@ -592,7 +426,8 @@ static int cmd_sample(int argc, char **argv)
     return rc;
   if (!sa.out)
     return usage_error("sample", "sample needs an output: -o OUT.png, OUT.csv, OUT.f32 or -");
-  if (strcmp(sa.out, "-") && !ends_with(sa.out, ".csv") && !ends_with(sa.out, ".f32") && !ends_with(sa.out, ".png"))
+  SampleFormat format = output_sample_format(sa.out);
+  if (format == SAMPLES_NONE)
     return usage_error("sample", "-o names OUT.png, OUT.csv, OUT.f32, or - for CSV on standard output");
 
   Jitted j;
@@ -603,9 +438,8 @@ static int cmd_sample(int argc, char **argv)
   size_t s = (size_t)info->scalar_size;
   void *z = malloc(s * (size_t)info->latent_size * (size_t)sa.n);
   void *x = malloc(s * (size_t)info->obs_size * (size_t)sa.n);
-  char sym[300];
-  snprintf(sym, sizeof sym, "%s_generate_batch", info->name);
-  void *generate = ganc_symbol(j.m, sym);
+  ganc_fns fns;
+  void *generate = ganc_functions(j.m, info, &fns) == 0 ? fns.fn[GANC_FN_GENERATE_BATCH] : NULL;
   if (!rc && (!z || !x || !generate)) {
     fprintf(stderr, "ganc: %s\n", generate ? "out of memory" : "internal error: no generate function");
     rc = generate ? EXIT_USER : EXIT_INTERNAL;
@@ -615,7 +449,7 @@ static int cmd_sample(int argc, char **argv)
     ganc_rng_seed(&rng, sa.seed ^ 0x5a3c96e1d2b4f708ull);
     ganc_normal_fill(&rng, info->scalar_size, info->latent_size * sa.n, z);
     ganc_generate(generate, info->scalar_size, params, (int)sa.n, z, x);
-    rc = write_samples(sa.out, info, x, sa.n, sa.data);
+    rc = output_write_samples(sa.out, format, info, x, sa.n, sa.data);
   }
   free(params);
   free(z);
@@ -682,35 +516,6 @@ static void on_signal(int sig)
   stop_signal = sig;
 }
 
-typedef struct Progress {
-  int tty;
-  double last_print;
-} Progress;
-
-static void show_progress(const ganc_progress *p, void *ctx)
-{
-  Progress *pr = ctx;
-  double rate = p->seconds > 0 ? (double)p->step / p->seconds : 0;
-  if (pr->tty) {
-    if (p->seconds - pr->last_print < 0.2 && !p->final)
-      return;
-    pr->last_print = p->seconds;
-    double eta = rate > 0 ? (double)(p->steps - p->step) / rate : 0;
-    fprintf(stderr, "\r  step %lld/%lld  d_loss %.4f  g_loss %.4f  %.0f steps/s  ETA %d:%02d  ", (long long)p->step,
-            (long long)p->steps, p->d_loss, p->g_loss, rate, (int)eta / 60, (int)eta % 60);
-    if (p->final)
-      fputc('\n', stderr);
-    return;
-  }
-  if (!p->snapshot)
-    return;
-  fprintf(stderr, "step %lld/%lld  d_loss %.4f  g_loss %.4f  %.1f s", (long long)p->step, (long long)p->steps,
-          p->d_loss, p->g_loss, p->seconds);
-  if (p->nmodes)
-    fprintf(stderr, "  modes %d/%d  high quality %.1f%%", p->modes, p->nmodes, 100 * p->high_quality);
-  fputc('\n', stderr);
-}
-
 static int cmd_train(int argc, char **argv)
 {
   Common co = {0};
@@ -738,7 +543,7 @@ static int cmd_train(int argc, char **argv)
   Jitted j;
   if ((rc = jit_one(co.file, co.model, &j)))
     return rc;
-  if ((rc = make_dir(o->outdir))) {
+  if ((rc = output_make_dir(o->outdir))) {
     ganc_free(j.m);
     return rc;
   }
@@ -756,15 +561,21 @@ static int cmd_train(int argc, char **argv)
   sigaction(SIGTERM, &sa, NULL);
   Progress pr = {.tty = isatty(STDERR_FILENO)};
   o->stop = &stop_signal;
-  o->progress = show_progress;
+  o->progress = progress_show;
   o->progress_ctx = &pr;
 
   fprintf(stderr, "training %s on %s: %lld steps, batch %d, Adam lr %g betas (%g, %g), seed %llu\n", j.info->name,
           o->data, (long long)o->steps, o->batch, o->adam.lr, o->adam.beta1, o->adam.beta2,
           (unsigned long long)o->seed);
+  ganc_fns fns;
+  if (ganc_functions(j.m, j.info, &fns) < 0) {
+    fprintf(stderr, "ganc: internal error: model '%s' has no training functions\n", j.info->name);
+    ganc_free(j.m);
+    return EXIT_INTERNAL;
+  }
   char err[4096];
   ganc_train_result res;
-  int t = ganc_train(j.m, j.info, o, &res, err, sizeof err);
+  int t = ganc_train(&fns, j.info, o, &res, err, sizeof err);
   switch (t) {
   case GANC_TRAIN_DONE:
     if (res.nmodes)
@@ -805,6 +616,10 @@ static int bench_opt(int opt, const char *arg, void *ctx)
   }
   ba->nbatches = 0;
   char *copy = strdup(arg), *save = NULL;
+  if (!copy) {
+    fputs("ganc: out of memory\n", stderr);
+    return EXIT_USER;
+  }
   int rc = -1;
   for (char *tok = strtok_r(copy, ",", &save); tok && rc < 0; tok = strtok_r(NULL, ",", &save)) {
     long v;
@@ -854,7 +669,7 @@ static const Command commands[] = {
      "  -o, --output DIR   the folder to write to\n"
      "  --weights W        trained weights (.safetensors) to compile in\n"},
     {"train", cmd_train, "FILE.gan --data SPEC -o DIR [OPTIONS]",
-     "Train the model (compiled in memory) as a least-squares GAN. Each step\n"
+     "Train the model (compiled in memory) with its loss. Each step\n"
      "makes K discriminator updates, each on a real batch and a fresh latent\n"
      "batch, then one generator update; Adam on each network. Every K steps\n"
      "and at the end, DIR gets weights.safetensors, checkpoint.safetensors,\n"

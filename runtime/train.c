@@ -1,4 +1,4 @@
-/* train.c — the LSGAN training loop over JIT-compiled models.
+/* train.c — the LSGAN training loop over a model's emitted functions.
  *
  * Each step: K discriminator updates (a real batch and a fresh latent batch
  * each), then one generator update on a fresh latent batch; Adam on each
@@ -20,17 +20,12 @@
 
 enum { COVERAGE_SAMPLES = 2500, SNAPSHOT_SEED = 0x5eed };
 
-typedef struct Fns {
-  void *dloss_back, *gloss_back, *generate_batch;
-} Fns;
-
 typedef struct Trainer {
   const ganc_info *info;
   const ganc_train_options *opt;
   ganc_data *data;
-  Fns fn;
-  size_t s; /* scalar bytes */
-  void *params, *m, *v, *grad_d, *grad_g, *x, *z;
+  ganc_step work; /* the parameters, moments and batches; draws from rng */
+  void *generate_batch;
   void *snap_z, *snap_x; /* fixed latents for samples.png and coverage */
   int nsnap;
   ganc_rng rng;
@@ -38,13 +33,6 @@ typedef struct Trainer {
   double seconds_before; /* elapsed time of the runs this one resumes */
   char *path_weights, *path_ckpt, *path_csv, *path_png;
 } Trainer;
-
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static char *join(const char *dir, const char *name)
 {
@@ -55,36 +43,31 @@ static char *join(const char *dir, const char *name)
   return p;
 }
 
-static void *symbol(ganc_model *m, const char *model, const char *suffix)
-{
-  char name[512];
-  snprintf(name, sizeof name, "%s_%s", model, suffix);
-  return ganc_symbol(m, name);
-}
-
 /* The emitted functions through pointers of their exact types. */
-static double call_dloss_back(const Trainer *t, int n)
+static double call_dloss_back(const ganc_step *s)
 {
-  if (t->s == 4) {
+  void *fn = s->fns->fn[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD];
+  if (s->info->scalar_size == 4) {
     float (*f)(const float *, int, const float *, const float *, float *);
-    *(void **)&f = t->fn.dloss_back;
-    return f(t->params, n, t->x, t->z, t->grad_d);
+    *(void **)&f = fn;
+    return f(s->params, s->batch, s->x, s->z, s->grad_d);
   }
   double (*f)(const double *, int, const double *, const double *, double *);
-  *(void **)&f = t->fn.dloss_back;
-  return f(t->params, n, t->x, t->z, t->grad_d);
+  *(void **)&f = fn;
+  return f(s->params, s->batch, s->x, s->z, s->grad_d);
 }
 
-static double call_gloss_back(const Trainer *t, int n)
+static double call_gloss_back(const ganc_step *s)
 {
-  if (t->s == 4) {
+  void *fn = s->fns->fn[GANC_FN_GENERATOR_LOSS_BACKWARD];
+  if (s->info->scalar_size == 4) {
     float (*f)(const float *, int, const float *, float *);
-    *(void **)&f = t->fn.gloss_back;
-    return f(t->params, n, t->z, t->grad_g);
+    *(void **)&f = fn;
+    return f(s->params, s->batch, s->z, s->grad_g);
   }
   double (*f)(const double *, int, const double *, double *);
-  *(void **)&f = t->fn.gloss_back;
-  return f(t->params, n, t->z, t->grad_g);
+  *(void **)&f = fn;
+  return f(s->params, s->batch, s->z, s->grad_g);
 }
 
 void ganc_generate(void *generate_batch, int scalar_size, const void *params, int n, const void *z, void *x)
@@ -105,23 +88,34 @@ static void *offset(void *p, size_t s, int64_t n)
   return (char *)p + s * (size_t)n;
 }
 
-/* One step: K updates of D, one of G. The losses are the last updates'. */
-static void train_step(Trainer *t, double *d_loss, double *g_loss)
+void ganc_train_step(const ganc_step *s, int64_t done, double *d_loss, double *g_loss)
 {
-  const ganc_info *info = t->info;
-  const ganc_train_options *o = t->opt;
-  int64_t goff = info->g_param_count;
-  for (int k = 0; k < o->d_steps; k++) {
-    ganc_data_batch(t->data, &t->rng, o->batch, t->x);
-    ganc_normal_fill(&t->rng, info->scalar_size, info->latent_size * o->batch, t->z);
-    *d_loss = call_dloss_back(t, o->batch);
-    ganc_adam_step(&o->adam, info->scalar_size, (t->step) * o->d_steps + k + 1, info->d_param_count,
-                   offset(t->params, t->s, goff), t->grad_d, offset(t->m, t->s, goff), offset(t->v, t->s, goff));
+  const ganc_info *info = s->info;
+  size_t size = (size_t)info->scalar_size;
+  int64_t goff = info->g_param_count; /* the discriminator's parameters follow the generator's */
+  for (int k = 0; k < s->d_steps; k++) {
+    if (s->draw)
+      s->draw(s->draw_ctx, s->x, s->z);
+    *d_loss = call_dloss_back(s);
+    ganc_adam_step(s->adam, info->scalar_size, done * s->d_steps + k + 1, info->d_param_count,
+                   offset(s->params, size, goff), s->grad_d, offset(s->adam_m, size, goff),
+                   offset(s->adam_v, size, goff));
   }
-  ganc_normal_fill(&t->rng, info->scalar_size, info->latent_size * o->batch, t->z);
-  *g_loss = call_gloss_back(t, o->batch);
-  ganc_adam_step(&o->adam, info->scalar_size, t->step + 1, info->g_param_count, t->params, t->grad_g, t->m, t->v);
-  t->step++;
+  if (s->draw)
+    s->draw(s->draw_ctx, NULL, s->z);
+  *g_loss = call_gloss_back(s);
+  ganc_adam_step(s->adam, info->scalar_size, done + 1, info->g_param_count, s->params, s->grad_g, s->adam_m,
+                 s->adam_v);
+}
+
+/* The batches of a training run: a real batch (when x is wanted), then
+   latents, both from the run's one RNG, in that order. */
+static void draw_batches(void *ctx, void *x, void *z)
+{
+  Trainer *t = ctx;
+  if (x)
+    ganc_data_batch(t->data, &t->rng, t->opt->batch, x);
+  ganc_normal_fill(&t->rng, t->info->scalar_size, t->info->latent_size * t->opt->batch, z);
 }
 
 /* ---- snapshots ---- */
@@ -169,7 +163,7 @@ int ganc_write_samples_png(const ganc_info *info, const char *path, const void *
 /* Coverage of the fixed snapshot latents, for mixtures. */
 static void coverage(Trainer *t, int *modes, double *hq)
 {
-  ganc_generate(t->fn.generate_batch, t->info->scalar_size, t->params, COVERAGE_SAMPLES, t->snap_z, t->snap_x);
+  ganc_generate(t->generate_batch, t->info->scalar_size, t->work.params, COVERAGE_SAMPLES, t->snap_z, t->snap_x);
   ganc_mode_coverage(t->data, t->snap_x, t->info->scalar_size, COVERAGE_SAMPLES, modes, hq);
 }
 
@@ -187,16 +181,16 @@ static int is_mixture(const Trainer *t)
 
 static int write_snapshot(Trainer *t, char *err, size_t errlen)
 {
-  ganc_generate(t->fn.generate_batch, t->info->scalar_size, t->params, t->nsnap, t->snap_z, t->snap_x);
+  ganc_generate(t->generate_batch, t->info->scalar_size, t->work.params, t->nsnap, t->snap_z, t->snap_x);
   return ganc_write_samples_png(t->info, t->path_png, t->snap_x, t->nsnap, t->data, err, errlen);
 }
 
 static int write_checkpoint(Trainer *t, char *err, size_t errlen)
 {
-  ganc_train_state st = {t->m, t->v, t->step, t->rng};
-  if (ganc_save_weights(t->info, t->path_ckpt, t->params, &st, err, errlen) < 0)
+  ganc_train_state st = {t->work.adam_m, t->work.adam_v, t->step, t->rng};
+  if (ganc_save_weights(t->info, t->path_ckpt, t->work.params, &st, err, errlen) < 0)
     return -1;
-  return ganc_save_weights(t->info, t->path_weights, t->params, NULL, err, errlen);
+  return ganc_save_weights(t->info, t->path_weights, t->work.params, NULL, err, errlen);
 }
 
 /* ---- loss.csv ---- */
@@ -258,13 +252,13 @@ static int csv_append(Trainer *t, double dl, double gl, double seconds, int mode
 
 static void trainer_free(Trainer *t)
 {
-  free(t->params);
-  free(t->m);
-  free(t->v);
-  free(t->grad_d);
-  free(t->grad_g);
-  free(t->x);
-  free(t->z);
+  free(t->work.params);
+  free(t->work.adam_m);
+  free(t->work.adam_v);
+  free(t->work.grad_d);
+  free(t->work.grad_g);
+  free(t->work.x);
+  free(t->work.z);
   free(t->snap_z);
   free(t->snap_x);
   free(t->path_weights);
@@ -274,15 +268,16 @@ static void trainer_free(Trainer *t)
   ganc_data_free(t->data);
 }
 
-static int setup(Trainer *t, ganc_model *m, char *err, size_t errlen)
+static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
 {
   const ganc_info *info = t->info;
   const ganc_train_options *o = t->opt;
-  t->s = (size_t)info->scalar_size;
-  t->fn.dloss_back = symbol(m, info->name, "discriminator_loss_backward");
-  t->fn.gloss_back = symbol(m, info->name, "generator_loss_backward");
-  t->fn.generate_batch = symbol(m, info->name, "generate_batch");
-  if (!t->fn.dloss_back || !t->fn.gloss_back || !t->fn.generate_batch) {
+  ganc_step *w = &t->work;
+  *w = (ganc_step){.info = info, .fns = fns, .adam = &o->adam, .batch = o->batch, .d_steps = o->d_steps,
+                   .draw = draw_batches, .draw_ctx = t};
+  t->generate_batch = fns->fn[GANC_FN_GENERATE_BATCH];
+  if (!fns->fn[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD] || !fns->fn[GANC_FN_GENERATOR_LOSS_BACKWARD] ||
+      !t->generate_batch) {
     snprintf(err, errlen, "internal error: model '%s' has no training functions", info->name);
     return GANC_TRAIN_INTERNAL;
   }
@@ -291,22 +286,22 @@ static int setup(Trainer *t, ganc_model *m, char *err, size_t errlen)
     return GANC_TRAIN_ERROR;
   t->nsnap = o->samples > 0 ? o->samples : info->obs_size == 2 ? 1000 : 64; /* points, or images */
   int nz = is_mixture(t) && t->nsnap < COVERAGE_SAMPLES ? COVERAGE_SAMPLES : t->nsnap;
-  size_t s = t->s, np = (size_t)info->param_count, b = (size_t)o->batch;
-  t->params = malloc(s * np);
-  t->m = calloc(np ? np : 1, s);
-  t->v = calloc(np ? np : 1, s);
-  t->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
-  t->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
-  t->x = malloc(s * b * (size_t)info->obs_size);
-  t->z = malloc(s * b * (size_t)info->latent_size);
+  size_t s = (size_t)info->scalar_size, np = (size_t)info->param_count, b = (size_t)o->batch;
+  w->params = malloc(s * np);
+  w->adam_m = calloc(np ? np : 1, s);
+  w->adam_v = calloc(np ? np : 1, s);
+  w->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
+  w->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
+  w->x = malloc(s * b * (size_t)info->obs_size);
+  w->z = malloc(s * b * (size_t)info->latent_size);
   t->snap_z = malloc(s * (size_t)nz * (size_t)info->latent_size);
   t->snap_x = malloc(s * (size_t)nz * (size_t)info->obs_size);
   t->path_weights = join(o->outdir, "weights.safetensors");
   t->path_ckpt = join(o->outdir, "checkpoint.safetensors");
   t->path_csv = join(o->outdir, "loss.csv");
   t->path_png = join(o->outdir, "samples.png");
-  if (!t->params || !t->m || !t->v || !t->grad_d || !t->grad_g || !t->x || !t->z || !t->snap_z || !t->snap_x ||
-      !t->path_weights || !t->path_ckpt || !t->path_csv || !t->path_png) {
+  if (!w->params || !w->adam_m || !w->adam_v || !w->grad_d || !w->grad_g || !w->x || !w->z || !t->snap_z ||
+      !t->snap_x || !t->path_weights || !t->path_ckpt || !t->path_csv || !t->path_png) {
     snprintf(err, errlen, "out of memory");
     return GANC_TRAIN_ERROR;
   }
@@ -315,8 +310,8 @@ static int setup(Trainer *t, ganc_model *m, char *err, size_t errlen)
   ganc_normal_fill(&snap, info->scalar_size, (int64_t)nz * info->latent_size, t->snap_z);
 
   if (o->resume) {
-    ganc_train_state st = {t->m, t->v, 0, {{0}}};
-    if (ganc_load_weights(info, t->path_ckpt, t->params, &st, err, errlen) < 0)
+    ganc_train_state st = {w->adam_m, w->adam_v, 0, {{0}}};
+    if (ganc_load_weights(info, t->path_ckpt, w->params, &st, err, errlen) < 0)
       return GANC_TRAIN_ERROR;
     t->step = st.step;
     t->rng = st.rng;
@@ -326,13 +321,13 @@ static int setup(Trainer *t, ganc_model *m, char *err, size_t errlen)
       return GANC_TRAIN_ERROR;
     }
   } else {
-    ganc_init_params(info, o->seed, t->params);
+    ganc_init_params(info, o->seed, w->params);
     ganc_rng_seed(&t->rng, o->seed ^ 0x9e3779b97f4a7c15ull);
   }
   return csv_start(t, err, errlen) < 0 ? GANC_TRAIN_ERROR : GANC_TRAIN_DONE;
 }
 
-int ganc_train(ganc_model *m, const ganc_info *info, const ganc_train_options *o, ganc_train_result *result,
+int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_options *o, ganc_train_result *result,
                char *err, size_t errlen)
 {
   Trainer t = {.info = info, .opt = o};
@@ -342,18 +337,19 @@ int ganc_train(ganc_model *m, const ganc_info *info, const ganc_train_options *o
     snprintf(err, errlen, "internal error: bad training options");
     return GANC_TRAIN_INTERNAL;
   }
-  int rc = setup(&t, m, err, errlen);
+  int rc = setup(&t, fns, err, errlen);
   if (rc != GANC_TRAIN_DONE) {
     trainer_free(&t);
     return rc;
   }
 
-  double start = now(), sum_d = 0, sum_g = 0;
+  double start = ganc_seconds(), sum_d = 0, sum_g = 0;
   int64_t in_window = 0;
   ganc_progress p = {.steps = o->steps, .nmodes = mode_count(&t)};
   while (t.step < o->steps) {
     double dl = 0, gl = 0;
-    train_step(&t, &dl, &gl);
+    ganc_train_step(&t.work, t.step, &dl, &gl);
+    t.step++;
     if (!isfinite(dl) || !isfinite(gl)) {
       snprintf(err, errlen, "training stopped at step %lld: the %s loss is %s; %s/checkpoint.safetensors holds "
                "the last good state", (long long)t.step, isfinite(dl) ? "generator" : "discriminator",
@@ -367,7 +363,7 @@ int ganc_train(ganc_model *m, const ganc_info *info, const ganc_train_options *o
     p.step = t.step;
     p.d_loss = dl;
     p.g_loss = gl;
-    p.seconds = t.seconds_before + now() - start;
+    p.seconds = t.seconds_before + ganc_seconds() - start;
     int last = t.step == o->steps, stopping = o->stop && *o->stop;
     if (t.step % o->every == 0 || last || stopping) {
       p.modes = 0;

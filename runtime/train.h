@@ -48,10 +48,37 @@ enum {
   GANC_TRAIN_INTERNAL, /* a bug */
 };
 
-/* Train info's model of m, writing weights.safetensors,
+/* Train info's model, its emitted functions in fns (ganc_functions, or
+   dlsym of a build of the emitted C), writing weights.safetensors,
    checkpoint.safetensors, loss.csv and samples.png into o->outdir. */
-int ganc_train(ganc_model *m, const ganc_info *info, const ganc_train_options *o, ganc_train_result *result,
+int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_options *o, ganc_train_result *result,
                char *err, size_t errlen);
+
+/* What one training step works on: the loop in ganc_train and `ganc bench`
+   both step through ganc_train_step, so what bench times is what training
+   runs. */
+typedef struct ganc_step {
+  const ganc_info *info;
+  const ganc_fns *fns;   /* uses DISCRIMINATOR_LOSS_BACKWARD, GENERATOR_LOSS_BACKWARD */
+  const ganc_adam *adam;
+  int batch;
+  int d_steps;           /* discriminator updates per step */
+  void *params;          /* info->param_count scalars: the generator's, then the discriminator's */
+  void *adam_m, *adam_v; /* the Adam moments, laid out as params */
+  void *grad_d, *grad_g; /* d_param_count + 1 and g_param_count + 1 scalars */
+  void *x, *z;           /* a batch of observations and one of latents */
+  /* Called before every update to draw its batches: x and z before each
+     discriminator update, z alone (x NULL) before the generator's. NULL:
+     every update uses x and z as they are. */
+  void (*draw)(void *ctx, void *x, void *z);
+  void *draw_ctx;
+} ganc_step;
+
+/* The step after `done` steps: d_steps Adam updates of the discriminator
+   (update k, from 0, is Adam step done * d_steps + k + 1 of its moments),
+   then one of the generator (Adam step done + 1). The losses are those the
+   last updates computed. */
+void ganc_train_step(const ganc_step *s, int64_t done, double *d_loss, double *g_loss);
 
 /* generate_batch (the model's NAME_generate_batch) called with its type. */
 void ganc_generate(void *generate_batch, int scalar_size, const void *params, int n, const void *z, void *x);

@@ -112,6 +112,27 @@ Test(cli, emit_writes_nothing_on_error)
   tmpdir_remove(dir);
 }
 
+/* The exit status follows the kind of failure, not the words of the message:
+   a syntax error is the user's (1) even when the file's path, which every
+   diagnostic quotes, says "internal error". */
+Test(cli, exit_status_from_error_kind)
+{
+  char *dir = tmpdir_make(), folder[700], path[720], args[2048];
+  snprintf(folder, sizeof folder, "%s/internal error", dir);
+  cr_assert_eq(mkdir(folder, 0777), 0);
+  snprintf(path, sizeof path, "%s/m.gan", folder);
+  FILE *f = fopen(path, "w");
+  cr_assert(f);
+  fputs("model m {\n", f);
+  fclose(f);
+  snprintf(args, sizeof args, "train '%s' --data ring8 -o '%s/out'", path, dir);
+  Run r = run_ganc(args, NULL);
+  cr_expect_eq(r.status, 1, "exited %d: %s", r.status, r.err);
+  cr_expect(strstr(r.err, "internal error/m.gan:") != NULL, "%s", r.err);
+  run_free(&r);
+  tmpdir_remove(dir);
+}
+
 /* ganc bench reports every emitted function and the training step, under
    the JIT and ahead of time. */
 Test(cli, bench_json, .timeout = 120)
