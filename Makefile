@@ -140,18 +140,23 @@ $(B)/runtime/%.o: runtime/%.c $(RUNTIME_H)
 $(B)/runtime/adam.o: HOT := -O3 -fno-math-errno
 
 # runtime/kernels.inc is the arithmetic of every layer: the emitter copies it
-# into generated code (kernels_text.h), the runtime compiles it for the JIT
-# once per scalar type, always optimized, with a table of its kernels by name.
-$(B)/kernels_text.h: runtime/kernels.inc
-	@mkdir -p $(B)
-	$(call say,GEN,$@)
-	$(Q){ echo 'static const char kernels_text[] ='; \
-	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/  "/' -e 's/$$/\\n"/' $<; echo '  ;'; } > $@
+# into generated code, the runtime compiles it for the JIT once per scalar
+# type, always optimized, with a table of its kernels by name.
+# tools/kernel_blocks lexes it into top-level items (what it cannot
+# classify stops the build): kernel_blocks.h, the blocks for the emitter,
+# and kernel_names.h, the KERNEL functions for the table.
+$(B)/tools/kernel_blocks: tools/kernel_blocks.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(STD) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $<
 
-$(B)/kernel_names.h: runtime/kernels.inc
-	@mkdir -p $(B)
+$(B)/kernel_blocks.h: runtime/kernels.inc $(B)/tools/kernel_blocks
 	$(call say,GEN,$@)
-	$(Q)sed -n 's/^KERNEL void \([a-z0-9_]*\)(.*/K(\1)/p' $< > $@
+	$(Q)$(B)/tools/kernel_blocks $< $@
+
+$(B)/kernel_names.h: runtime/kernels.inc $(B)/tools/kernel_blocks
+	$(call say,GEN,$@)
+	$(Q)$(B)/tools/kernel_blocks --names $< $@
 
 $(B)/runtime/kernels_%.o: runtime/kernels.c runtime/kernels.inc runtime/kernels.h $(B)/kernel_names.h
 	@mkdir -p $(@D)
@@ -159,7 +164,7 @@ $(B)/runtime/kernels_%.o: runtime/kernels.c runtime/kernels.inc runtime/kernels.
 	$(Q)$(CC) $(ALL_CFLAGS) -O3 -ffp-contract=fast $(call kernel_march,$(word 2,$(subst _, ,$*))) \
 	  -DGANC_KERNEL_SCALAR=$(if $(filter f32_%,$*),float,double) -DGANC_KERNEL_TABLE=ganc_kernels_$* -c -o $@ $<
 
-$(B)/compiler/emit.o: $(B)/kernels_text.h
+$(B)/compiler/emit.o: $(B)/kernel_blocks.h
 
 $(B)/libganc.a: $(LIB_OBJS)
 	$(call say,AR,$@)
@@ -195,7 +200,7 @@ $(B)/tests/run: $(TESTS) $(TEST_KERNELS) $(B)/libganc.a
 test:
 	@$(if $(MISSING_TEST),$(MAKE) --no-print-directory deps &&) \
 	  $(MAKE) --no-print-directory $(B)/ganc $(B)/tests/run && \
-	  GANC=$(B)/ganc GANC_TEST_CFLAGS='$(SAN)' $(B)/tests/run --jobs 2
+	  GANC=$(B)/ganc KERNEL_BLOCKS=$(B)/tools/kernel_blocks GANC_TEST_CFLAGS='$(SAN)' $(B)/tests/run --jobs 2
 
 # ---- demo -------------------------------------------------------------------
 

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "compiler.h"
-#include "kernels_text.h"
+#include "kernel_blocks.h"
 
 typedef struct Emitter {
   Str *out;
@@ -189,47 +189,6 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
 
 /* ---- kernels ---- */
 
-/* kernels.inc as blocks separated by blank lines: declarations, or one
-   function each (KERNEL or static inline) with the comment above it. */
-typedef struct Block {
-  const char *text, *sig; /* sig: the function's first line, NULL if none */
-  size_t len;
-  char name[40];
-  int kernel, used;
-} Block;
-
-enum { MAX_BLOCKS = 64 };
-
-static int kernel_blocks(Block *b)
-{
-  int n = 0;
-  const char *p = kernels_text;
-  while (*p && n < MAX_BLOCKS) {
-    while (*p == '\n')
-      p++;
-    const char *end = strstr(p, "\n\n");
-    size_t len = end ? (size_t)(end - p) + 1 : strlen(p);
-    Block *k = &b[n++];
-    memset(k, 0, sizeof *k);
-    k->text = p;
-    k->len = len;
-    for (const char *line = p; line < p + len; line = strchr(line, '\n') + 1) {
-      int is_kernel = strncmp(line, "KERNEL ", 7) == 0;
-      if (is_kernel || strncmp(line, "static inline ", 14) == 0) {
-        const char *paren = strchr(line, '('), *id = paren;
-        while (id > line && (id[-1] == '_' || (id[-1] >= 'a' && id[-1] <= 'z') || (id[-1] >= '0' && id[-1] <= '9')))
-          id--;
-        snprintf(k->name, sizeof k->name, "%.*s", (int)(paren - id), id);
-        k->sig = line;
-        k->kernel = is_kernel;
-        break;
-      }
-    }
-    p += len;
-  }
-  return n;
-}
-
 /* Does text call name, as a whole identifier followed by '('? */
 static int calls(const char *text, size_t len, const char *name)
 {
@@ -238,43 +197,51 @@ static int calls(const char *text, size_t len, const char *name)
     p = strstr(p, name);
     if (!p || p + nl >= text + len)
       return 0;
-    int starts = p == text || !(p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= '0' && p[-1] <= '9'));
+    char c = p == text ? ' ' : p[-1];
+    int starts = !(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
     if (starts && p[nl] == '(')
       return 1;
   }
   return 0;
 }
 
-/* The kernels the model's code calls, and what they call in turn: copied as
-   static inline functions, or for the JIT declared (the runtime links its
-   optimized build). */
+/* Block i of kernels.inc (kernel_blocks.h) and those whose functions it
+   calls, transitively. */
+static void use_block(char *used, int i)
+{
+  if (used[i])
+    return;
+  used[i] = 1;
+  for (const int *c = kernel_blocks[i].calls; *c >= 0; c++)
+    use_block(used, *c);
+}
+
+/* In the file's order: every block of kernels.inc that is not a function,
+   the kernels the model's code calls, and what those call in turn, KERNEL
+   made static inline; for the JIT only the kernels' declarations (the
+   runtime links its optimized build). */
 static void put_kernels(Emitter *e, const Str *code)
 {
-  Block b[MAX_BLOCKS];
-  int n = kernel_blocks(b);
-  for (int i = 0; i < n; i++)
-    b[i].used = b[i].kernel && calls(code->buf, code->len, b[i].name);
-  for (int changed = 1; changed;) {
-    changed = 0;
-    for (int i = 0; i < n; i++)
-      for (int j = 0; j < n && b[i].used; j++)
-        if (b[j].sig && !b[j].used && calls(b[i].text, b[i].len, b[j].name))
-          b[j].used = changed = 1;
+  char used[KERNEL_BLOCK_COUNT] = {0};
+  for (int i = 0; i < KERNEL_BLOCK_COUNT; i++) {
+    const KernelBlock *k = &kernel_blocks[i];
+    if (k->kernel ? calls(code->buf, code->len, k->name) : !k->name && !e->opt->jit)
+      use_block(used, i);
   }
   put(e, "\n/* ---- kernels (ganc's runtime/kernels.inc) ---- */\n");
   if (e->opt->jit)
     put(e, "/* The JIT links the runtime's optimized build of these. */\n");
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < KERNEL_BLOCK_COUNT; i++) {
+    const KernelBlock *k = &kernel_blocks[i];
+    if (!used[i])
+      continue;
     if (e->opt->jit) {
-      if (b[i].used && b[i].kernel)
-        put(e, "%.*s;\n", (int)(strchr(b[i].sig, '\n') - b[i].sig - 7), b[i].sig + 7);
-    } else if (!b[i].sig || b[i].used) {
-      const char *kw = b[i].kernel ? b[i].sig : NULL;
-      if (kw) /* KERNEL becomes static inline */
-        put(e, "\n%.*sstatic inline %.*s", (int)(kw - b[i].text), b[i].text,
-            (int)(b[i].text + b[i].len - kw - 7), kw + 7);
-      else
-        put(e, "\n%.*s", (int)b[i].len, b[i].text);
+      if (k->kernel)
+        put(e, "%s\n", k->decl);
+    } else if (k->kernel) { /* KERNEL becomes static inline */
+      put(e, "\n%.*sstatic inline %s", k->macro, k->text, k->text + k->rest);
+    } else {
+      put(e, "\n%s", k->text);
     }
   }
 }

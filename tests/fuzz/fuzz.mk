@@ -26,7 +26,7 @@ FUZZ_WARN    := $(filter-out -Werror,$(WARN))
 FUZZ_GEN_WARN := -Wall -Wno-unused-function -Wno-sign-compare
 
 # Generated headers the compiler's sources include.
-FUZZ_GEN := $(B)/parser.h $(B)/kernels_text.h
+FUZZ_GEN := $(B)/parser.h $(B)/kernel_blocks.h
 
 FUZZ_COMPILER := $(FUZZ)/parser.o $(FUZZ)/lexer.o $(COMPILER:%=$(FUZZ)/compiler/%.o) $(FUZZ)/runtime/api.o
 FUZZ_DATA     := $(FUZZ)/fuzz_data.o $(FUZZ)/runtime/data.o $(FUZZ)/runtime/safetensors.o \
