@@ -28,6 +28,7 @@ typedef struct Command {
   int (*run)(int argc, char **argv);
   const char *usage;
   const char *help;
+  int dumps; /* takes --dump=ast|ir|plan: the stages run in this process */
 } Command;
 
 static const Command *find_command(const char *name);
@@ -50,14 +51,32 @@ static void print_help(const Command *c, FILE *f)
   fprintf(f, "usage: ganc %s %s\n\n%s", c->name, c->usage, c->help);
 }
 
-/* Options shared by every command: --help, --model. */
+/* Options shared by every command: --help, --model, and for the commands
+   that run the compiler's stages here, --dump. */
 typedef struct Common {
   const char *model; /* --model NAME */
   const char *file;  /* the positional FILE.gan */
+  const char *dump;  /* --dump=ast|ir|plan */
 } Common;
 
+/* What --dump names, from the last stage that made it. */
+static void dump(const Compilation *c, const char *what)
+{
+  Str s = {0};
+  if (!strcmp(what, "ast") && c->ast)
+    dump_ast(&s, c->ast);
+  else if (!strcmp(what, "ir") && c->ir)
+    dump_ir(&s, c->ir);
+  else if (!strcmp(what, "plan") && c->ir)
+    dump_plan(&s, c->ir);
+  if (s.buf)
+    fputs(s.buf, stdout);
+  fflush(stdout);
+  str_free(&s);
+}
+
 /* Compile the file or print its diagnostics; the exit status on failure. */
-static int load(const char *path, Compilation *c, char **src)
+static int load(const char *path, const char *dump_what, Compilation *c, char **src)
 {
   size_t len;
   unsigned char *data;
@@ -67,7 +86,10 @@ static int load(const char *path, Compilation *c, char **src)
     return EXIT_USER;
   }
   *src = (char *)data;
-  if (compile_source(c, strcmp(path, "-") == 0 ? "<stdin>" : path, *src, len) < 0) {
+  int rc = compile_source(c, strcmp(path, "-") == 0 ? "<stdin>" : path, *src, len);
+  if (dump_what)
+    dump(c, dump_what);
+  if (rc < 0) {
     fputs(c->diag.out.buf ? c->diag.out.buf : "ganc: out of memory\n", stderr);
     compile_free(c);
     free(*src);
@@ -108,7 +130,7 @@ typedef struct Loaded {
    exit status after saying why (nothing to free then). */
 static int load_models(const Common *co, Loaded *l)
 {
-  int rc = load(co->file, &l->c, &l->src);
+  int rc = load(co->file, co->dump, &l->c, &l->src);
   if (!rc && (rc = select_models(&l->c, co->model, &l->first, &l->count))) {
     compile_free(&l->c);
     free(l->src);
@@ -130,8 +152,10 @@ static int parse_args(const Command *cmd, int argc, char **argv, Common *co, con
 {
   struct option longs[24] = {{"help", no_argument, NULL, 'h'}, {"model", required_argument, NULL, 'm'}};
   int n = 2;
-  for (; extra_long && extra_long[n - 2].name && n < 23; n++)
-    longs[n] = extra_long[n - 2];
+  if (cmd->dumps)
+    longs[n++] = (struct option){"dump", required_argument, NULL, 'u'};
+  for (int i = 0; extra_long && extra_long[i].name && n < 23; i++)
+    longs[n++] = extra_long[i];
   char shorts[64];
   snprintf(shorts, sizeof shorts, ":h%s", extra_short ? extra_short : "");
   optind = 1;
@@ -144,6 +168,11 @@ static int parse_args(const Command *cmd, int argc, char **argv, Common *co, con
       return 0;
     case 'm':
       co->model = optarg;
+      break;
+    case 'u':
+      if (strcmp(optarg, "ast") && strcmp(optarg, "ir") && strcmp(optarg, "plan"))
+        return usage_error(cmd->name, "--dump takes ast, ir or plan, not '%s'", optarg);
+      co->dump = optarg;
       break;
     case '?':
       if (optopt)
@@ -656,18 +685,27 @@ static int cmd_bench(int argc, char **argv)
 static int cmd_help(int argc, char **argv);
 
 static const Command commands[] = {
-    {"check", cmd_check, "[--model NAME] FILE.gan",
+    {"check", cmd_check, "[--model NAME] [--dump=ast|ir|plan] FILE.gan",
      "Parse and check a model file; silent on success. Errors go to standard\n"
-     "error as FILE:LINE:COL: error: MESSAGE, with the line and a caret.\n"},
-    {"summary", cmd_summary, "[--model NAME] FILE.gan",
+     "error as FILE:LINE:COL: error: MESSAGE, with the line and a caret.\n\n"
+     "  --dump=WHAT        also print the compiler's state to standard output:\n"
+     "                     ast (the parse), ir (the op lists) or plan (the memory\n"
+     "                     plan of every emitted function)\n", 1},
+    {"summary", cmd_summary, "[--model NAME] [--dump=ast|ir|plan] FILE.gan",
      "Print each model's layers with their source line, output shape and\n"
-     "parameter count, then the totals: parameters, bytes, FLOPs per sample.\n"},
-    {"emit", cmd_emit, "[--model NAME] FILE.gan -o DIR [--weights W]",
+     "parameter count, then the totals: parameters, bytes, FLOPs per sample.\n\n"
+     "  --dump=WHAT        also print the compiler's state to standard output:\n"
+     "                     ast (the parse), ir (the op lists) or plan (the memory\n"
+     "                     plan of every emitted function)\n", 1},
+    {"emit", cmd_emit, "[--model NAME] FILE.gan -o DIR [--weights W] [--dump=ast|ir|plan]",
      "Write DIR/NAME.h and DIR/NAME.c for each model: standalone C99 that\n"
      "needs only libm. DIR is created if it does not exist. With --weights,\n"
      "also DIR/NAME_weights.c, the parameters as a const array NAME_weights.\n\n"
      "  -o, --output DIR   the folder to write to\n"
-     "  --weights W        trained weights (.safetensors) to compile in\n"},
+     "  --weights W        trained weights (.safetensors) to compile in\n"
+     "  --dump=WHAT        also print the compiler's state to standard output:\n"
+     "                     ast (the parse), ir (the op lists) or plan (the memory\n"
+     "                     plan of every emitted function)\n", 1},
     {"train", cmd_train, "FILE.gan --data SPEC -o DIR [OPTIONS]",
      "Train the model (compiled in memory) with its loss. Each step\n"
      "makes K discriminator updates, each on a real batch and a fresh latent\n"
@@ -688,7 +726,7 @@ static const Command commands[] = {
      "  -n N             samples in samples.png (64 images, or 1000 points)\n"
      "  --resume         continue from DIR/checkpoint.safetensors\n"
      "  --force          start over even if DIR holds a checkpoint\n"
-     "  --model NAME     the model to train, in a file with several\n"},
+     "  --model NAME     the model to train, in a file with several\n", 0},
     {"sample", cmd_sample, "FILE.gan [--weights W] -o OUT [-n N] [--seed S] [--data SPEC]",
      "Draw N samples (default 64) from the model compiled in memory, with latent\n"
      "noise from the seed (default 1). The parameters come from W (weights or a\n"
@@ -699,8 +737,8 @@ static const Command commands[] = {
      "  --weights W       a .safetensors file from ganc train (or PyTorch)\n"
      "  --data SPEC       for a scatter plot, draw it over this distribution\n"
      "  -n N              samples to draw\n"
-     "  --seed S          the seed\n"},
-    {"bench", cmd_bench, "FILE.gan [--model NAME] [--batch N,...] [--json]",
+     "  --seed S          the seed\n", 0},
+    {"bench", cmd_bench, "FILE.gan [--model NAME] [--batch N,...] [--json] [--dump=ast|ir|plan]",
      "Time the model's emitted functions: the JIT's compile time, then for each\n"
      "batch size (default 1,64) microseconds per call and GFLOP/s of every\n"
      "function, compiled by the JIT and, when cc is present, ahead of time\n"
@@ -708,8 +746,11 @@ static const Command commands[] = {
      "Adam updates). FLOPs: a multiply-add counts 2, a backward pass twice its\n"
      "forward pass.\n\n"
      "  --batch N,...   batch sizes\n"
-     "  --json          one JSON object per line instead of a table\n"},
-    {"help", cmd_help, "[COMMAND]", "Show help for a command.\n"},
+     "  --json          one JSON object per line instead of a table\n"
+     "  --dump=WHAT     also print the compiler's state to standard output:\n"
+     "                  ast (the parse), ir (the op lists) or plan (the memory\n"
+     "                  plan of every emitted function)\n", 1},
+    {"help", cmd_help, "[COMMAND]", "Show help for a command.\n", 0},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

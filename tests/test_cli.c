@@ -248,3 +248,46 @@ Test(cli, install_and_pkg_config, .timeout = 120)
   free(log);
   tmpdir_remove(dir);
 }
+
+/* --dump prints the state between the stages; the plan it prints is the one
+   the emitted code states, and a checker error still shows the parse. */
+Test(cli, dump_stages)
+{
+  Run r = run_ganc("check --dump=plan models/fashion_dcgan.gan", NULL);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  long long bytes = 0;
+  int tile = 0;
+  cr_assert(sscanf(r.out, "model fashion_dcgan: TILE %d, deepest call chain %lld bytes", &tile, &bytes) == 2, "%s",
+            r.out);
+  cr_expect(strstr(r.out, "fashion_dcgan_generator_loss_backward: frame") != NULL, "%s", r.out);
+  run_free(&r);
+  char *dir = tmpdir_make(), args[512], path[600], want[128];
+  snprintf(args, sizeof args, "emit models/fashion_dcgan.gan -o %s", dir);
+  r = run_ganc(args, NULL);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  run_free(&r);
+  snprintf(path, sizeof path, "%s/fashion_dcgan.c", dir);
+  char *src = slurp(path, NULL);
+  snprintf(want, sizeof want, "this model's deepest needs %lld). */\nenum { TILE = %d };", bytes, tile);
+  cr_expect(src && strstr(src, want), "the emitted source does not say: %s", want);
+  free(src);
+  tmpdir_remove(dir);
+
+  r = run_ganc("check --dump=ir models/ring8.gan", NULL);
+  cr_expect_eq(r.status, 0);
+  cr_expect(strstr(r.out, "    0 linear(128)") && strstr(r.out, "weight [128, 2] @0"), "%s", r.out);
+  run_free(&r);
+  r = run_ganc("check --dump=ast -", "model m { latent [2] observation [2]\n"
+                                     "  generator { linear(3) } discriminator { linear(1) } }\n");
+  cr_expect_eq(r.status, 1);
+  cr_expect(strstr(r.out, "model m  @1:7") && strstr(r.out, "    linear(3)  @2:15"), "%s", r.out);
+  cr_expect(strstr(r.err, "generator produces [3] but observation is [2]") != NULL, "%s", r.err);
+  run_free(&r);
+  r = run_ganc("check --dump=tokens models/ring8.gan", NULL);
+  cr_expect_eq(r.status, 2);
+  cr_expect(strstr(r.err, "--dump takes ast, ir or plan") != NULL, "%s", r.err);
+  run_free(&r);
+  r = run_ganc("train --dump=ast models/ring8.gan --data ring8 -o x", NULL);
+  cr_expect_eq(r.status, 2, "train compiles through the JIT and takes no --dump");
+  run_free(&r);
+}
