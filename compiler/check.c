@@ -1,5 +1,6 @@
 /* check.c — give the Ast its meaning: declarations, layer arguments, shapes
- * and parameter offsets, producing a Program.
+ * and parameter offsets, producing a Program. Each layer kind's arguments
+ * and shape rule are its row of the layer table (layers.c).
  *
  * The checker reports every independent error it finds (up to the Diag
  * limit): a bad argument does not stop the next layer's arguments from being
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "compiler.h"
+#include "io.h"
 
 typedef struct Checker {
   Arena *arena;
@@ -32,12 +34,7 @@ int64_t shape_count(const Shape *s)
 
 const char *shape_str(const Shape *s, char *buf, size_t size)
 {
-  size_t len = 0;
-  len += (size_t)snprintf(buf, size, "[");
-  for (int i = 0; i < s->rank && len < size; i++)
-    len += (size_t)snprintf(buf + len, size - len, "%s%lld", i ? ", " : "", (long long)s->dim[i]);
-  if (len < size)
-    snprintf(buf + len, size - len, "]");
+  ganc_format_shape(buf, size, s->dim, s->rank);
   return buf;
 }
 

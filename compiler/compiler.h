@@ -401,8 +401,6 @@ typedef struct Ir {
 
 /* NULL after reporting a model that does not fit the stack budget. */
 Ir *lower_program(Arena *a, Diag *d, const Program *prog);
-/* The graph of a stack of m: G's or D's. */
-const Graph *ir_graph(const IrModel *m, int gen);
 /* The name of an emitted function: "G_train", "generate_batch". */
 const char *func_suffix(Func f);
 

@@ -89,11 +89,6 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
     g->grad_scratch = max2(g->grad_scratch, g->size[v]);
 }
 
-const Graph *ir_graph(const IrModel *m, int gen)
-{
-  return gen ? &m->gen : &m->disc;
-}
-
 const char *func_suffix(Func f)
 {
   static const char *const internal[FN_PUBLIC] = {
@@ -150,7 +145,7 @@ static void add_scratch(Frame *fr, Graph *g, int64_t t, int backward)
     if (!lc->scratch)
       continue;
     int64_t n = lc->scratch(op->layer, t, backward, &op->group);
-    if (n > most || (n == most && n > 0 && lc->grouped)) {
+    if (n > most) {
       most = n;
       what = lc->scratch_what;
     }
