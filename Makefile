@@ -94,7 +94,8 @@ deps:
 
 # ---- generated front end ----------------------------------------------------
 
-$(B)/parser.c $(B)/parser.h: compiler/parser.y
+# One run of bison makes both (a grouped target: make runs it once under -j).
+$(B)/parser.c $(B)/parser.h &: compiler/parser.y
 	@mkdir -p $(B)
 	$(call say,BISON,$<)
 	$(Q)bison -Wall -Wcounterexamples -o $(B)/parser.c --header=$(B)/parser.h $<

@@ -610,7 +610,11 @@ int main(int argc, char **argv)
   else
     write_blocks(&o);
   FILE *f = fopen(out_path, "wb");
-  if (!f || fwrite(o.buf, 1, (size_t)o.len, f) != (size_t)o.len || fclose(f) != 0) {
+  int ok = f && fwrite(o.buf, 1, (size_t)o.len, f) == (size_t)o.len;
+  if (f && fclose(f) != 0)
+    ok = 0;
+  free(o.buf);
+  if (!ok) {
     fprintf(stderr, "kernel_blocks: cannot write '%s': %s\n", out_path, strerror(errno));
     remove(out_path);
     return 1;
