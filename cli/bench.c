@@ -41,7 +41,8 @@ static const char *row_name(int f)
 /* Multiply-adds times two, per sample. */
 static double fn_flops(const Model *m, int f)
 {
-  double g = (double)m->gen.flops, d = (double)m->disc.flops;
+  /* per sample: D judges a pack of m->pack samples at a time */
+  double g = (double)m->gen.flops, d = (double)m->disc.flops / m->pack;
   switch (f) {
   case GANC_FN_GENERATE_BATCH: return g;
   case GANC_FN_REAL_SCORE_BATCH: return d;
@@ -92,7 +93,8 @@ static void call(const Work *wk, const ganc_fns *fns, int f)
 {
   const ganc_step *w = &wk->s;
   void *fn = fns->fn[f], *scores = wk->scores;
-  int n = w->batch;
+  /* generate_batch takes samples; the discriminator's functions packs */
+  int n = f == GANC_FN_GENERATE_BATCH ? w->batch : w->batch / w->info->pack;
   if (w->info->scalar_size == 4) {
     CALL_AS(float)
   } else {
@@ -268,6 +270,11 @@ int bench_models(const char *file, const char *src, const Ir *ir, const char *on
       printf("; cc -O2 -c %.0f ms (%.0fx the JIT)\n", cc_seconds * 1e3, cc_seconds / compile[4]);
     for (int bi = 0; bi < nbatches && !rc; bi++) {
       Work w;
+      if (batches[bi] % info->pack != 0) {
+        fprintf(stderr, "ganc: --batch %d is not a multiple of %s's pack %d\n", batches[bi], model->name, info->pack);
+        rc = EXIT_USER;
+        break;
+      }
       if (work_alloc(&w, info, batches[bi]) < 0) {
         fputs("ganc: out of memory\n", stderr);
         rc = EXIT_USER;

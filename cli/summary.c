@@ -51,14 +51,21 @@ void summary_print(const Model *m)
 {
   char a[160], b[160], n1[32], n2[32], n3[32], n4[32];
   int bytes = m->scalar == SCALAR_DOUBLE ? 8 : 4, width = layer_column(m);
-  printf("model %s (scalar %s, loss %s): latent %s, observation %s\n\n", m->name,
-         m->scalar == SCALAR_DOUBLE ? "double" : "float", m->loss->name, shape_str(&m->latent, a, sizeof a),
+  char pack[48] = "";
+  if (m->pack > 1)
+    snprintf(pack, sizeof pack, ", pack %d", m->pack);
+  printf("model %s (scalar %s, loss %s%s): latent %s, observation %s\n\n", m->name,
+         m->scalar == SCALAR_DOUBLE ? "double" : "float", m->loss->name, pack, shape_str(&m->latent, a, sizeof a),
          shape_str(&m->observation, b, sizeof b));
   printf("  %-*s %5s  %-18s %12s\n", width + 2, "layer", "line", "output", "parameters");
   summary_stack(&m->gen, width);
   summary_stack(&m->disc, width);
   printf("\n  parameters: %s generator + %s discriminator = %s (%s bytes)\n", grouped(m->gen.param_count, n1),
          grouped(m->disc.param_count, n2), grouped(m->param_count, n3), grouped(m->param_count * bytes, n4));
-  printf("  FLOPs per sample: generate %s, discriminator %s\n", grouped(m->gen.flops, n1),
-         grouped(m->disc.flops, n2));
+  if (m->pack > 1)
+    printf("  FLOPs: generate %s per sample, discriminator %s per pack of %d\n", grouped(m->gen.flops, n1),
+           grouped(m->disc.flops, n2), m->pack);
+  else
+    printf("  FLOPs per sample: generate %s, discriminator %s\n", grouped(m->gen.flops, n1),
+           grouped(m->disc.flops, n2));
 }

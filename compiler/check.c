@@ -486,16 +486,22 @@ static void check_model_name(Checker *c, const ModelNode *mn, const Model *prev,
   }
 }
 
-enum { D_LATENT, D_OBSERVATION, D_GENERATOR, D_DISCRIMINATOR, D_LOSS, D_SCALAR, NDECLS };
+/* The declarations of a model; the first four are required. */
+enum { D_LATENT, D_OBSERVATION, D_GENERATOR, D_DISCRIMINATOR, D_LOSS, D_SCALAR, D_PACK, NDECLS };
 
-static const char *const decl_names[] = {"latent", "observation", "generator", "discriminator",
-                                         "loss", "scalar", NULL};
-static const DeclKind decl_kinds[] = {DECL_SHAPE, DECL_SHAPE, DECL_BLOCK, DECL_BLOCK, DECL_WORD, DECL_WORD};
-static const char *const decl_usage[] = {
-    "a shape, e.g. latent [64]", "a shape, e.g. observation [1, 28, 28]",
-    "a block of layers, e.g. generator { linear(784) tanh }",
-    "a block of layers, e.g. discriminator { linear(1) }",
-    "a loss name: loss lsgan", "a scalar type: scalar float or scalar double"};
+static const struct {
+  const char *name;
+  DeclKind kind;
+  const char *usage;
+} decls[NDECLS] = {
+    [D_LATENT] = {"latent", DECL_SHAPE, "a shape, e.g. latent [64]"},
+    [D_OBSERVATION] = {"observation", DECL_SHAPE, "a shape, e.g. observation [1, 28, 28]"},
+    [D_GENERATOR] = {"generator", DECL_BLOCK, "a block of layers, e.g. generator { linear(784) tanh }"},
+    [D_DISCRIMINATOR] = {"discriminator", DECL_BLOCK, "a block of layers, e.g. discriminator { linear(1) }"},
+    [D_LOSS] = {"loss", DECL_WORD, "a loss name: loss lsgan, loss logistic or loss hinge"},
+    [D_SCALAR] = {"scalar", DECL_WORD, "a scalar type: scalar float or scalar double"},
+    [D_PACK] = {"pack", DECL_NUMBER, "a number of observations, e.g. pack 2"},
+};
 
 static int usable(const DeclNode *d, DeclKind kind)
 {
@@ -510,21 +516,28 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
   m->loc = mn->loc;
   m->scalar = SCALAR_FLOAT;
 
+  const char *decl_names[NDECLS + 1] = {0};
+  for (int k = 0; k < NDECLS; k++)
+    decl_names[k] = decls[k].name;
   for (int i = 0; i < mn->decls.n; i++) {
     const DeclNode *d = mn->decls.item[i];
     int k;
     for (k = 0; k < NDECLS; k++)
-      if (strcmp(d->name, decl_names[k]) == 0)
+      if (strcmp(d->name, decls[k].name) == 0)
         break;
     if (k == NDECLS) {
-      diag_error(c->diag, d->loc, "unknown declaration '%s'%s; expected latent, observation, generator, "
-                 "discriminator, loss or scalar", d->name, did_you_mean(c, d->name, decl_names));
+      Str known = {0};
+      for (int j = 0; j < NDECLS; j++)
+        str_printf(&known, "%s%s", j == 0 ? "" : j == NDECLS - 1 ? " or " : ", ", decls[j].name);
+      diag_error(c->diag, d->loc, "unknown declaration '%s'%s; expected %s", d->name,
+                 did_you_mean(c, d->name, decl_names), known.buf ? known.buf : "");
+      str_free(&known);
       ok = 0;
     } else if (decl[k]) {
       diag_error(c->diag, d->loc, "duplicate '%s' (first declared at line %d)", d->name, decl[k]->loc.line);
       ok = 0;
-    } else if (d->kind != decl_kinds[k]) {
-      diag_error(c->diag, d->loc, "'%s' takes %s", d->name, decl_usage[k]);
+    } else if (d->kind != decls[k].kind) {
+      diag_error(c->diag, d->loc, "'%s' takes %s", d->name, decls[k].usage);
       ok = 0;
       decl[k] = d; /* declared, if badly: no "missing" error too */
     } else {
@@ -535,7 +548,7 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
   int nmissing = 0;
   for (int k = 0; k < D_LOSS; k++)
     if (!decl[k])
-      str_printf(&missing, "%s'%s'", nmissing++ ? ", " : "", decl_names[k]);
+      str_printf(&missing, "%s'%s'", nmissing++ ? ", " : "", decls[k].name);
   if (nmissing) {
     char *last = missing.buf ? strrchr(missing.buf, ',') : NULL;
     if (last) /* "'a', 'b', 'c'" -> "'a', 'b' or 'c'" */
@@ -583,12 +596,41 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
   int lat_ok = usable(decl[D_LATENT], DECL_SHAPE) && check_shape(c, decl[D_LATENT]->shape, "latent", &m->latent);
   int obs_ok = usable(decl[D_OBSERVATION], DECL_SHAPE) &&
                check_shape(c, decl[D_OBSERVATION]->shape, "observation", &m->observation);
+  /* The discriminator judges packs: pack observations along the first
+     dimension, as PacGAN concatenates them (channels, for images). */
+  Shape packed = m->observation;
+  m->pack = 1;
+  if (usable(decl[D_PACK], DECL_NUMBER)) {
+    Value v = {.kind = VAL_NUMBER, .loc = decl[D_PACK]->word_loc, .text = decl[D_PACK]->word};
+    int64_t p = 1;
+    if (!positive_int(c, &v, "pack", &p))
+      ok = 0;
+    else if (obs_ok && m->observation.rank == 0) {
+      diag_error(c->diag, decl[D_PACK]->loc, "pack needs an observation with at least one dimension, but "
+                 "observation is []");
+      ok = 0;
+    } else if (p > 4096) {
+      diag_error(c->diag, v.loc, "pack %s is too large (at most 4096)", v.text);
+      ok = 0;
+    } else if (obs_ok && !mul_ok(packed.dim[0], p, &packed.dim[0])) {
+      diag_error(c->diag, v.loc, "pack %s makes the discriminator's input too large (more than %d elements)",
+                 v.text, MAX_ELEMENTS);
+      ok = 0;
+    } else
+      m->pack = (int)p;
+    int64_t count;
+    if (ok && obs_ok && !count_ok(&packed, &count)) {
+      diag_error(c->diag, v.loc, "pack %s makes the discriminator's input too large (more than %d elements)",
+                 v.text, MAX_ELEMENTS);
+      ok = 0;
+    }
+  }
   int64_t offset = 0;
   int gen_ok = 0, disc_ok = 0;
   if (usable(decl[D_GENERATOR], DECL_BLOCK))
     gen_ok = check_stack(c, decl[D_GENERATOR], "generator", lat_ok ? &m->latent : NULL, &offset, &m->gen);
   if (usable(decl[D_DISCRIMINATOR], DECL_BLOCK))
-    disc_ok = check_stack(c, decl[D_DISCRIMINATOR], "discriminator", obs_ok ? &m->observation : NULL, &offset,
+    disc_ok = check_stack(c, decl[D_DISCRIMINATOR], "discriminator", obs_ok && ok ? &packed : NULL, &offset,
                           &m->disc);
   m->param_count = offset;
   ok &= lat_ok && obs_ok;

@@ -106,7 +106,7 @@ typedef struct LayerNode {
   size_t text_start, text_end; /* byte span of the whole layer in the source */
 } LayerNode;
 
-typedef enum { DECL_SHAPE, DECL_BLOCK, DECL_WORD } DeclKind;
+typedef enum { DECL_SHAPE, DECL_BLOCK, DECL_WORD, DECL_NUMBER } DeclKind;
 
 typedef struct DeclNode {
   DeclKind kind;
@@ -114,7 +114,7 @@ typedef struct DeclNode {
   Loc loc;
   Value *shape;     /* DECL_SHAPE */
   List layers;      /* DECL_BLOCK: LayerNode* */
-  const char *word; /* DECL_WORD */
+  const char *word; /* DECL_WORD, DECL_NUMBER: as written */
   Loc word_loc;
 } DeclNode;
 
@@ -208,6 +208,7 @@ typedef struct Model {
   Loc loc;
   ScalarKind scalar;
   const LossClass *loss;
+  int pack;         /* observations the discriminator judges at once (PacGAN) */
   Shape latent, observation;
   Stack gen, disc;
   int64_t param_count;
@@ -354,11 +355,16 @@ typedef enum {
   NFUNCS = FN_PUBLIC + GANC_NFNS
 } Func;
 
+/* What a buffer's count is multiplied by. A tile is TILE of what the
+   discriminator judges (packs: samples unless the model packs) and the
+   samples the generator makes for them, G_TILE = TILE * PACK. */
+typedef enum { PER_NONE, PER_PACK, PER_TILE, PER_G_TILE } Per;
+
 /* One array on a function's stack. */
 typedef struct Buffer {
   const char *name;
-  int64_t count;  /* scalars, or scalars per sample when per_tile */
-  int per_tile;   /* TILE * count */
+  int64_t count;  /* scalars, times per */
+  Per per;
   int obs;        /* count is the observation's elements (NAME_OBS_SIZE) */
   const char *what; /* its comment in emitted code */
 } Buffer;
@@ -379,7 +385,7 @@ typedef struct Frame {
 typedef struct IrModel {
   const Model *model;
   Graph gen, disc;
-  int tile;            /* samples that pass through the layers together */
+  int tile;            /* packs (samples, unpacked) that pass through D together */
   Frame frame[NFUNCS]; /* the memory plan */
   int64_t stack_bytes; /* the most any emitted function keeps on the stack */
 } IrModel;

@@ -58,6 +58,7 @@ void describe_model(Arena *a, const Model *m, ganc_info *info)
   info->name = m->name;
   info->scalar_size = m->scalar == SCALAR_DOUBLE ? 8 : 4;
   info->loss = m->loss->name;
+  info->pack = m->pack;
   info->latent_rank = m->latent.rank;
   info->obs_rank = m->observation.rank;
   memcpy(info->latent_shape, m->latent.dim, sizeof info->latent_shape);

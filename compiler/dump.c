@@ -108,9 +108,12 @@ void dump_plan(Str *s, const Ir *ir)
       str_putc(s, '\n');
       for (int b = 0; b < fr->nbuf; b++) {
         const Buffer *bf = &fr->buf[b];
-        str_printf(s, "    %-6s %lld scalars", bf->name, (long long)bf->count * (bf->per_tile ? m->tile : 1));
-        if (bf->per_tile)
-          str_printf(s, " (TILE x %lld)", (long long)bf->count);
+        int64_t times = bf->per == PER_PACK ? m->model->pack : bf->per == PER_TILE ? m->tile
+                        : bf->per == PER_G_TILE ? (int64_t)m->tile * m->model->pack : 1;
+        static const char *const per[] = {[PER_PACK] = "PACK", [PER_TILE] = "TILE", [PER_G_TILE] = "G_TILE"};
+        str_printf(s, "    %-6s %lld scalars", bf->name, (long long)(bf->count * times));
+        if (bf->per != PER_NONE)
+          str_printf(s, " (%s x %lld)", per[bf->per], (long long)bf->count);
         str_printf(s, "%s%s\n", bf->what ? ": " : "", bf->what ? bf->what : "");
       }
     }

@@ -22,7 +22,31 @@ typedef struct Emitter {
   const IrModel *ir;
   const Model *m;
   const EmitOptions *opt;
+  /* The discriminator's inputs: NAME_OBS_SIZE and NAME_LATENT_SIZE scalars
+     per sample, or per pack of NAME_PACK samples. */
+  char obs_in[300], lat_in[300];
 } Emitter;
+
+static Emitter emitter(Str *out, const IrModel *ir, const EmitOptions *opt)
+{
+  Emitter e = {out, ir, ir->model, opt, "", ""};
+  const char *n = ir->model->name;
+  if (ir->model->pack > 1) {
+    snprintf(e.obs_in, sizeof e.obs_in, "%s_PACK * %s_OBS_SIZE", n, n);
+    snprintf(e.lat_in, sizeof e.lat_in, "%s_PACK * %s_LATENT_SIZE", n, n);
+  } else {
+    snprintf(e.obs_in, sizeof e.obs_in, "%s_OBS_SIZE", n);
+    snprintf(e.lat_in, sizeof e.lat_in, "%s_LATENT_SIZE", n);
+  }
+  return e;
+}
+
+/* The tile a stack's functions take: TILE, or for a packed model's
+   generator G_TILE, the samples of TILE packs. */
+static const char *tile_of(const Emitter *e, int gen)
+{
+  return gen && e->m->pack > 1 ? "G_TILE" : "TILE";
+}
 
 static void put(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -107,7 +131,7 @@ static const FnSpec fn_specs[GANC_NFNS] = {
    models' names apart with them): the header's constants below, the scalar
    type, the include guard and the weights. */
 const char *const emit_names[] = {"scalar", "LATENT_SIZE", "OBS_SIZE", "G_PARAM_COUNT", "D_PARAM_COUNT",
-                                  "PARAM_COUNT", "H", "weights", NULL};
+                                  "PARAM_COUNT", "PACK", "H", "weights", NULL};
 
 /* fn's declaration: `RESULT NAME_SUFFIX(ARGS)`, with scalar as the type. */
 static void put_signature(Emitter *e, ganc_fn fn, const char *scalar)
@@ -156,7 +180,7 @@ static void put_banner(Emitter *e, const char *suffix)
 
 void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
 {
-  Emitter e = {out, ir, ir->model, opt};
+  Emitter e = emitter(out, ir, opt);
   const Model *m = ir->model;
   const char *n = m->name;
   char lat[160], obs[160];
@@ -172,7 +196,14 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   put(&e, "#define %s_OBS_SIZE %lld /* elements of observation %s */\n", n, (long long)shape_count(&m->observation), obs);
   put(&e, "#define %s_G_PARAM_COUNT %lld /* generator scalars */\n", n, (long long)m->gen.param_count);
   put(&e, "#define %s_D_PARAM_COUNT %lld /* discriminator scalars */\n", n, (long long)m->disc.param_count);
-  put(&e, "#define %s_PARAM_COUNT %lld /* G then D */\n\n", n, (long long)m->param_count);
+  put(&e, "#define %s_PARAM_COUNT %lld /* G then D */\n", n, (long long)m->param_count);
+  if (m->pack > 1)
+    put(&e, "#define %s_PACK %d /* observations the discriminator judges at once */\n", n, m->pack);
+  put(&e, "\n");
+  if (m->pack > 1)
+    put(&e, "/* Packed (PacGAN): each x, x_real and z of the score and loss functions\n"
+            "   holds %s_PACK samples, one after another, and n counts packs;\n"
+            "   generate and generate_batch take samples. */\n", n);
   char type[256];
   snprintf(type, sizeof type, "%s_scalar", n);
   for (int f = 0; f < GANC_NFNS; f++) {
@@ -276,11 +307,18 @@ static void put_frame(Emitter *e, Func f)
   const Frame *fr = &e->ir->frame[f];
   for (int i = 0; i < fr->nbuf; i++) {
     const Buffer *b = &fr->buf[i];
+    char times[300] = "";
+    if (b->per == PER_TILE || b->per == PER_G_TILE)
+      snprintf(times, sizeof times, "%s * ", tile_of(e, b->per == PER_G_TILE));
+    else if (b->per == PER_PACK && e->m->pack > 1)
+      snprintf(times, sizeof times, "%s_PACK * ", e->m->name);
     put(e, "  scalar %s", b->name);
     if (b->obs)
-      put(e, b->per_tile ? "[TILE * %s_OBS_SIZE]" : "[%s_OBS_SIZE]", e->m->name);
-    else if (b->per_tile)
-      put(e, b->count == 1 ? "[TILE]" : "[TILE * %lld]", (long long)b->count);
+      put(e, "[%s%s_OBS_SIZE]", times, e->m->name);
+    else if (b->count == 1 && *times)
+      put(e, "[%.*s]", (int)strlen(times) - 3, times);
+    else if (*times)
+      put(e, "[%s%lld]", times, (long long)b->count);
     else if (b->count > 1)
       put(e, "[%lld]", (long long)b->count);
     put(e, b->what ? "; /* %s */\n" : ";\n", b->what);
@@ -366,9 +404,10 @@ static void put_forward(Emitter *e, const Graph *g, int is_gen)
   const Stack *st = g->stack;
   const char *n = e->m->name;
   char in[160], out[160];
-  put(e, "\n/* The %s: %s -> %s, %d layer%s, parameters params[%lld .. %lld); t <= TILE samples. */\n", st->name,
+  put(e, "\n/* The %s: %s -> %s, %d layer%s, parameters params[%lld .. %lld); t <= %s %s. */\n", st->name,
       shape_str(&st->in, in, sizeof in), shape_str(&st->out, out, sizeof out), st->n, st->n == 1 ? "" : "s",
-      (long long)st->param_off, (long long)(st->param_off + st->param_count));
+      (long long)st->param_off, (long long)(st->param_off + st->param_count), tile_of(e, is_gen),
+      !is_gen && e->m->pack > 1 ? "packs" : "samples");
   put(e, "static void %s_%c(const scalar *params, int t, const scalar *in, scalar *out)\n{\n", n, st->letter);
   put_frame(e, is_gen ? FN_G : FN_D);
   if (st->param_count == 0)
@@ -399,8 +438,9 @@ static void put_value_decls(Emitter *e, const Graph *g, const int *used, const c
     const Op *op = &g->ops[i];
     if (op->view || !used[op->out])
       continue;
-    put(e, "  %sscalar *v%d = acts + TILE * %lld; /* %s.%d: %s */\n", qual, op->out, (long long)g->act_off[op->out],
-        g->stack->name, op->layer->index, shape_str(&op->layer->out, shape, sizeof shape));
+    put(e, "  %sscalar *v%d = acts + %s * %lld; /* %s.%d: %s */\n", qual, op->out,
+        tile_of(e, g == &e->ir->gen), (long long)g->act_off[op->out], g->stack->name, op->layer->index,
+        shape_str(&op->layer->out, shape, sizeof shape));
   }
 }
 
@@ -418,8 +458,8 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
   int *used = flags_alloc(g->nvalues);
   for (int v = 1; v < g->nvalues; v++)
     used[v] = 1;
-  put(e, "\n/* The %s for training: keeps every value in acts (TILE * %lld scalars)%s. */\n", g->stack->name,
-      (long long)g->acts, is_gen ? "" : " and writes the t scores");
+  put(e, "\n/* The %s for training: keeps every value in acts (%s * %lld scalars)%s. */\n", g->stack->name,
+      tile_of(e, is_gen), (long long)g->acts, is_gen ? "" : " and writes the t scores");
   if (is_gen)
     put(e, "static void %s_G_train(const scalar *params, int t, const scalar *in, scalar *acts)\n{\n", n);
   else
@@ -601,12 +641,16 @@ static void put_tile_loop(Emitter *e)
 
 static void put_public(Emitter *e)
 {
-  const char *n = e->m->name;
-  put(e, "\n/* ---- single samples: tiles of one ---- */\n");
+  const char *n = e->m->name, *gt = tile_of(e, 1);
+  char gn[300]; /* the samples G makes for t packs */
+  snprintf(gn, sizeof gn, e->m->pack > 1 ? "t * %s_PACK" : "t", n);
+  char pk[300];
+  snprintf(pk, sizeof pk, e->m->pack > 1 ? "%s_PACK" : "1", n);
+  put(e, "\n/* ---- single samples: tiles of one%s ---- */\n", e->m->pack > 1 ? " (pack)" : "");
   put_public_open(e, GANC_FN_GENERATE);
   put(e, "  %s_G(params, 1, z, x);\n}\n", n);
   put_public_open(e, GANC_FN_FAKE_SCORE);
-  put(e, "  %s_G(params, 1, z, x);\n  %s_D(params, 1, x, &score);\n", n, n);
+  put(e, "  %s_G(params, %s, z, x);\n  %s_D(params, 1, x, &score);\n", n, pk, n);
   put(e, "  return score;\n}\n");
   put_public_open(e, GANC_FN_REAL_SCORE);
   put(e, "  %s_D(params, 1, x, &score);\n  return score;\n}\n", n);
@@ -615,25 +659,26 @@ static void put_public(Emitter *e)
   put_public_open(e, GANC_FN_GENERATOR_LOSS);
   put(e, "  return loss_gen(%s_fake_score(params, z));\n}\n", n);
 
-  put(e, "\n/* ---- batches, TILE samples at a time; means summed in double ---- */\n");
+  put(e, "\n/* ---- batches, TILE %s at a time; means summed in double ---- */\n",
+      e->m->pack > 1 ? "packs" : "samples");
   put_public_open(e, GANC_FN_GENERATE_BATCH);
-  put(e, "  for (int i = 0; i < n; i += TILE)\n");
-  put(e, "    %s_G(params, n - i < TILE ? n - i : TILE, z + (size_t)i * %s_LATENT_SIZE, x + (size_t)i * %s_OBS_SIZE);\n}\n",
-      n, n, n);
+  put(e, "  for (int i = 0; i < n; i += %s)\n", gt);
+  put(e, "    %s_G(params, n - i < %s ? n - i : %s, z + (size_t)i * %s_LATENT_SIZE, x + (size_t)i * %s_OBS_SIZE);\n}\n",
+      n, gt, gt, n, n);
   put_public_open(e, GANC_FN_REAL_SCORE_BATCH);
   put(e, "  for (int i = 0; i < n; i += TILE)\n");
-  put(e, "    %s_D(params, n - i < TILE ? n - i : TILE, x + (size_t)i * %s_OBS_SIZE, scores + i);\n}\n", n, n);
+  put(e, "    %s_D(params, n - i < TILE ? n - i : TILE, x + (size_t)i * %s, scores + i);\n}\n", n, e->obs_in);
   put_public_open(e, GANC_FN_FAKE_SCORE_BATCH);
   put_tile_loop(e);
-  put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
+  put(e, "    %s_G(params, %s, z + (size_t)i * %s, x);\n", n, gn, e->lat_in);
   put(e, "    %s_D(params, t, x, scores + i);\n  }\n}\n", n);
   put_public_open(e, GANC_FN_DISCRIMINATOR_LOSS_BATCH);
   put(e, "  double real = 0, fake = 0;\n");
   put(e, "  if (n <= 0)\n    return 0;\n");
   put_tile_loop(e);
-  put(e, "    %s_D(params, t, x_real + (size_t)i * %s_OBS_SIZE, s);\n", n, n);
+  put(e, "    %s_D(params, t, x_real + (size_t)i * %s, s);\n", n, e->obs_in);
   put(e, "    for (int k = 0; k < t; k++)\n      real += loss_real(s[k]);\n");
-  put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
+  put(e, "    %s_G(params, %s, z + (size_t)i * %s, x);\n", n, gn, e->lat_in);
   put(e, "    %s_D(params, t, x, s);\n", n);
   put(e, "    for (int k = 0; k < t; k++)\n      fake += loss_fake(s[k]);\n  }\n");
   put(e, "  return (scalar)(real / n + fake / n);\n}\n");
@@ -641,7 +686,7 @@ static void put_public(Emitter *e)
   put(e, "  double fake = 0;\n");
   put(e, "  if (n <= 0)\n    return 0;\n");
   put_tile_loop(e);
-  put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
+  put(e, "    %s_G(params, %s, z + (size_t)i * %s, x);\n", n, gn, e->lat_in);
   put(e, "    %s_D(params, t, x, s);\n", n);
   put(e, "    for (int k = 0; k < t; k++)\n      fake += loss_gen(s[k]);\n  }\n");
   put(e, "  return (scalar)(fake / n);\n}\n");
@@ -651,6 +696,8 @@ static void put_public_backward(Emitter *e)
 {
   const char *n = e->m->name;
   const Graph *g = &e->ir->gen;
+  char gn[300]; /* the samples G makes for t packs */
+  snprintf(gn, sizeof gn, e->m->pack > 1 ? "t * %s_PACK" : "t", n);
   const char *x = g->nvalues == 1 ? "zi" : "x";
 
   put(e, "\n/* ---- gradients of the batch losses ---- */\n");
@@ -658,12 +705,12 @@ static void put_public_backward(Emitter *e)
   put(e, "  double real = 0, fake = 0;\n  if (n <= 0)\n    return 0;\n");
   put(e, "  memset(grad_d, 0, sizeof(scalar) * %s_D_PARAM_COUNT);\n", n);
   put_tile_loop(e);
-  put(e, "    const scalar *xi = x_real + (size_t)i * %s_OBS_SIZE;\n", n);
+  put(e, "    const scalar *xi = x_real + (size_t)i * %s;\n", e->obs_in);
   put(e, "    %s_D_train(params, t, xi, acts, s);\n", n);
   put(e, "    for (int k = 0; k < t; k++) {\n      real += loss_real(s[k]);\n");
   put(e, "      ds[k] = loss_real_d(s[k]) / (scalar)n;\n    }\n");
   put(e, "    %s_D_back(params, t, xi, acts, ds, grad_d, NULL);\n", n);
-  put(e, "    %s_G(params, t, z + (size_t)i * %s_LATENT_SIZE, x);\n", n, n);
+  put(e, "    %s_G(params, %s, z + (size_t)i * %s, x);\n", n, gn, e->lat_in);
   put(e, "    %s_D_train(params, t, x, acts, s);\n", n);
   put(e, "    for (int k = 0; k < t; k++) {\n      fake += loss_fake(s[k]);\n");
   put(e, "      ds[k] = loss_fake_d(s[k]) / (scalar)n;\n    }\n");
@@ -674,15 +721,15 @@ static void put_public_backward(Emitter *e)
   put(e, "  double loss = 0;\n  if (n <= 0)\n    return 0;\n");
   put(e, "  memset(grad_g, 0, sizeof(scalar) * %s_G_PARAM_COUNT);\n", n);
   put_tile_loop(e);
-  put(e, "    const scalar *zi = z + (size_t)i * %s_LATENT_SIZE;\n", n);
-  put(e, "    %s_G_train(params, t, zi, gacts);\n", n);
+  put(e, "    const scalar *zi = z + (size_t)i * %s;\n", e->lat_in);
+  put(e, "    %s_G_train(params, %s, zi, gacts);\n", n, gn);
   if (g->nvalues > 1)
-    put(e, "    const scalar *x = gacts + TILE * %lld;\n", (long long)g->act_off[g->nvalues - 1]);
+    put(e, "    const scalar *x = gacts + %s * %lld;\n", tile_of(e, 1), (long long)g->act_off[g->nvalues - 1]);
   put(e, "    %s_D_train(params, t, %s, dacts, s);\n", n, x);
   put(e, "    for (int k = 0; k < t; k++) {\n      loss += loss_gen(s[k]);\n");
   put(e, "      ds[k] = loss_gen_d(s[k]) / (scalar)n;\n    }\n");
   put(e, "    %s_D_back(params, t, %s, dacts, ds, NULL, dx);\n", n, x);
-  put(e, "    %s_G_back(params, t, zi, gacts, dx, grad_g);\n  }\n", n);
+  put(e, "    %s_G_back(params, %s, zi, gacts, dx, grad_g);\n  }\n", n, gn);
   put(e, "  return (scalar)(loss / n);\n}\n");
 }
 
@@ -709,7 +756,11 @@ static void put_source_body(Emitter *e)
   put(e, "\n/* Samples pass through the layers TILE at a time: the most that keeps every\n"
          "   function below within %d bytes of stack (this model's deepest needs %lld). */\n",
       STACK_BUDGET, (long long)e->ir->stack_bytes);
-  put(e, "enum { TILE = %d };\n", e->ir->tile);
+  if (e->m->pack > 1)
+    put(e, "enum { TILE = %d, G_TILE = TILE * %s_PACK }; /* packs, and the samples G makes for them */\n",
+        e->ir->tile, e->m->name);
+  else
+    put(e, "enum { TILE = %d };\n", e->ir->tile);
   put_forward(e, &e->ir->gen, 1);
   put_forward(e, &e->ir->disc, 0);
   put_train_forward(e, &e->ir->gen, 1);
@@ -739,7 +790,7 @@ static void put_source_banner(Emitter *e)
 
 void emit_source(Str *out, const IrModel *ir, const EmitOptions *opt)
 {
-  Emitter e = {out, ir, ir->model, opt};
+  Emitter e = emitter(out, ir, opt);
   put_source_banner(&e);
   put(&e, "#include \"%s.h\"\n\n", ir->model->name);
   put_source_body(&e);
@@ -747,7 +798,7 @@ void emit_source(Str *out, const IrModel *ir, const EmitOptions *opt)
 
 void emit_unit(Str *out, const IrModel *ir, const EmitOptions *opt)
 {
-  Emitter e = {out, ir, ir->model, opt};
+  Emitter e = emitter(out, ir, opt);
   emit_header(out, ir, opt);
   put(&e, "\n");
   put_source_banner(&e);
@@ -756,7 +807,7 @@ void emit_unit(Str *out, const IrModel *ir, const EmitOptions *opt)
 
 void emit_weights(Str *out, const IrModel *ir, const EmitOptions *opt, const void *params)
 {
-  Emitter e = {out, ir, ir->model, opt};
+  Emitter e = emitter(out, ir, opt);
   const char *n = e.m->name;
   put_banner(&e, "c");
   put(&e, "   The trained parameters of %s, G then D, each layer's weight then bias. */\n", n);

@@ -100,15 +100,15 @@ const char *func_suffix(Func f)
 
 /* ---- the memory plan ---- */
 
-static void add_buffer(Frame *fr, const char *name, int64_t count, int per_tile, const char *what)
+static void add_buffer(Frame *fr, const char *name, int64_t count, Per per, const char *what)
 {
-  fr->buf[fr->nbuf++] = (Buffer){name, count, per_tile, 0, what};
+  fr->buf[fr->nbuf++] = (Buffer){name, count, per, 0, what};
 }
 
 /* An array of the observation's elements, per sample or one. */
-static void add_obs(Frame *fr, const char *name, int per_tile, int64_t obs)
+static void add_obs(Frame *fr, const char *name, Per per, int64_t obs)
 {
-  fr->buf[fr->nbuf++] = (Buffer){name, obs, per_tile, 1, NULL};
+  fr->buf[fr->nbuf++] = (Buffer){name, obs, per, 1, NULL};
 }
 
 static void add_calls(Frame *fr, int n, const Func *calls)
@@ -154,39 +154,42 @@ static void add_scratch(Frame *fr, Graph *g, int64_t t, int backward)
     add_buffer(fr, "cs", most, 0, what);
 }
 
+/* The frames of one stack's passes, for tiles of t of its inputs. */
 static void plan_stack(IrModel *m, Graph *g, int gen, int64_t t)
 {
   Frame *fwd = &m->frame[gen ? FN_G : FN_D], *train = &m->frame[gen ? FN_G_TRAIN : FN_D_TRAIN];
   Frame *back = &m->frame[gen ? FN_G_BACK : FN_D_BACK];
+  Per per = gen ? PER_G_TILE : PER_TILE;
   if (uses_buf(g, BUF_A))
-    add_buffer(fwd, "a", g->scratch, 1, NULL);
+    add_buffer(fwd, "a", g->scratch, per, NULL);
   if (uses_buf(g, BUF_B))
-    add_buffer(fwd, "b", g->scratch, 1, NULL);
+    add_buffer(fwd, "b", g->scratch, per, NULL);
   add_scratch(fwd, g, t, 0);
   add_scratch(train, g, t, 0);
   if (uses_grad(g, GRAD_A))
-    add_buffer(back, "ga", g->grad_scratch, 1, NULL);
+    add_buffer(back, "ga", g->grad_scratch, per, NULL);
   if (uses_grad(g, GRAD_B))
-    add_buffer(back, "gb", g->grad_scratch, 1, NULL);
+    add_buffer(back, "gb", g->grad_scratch, per, NULL);
   add_scratch(back, g, t, 1);
   fwd->kernels = train->kernels = back->kernels = 1;
 }
 
-/* Every frame for tiles of t samples. */
+/* Every frame for tiles of t packs (t * pack samples of G). */
 static void plan(IrModel *m, int64_t t)
 {
+  int64_t pack = m->model->pack;
   memset(m->frame, 0, sizeof m->frame);
-  plan_stack(m, &m->gen, 1, t);
+  plan_stack(m, &m->gen, 1, t * pack);
   plan_stack(m, &m->disc, 0, t);
   int64_t obs = shape_count(&m->model->observation);
   int64_t gacts = m->gen.acts ? m->gen.acts : 1, dacts = m->disc.acts ? m->disc.acts : 1;
   Frame *f = m->frame + FN_PUBLIC;
 
   add_calls(&f[GANC_FN_GENERATE], 1, (Func[]){FN_G});
-  add_obs(&f[GANC_FN_FAKE_SCORE], "x", 0, obs);
-  add_buffer(&f[GANC_FN_FAKE_SCORE], "score", 1, 0, NULL);
+  add_obs(&f[GANC_FN_FAKE_SCORE], "x", PER_PACK, obs);
+  add_buffer(&f[GANC_FN_FAKE_SCORE], "score", 1, PER_NONE, NULL);
   add_calls(&f[GANC_FN_FAKE_SCORE], 2, (Func[]){FN_G, FN_D});
-  add_buffer(&f[GANC_FN_REAL_SCORE], "score", 1, 0, NULL);
+  add_buffer(&f[GANC_FN_REAL_SCORE], "score", 1, PER_NONE, NULL);
   add_calls(&f[GANC_FN_REAL_SCORE], 1, (Func[]){FN_D});
   add_calls(&f[GANC_FN_DISCRIMINATOR_LOSS], 2,
             (Func[]){FN_PUBLIC + GANC_FN_REAL_SCORE, FN_PUBLIC + GANC_FN_FAKE_SCORE});
@@ -194,33 +197,36 @@ static void plan(IrModel *m, int64_t t)
 
   add_calls(&f[GANC_FN_GENERATE_BATCH], 1, (Func[]){FN_G});
   add_calls(&f[GANC_FN_REAL_SCORE_BATCH], 1, (Func[]){FN_D});
-  add_obs(&f[GANC_FN_FAKE_SCORE_BATCH], "x", 1, obs);
+  add_obs(&f[GANC_FN_FAKE_SCORE_BATCH], "x", PER_G_TILE, obs);
   add_calls(&f[GANC_FN_FAKE_SCORE_BATCH], 2, (Func[]){FN_G, FN_D});
   for (int k = 0; k < 2; k++) {
     Frame *fr = &f[k ? GANC_FN_GENERATOR_LOSS_BATCH : GANC_FN_DISCRIMINATOR_LOSS_BATCH];
-    add_obs(fr, "x", 1, obs);
-    add_buffer(fr, "s", 1, 1, NULL);
+    add_obs(fr, "x", PER_G_TILE, obs);
+    add_buffer(fr, "s", 1, PER_TILE, NULL);
     add_calls(fr, 2, (Func[]){FN_G, FN_D});
   }
 
   Frame *db = &f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD];
-  add_buffer(db, "acts", dacts, 1, "D's values, for its backward pass");
-  add_obs(db, "x", 1, obs);
-  add_buffer(db, "s", 1, 1, NULL);
-  add_buffer(db, "ds", 1, 1, NULL);
+  add_buffer(db, "acts", dacts, PER_TILE, "D's values, for its backward pass");
+  add_obs(db, "x", PER_G_TILE, obs);
+  add_buffer(db, "s", 1, PER_TILE, NULL);
+  add_buffer(db, "ds", 1, PER_TILE, NULL);
   add_calls(db, 3, (Func[]){FN_D_TRAIN, FN_D_BACK, FN_G});
   Frame *gb = &f[GANC_FN_GENERATOR_LOSS_BACKWARD];
-  add_buffer(gb, "gacts", gacts, 1, "G's values, for its backward pass");
-  add_buffer(gb, "dacts", dacts, 1, "D's values, for its backward pass");
-  add_obs(gb, "dx", 1, obs);
-  add_buffer(gb, "s", 1, 1, NULL);
-  add_buffer(gb, "ds", 1, 1, NULL);
+  add_buffer(gb, "gacts", gacts, PER_G_TILE, "G's values, for its backward pass");
+  add_buffer(gb, "dacts", dacts, PER_TILE, "D's values, for its backward pass");
+  add_obs(gb, "dx", PER_G_TILE, obs);
+  add_buffer(gb, "s", 1, PER_TILE, NULL);
+  add_buffer(gb, "ds", 1, PER_TILE, NULL);
   add_calls(gb, 4, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK});
 
   for (int i = 0; i < NFUNCS; i++) {
     Frame *fr = &m->frame[i];
-    for (int b = 0; b < fr->nbuf; b++)
-      fr->scalars += fr->buf[b].count * (fr->buf[b].per_tile ? t : 1);
+    for (int b = 0; b < fr->nbuf; b++) {
+      const Buffer *bf = &fr->buf[b];
+      int64_t times = bf->per == PER_PACK ? pack : bf->per == PER_TILE ? t : bf->per == PER_G_TILE ? t * pack : 1;
+      fr->scalars += bf->count * times;
+    }
   }
 }
 

@@ -110,7 +110,7 @@ decls:
 | decls decl { $$ = $1; list_push(ps->arena, &$$, $2); }
 ;
 
-/* decl: NAME SHAPE | NAME '{' layer* '}' | NAME WORD */
+/* decl: NAME SHAPE | NAME '{' layer* '}' | NAME WORD | NAME NUMBER */
 decl:
   IDENT shape {
     $$ = arena_alloc(ps->arena, sizeof *$$);
@@ -129,6 +129,14 @@ decl:
 | IDENT IDENT {
     $$ = arena_alloc(ps->arena, sizeof *$$);
     $$->kind = DECL_WORD;
+    $$->name = $1;
+    $$->loc = loc_of(@1);
+    $$->word = $2;
+    $$->word_loc = loc_of(@2);
+  }
+| IDENT NUMBER {
+    $$ = arena_alloc(ps->arena, sizeof *$$);
+    $$->kind = DECL_NUMBER;
     $$->name = $1;
     $$->loc = loc_of(@1);
     $$->word = $2;

@@ -83,6 +83,8 @@ typedef struct ganc_info {
   const char *name;           /* the model's name; prefixes its symbols */
   int scalar_size;            /* 4 for `scalar float`, 8 for `scalar double` */
   const char *loss;           /* "lsgan", "logistic" or "hinge" */
+  int pack;                   /* samples per discriminator input: the score and
+                                 loss functions' n counts packs of these */
   int latent_rank, obs_rank;
   int64_t latent_shape[GANC_MAX_RANK], obs_shape[GANC_MAX_RANK];
   int64_t latent_size, obs_size;           /* elements */

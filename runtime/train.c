@@ -50,11 +50,11 @@ static double call_dloss_back(const ganc_step *s)
   if (s->info->scalar_size == 4) {
     float (*f)(const float *, int, const float *, const float *, float *);
     *(void **)&f = fn;
-    return f(s->params, s->batch, s->x, s->z, s->grad_d);
+    return f(s->params, s->batch / s->info->pack, s->x, s->z, s->grad_d);
   }
   double (*f)(const double *, int, const double *, const double *, double *);
   *(void **)&f = fn;
-  return f(s->params, s->batch, s->x, s->z, s->grad_d);
+  return f(s->params, s->batch / s->info->pack, s->x, s->z, s->grad_d);
 }
 
 static double call_gloss_back(const ganc_step *s)
@@ -63,11 +63,11 @@ static double call_gloss_back(const ganc_step *s)
   if (s->info->scalar_size == 4) {
     float (*f)(const float *, int, const float *, float *);
     *(void **)&f = fn;
-    return f(s->params, s->batch, s->z, s->grad_g);
+    return f(s->params, s->batch / s->info->pack, s->z, s->grad_g);
   }
   double (*f)(const double *, int, const double *, double *);
   *(void **)&f = fn;
-  return f(s->params, s->batch, s->z, s->grad_g);
+  return f(s->params, s->batch / s->info->pack, s->z, s->grad_g);
 }
 
 void ganc_generate(void *generate_batch, int scalar_size, const void *params, int n, const void *z, void *x)
@@ -336,6 +336,11 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
   if (o->batch <= 0 || o->steps < 0 || o->d_steps <= 0 || o->every <= 0) {
     snprintf(err, errlen, "internal error: bad training options");
     return GANC_TRAIN_INTERNAL;
+  }
+  if (o->batch % info->pack != 0) {
+    snprintf(err, errlen, "--batch %d is not a multiple of %s's pack %d (the discriminator judges packs of %d samples)",
+             o->batch, info->name, info->pack, info->pack);
+    return GANC_TRAIN_ERROR;
   }
   int rc = setup(&t, fns, err, errlen);
   if (rc != GANC_TRAIN_DONE) {

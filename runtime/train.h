@@ -61,7 +61,7 @@ typedef struct ganc_step {
   const ganc_info *info;
   const ganc_fns *fns;   /* uses DISCRIMINATOR_LOSS_BACKWARD, GENERATOR_LOSS_BACKWARD */
   const ganc_adam *adam;
-  int batch;
+  int batch;             /* samples; the functions get batch / info->pack packs */
   int d_steps;           /* discriminator updates per step */
   void *params;          /* info->param_count scalars: the generator's, then the discriminator's */
   void *adam_m, *adam_v; /* the Adam moments, laid out as params */

@@ -89,6 +89,14 @@ void fixture_read_tensors(Tensor *t, int max, int count, FILE *fp, char **line, 
     fixture_read_tensor(&t[i], fixture_read_line(fp, line, cap, path), path);
 }
 
+int fixture_pack(const FixtureHeader *h) {
+  return h->pack > 0 ? h->pack : 1;
+}
+
+int fixture_packs(const FixtureHeader *h) {
+  return h->batch / fixture_pack(h);
+}
+
 int fixture_header_key(FixtureHeader *h, const char *key, const char *value, const char *path) {
   if (!strcmp(key, "model"))
     snprintf(h->model, sizeof h->model, "%s", value);
@@ -96,6 +104,8 @@ int fixture_header_key(FixtureHeader *h, const char *key, const char *value, con
     snprintf(h->file, sizeof h->file, "%s", value);
   else if (!strcmp(key, "loss"))
     snprintf(h->loss, sizeof h->loss, "%s", value);
+  else if (!strcmp(key, "pack"))
+    h->pack = atoi(value);
   else if (!strcmp(key, "scalar"))
     h->scalar_size = !strcmp(value, "double") ? 8 : !strcmp(value, "float") ? 4 : 0;
   else if (!strcmp(key, "batch"))

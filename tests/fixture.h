@@ -46,10 +46,15 @@ void fixture_read_tensors(Tensor *t, int max, int count, FILE *fp, char **line, 
 /* The `key value` lines every fixture starts with. */
 typedef struct FixtureHeader {
   char model[256], file[256], loss[32]; /* loss: "lsgan" unless the header says */
-  int scalar_size, batch; /* scalar_size 4 or 8 (`scalar float` or `double`) */
+  int scalar_size, batch; /* batch: samples */
+  int pack;               /* samples per discriminator input; 0 (unpacked) reads as 1 */ /* scalar_size 4 or 8 (`scalar float` or `double`) */
   double input_scale;
   int64_t latent_size, obs_size, g_param_count, param_count;
 } FixtureHeader;
+
+/* The discriminator's inputs in a batch: packs of h->pack samples. */
+int fixture_packs(const FixtureHeader *h);
+int fixture_pack(const FixtureHeader *h);
 
 /* One header line into h; 0 if key is not a header key. */
 int fixture_header_key(FixtureHeader *h, const char *key, const char *value, const char *path);

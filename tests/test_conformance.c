@@ -119,13 +119,13 @@ static void fixture_load(Fixture *f, const char *name) {
       } else if (!strcmp(key, "generate")) {
         w->generate = read_values(count, B * f->h.obs_size, key, fp, &line, &cap, path);
       } else if (!strcmp(key, "real_score")) {
-        w->real_score = read_values(count, B, key, fp, &line, &cap, path);
+        w->real_score = read_values(count, fixture_packs(&f->h), key, fp, &line, &cap, path);
       } else if (!strcmp(key, "fake_score")) {
-        w->fake_score = read_values(count, B, key, fp, &line, &cap, path);
+        w->fake_score = read_values(count, fixture_packs(&f->h), key, fp, &line, &cap, path);
       } else if (!strcmp(key, "discriminator_loss")) {
-        w->discriminator_loss = read_values(count, B, key, fp, &line, &cap, path);
+        w->discriminator_loss = read_values(count, fixture_packs(&f->h), key, fp, &line, &cap, path);
       } else if (!strcmp(key, "generator_loss")) {
-        w->generator_loss = read_values(count, B, key, fp, &line, &cap, path);
+        w->generator_loss = read_values(count, fixture_packs(&f->h), key, fp, &line, &cap, path);
       } else if (!strcmp(key, "discriminator_loss_batch")) {
         double *v = read_values(count, 1, key, fp, &line, &cap, path);
         w->discriminator_loss_batch = v[0];
@@ -327,10 +327,12 @@ static double *widen(const void *buf, int size, int64_t n) {
   return v;
 }
 
+/* Samples go to generate one at a time; the discriminator's functions
+   take packs of pack samples (one sample, unpacked). */
 static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results *r) {
-  int B = f->h.batch, size = a->size;
+  int B = f->h.batch, P = fixture_packs(&f->h), pk = fixture_pack(&f->h), size = a->size;
   int64_t L = f->h.latent_size, O = f->h.obs_size;
-  void *gen = scalar_alloc(size, B * O), *scores = scalar_alloc(size, B);
+  void *gen = scalar_alloc(size, B * O), *scores = scalar_alloc(size, P);
   memset(r, 0, sizeof *r);
 
   for (int i = 0; i < B; i++) {
@@ -338,13 +340,13 @@ static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results 
     call_out(a, FN_GENERATE, in->params, z, (char *)gen + (size_t)(i * O * size));
   }
   r->generate = widen(gen, size, B * O);
-  r->real_score = malloc((size_t)B * sizeof(double));
-  r->fake_score = malloc((size_t)B * sizeof(double));
-  r->discriminator_loss = malloc((size_t)B * sizeof(double));
-  r->generator_loss = malloc((size_t)B * sizeof(double));
+  r->real_score = malloc((size_t)P * sizeof(double));
+  r->fake_score = malloc((size_t)P * sizeof(double));
+  r->discriminator_loss = malloc((size_t)P * sizeof(double));
+  r->generator_loss = malloc((size_t)P * sizeof(double));
   cr_assert(r->real_score && r->fake_score && r->discriminator_loss && r->generator_loss);
-  for (int i = 0; i < B; i++) {
-    const void *z = sample(in->z, size, L, i), *x = sample(in->x, size, O, i);
+  for (int i = 0; i < P; i++) {
+    const void *z = sample(in->z, size, L * pk, i), *x = sample(in->x, size, O * pk, i);
     r->real_score[i] = call_score(a, FN_REAL_SCORE, in->params, x);
     r->fake_score[i] = call_score(a, FN_FAKE_SCORE, in->params, z);
     r->discriminator_loss[i] = call_pair(a, FN_DISCRIMINATOR_LOSS, in->params, x, z);
@@ -354,13 +356,13 @@ static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results 
   memset(gen, 0, (size_t)(B * O * size));
   call_batch_out(a, FN_GENERATE_BATCH, in->params, B, in->z, gen);
   r->generate_batch = widen(gen, size, B * O);
-  call_batch_out(a, FN_REAL_SCORE_BATCH, in->params, B, in->x, scores);
-  r->real_score_batch = widen(scores, size, B);
-  call_batch_out(a, FN_FAKE_SCORE_BATCH, in->params, B, in->z, scores);
-  r->fake_score_batch = widen(scores, size, B);
+  call_batch_out(a, FN_REAL_SCORE_BATCH, in->params, P, in->x, scores);
+  r->real_score_batch = widen(scores, size, P);
+  call_batch_out(a, FN_FAKE_SCORE_BATCH, in->params, P, in->z, scores);
+  r->fake_score_batch = widen(scores, size, P);
   r->discriminator_loss_batch =
-      call_batch_pair(a, FN_DISCRIMINATOR_LOSS_BATCH, in->params, B, in->x, in->z);
-  r->generator_loss_batch = call_batch_score(a, FN_GENERATOR_LOSS_BATCH, in->params, B, in->z);
+      call_batch_pair(a, FN_DISCRIMINATOR_LOSS_BATCH, in->params, P, in->x, in->z);
+  r->generator_loss_batch = call_batch_score(a, FN_GENERATOR_LOSS_BATCH, in->params, P, in->z);
   free(gen);
   free(scores);
 }
@@ -441,16 +443,16 @@ static void cmp_finish(Cmp *c) {
 /* got against the reference; the batch functions against it too. */
 static void check_reference(const Fixture *f, const Results *got, const char *what) {
   const Results *w = &f->want;
-  int64_t B = f->h.batch, O = f->h.obs_size;
+  int64_t B = f->h.batch, P = fixture_packs(&f->h), O = f->h.obs_size;
   Cmp c = cmp_start(f, what);
   cmp_values(&c, "generate", B * O, O, got->generate, w->generate);
-  cmp_values(&c, "real_score", B, 1, got->real_score, w->real_score);
-  cmp_values(&c, "fake_score", B, 1, got->fake_score, w->fake_score);
-  cmp_values(&c, "discriminator_loss", B, 1, got->discriminator_loss, w->discriminator_loss);
-  cmp_values(&c, "generator_loss", B, 1, got->generator_loss, w->generator_loss);
+  cmp_values(&c, "real_score", P, 1, got->real_score, w->real_score);
+  cmp_values(&c, "fake_score", P, 1, got->fake_score, w->fake_score);
+  cmp_values(&c, "discriminator_loss", P, 1, got->discriminator_loss, w->discriminator_loss);
+  cmp_values(&c, "generator_loss", P, 1, got->generator_loss, w->generator_loss);
   cmp_values(&c, "generate_batch", B * O, O, got->generate_batch, w->generate);
-  cmp_values(&c, "real_score_batch", B, 1, got->real_score_batch, w->real_score);
-  cmp_values(&c, "fake_score_batch", B, 1, got->fake_score_batch, w->fake_score);
+  cmp_values(&c, "real_score_batch", P, 1, got->real_score_batch, w->real_score);
+  cmp_values(&c, "fake_score_batch", P, 1, got->fake_score_batch, w->fake_score);
   cmp_values(&c, "discriminator_loss_batch", 1, 0, &got->discriminator_loss_batch,
              &w->discriminator_loss_batch);
   cmp_values(&c, "generator_loss_batch", 1, 0, &got->generator_loss_batch,
@@ -467,12 +469,12 @@ static double mean(const double *v, int n) {
 
 /* Each batch function against the single-sample functions of the same build. */
 static void check_batch_vs_single(const Fixture *f, const Results *r, const char *what) {
-  int64_t B = f->h.batch, O = f->h.obs_size;
-  double d = mean(r->discriminator_loss, (int)B), g = mean(r->generator_loss, (int)B);
+  int64_t B = f->h.batch, P = fixture_packs(&f->h), O = f->h.obs_size;
+  double d = mean(r->discriminator_loss, (int)P), g = mean(r->generator_loss, (int)P);
   Cmp c = cmp_start(f, what);
   cmp_values(&c, "generate_batch", B * O, O, r->generate_batch, r->generate);
-  cmp_values(&c, "real_score_batch", B, 1, r->real_score_batch, r->real_score);
-  cmp_values(&c, "fake_score_batch", B, 1, r->fake_score_batch, r->fake_score);
+  cmp_values(&c, "real_score_batch", P, 1, r->real_score_batch, r->real_score);
+  cmp_values(&c, "fake_score_batch", P, 1, r->fake_score_batch, r->fake_score);
   cmp_values(&c, "discriminator_loss_batch", 1, 0, &r->discriminator_loss_batch, &d);
   cmp_values(&c, "generator_loss_batch", 1, 0, &r->generator_loss_batch, &g);
   cmp_finish(&c);
@@ -480,16 +482,16 @@ static void check_batch_vs_single(const Fixture *f, const Results *r, const char
 
 static void check_same(const Fixture *f, const Results *got, const Results *want,
                        const char *what) {
-  int64_t B = f->h.batch, O = f->h.obs_size;
+  int64_t B = f->h.batch, P = fixture_packs(&f->h), O = f->h.obs_size;
   Cmp c = cmp_start(f, what);
   cmp_values(&c, "generate", B * O, O, got->generate, want->generate);
-  cmp_values(&c, "real_score", B, 1, got->real_score, want->real_score);
-  cmp_values(&c, "fake_score", B, 1, got->fake_score, want->fake_score);
-  cmp_values(&c, "discriminator_loss", B, 1, got->discriminator_loss, want->discriminator_loss);
-  cmp_values(&c, "generator_loss", B, 1, got->generator_loss, want->generator_loss);
+  cmp_values(&c, "real_score", P, 1, got->real_score, want->real_score);
+  cmp_values(&c, "fake_score", P, 1, got->fake_score, want->fake_score);
+  cmp_values(&c, "discriminator_loss", P, 1, got->discriminator_loss, want->discriminator_loss);
+  cmp_values(&c, "generator_loss", P, 1, got->generator_loss, want->generator_loss);
   cmp_values(&c, "generate_batch", B * O, O, got->generate_batch, want->generate_batch);
-  cmp_values(&c, "real_score_batch", B, 1, got->real_score_batch, want->real_score_batch);
-  cmp_values(&c, "fake_score_batch", B, 1, got->fake_score_batch, want->fake_score_batch);
+  cmp_values(&c, "real_score_batch", P, 1, got->real_score_batch, want->real_score_batch);
+  cmp_values(&c, "fake_score_batch", P, 1, got->fake_score_batch, want->fake_score_batch);
   cmp_values(&c, "discriminator_loss_batch", 1, 0, &got->discriminator_loss_batch,
              &want->discriminator_loss_batch);
   cmp_values(&c, "generator_loss_batch", 1, 0, &got->generator_loss_batch,
@@ -546,6 +548,8 @@ static void check_info(const Fixture *f, const ganc_info *info) {
   cr_expect_str_eq(info->name, f->h.model);
   cr_assert_str_eq(info->loss, f->h.loss[0] ? f->h.loss : "lsgan", "%s: loss %s, the fixture's %s", f->h.model,
                    info->loss, f->h.loss[0] ? f->h.loss : "lsgan");
+  cr_assert_eq(info->pack, fixture_pack(&f->h), "%s: pack %d, the fixture's %d", f->h.model, info->pack,
+               fixture_pack(&f->h));
   cr_assert_eq(info->scalar_size, f->h.scalar_size, "%s: scalar_size %d, want %d", f->h.model,
                info->scalar_size, f->h.scalar_size);
   cr_assert_eq(info->latent_size, f->h.latent_size, "%s: latent_size %" PRId64 ", want %" PRId64,

@@ -558,6 +558,8 @@ static void teardown(void) {
 static void check_info(const GradFixture *f, const ganc_info *info, int size) {
   cr_assert_str_eq(info->loss, f->h.loss[0] ? f->h.loss : "lsgan", "%s: loss %s, the fixture's %s", f->h.model,
                    info->loss, f->h.loss[0] ? f->h.loss : "lsgan");
+  cr_assert_eq(info->pack, fixture_pack(&f->h), "%s: pack %d, the fixture's %d", f->h.model, info->pack,
+               fixture_pack(&f->h));
   cr_assert_eq(info->scalar_size, size, "%s: scalar_size %d, want %d", f->h.model,
                info->scalar_size, size);
   cr_assert(info->param_count == f->h.param_count && info->g_param_count == f->h.g_param_count &&
@@ -602,10 +604,10 @@ static const GradFixture *setup(const char *name) {
 static void check_build(const GradFixture *f, const Fns *fn, Grads *out, const char *how) {
   const Inputs *in = &state.inputs;
   char what[64];
-  run_backward(f, fn, in->params, f->h.batch, in->x, in->z, out);
+  run_backward(f, fn, in->params, fixture_packs(&f->h), in->x, in->z, out);
   snprintf(what, sizeof what, "%s vs PyTorch", how);
   check_reference(f, out, what);
-  run_backward(f, fn, in->params, REPEATS * f->h.batch, in->x_rep, in->z_rep, &state.rep);
+  run_backward(f, fn, in->params, REPEATS * fixture_packs(&f->h), in->x_rep, in->z_rep, &state.rep);
   snprintf(what, sizeof what, "%s, batch repeated %d times, vs PyTorch", how, REPEATS);
   check_reference(f, &state.rep, what);
   check_empty_batch(f, fn, in, how);
@@ -628,11 +630,11 @@ static void fd_check(Cmp *c, const GradFixture *f, const Fns *fn, double *params
   double h = FD_STEP * fmax(fabs(p), tensor_scale(t));
   double plus = p + h, minus = p - h;
   params[k] = plus;
-  double lp = is_d ? d_batch(fn, params, f->h.batch, in->x, in->z)
-                   : g_batch(fn, params, f->h.batch, in->z);
+  double lp = is_d ? d_batch(fn, params, fixture_packs(&f->h), in->x, in->z)
+                   : g_batch(fn, params, fixture_packs(&f->h), in->z);
   params[k] = minus;
-  double lm = is_d ? d_batch(fn, params, f->h.batch, in->x, in->z)
-                   : g_batch(fn, params, f->h.batch, in->z);
+  double lm = is_d ? d_batch(fn, params, fixture_packs(&f->h), in->x, in->z)
+                   : g_batch(fn, params, fixture_packs(&f->h), in->z);
   params[k] = p;
   double fd = (lp - lm) / (plus - minus); /* plus - minus is exact */
   double tol = FD_RTOL * fabs(fd) + FD_ATOL;
@@ -646,7 +648,7 @@ static void fd_check(Cmp *c, const GradFixture *f, const Fns *fn, double *params
 static void fd_model(const GradFixture *f, const Fns *fn, int samples, const char *what) {
   Grads g = {0};
   Inputs *in = &state.inputs;
-  run_backward(f, fn, in->params, f->h.batch, in->x, in->z, &g);
+  run_backward(f, fn, in->params, fixture_packs(&f->h), in->x, in->z, &g);
   Cmp c = {f->h.model, what, 0, 0};
   cmp_loss(&c, 8, "discriminator_loss_backward vs _batch", g.d_loss, g.d_loss_batch);
   cmp_loss(&c, 8, "generator_loss_backward vs _batch", g.g_loss, g.g_loss_batch);
@@ -791,8 +793,8 @@ ParameterizedTest(FixtureName *fx, gradients, aot_matches_jit, .fini = teardown)
   const GradFixture *f = setup(fx->name);
   Fns jit = open_jit(f), aot = open_aot(f);
   const Inputs *in = &state.inputs;
-  run_backward(f, &jit, in->params, f->h.batch, in->x, in->z, &state.jit);
-  run_backward(f, &aot, in->params, f->h.batch, in->x, in->z, &state.aot);
+  run_backward(f, &jit, in->params, fixture_packs(&f->h), in->x, in->z, &state.jit);
+  run_backward(f, &aot, in->params, fixture_packs(&f->h), in->x, in->z, &state.aot);
   check_same(f, &state.aot, &state.jit, "gcc vs JIT");
 }
 

@@ -2,6 +2,7 @@
  * §1) on every model in models/ and tests/models/, compiled by the JIT and
  * ahead of time by gcc, for the model's loss with terms r, f and g:
  *   1. fake_score(z) == real_score(generate(z))                  bit for bit
+ *      (for a packed model: z a pack of latents, generated together)
  *   2. discriminator_loss(x,z) == r(real_score(x)) + f(fake_score(z))  bit for bit
  *   3. generator_loss(z) == g(fake_score(z))                     bit for bit
  *   4. LSGAN: generator_loss == 0 when fake_score == 1; discriminator_loss
@@ -92,6 +93,7 @@ DEFINE_TERMS(double, exp, log1p, fabs)
 /* The property checks, written once for each scalar type. */
 #define DEFINE_PROPERTIES(T)                                                                       \
   typedef void (*T##_gen_fn)(const T *, const T *, T *);                                          \
+  typedef void (*T##_gen_batch_fn)(const T *, int, const T *, T *);                               \
   typedef T (*T##_score_fn)(const T *, const T *);                                                \
   typedef T (*T##_dloss_fn)(const T *, const T *, const T *);                                     \
   typedef T (*T##_dloss_batch_fn)(const T *, int, const T *, const T *);                          \
@@ -100,6 +102,7 @@ DEFINE_TERMS(double, exp, log1p, fabs)
   static void T##_properties(ganc_model *jit, Aot *aot, const ganc_info *info, const char *where)  \
   {                                                                                               \
     T##_gen_fn generate = (T##_gen_fn)model_fn(jit, aot, info->name, "generate");                 \
+    T##_gen_batch_fn generate_b = (T##_gen_batch_fn)model_fn(jit, aot, info->name, "generate_batch"); \
     T##_score_fn fake_score = (T##_score_fn)model_fn(jit, aot, info->name, "fake_score");         \
     T##_score_fn real_score = (T##_score_fn)model_fn(jit, aot, info->name, "real_score");         \
     T##_dloss_fn dloss = (T##_dloss_fn)model_fn(jit, aot, info->name, "discriminator_loss");      \
@@ -107,22 +110,26 @@ DEFINE_TERMS(double, exp, log1p, fabs)
     T##_dloss_batch_fn dloss_b =                                                                  \
         (T##_dloss_batch_fn)model_fn(jit, aot, info->name, "discriminator_loss_batch");           \
     T##_gloss_batch_fn gloss_b = (T##_gloss_batch_fn)model_fn(jit, aot, info->name, "generator_loss_batch"); \
-    cr_assert(generate && fake_score && real_score && dloss && gloss && dloss_b && gloss_b,       \
+    cr_assert(generate && generate_b && fake_score && real_score && dloss && gloss && dloss_b && gloss_b, \
               "%s: %s: missing functions", where, info->name);                                    \
                                                                                                   \
     T *p = malloc(sizeof(T) * (size_t)info->param_count + 1);                                     \
-    T *z = malloc(sizeof(T) * (size_t)info->latent_size * DRAWS);                                 \
-    T *x = malloc(sizeof(T) * (size_t)info->obs_size * DRAWS);                                    \
-    T *g = malloc(sizeof(T) * (size_t)info->obs_size);                                            \
+    int64_t lat = info->latent_size * info->pack, obs = info->obs_size * info->pack; /* per pack */ \
+    T *z = malloc(sizeof(T) * (size_t)lat * DRAWS);                                               \
+    T *x = malloc(sizeof(T) * (size_t)obs * DRAWS);                                               \
+    T *g = malloc(sizeof(T) * (size_t)obs);                                                       \
     Loss loss = loss_of(info);                                                                    \
     ganc_rng r;                                                                                   \
     ganc_rng_seed(&r, 42);                                                                        \
     random_params(info, 7, p);                                                                    \
-    ganc_normal_fill(&r, info->scalar_size, info->latent_size * DRAWS, z);                        \
-    uniform_fill(&r, info->scalar_size, info->obs_size * DRAWS, x);                               \
+    ganc_normal_fill(&r, info->scalar_size, lat * DRAWS, z);                                      \
+    uniform_fill(&r, info->scalar_size, obs * DRAWS, x);                                          \
     for (int i = 0; i < DRAWS; i++) {                                                             \
-      const T *zi = z + i * info->latent_size, *xi = x + i * info->obs_size;                      \
-      generate(p, zi, g);                                                                         \
+      const T *zi = z + i * lat, *xi = x + i * obs;                                               \
+      if (info->pack == 1)                                                                        \
+        generate(p, zi, g);                                                                       \
+      else /* a pack's samples made together, as fake_score makes them */                         \
+        generate_b(p, info->pack, zi, g);                                                         \
       T fake = fake_score(p, zi), again = real_score(p, g);                                       \
       cr_expect(memcmp(&fake, &again, sizeof fake) == 0,                                          \
                 "%s %s: property 1: fake_score %.17g != real_score(generate) %.17g", where,       \
@@ -170,7 +177,7 @@ DEFINE_TERMS(double, exp, log1p, fabs)
     for (int k = 0; k < info->ntensors; k++)                                                      \
       if (strncmp(info->tensors[k].name, "discriminator.", 14) == 0 && info->tensors[k].rank == 2) \
         p[info->tensors[k].offset] = 1;                                                           \
-    memset(x, 0, sizeof(T) * (size_t)info->obs_size);                                             \
+    memset(x, 0, sizeof(T) * (size_t)obs);                                                        \
     x[0] = loss == HINGE ? 2 : 1;                                                                 \
     if (loss == HINGE)                                                                            \
       p[last_b->offset] = -1;                                                                     \

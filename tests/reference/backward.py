@@ -99,10 +99,12 @@ def gradients(name):
         p.grad = None
 
     fake = G(z).detach()
-    d_loss = real_term(D(x).reshape(BATCH, 1)) + fake_term(D(fake).reshape(BATCH, 1))
+    packs = BATCH // m["pack"]
+    d_loss = (real_term(D(forward.packed(m, x)).reshape(packs, 1))
+              + fake_term(D(forward.packed(m, fake)).reshape(packs, 1)))
     d_grad = torch.autograd.grad(d_loss, d_params)
 
-    g_loss = gen_term(D(G(z)).reshape(BATCH, 1))
+    g_loss = gen_term(D(forward.packed(m, G(z))).reshape(packs, 1))
     g_grad = torch.autograd.grad(g_loss, g_params)
 
     # The losses are forward.py's batch losses, recomputed with grad enabled.
@@ -143,6 +145,8 @@ def write_fixture(name, r):
     ]
     if m["loss"] != "lsgan":
         lines.append(f"loss {m['loss']}")
+    if m["pack"] != 1:
+        lines.append(f"pack {m['pack']}")
 
     def section(key, body):
         lines.append(f"section {key} {len(body)}")

@@ -39,7 +39,8 @@ Fixture format (text; a value is %.17g of a float64):
     KEY VALUE                 header: model, file, scalar (float|double),
                               batch, input_scale, latent_size, obs_size,
                               g_param_count, param_count, and loss (only
-                              for a loss other than lsgan)
+                              for a loss other than lsgan) and pack (only
+                              for a packed model)
     section NAME COUNT        followed by COUNT lines
 
 Sections, in this order:
@@ -47,7 +48,8 @@ Sections, in this order:
     params_check     K VALUE  for K = 0..7 and param_count-1
     z_check, x_check K VALUE  for the first 4 and the last input element
     generate                  batch * obs_size values, G(z_i) row-major
-    real_score                D(x_i), one per sample
+    real_score                D(x_i), one per sample (per pack of a packed
+                              model: D judges packed(x) of forward.py)
     fake_score                D(G(z_i))
     discriminator_loss        real(D(x_i)) + fake(D(G(z_i)))
     generator_loss            gen(D(G(z_i)))
@@ -145,10 +147,18 @@ class Reshape(nn.Module):
 MODELS = {}
 
 
-def model(name, file, scalar, latent, obs, generator, discriminator, input_scale=1, loss="lsgan"):
+def model(name, file, scalar, latent, obs, generator, discriminator, input_scale=1, loss="lsgan",
+          pack=1):
     MODELS[name] = dict(file=file, scalar=scalar, latent=latent, obs=obs,
-                        input_scale=input_scale, loss=loss,
+                        input_scale=input_scale, loss=loss, pack=pack,
                         generator=generator, discriminator=discriminator)
+
+
+def packed(m, t):
+    """Samples [n, d1, ...] as the discriminator sees them: [n / pack, pack * d1, ...],
+    pack samples concatenated along the first dimension (PacGAN)."""
+    p = m["pack"]
+    return t.reshape(t.shape[0] // p, p * t.shape[1], *t.shape[2:])
 
 
 # models/fashion_mlp.gan
@@ -170,6 +180,16 @@ model("ring8", "models/ring8.gan", "float", [2], [2],
       nn.Sequential(nn.Linear(2, 128), nn.LeakyReLU(0.2),
                     nn.Linear(128, 128), nn.LeakyReLU(0.2),
                     nn.Linear(128, 1)))
+
+# models/ring8_pack.gan: ring8's pair, D judging two points at once
+model("ring8_pack", "models/ring8_pack.gan", "float", [2], [2],
+      nn.Sequential(nn.Linear(2, 128), nn.ReLU(),
+                    nn.Linear(128, 128), nn.ReLU(),
+                    nn.Linear(128, 2)),
+      nn.Sequential(nn.Linear(4, 128), nn.LeakyReLU(0.2),
+                    nn.Linear(128, 128), nn.LeakyReLU(0.2),
+                    nn.Linear(128, 1)),
+      pack=2)
 
 # tests/models/mlp_basic.gan
 model("mlp_basic", "tests/models/mlp_basic.gan", "float", [4], [6],
@@ -329,6 +349,23 @@ for _loss in ("logistic", "hinge"):
                         nn.Linear(27, 1)),
           loss=_loss)
 
+# tests/models/pack_mlp.gan: PacGAN packing, two samples per discriminator input
+model("pack_mlp", "tests/models/pack_mlp.gan", "float", [2], [3],
+      nn.Sequential(nn.Linear(2, 5), nn.ReLU(),
+                    nn.Linear(5, 3)),
+      nn.Sequential(nn.Linear(6, 4), nn.LeakyReLU(0.2),
+                    nn.Linear(4, 1)),
+      pack=2)
+
+# tests/models/pack_conv.gan: packed images join along channels
+model("pack_conv", "tests/models/pack_conv.gan", "double", [3], [1, 4, 5],
+      nn.Sequential(nn.Linear(3, 20), nn.Tanh(),
+                    Reshape(1, 4, 5)),
+      nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.LeakyReLU(0.2),
+                    nn.Flatten(),
+                    nn.Linear(60, 1)),
+      loss="hinge", pack=2)
+
 
 def fan_in(weight):
     receptive = 1
@@ -396,16 +433,18 @@ def reference(name):
         for i in range(BATCH):
             g = G(z[i:i + 1])
             assert list(g.shape) == [1, *m["obs"]], (name, g.shape)
-            real = D(x[i:i + 1]).reshape(())
-            fake = D(g).reshape(())
             per_sample["generate"] += g.flatten().tolist()
+        p = m["pack"]
+        for i in range(BATCH // p):  # one pack of p samples at a time
+            real = D(packed(m, x[i * p:(i + 1) * p])).reshape(())
+            fake = D(packed(m, G(z[i * p:(i + 1) * p]))).reshape(())
             per_sample["real_score"].append(real.item())
             per_sample["fake_score"].append(fake.item())
             per_sample["discriminator_loss"].append((real_term(real) + fake_term(fake)).item())
             per_sample["generator_loss"].append(gen_term(fake).item())
 
-        real_b = D(x).reshape(BATCH, 1)
-        fake_b = D(G(z)).reshape(BATCH, 1)
+        real_b = D(packed(m, x)).reshape(BATCH // p, 1)
+        fake_b = D(packed(m, G(z))).reshape(BATCH // p, 1)
         d_loss_batch = (real_term(real_b) + fake_term(fake_b)).item()
         g_loss_batch = gen_term(fake_b).item()
 
@@ -424,7 +463,7 @@ def sanity(name, r):
     terms = {"lsgan": (lambda s: (s - 1) ** 2, lambda s: s ** 2, lambda s: (s - 1) ** 2),
              "logistic": (lambda s: softplus(-s), softplus, lambda s: softplus(-s)),
              "hinge": (lambda s: max(1 - s, 0), lambda s: max(1 + s, 0), lambda s: -s)}[loss]
-    for i in range(BATCH):
+    for i in range(len(ps["real_score"])):
         real, fake = ps["real_score"][i], ps["fake_score"][i]
         d, g = ps["discriminator_loss"][i], ps["generator_loss"][i]
         assert d >= 0 and (g >= 0 or loss == "hinge"), (name, i)
@@ -460,6 +499,8 @@ def write_fixture(name, r):
     ]
     if m["loss"] != "lsgan":
         lines.append(f"loss {m['loss']}")
+    if m["pack"] != 1:
+        lines.append(f"pack {m['pack']}")
 
     def section(key, body):
         lines.append(f"section {key} {len(body)}")
