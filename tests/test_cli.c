@@ -291,3 +291,22 @@ Test(cli, dump_stages)
   cr_expect_eq(r.status, 2, "train compiles through the JIT and takes no --dump");
   run_free(&r);
 }
+
+/* A packed model trains on batches of whole packs: --batch counts samples. */
+Test(cli, packed_batch_counts_samples)
+{
+  char *dir = tmpdir_make(), args[512];
+  snprintf(args, sizeof args, "train models/ring8_pack.gan --data ring8 --steps 3 --batch 7 -o %s/a", dir);
+  Run r = run_ganc(args, NULL);
+  cr_expect_eq(r.status, 1, "%s", r.err);
+  cr_expect(strstr(r.err, "--batch 7 is not a multiple of ring8_pack's pack 2") != NULL, "%s", r.err);
+  run_free(&r);
+  snprintf(args, sizeof args, "train models/ring8_pack.gan --data ring8 --steps 3 --batch 8 --every 3 -o %s/b", dir);
+  r = run_ganc(args, NULL);
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  run_free(&r);
+  r = run_ganc("summary models/ring8_pack.gan", NULL);
+  cr_expect(strstr(r.out, "pack 2") && strstr(r.out, "  discriminator                       17  [4]"), "%s", r.out);
+  run_free(&r);
+  tmpdir_remove(dir);
+}
