@@ -223,7 +223,7 @@ demo:
 	  '  return 0;' '}' > $(DEMO)/c/main.c
 	$(CC) -std=c99 -O2 -Wall -Wextra -pedantic -Werror -o $(DEMO)/c/ring8 $(DEMO)/c/main.c $(DEMO)/c/ring8.c $(DEMO)/c/ring8_weights.c -lm
 	$(DEMO)/c/ring8
-	@echo '== samples over the real distribution: $(DEMO)/ring8/samples.png'
+	@echo '== samples over the real distribution: $(DEMO)/ring8/samples.png; the losses: $(DEMO)/ring8/loss.png'
 
 # ---- benchmark (bench/run.sh writes bench/RESULTS.md) ----------------------
 

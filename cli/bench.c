@@ -136,7 +136,7 @@ static int work_alloc(Work *wk, const ganc_info *info, int n)
   size_t s = (size_t)info->scalar_size;
   ganc_step *w = &wk->s;
   memset(wk, 0, sizeof *wk);
-  *w = (ganc_step){.info = info, .adam = &adam, .batch = n, .d_steps = 1};
+  *w = (ganc_step){.info = info, .adam_d = &adam, .adam_g = &adam, .batch = n, .d_steps = 1};
   w->params = malloc(s * (size_t)info->param_count);
   w->adam_m = calloc((size_t)info->param_count, s);
   w->adam_v = calloc((size_t)info->param_count, s);

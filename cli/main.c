@@ -492,6 +492,8 @@ static int cmd_sample(int argc, char **argv)
 typedef struct TrainArgs {
   ganc_train_options o;
   int force;
+  double lr, lr_d, lr_g; /* --lr sets both rates; --lr-d and --lr-g win over it, in any order */
+  int have_lr_d, have_lr_g;
 } TrainArgs;
 
 static int train_opt(int opt, const char *arg, void *ctx)
@@ -506,9 +508,17 @@ static int train_opt(int opt, const char *arg, void *ctx)
   case 'r': o->resume = 1; return -1;
   case 'f': ta->force = 1; return -1;
   case 's': return parse_seed("train", arg, &o->seed);
-  case 'l': return parse_real("train", "--lr", arg, 0, 10, &o->adam.lr);
-  case '1': return parse_real("train", "--beta1", arg, 0, 0.999999, &o->adam.beta1);
-  case '2': return parse_real("train", "--beta2", arg, 0, 0.999999999, &o->adam.beta2);
+  case 'l': return parse_real("train", "--lr", arg, 0, 10, &ta->lr);
+  case 'D': ta->have_lr_d = 1; return parse_real("train", "--lr-d", arg, 0, 10, &ta->lr_d);
+  case 'G': ta->have_lr_g = 1; return parse_real("train", "--lr-g", arg, 0, 10, &ta->lr_g);
+  case '1': return parse_real("train", "--beta1", arg, 0, 0.999999, &o->adam_d.beta1);
+  case '2': return parse_real("train", "--beta2", arg, 0, 0.999999999, &o->adam_d.beta2);
+  case 'E':
+    if ((rc = parse_real("train", "--ema", arg, 0, 1, &o->ema)) >= 0)
+      return rc;
+    if (!(o->ema > 0 && o->ema < 1))
+      return usage_error("train", "--ema must be a decay between 0 and 1 (0.999 is usual), not '%s'", arg);
+    return -1;
   case 'S':
     if ((rc = parse_count("train", "--steps", arg, 0, 2000000000L, &v)) >= 0)
       return rc;
@@ -548,8 +558,9 @@ static void on_signal(int sig)
 static int cmd_train(int argc, char **argv)
 {
   Common co = {0};
-  TrainArgs ta = {.o = {.steps = 10000, .batch = 64, .adam = GANC_ADAM_DEFAULTS, .d_steps = 1, .seed = 1,
+  TrainArgs ta = {.o = {.steps = 10000, .batch = 64, .adam_d = GANC_ADAM_DEFAULTS, .d_steps = 1, .seed = 1,
                         .every = 500}};
+  ta.lr = ta.o.adam_d.lr;
   ganc_train_options *o = &ta.o;
   static const struct option longs[] = {
       {"output", required_argument, NULL, 'o'}, {"data", required_argument, NULL, 'd'},
@@ -558,10 +569,15 @@ static int cmd_train(int argc, char **argv)
       {"beta2", required_argument, NULL, '2'},  {"d-steps", required_argument, NULL, 'k'},
       {"seed", required_argument, NULL, 's'},   {"every", required_argument, NULL, 'e'},
       {"resume", no_argument, NULL, 'r'},       {"force", no_argument, NULL, 'f'},
-      {0}};
+      {"lr-d", required_argument, NULL, 'D'},   {"lr-g", required_argument, NULL, 'G'},
+      {"ema", required_argument, NULL, 'E'},    {0}};
   int rc = parse_args(find_command("train"), argc, argv, &co, "o:n:", longs, train_opt, &ta);
   if (rc >= 0)
     return rc;
+  /* Both networks share the betas and eps; each has its own rate. */
+  o->adam_d.lr = ta.have_lr_d ? ta.lr_d : ta.lr;
+  o->adam_g = o->adam_d;
+  o->adam_g.lr = ta.have_lr_g ? ta.lr_g : ta.lr;
   if (!o->data)
     return usage_error("train", "train needs a data set: --data ring8, grid25, fashion-mnist or FILE");
   if (!o->outdir)
@@ -593,9 +609,19 @@ static int cmd_train(int argc, char **argv)
   o->progress = progress_show;
   o->progress_ctx = &pr;
 
-  fprintf(stderr, "training %s on %s: %lld steps, batch %d, Adam lr %g betas (%g, %g), seed %llu\n", j.info->name,
-          o->data, (long long)o->steps, o->batch, o->adam.lr, o->adam.beta1, o->adam.beta2,
-          (unsigned long long)o->seed);
+  char rates[96], ema[48] = "";
+  if (o->adam_d.lr == o->adam_g.lr)
+    snprintf(rates, sizeof rates, "lr %g", o->adam_d.lr);
+  else
+    snprintf(rates, sizeof rates, "lr %g (discriminator) %g (generator)", o->adam_d.lr, o->adam_g.lr);
+  if (o->ema > 0) {
+    char decay[32];
+    ganc_format_real(decay, sizeof decay, o->ema);
+    snprintf(ema, sizeof ema, ", EMA decay %s", decay);
+  }
+  fprintf(stderr, "training %s on %s: %lld steps, batch %d, Adam %s betas (%g, %g), seed %llu%s\n", j.info->name,
+          o->data, (long long)o->steps, o->batch, rates, o->adam_d.beta1, o->adam_d.beta2,
+          (unsigned long long)o->seed, ema);
   ganc_fns fns;
   if (ganc_functions(j.m, j.info, &fns) < 0) {
     fprintf(stderr, "ganc: internal error: model '%s' has no training functions\n", j.info->name);
@@ -610,7 +636,7 @@ static int cmd_train(int argc, char **argv)
     if (res.nmodes)
       printf("%s: %d of %d modes covered, %.1f%% high-quality samples (PacGAN criterion, 2500 samples)\n",
              j.info->name, res.modes, res.nmodes, 100 * res.high_quality);
-    printf("wrote %s/weights.safetensors, checkpoint.safetensors, loss.csv, samples.png\n", o->outdir);
+    printf("wrote %s/weights.safetensors, checkpoint.safetensors, loss.csv, loss.png, samples.png\n", o->outdir);
     rc = 0;
     break;
   case GANC_TRAIN_STOPPED:
@@ -711,19 +737,26 @@ static const Command commands[] = {
      "makes K discriminator updates, each on a real batch and a fresh latent\n"
      "batch, then one generator update; Adam on each network. Every K steps\n"
      "and at the end, DIR gets weights.safetensors, checkpoint.safetensors,\n"
-     "loss.csv and samples.png. SIGINT or SIGTERM writes a checkpoint and\n"
-     "stops (exit 130 or 143); --resume continues bit for bit.\n\n"
+     "loss.csv, loss.png (its columns plotted against the step) and\n"
+     "samples.png. SIGINT or SIGTERM writes a checkpoint and stops (exit 130\n"
+     "or 143); --resume continues bit for bit.\n\n"
      "  --data SPEC      ring8, grid25, fashion-mnist, or FILE.idx, FILE.idx.gz, FILE.csv\n"
      "  -o, --output DIR the folder to write (created if missing)\n"
      "  --steps N        total steps, also with --resume (10000)\n"
      "  --batch B        batch size (64)\n"
-     "  --lr X           Adam learning rate (2e-4)\n"
+     "  --lr X           Adam learning rate of both networks (2e-4)\n"
+     "  --lr-d X         the discriminator's learning rate, over --lr in any order\n"
+     "  --lr-g X         the generator's learning rate, over --lr in any order\n"
      "  --beta1 X        Adam beta1 (0.5)\n"
      "  --beta2 X        Adam beta2 (0.999)\n"
      "  --d-steps K      discriminator updates per step (1)\n"
      "  --seed S         initialization and noise seed (1)\n"
      "  --every K        outputs every K steps (500)\n"
      "  -n N             samples in samples.png (64 images, or 1000 points)\n"
+     "  --ema DECAY      keep a moving average of the generator, 0 < DECAY < 1\n"
+     "                   (0.999 is usual; off by default): samples.png, the mode\n"
+     "                   coverage and weights.safetensors use it, the checkpoint\n"
+     "                   holds it too (ema.NAME), and --resume needs the same DECAY\n"
      "  --resume         continue from DIR/checkpoint.safetensors\n"
      "  --force          start over even if DIR holds a checkpoint\n"
      "  --model NAME     the model to train, in a file with several\n", 0},

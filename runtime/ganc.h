@@ -180,6 +180,30 @@ int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *d
                           size_t size, void *params, ganc_train_state *state, char *err,
                           size_t errlen);
 
+/* An exponential moving average of the generator's parameters (`ganc train
+   --ema`): params holds info->g_param_count scalars of the model's type,
+   laid out as the generator's part of the parameters. */
+typedef struct ganc_ema {
+  void *params;
+  double decay; /* in (0, 1) */
+} ganc_ema;
+
+/* ganc_save_weights with state, and with ema != NULL also tensors ema.NAME
+   for every generator tensor NAME and metadata ganc.ema (the decay, in the
+   fewest digits that read back exactly). ema == NULL writes exactly what
+   ganc_save_weights writes. */
+int ganc_save_checkpoint(const ganc_info *info, const char *path, const void *params,
+                         const ganc_train_state *state, const ganc_ema *ema, char *err,
+                         size_t errlen);
+/* ganc_load_weights with state, and with ema != NULL the moving average
+   too: ema->decay becomes the file's ganc.ema, or 0 when it has none. A
+   file with ganc.ema must hold ema.NAME for every generator tensor, loaded
+   into ema->params unless that is NULL; a file without it may hold no
+   ema.* tensor. ganc_load_weights (and this call with ema == NULL) ignores
+   ema.* tensors and ganc.ema. On failure nothing is touched. */
+int ganc_load_checkpoint(const ganc_info *info, const char *path, void *params,
+                         ganc_train_state *state, ganc_ema *ema, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,6 +43,8 @@ int ganc_read_file(const char *path, unsigned char **data, size_t *len, char *er
    cut to its first max bytes (*len == max). */
 int ganc_read_file_max(const char *path, size_t max, unsigned char **data, size_t *len,
                        char *err, size_t errlen);
+/* v in the fewest significant digits (%g) that read back as v exactly. */
+void ganc_format_real(char *buf, size_t len, double v);
 /* Whether s ends with suffix. */
 int ganc_ends_with(const char *s, const char *suffix);
 /* Seconds on the monotonic clock (CLOCK_MONOTONIC), for durations. */
@@ -89,5 +91,39 @@ int ganc_png_grid(const char *path, const void *samples, int scalar_size, int n,
    grid lines at integer coordinates, view fitted to all points. 0 or -1. */
 int ganc_png_scatter(const char *path, const void *points, int scalar_size, int n,
                      const double *ref, int nref, char *err, size_t errlen);
+
+/* A line plot, GANC_PLOT_WIDTH × GANC_PLOT_HEIGHT RGB: white, a framed
+   plot area with light grid lines, tick marks and numeric tick labels on
+   both axes, the axis labels, and the legend above the plot area (in its
+   top GANC_PLOT_LEGEND_HEIGHT rows). Text is drawn with a built-in bitmap
+   font: digits, lowercase letters, space and . - + _ / ( ) % : , only. */
+enum { GANC_PLOT_WIDTH = 640, GANC_PLOT_HEIGHT = 400, GANC_PLOT_LEGEND_HEIGHT = 30,
+       GANC_PLOT_MAX_LINES = 8 };
+
+typedef struct ganc_plot_line {
+  const char *name; /* in the legend */
+  const double *y;  /* one value per x; a NaN or infinite value is a gap in the line */
+  int right;        /* on the right-hand axis */
+} ganc_plot_line;
+
+typedef struct ganc_plot {
+  const double *x;  /* n values, increasing; a row whose x is not finite is left out */
+  int n;            /* 0 draws the axes alone */
+  int x_whole;      /* x values are whole numbers: no fractional ticks */
+  const ganc_plot_line *lines;
+  int nlines;       /* at most GANC_PLOT_MAX_LINES */
+  const char *x_label, *y_label;
+  const char *y2_label; /* the right-hand axis, for the lines with right set; NULL: none */
+  double y2_lo, y2_hi;  /* its range; equal: fitted to its lines like the left axis */
+} ganc_plot;
+
+/* Both axes are fitted to the finite values with a small margin (a single
+   row or a constant line gets a range around its value). Each line is
+   drawn 2 pixels wide in its colour (dashed on the right-hand axis), with a
+   dot at every row while there are few rows, and a lone point between gaps
+   always gets its dot. 0 or -1. */
+int ganc_png_plot(const char *path, const ganc_plot *plot, char *err, size_t errlen);
+/* The colour ganc_png_plot draws line i in, and its legend entry. */
+void ganc_plot_colour(int i, unsigned char rgb[3]);
 
 #endif

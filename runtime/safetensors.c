@@ -34,10 +34,23 @@ enum {
   NAME_MAX_LEN = 64,                /* "adam.m." + a ganc_tensor name */
 };
 
-/* A tensor's role in a checkpoint. */
-enum { ROLE_WEIGHT, ROLE_ADAM_M, ROLE_ADAM_V, ROLE_COUNT };
+/* A tensor's role in a checkpoint. ema.NAME exists for the generator's
+   tensors only, and only in a checkpoint of a run with --ema. */
+enum { ROLE_WEIGHT, ROLE_ADAM_M, ROLE_ADAM_V, ROLE_EMA, ROLE_COUNT };
 
-static const char *const role_prefix[ROLE_COUNT] = {"", "adam.m.", "adam.v."};
+static const char *const role_prefix[ROLE_COUNT] = {"", "adam.m.", "adam.v.", "ema."};
+
+/* Whether tensor t is the generator's (so it has a moving average). */
+static int is_generator_tensor(const ganc_info *info, const ganc_tensor *t)
+{
+  return t->offset + t->count <= info->g_param_count;
+}
+
+/* Whether a file being written holds the tensors of role. */
+static int role_written(const ganc_train_state *state, const ganc_ema *ema, int role)
+{
+  return role == ROLE_WEIGHT || (state && (role != ROLE_EMA || ema));
+}
 
 void ganc_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -53,6 +66,15 @@ int ganc_ends_with(const char *s, const char *suffix)
 {
   size_t n = strlen(s), m = strlen(suffix);
   return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+void ganc_format_real(char *buf, size_t len, double v)
+{
+  for (int digits = 1; digits <= 17; digits++) {
+    snprintf(buf, len, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v)
+      return;
+  }
 }
 
 double ganc_seconds(void)
@@ -227,7 +249,8 @@ void ganc_format_shape(char *buf, size_t len, const int64_t *dims, int rank)
 /* The compiler makes info; still, a broken one must not make us write
    outside the caller's arrays. */
 static int check_info(const ganc_info *info, const char *path, const void *params,
-                      const ganc_train_state *state, char *err, size_t errlen)
+                      const ganc_train_state *state, const ganc_ema *ema, char *err,
+                      size_t errlen)
 {
   if (!params || (state && (!state->adam_m || !state->adam_v || state->step < 0))) {
     ganc_seterr(err, errlen, "%s: internal error: no parameter array or a bad training state",
@@ -240,7 +263,8 @@ static int check_info(const ganc_info *info, const char *path, const void *param
     return -1;
   }
   if (info->ntensors < 0 || (info->ntensors > 0 && !info->tensors) ||
-      info->param_count < 0 || info->param_count > INT64_MAX / 32) {
+      info->param_count < 0 || info->param_count > INT64_MAX / 32 ||
+      (ema && (info->g_param_count < 0 || info->g_param_count > info->param_count))) {
     ganc_seterr(err, errlen, "%s: internal error: bad model description", path);
     return -1;
   }
@@ -296,7 +320,8 @@ static int add_tensor_entry(cJSON *root, const char *name, const ganc_tensor *t,
   return 0;
 }
 
-static cJSON *build_header(const ganc_info *info, const ganc_train_state *state)
+static cJSON *build_header(const ganc_info *info, const ganc_train_state *state,
+                           const ganc_ema *ema)
 {
   cJSON *root = cJSON_CreateObject();
   cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
@@ -315,11 +340,20 @@ static cJSON *build_header(const ganc_info *info, const ganc_train_state *state)
              state->rng.s[0], state->rng.s[1], state->rng.s[2], state->rng.s[3]);
     if (!cJSON_AddStringToObject(meta, "ganc.rng", buf))
       goto fail;
+    if (ema) {
+      ganc_format_real(buf, sizeof buf, ema->decay);
+      if (!cJSON_AddStringToObject(meta, "ganc.ema", buf))
+        goto fail;
+    }
   }
   int64_t offset = 0;
-  for (int role = 0; role < (state ? ROLE_COUNT : 1); role++) {
+  for (int role = 0; role < ROLE_COUNT; role++) {
+    if (!role_written(state, ema, role))
+      continue;
     for (int k = 0; k < info->ntensors; k++) {
       char name[NAME_MAX_LEN];
+      if (role == ROLE_EMA && !is_generator_tensor(info, &info->tensors[k]))
+        continue;
       snprintf(name, sizeof name, "%s%s", role_prefix[role], info->tensors[k].name);
       if (add_tensor_entry(root, name, &info->tensors[k], info->scalar_size, &offset))
         goto fail;
@@ -358,13 +392,19 @@ static int write_scalars(FILE *f, const void *base, int64_t count, int size)
   return 0;
 }
 
-int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
-                      const ganc_train_state *state, char *err, size_t errlen)
+int ganc_save_checkpoint(const ganc_info *info, const char *path, const void *params,
+                         const ganc_train_state *state, const ganc_ema *ema, char *err,
+                         size_t errlen)
 {
   ganc_seterr(err, errlen, "%s", "");
-  if (check_info(info, path, params, state, err, errlen))
+  if (ema && (!state || !ema->params || !(ema->decay > 0 && ema->decay < 1))) {
+    ganc_seterr(err, errlen, "%s: internal error: a moving average without a training state,"
+           " parameters or a decay in (0, 1)", path);
     return -1;
-  cJSON *root = build_header(info, state);
+  }
+  if (check_info(info, path, params, state, ema, err, errlen))
+    return -1;
+  cJSON *root = build_header(info, state, ema);
   char *json = root ? cJSON_PrintUnformatted(root) : NULL;
   cJSON_Delete(root);
   if (!json) {
@@ -386,11 +426,15 @@ int ganc_save_weights(const ganc_info *info, const char *path, const void *param
     bad = fputc(' ', a.f) == EOF;
   free(json);
   const void *arrays[ROLE_COUNT] = {params, state ? state->adam_m : NULL,
-                                    state ? state->adam_v : NULL};
-  for (int role = 0; role < (state ? ROLE_COUNT : 1) && !bad; role++) {
+                                    state ? state->adam_v : NULL, ema ? ema->params : NULL};
+  for (int role = 0; role < ROLE_COUNT && !bad; role++) {
+    if (!role_written(state, ema, role))
+      continue;
     const unsigned char *base = arrays[role];
     for (int k = 0; k < info->ntensors && !bad; k++) {
       const ganc_tensor *t = &info->tensors[k];
+      if (role == ROLE_EMA && !is_generator_tensor(info, t))
+        continue;
       bad = write_scalars(a.f, base + t->offset * info->scalar_size, t->count,
                           info->scalar_size) != 0;
     }
@@ -401,6 +445,12 @@ int ganc_save_weights(const ganc_info *info, const char *path, const void *param
     return -1;
   }
   return ganc_atomic_commit(&a, err, errlen);
+}
+
+int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
+                      const ganc_train_state *state, char *err, size_t errlen)
+{
+  return ganc_save_checkpoint(info, path, params, state, NULL, err, errlen);
 }
 
 /* ---- Reading ---- */
@@ -545,13 +595,15 @@ typedef struct Loader {
   const ganc_info *info;
   const char *path;
   int want_state;
+  int want_ema;               /* read ema.* and ganc.ema (implies want_state) */
   const ganc_tensor **sorted; /* info's tensors by name */
   Entry *entries;
   int nentries;
   char *found;                /* [role * ntensors + k] */
-  const char *model, *signature, *step, *rng; /* metadata */
+  const char *model, *signature, *step, *rng, *ema; /* metadata */
   int64_t step_value;
   ganc_rng rng_value;
+  double ema_value;           /* 0: no moving average */
   uint64_t data_size;
   char *err;
   size_t errlen;
@@ -583,6 +635,8 @@ static int read_metadata(Loader *L, const cJSON *meta)
       L->step = c->valuestring;
     else if (strcmp(c->string, "ganc.rng") == 0)
       L->rng = c->valuestring;
+    else if (strcmp(c->string, "ganc.ema") == 0)
+      L->ema = c->valuestring;
   }
   if (L->model && L->info->name && strcmp(L->model, L->info->name) != 0) {
     ganc_seterr(L->err, L->errlen, "%s: weights are for model '%s', not '%s'", L->path,
@@ -643,6 +697,18 @@ static int parse_rng(const char *s, ganc_rng *out)
   return *s || !any ? -1 : 0;
 }
 
+/* A decay: a number strictly between 0 and 1, the whole of s. */
+static int parse_decay(const char *s, double *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v > 0 && v < 1))
+    return -1;
+  *out = v;
+  return 0;
+}
+
 static int read_tensor(Loader *L, const cJSON *item)
 {
   const char *name = item->string;
@@ -656,7 +722,7 @@ static int read_tensor(Loader *L, const cJSON *item)
       base = name + n;
     }
   }
-  if (role != ROLE_WEIGHT && !L->want_state)
+  if ((role != ROLE_WEIGHT && !L->want_state) || (role == ROLE_EMA && !L->want_ema))
     return 0;
   const ganc_tensor **hit = info->ntensors == 0 ? NULL :
       bsearch(base, L->sorted, (size_t)info->ntensors, sizeof *L->sorted, cmp_name_tensor);
@@ -666,6 +732,16 @@ static int read_tensor(Loader *L, const cJSON *item)
     return -1;
   }
   const ganc_tensor *t = *hit;
+  if (role == ROLE_EMA && !is_generator_tensor(info, t)) {
+    ganc_seterr(L->err, L->errlen, "%s: unexpected tensor '%s': the moving average covers the"
+           " generator's parameters only", L->path, name);
+    return -1;
+  }
+  if (role == ROLE_EMA && !L->ema) {
+    ganc_seterr(L->err, L->errlen, "%s: tensor '%s' is a moving average, but metadata ganc.ema"
+           " (its decay) is missing", L->path, name);
+    return -1;
+  }
   if (!cJSON_IsObject(item)) {
     ganc_seterr(L->err, L->errlen, "%s: tensor '%s' is not described by a JSON object",
            L->path, name);
@@ -749,12 +825,17 @@ static int check_complete(Loader *L)
 {
   const ganc_info *info = L->info;
   for (int role = 0; role < (L->want_state ? ROLE_COUNT : 1); role++) {
+    if (role == ROLE_EMA && (!L->want_ema || !L->ema))
+      continue;
     for (int k = 0; k < info->ntensors; k++) {
-      if (L->found[role * info->ntensors + k])
+      if (L->found[role * info->ntensors + k] ||
+          (role == ROLE_EMA && !is_generator_tensor(info, &info->tensors[k])))
         continue;
       ganc_seterr(L->err, L->errlen, "%s: tensor '%s%s' is missing%s", L->path,
              role_prefix[role], info->tensors[k].name,
-             role == ROLE_WEIGHT ? "" : " (a checkpoint holds the Adam moments of every tensor)");
+             role == ROLE_WEIGHT ? ""
+             : role == ROLE_EMA ? " (metadata ganc.ema says the checkpoint holds the generator's moving average)"
+                                : " (a checkpoint holds the Adam moments of every tensor)");
       return -1;
     }
   }
@@ -847,6 +928,11 @@ static int load_header(Loader *L, const cJSON *root)
            " (four hexadecimal words, not all zero)", L->path, L->rng);
     return -1;
   }
+  if (L->want_ema && L->ema && parse_decay(L->ema, &L->ema_value)) {
+    ganc_seterr(L->err, L->errlen, "%s: metadata ganc.ema '%s' is not a moving average's decay"
+           " (a number between 0 and 1)", L->path, L->ema);
+    return -1;
+  }
   for (const cJSON *c = root->child; c; c = c->next)
     if (c != meta && read_tensor(L, c))
       return -1;
@@ -857,11 +943,11 @@ static int load_header(Loader *L, const cJSON *root)
 /* Parse a whole file's bytes (size of them at buf) and fill the caller's
    arrays; path names the file in messages. */
 static int load_buffer(const ganc_info *info, const char *path, const unsigned char *buf,
-                       size_t size, void *params, ganc_train_state *state, char *err,
-                       size_t errlen)
+                       size_t size, void *params, ganc_train_state *state, ganc_ema *ema,
+                       char *err, size_t errlen)
 {
-  Loader L = {.info = info, .path = path, .want_state = state != NULL, .err = err,
-              .errlen = errlen};
+  Loader L = {.info = info, .path = path, .want_state = state != NULL,
+              .want_ema = state && ema, .err = err, .errlen = errlen};
   cJSON *root = NULL;
   int rc = -1;
   if (size < 8) {
@@ -901,10 +987,12 @@ static int load_buffer(const ganc_info *info, const char *path, const unsigned c
 
   const unsigned char *data = buf + 8 + hlen;
   void *arrays[ROLE_COUNT] = {params, state ? state->adam_m : NULL,
-                              state ? state->adam_v : NULL};
+                              state ? state->adam_v : NULL, L.want_ema ? ema->params : NULL};
   const Entry *nonfinite = NULL; /* the first in the model's order */
   for (int i = 0; i < L.nentries; i++) {
     const Entry *e = &L.entries[i];
+    if (!arrays[e->role]) /* a moving average the caller did not ask for */
+      continue;
     unsigned char *dst = (unsigned char *)arrays[e->role] + e->t->offset * info->scalar_size;
     if (copy_tensor(e, data + e->begin, dst, info->scalar_size) && e->role == ROLE_WEIGHT &&
         (!nonfinite || e->t < nonfinite->t))
@@ -914,6 +1002,8 @@ static int load_buffer(const ganc_info *info, const char *path, const unsigned c
     state->step = L.step_value;
     state->rng = L.rng_value;
   }
+  if (L.want_ema)
+    ema->decay = L.ema_value;
   if (nonfinite)
     ganc_seterr(err, errlen, "%s: warning: tensor '%s' holds NaN or infinite values", path,
            nonfinite->name);
@@ -926,19 +1016,29 @@ done:
   return rc;
 }
 
-int ganc_load_weights(const ganc_info *info, const char *path, void *params,
-                      ganc_train_state *state, char *err, size_t errlen)
+int ganc_load_checkpoint(const ganc_info *info, const char *path, void *params,
+                         ganc_train_state *state, ganc_ema *ema, char *err, size_t errlen)
 {
   ganc_seterr(err, errlen, "%s", "");
-  if (check_info(info, path, params, state, err, errlen))
+  if (ema && !state) {
+    ganc_seterr(err, errlen, "%s: internal error: a moving average without a training state", path);
+    return -1;
+  }
+  if (check_info(info, path, params, state, ema, err, errlen))
     return -1;
   unsigned char *buf;
   size_t size;
   if (ganc_read_file(path, &buf, &size, err, errlen))
     return -1;
-  int rc = load_buffer(info, path, buf, size, params, state, err, errlen);
+  int rc = load_buffer(info, path, buf, size, params, state, ema, err, errlen);
   free(buf);
   return rc;
+}
+
+int ganc_load_weights(const ganc_info *info, const char *path, void *params,
+                      ganc_train_state *state, char *err, size_t errlen)
+{
+  return ganc_load_checkpoint(info, path, params, state, NULL, err, errlen);
 }
 
 int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *data,
@@ -948,11 +1048,11 @@ int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *d
   ganc_seterr(err, errlen, "%s", "");
   if (!name)
     name = "<memory>";
-  if (check_info(info, name, params, state, err, errlen))
+  if (check_info(info, name, params, state, NULL, err, errlen))
     return -1;
   if (!data && size > 0) {
     ganc_seterr(err, errlen, "%s: internal error: no data", name);
     return -1;
   }
-  return load_buffer(info, name, data, size, params, state, err, errlen);
+  return load_buffer(info, name, data, size, params, state, NULL, err, errlen);
 }

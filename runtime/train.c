@@ -6,7 +6,9 @@
  * batch, so the run is a function of the seed and the options; snapshots
  * (samples.png, mode coverage) use fixed streams of their own and never
  * touch it. A checkpoint holds the parameters, both networks' Adam moments,
- * the step and the RNG state: resuming from it continues bit for bit. */
+ * the step and the RNG state (and with --ema the generator's moving
+ * average): resuming from it continues bit for bit. loss.png plots the rows
+ * of loss.csv, which the trainer keeps in memory. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,7 +20,10 @@
 #include "io.h"
 #include "train.h"
 
-enum { COVERAGE_SAMPLES = 2500, SNAPSHOT_SEED = 0x5eed };
+enum { COVERAGE_SAMPLES = 2500, SNAPSHOT_SEED = GANC_SNAPSHOT_SEED };
+
+/* A row of loss.csv: step, d_loss, g_loss, seconds, modes, high_quality. */
+enum { ROW_STEP, ROW_D, ROW_G, ROW_SECONDS, ROW_MODES, ROW_HQ, ROW_COLUMNS };
 
 typedef struct Trainer {
   const ganc_info *info;
@@ -26,12 +31,18 @@ typedef struct Trainer {
   ganc_data *data;
   ganc_step work; /* the parameters, moments and batches; draws from rng */
   void *generate_batch;
+  /* With --ema: the generator's moving average, then a copy of the
+     discriminator's parameters made before every output (so that it is
+     a whole parameter array, what samples and weights come from). */
+  void *avg;
   void *snap_z, *snap_x; /* fixed latents for samples.png and coverage */
   int nsnap;
   ganc_rng rng;
   int64_t step;
   double seconds_before; /* elapsed time of the runs this one resumes */
-  char *path_weights, *path_ckpt, *path_csv, *path_png;
+  double *rows;          /* loss.csv's rows, ROW_COLUMNS each, for loss.png */
+  int64_t nrows, cap_rows;
+  char *path_weights, *path_ckpt, *path_csv, *path_png, *path_plot;
 } Trainer;
 
 static char *join(const char *dir, const char *name)
@@ -97,15 +108,31 @@ void ganc_train_step(const ganc_step *s, int64_t done, double *d_loss, double *g
     if (s->draw)
       s->draw(s->draw_ctx, s->x, s->z);
     *d_loss = call_dloss_back(s);
-    ganc_adam_step(s->adam, info->scalar_size, done * s->d_steps + k + 1, info->d_param_count,
+    ganc_adam_step(s->adam_d, info->scalar_size, done * s->d_steps + k + 1, info->d_param_count,
                    offset(s->params, size, goff), s->grad_d, offset(s->adam_m, size, goff),
                    offset(s->adam_v, size, goff));
   }
   if (s->draw)
     s->draw(s->draw_ctx, NULL, s->z);
   *g_loss = call_gloss_back(s);
-  ganc_adam_step(s->adam, info->scalar_size, done + 1, info->g_param_count, s->params, s->grad_g, s->adam_m,
+  ganc_adam_step(s->adam_g, info->scalar_size, done + 1, info->g_param_count, s->params, s->grad_g, s->adam_m,
                  s->adam_v);
+}
+
+void ganc_ema_update(int scalar_size, double decay, int64_t n, void *ema, const void *params)
+{
+  double keep = decay, take = 1 - decay;
+  if (scalar_size == 4) {
+    float *e = ema;
+    const float *p = params;
+    for (int64_t i = 0; i < n; i++)
+      e[i] = (float)(keep * (double)e[i] + take * (double)p[i]);
+  } else {
+    double *e = ema;
+    const double *p = params;
+    for (int64_t i = 0; i < n; i++)
+      e[i] = keep * e[i] + take * p[i];
+  }
 }
 
 /* The batches of a training run: a real batch (when x is wanted), then
@@ -160,10 +187,21 @@ int ganc_write_samples_png(const ganc_info *info, const char *path, const void *
   return ganc_png_grid(path, x, info->scalar_size, n, c, h, w, err, errlen);
 }
 
+/* The parameters that outputs show: the moving average of the generator
+   with the discriminator as trained, or the parameters themselves. */
+static const void *shown_params(Trainer *t)
+{
+  if (!t->avg)
+    return t->work.params;
+  size_t s = (size_t)t->info->scalar_size, g = (size_t)t->info->g_param_count;
+  memcpy((char *)t->avg + s * g, (const char *)t->work.params + s * g, s * (size_t)t->info->d_param_count);
+  return t->avg;
+}
+
 /* Coverage of the fixed snapshot latents, for mixtures. */
 static void coverage(Trainer *t, int *modes, double *hq)
 {
-  ganc_generate(t->generate_batch, t->info->scalar_size, t->work.params, COVERAGE_SAMPLES, t->snap_z, t->snap_x);
+  ganc_generate(t->generate_batch, t->info->scalar_size, shown_params(t), COVERAGE_SAMPLES, t->snap_z, t->snap_x);
   ganc_mode_coverage(t->data, t->snap_x, t->info->scalar_size, COVERAGE_SAMPLES, modes, hq);
 }
 
@@ -181,19 +219,91 @@ static int is_mixture(const Trainer *t)
 
 static int write_snapshot(Trainer *t, char *err, size_t errlen)
 {
-  ganc_generate(t->generate_batch, t->info->scalar_size, t->work.params, t->nsnap, t->snap_z, t->snap_x);
+  ganc_generate(t->generate_batch, t->info->scalar_size, shown_params(t), t->nsnap, t->snap_z, t->snap_x);
   return ganc_write_samples_png(t->info, t->path_png, t->snap_x, t->nsnap, t->data, err, errlen);
 }
 
 static int write_checkpoint(Trainer *t, char *err, size_t errlen)
 {
   ganc_train_state st = {t->work.adam_m, t->work.adam_v, t->step, t->rng};
-  if (ganc_save_weights(t->info, t->path_ckpt, t->work.params, &st, err, errlen) < 0)
+  ganc_ema ema = {t->avg, t->opt->ema};
+  if (ganc_save_checkpoint(t->info, t->path_ckpt, t->work.params, &st, t->avg ? &ema : NULL, err, errlen) < 0)
     return -1;
-  return ganc_save_weights(t->info, t->path_weights, t->work.params, NULL, err, errlen);
+  return ganc_save_weights(t->info, t->path_weights, shown_params(t), NULL, err, errlen);
 }
 
-/* ---- loss.csv ---- */
+/* ---- loss.csv and loss.png ---- */
+
+/* A line of loss.csv into row (modes and high_quality NaN when absent);
+   0 if it is not a row. */
+static int parse_row(const char *line, double row[ROW_COLUMNS])
+{
+  long long step = 0;
+  int modes = 0;
+  double dl, gl, sec, hq = 0;
+  int got = sscanf(line, "%lld,%lf,%lf,%lf,%d,%lf", &step, &dl, &gl, &sec, &modes, &hq);
+  if (got < 4)
+    return 0;
+  row[ROW_STEP] = (double)step;
+  row[ROW_D] = dl;
+  row[ROW_G] = gl;
+  row[ROW_SECONDS] = sec;
+  row[ROW_MODES] = got == 6 ? modes : NAN;
+  row[ROW_HQ] = got == 6 ? hq : NAN;
+  return 1;
+}
+
+static int add_row(Trainer *t, const double row[ROW_COLUMNS], char *err, size_t errlen)
+{
+  if (t->nrows == t->cap_rows) {
+    int64_t cap = t->cap_rows ? 2 * t->cap_rows : 64;
+    double *grown = realloc(t->rows, sizeof(double) * ROW_COLUMNS * (size_t)cap);
+    if (!grown) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    t->rows = grown;
+    t->cap_rows = cap;
+  }
+  memcpy(t->rows + ROW_COLUMNS * t->nrows++, row, sizeof(double) * ROW_COLUMNS);
+  return 0;
+}
+
+/* loss.png: d_loss and g_loss against the step on the left axis; for
+   mixtures the share of modes covered and of high-quality samples on a
+   right-hand axis from 0 to 1. */
+static int write_plot(Trainer *t, char *err, size_t errlen)
+{
+  int64_t n = t->nrows;
+  if (n > INT32_MAX) {
+    snprintf(err, errlen, "internal error: too many rows for loss.png");
+    return -1;
+  }
+  double *col = malloc(sizeof(double) * (size_t)(n ? n : 1) * 5);
+  if (!col) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  double *x = col, *d = col + n, *g = col + 2 * n, *m = col + 3 * n, *h = col + 4 * n;
+  int nmodes = mode_count(t);
+  for (int64_t i = 0; i < n; i++) {
+    const double *r = t->rows + ROW_COLUMNS * i;
+    x[i] = r[ROW_STEP];
+    d[i] = r[ROW_D];
+    g[i] = r[ROW_G];
+    m[i] = nmodes ? r[ROW_MODES] / nmodes : NAN;
+    h[i] = r[ROW_HQ];
+  }
+  char modes_name[32];
+  snprintf(modes_name, sizeof modes_name, "modes/%d", nmodes);
+  ganc_plot_line lines[] = {{"d_loss", d, 0}, {"g_loss", g, 0}, {modes_name, m, 1}, {"high_quality", h, 1}};
+  ganc_plot plot = {.x = x, .n = (int)n, .x_whole = 1, .lines = lines, .nlines = nmodes ? 4 : 2,
+                    .x_label = "step", .y_label = "loss", .y2_label = nmodes ? "coverage" : NULL,
+                    .y2_lo = 0, .y2_hi = 1};
+  int rc = ganc_png_plot(t->path_plot, &plot, err, errlen);
+  free(col);
+  return rc;
+}
 
 /* On resume, keep the rows up to the checkpoint's step and take the elapsed
    time from the last of them; otherwise start the file. */
@@ -216,11 +326,15 @@ static int csv_start(Trainer *t, char *err, size_t errlen)
     char *line = strchr((char *)old, '\n');
     while (line && line[1]) {
       char *next = strchr(line + 1, '\n');
-      long long step = 0;
-      double dl, gl, sec;
-      if (sscanf(line + 1, "%lld,%lf,%lf,%lf", &step, &dl, &gl, &sec) == 4 && step <= t->step) {
+      double row[ROW_COLUMNS];
+      if (parse_row(line + 1, row) && row[ROW_STEP] <= (double)t->step) {
         fwrite(line + 1, 1, next ? (size_t)(next - line) : strlen(line + 1), a.f);
-        t->seconds_before = sec;
+        t->seconds_before = row[ROW_SECONDS];
+        if (add_row(t, row, err, errlen) < 0) {
+          free(old);
+          ganc_atomic_abort(&a);
+          return -1;
+        }
       }
       line = next;
     }
@@ -232,20 +346,30 @@ static int csv_start(Trainer *t, char *err, size_t errlen)
 static int csv_append(Trainer *t, double dl, double gl, double seconds, int modes, double hq, char *err,
                       size_t errlen)
 {
+  char line[256];
+  int len = snprintf(line, sizeof line, "%lld,%.9g,%.9g,%.3f", (long long)t->step, dl, gl, seconds);
+  if (is_mixture(t) && len > 0 && (size_t)len < sizeof line)
+    snprintf(line + len, sizeof line - (size_t)len, ",%d,%.4f", modes, hq);
   FILE *f = fopen(t->path_csv, "a");
   if (!f) {
     snprintf(err, errlen, "cannot write '%s': %s", t->path_csv, strerror(errno));
     return -1;
   }
-  fprintf(f, "%lld,%.9g,%.9g,%.3f", (long long)t->step, dl, gl, seconds);
-  if (is_mixture(t))
-    fprintf(f, ",%d,%.4f", modes, hq);
+  fputs(line, f);
   fputc('\n', f);
   if (fclose(f) != 0) {
     snprintf(err, errlen, "cannot write '%s': %s", t->path_csv, strerror(errno));
     return -1;
   }
-  return 0;
+  /* The plot shows what the file says, as a resumed run reads it back. */
+  double row[ROW_COLUMNS];
+  if (!parse_row(line, row)) {
+    snprintf(err, errlen, "internal error: loss.csv row '%s' does not read back", line);
+    return -1;
+  }
+  if (add_row(t, row, err, errlen) < 0)
+    return -1;
+  return write_plot(t, err, errlen);
 }
 
 /* ---- the loop ---- */
@@ -253,6 +377,9 @@ static int csv_append(Trainer *t, double dl, double gl, double seconds, int mode
 static void trainer_free(Trainer *t)
 {
   free(t->work.params);
+  free(t->avg);
+  free(t->rows);
+  free(t->path_plot);
   free(t->work.adam_m);
   free(t->work.adam_v);
   free(t->work.grad_d);
@@ -268,13 +395,35 @@ static void trainer_free(Trainer *t)
   ganc_data_free(t->data);
 }
 
+/* A checkpoint's moving average (decay 0: none) against --ema: resuming
+   must keep what the run started with. */
+static int ema_mismatch(const Trainer *t, double file_decay, char *err, size_t errlen)
+{
+  double want = t->opt->ema;
+  if (file_decay == want)
+    return 0;
+  char have[32], asked[32];
+  ganc_format_real(have, sizeof have, file_decay);
+  ganc_format_real(asked, sizeof asked, want);
+  if (want == 0)
+    snprintf(err, errlen, "%s holds a moving average of the generator (--ema %s); resume with --ema %s, or "
+             "start over with --force", t->path_ckpt, have, have);
+  else if (file_decay == 0)
+    snprintf(err, errlen, "--ema %s, but %s holds no moving average (it was trained without --ema); resume "
+             "without --ema, or start over with --force", asked, t->path_ckpt);
+  else
+    snprintf(err, errlen, "--ema %s, but the moving average in %s has decay %s; resume with --ema %s, or "
+             "start over with --force", asked, t->path_ckpt, have, have);
+  return -1;
+}
+
 static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
 {
   const ganc_info *info = t->info;
   const ganc_train_options *o = t->opt;
   ganc_step *w = &t->work;
-  *w = (ganc_step){.info = info, .fns = fns, .adam = &o->adam, .batch = o->batch, .d_steps = o->d_steps,
-                   .draw = draw_batches, .draw_ctx = t};
+  *w = (ganc_step){.info = info, .fns = fns, .adam_d = &o->adam_d, .adam_g = &o->adam_g, .batch = o->batch,
+                   .d_steps = o->d_steps, .draw = draw_batches, .draw_ctx = t};
   t->generate_batch = fns->fn[GANC_FN_GENERATE_BATCH];
   if (!fns->fn[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD] || !fns->fn[GANC_FN_GENERATOR_LOSS_BACKWARD] ||
       !t->generate_batch) {
@@ -288,6 +437,10 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   int nz = is_mixture(t) && t->nsnap < COVERAGE_SAMPLES ? COVERAGE_SAMPLES : t->nsnap;
   size_t s = (size_t)info->scalar_size, np = (size_t)info->param_count, b = (size_t)o->batch;
   w->params = malloc(s * np);
+  if (o->ema > 0 && !(t->avg = malloc(s * (np ? np : 1)))) {
+    snprintf(err, errlen, "out of memory");
+    return GANC_TRAIN_ERROR;
+  }
   w->adam_m = calloc(np ? np : 1, s);
   w->adam_v = calloc(np ? np : 1, s);
   w->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
@@ -300,8 +453,9 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   t->path_ckpt = join(o->outdir, "checkpoint.safetensors");
   t->path_csv = join(o->outdir, "loss.csv");
   t->path_png = join(o->outdir, "samples.png");
+  t->path_plot = join(o->outdir, "loss.png");
   if (!w->params || !w->adam_m || !w->adam_v || !w->grad_d || !w->grad_g || !w->x || !w->z || !t->snap_z ||
-      !t->snap_x || !t->path_weights || !t->path_ckpt || !t->path_csv || !t->path_png) {
+      !t->snap_x || !t->path_weights || !t->path_ckpt || !t->path_csv || !t->path_png || !t->path_plot) {
     snprintf(err, errlen, "out of memory");
     return GANC_TRAIN_ERROR;
   }
@@ -311,7 +465,10 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
 
   if (o->resume) {
     ganc_train_state st = {w->adam_m, w->adam_v, 0, {{0}}};
-    if (ganc_load_weights(info, t->path_ckpt, w->params, &st, err, errlen) < 0)
+    ganc_ema ema = {t->avg, 0};
+    if (ganc_load_checkpoint(info, t->path_ckpt, w->params, &st, &ema, err, errlen) < 0)
+      return GANC_TRAIN_ERROR;
+    if (ema_mismatch(t, ema.decay, err, errlen))
       return GANC_TRAIN_ERROR;
     t->step = st.step;
     t->rng = st.rng;
@@ -322,6 +479,8 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
     }
   } else {
     ganc_init_params(info, o->seed, w->params);
+    if (t->avg) /* the average starts at the initial parameters */
+      memcpy(t->avg, w->params, s * (size_t)info->g_param_count);
     ganc_rng_seed(&t->rng, o->seed ^ 0x9e3779b97f4a7c15ull);
   }
   return csv_start(t, err, errlen) < 0 ? GANC_TRAIN_ERROR : GANC_TRAIN_DONE;
@@ -333,7 +492,8 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
   Trainer t = {.info = info, .opt = o};
   snprintf(err, errlen, "%s", "");
   memset(result, 0, sizeof *result);
-  if (o->batch <= 0 || o->steps < 0 || o->d_steps <= 0 || o->every <= 0) {
+  if (o->batch <= 0 || o->steps < 0 || o->d_steps <= 0 || o->every <= 0 ||
+      !(o->ema == 0 || (o->ema > 0 && o->ema < 1))) {
     snprintf(err, errlen, "internal error: bad training options");
     return GANC_TRAIN_INTERNAL;
   }
@@ -354,6 +514,8 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
   while (t.step < o->steps) {
     double dl = 0, gl = 0;
     ganc_train_step(&t.work, t.step, &dl, &gl);
+    if (t.avg)
+      ganc_ema_update(info->scalar_size, o->ema, info->g_param_count, t.avg, t.work.params);
     t.step++;
     if (!isfinite(dl) || !isfinite(gl)) {
       snprintf(err, errlen, "training stopped at step %lld: the %s loss is %s; %s/checkpoint.safetensors holds "
@@ -396,7 +558,8 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
   }
   if (rc == GANC_TRAIN_DONE && o->steps == t.step && p.step == 0) {
     /* Nothing to do (resumed at the end): refresh the outputs anyway. */
-    if (write_snapshot(&t, err, errlen) < 0 || write_checkpoint(&t, err, errlen) < 0)
+    if (write_plot(&t, err, errlen) < 0 || write_snapshot(&t, err, errlen) < 0 ||
+        write_checkpoint(&t, err, errlen) < 0)
       rc = GANC_TRAIN_ERROR;
   }
   if (rc == GANC_TRAIN_DONE && is_mixture(&t)) {

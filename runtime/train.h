@@ -24,7 +24,8 @@ typedef struct ganc_train_options {
   const char *outdir; /* must exist */
   int64_t steps;      /* the total, also when resuming */
   int batch;
-  ganc_adam adam;
+  ganc_adam adam_d, adam_g; /* each network's Adam (--lr-d and --lr-g; the same betas) */
+  double ema;         /* --ema: the decay, in (0, 1), of the generator's moving average; 0 for none */
   int d_steps;        /* discriminator updates per step */
   uint64_t seed;
   int64_t every;      /* loss.csv row, samples.png and checkpoint every K steps */
@@ -50,7 +51,10 @@ enum {
 
 /* Train info's model, its emitted functions in fns (ganc_functions, or
    dlsym of a build of the emitted C), writing weights.safetensors,
-   checkpoint.safetensors, loss.csv and samples.png into o->outdir. */
+   checkpoint.safetensors, loss.csv, loss.png and samples.png into
+   o->outdir. With o->ema, samples.png, the coverage and weights.safetensors
+   come from the moving average of the generator (and the discriminator as
+   trained); the checkpoint holds the raw parameters and the average. */
 int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_options *o, ganc_train_result *result,
                char *err, size_t errlen);
 
@@ -60,7 +64,7 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
 typedef struct ganc_step {
   const ganc_info *info;
   const ganc_fns *fns;   /* uses DISCRIMINATOR_LOSS_BACKWARD, GENERATOR_LOSS_BACKWARD */
-  const ganc_adam *adam;
+  const ganc_adam *adam_d, *adam_g; /* the discriminator's and the generator's */
   int batch;             /* samples; the functions get batch / info->pack packs */
   int d_steps;           /* discriminator updates per step */
   void *params;          /* info->param_count scalars: the generator's, then the discriminator's */
@@ -79,6 +83,16 @@ typedef struct ganc_step {
    then one of the generator (Adam step done + 1). The losses are those the
    last updates computed. */
 void ganc_train_step(const ganc_step *s, int64_t done, double *d_loss, double *g_loss);
+
+/* One update of a moving average of n scalars of scalar_size bytes:
+   ema[i] = decay * ema[i] + (1 - decay) * params[i], computed in double from
+   the stored values and rounded to the scalar type. */
+void ganc_ema_update(int scalar_size, double decay, int64_t n, void *ema, const void *params);
+
+/* The latents of every snapshot (samples.png, and the coverage of 2500
+   samples): the first ones of a ganc_rng seeded with this, drawn by
+   ganc_normal_fill. */
+#define GANC_SNAPSHOT_SEED 0x5eed
 
 /* generate_batch (the model's NAME_generate_batch) called with its type. */
 void ganc_generate(void *generate_batch, int scalar_size, const void *params, int n, const void *z, void *x);

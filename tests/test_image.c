@@ -241,3 +241,220 @@ Test(image, scatter_into_missing_directory)
   cr_assert_not_null(strstr(err, "nodir/s.png"), "%s", err);
   cr_assert_eq(scratch_entries(), 0);
 }
+
+/* ---- Line plots (loss.png) ---- */
+
+static int has_colour(const unsigned char *px, const unsigned char rgb[3])
+{
+  return px[0] == rgb[0] && px[1] == rgb[1] && px[2] == rgb[2];
+}
+
+/* Pixels of line l's colour in rows y0..y1 (exclusive). */
+static int count_colour(const Picture *p, int l, int y0, int y1)
+{
+  unsigned char rgb[3];
+  ganc_plot_colour(l, rgb);
+  int n = 0;
+  for (int y = y0; y < y1; y++)
+    for (int x = 0; x < p->width; x++)
+      n += has_colour(at(p, x, y), rgb);
+  return n;
+}
+
+/* Below the legend: the plot area and its margins. */
+static int in_plot(const Picture *p, int l)
+{
+  return count_colour(p, l, GANC_PLOT_LEGEND_HEIGHT, p->height);
+}
+
+static Picture plot_png(const char *name, const ganc_plot *plot)
+{
+  char err[256];
+  cr_assert_eq(ganc_png_plot(scratch_path(name), plot, err, sizeof err), 0, "%s", err);
+  Picture p = read_png(scratch_path(name), 3);
+  cr_assert_eq(p.width, GANC_PLOT_WIDTH);
+  cr_assert_eq(p.height, GANC_PLOT_HEIGHT);
+  return p;
+}
+
+Test(image, plot_lines_axes_and_legend)
+{
+  enum { N = 20 };
+  double x[N], d[N], g[N], m[N], h[N];
+  for (int i = 0; i < N; i++) {
+    x[i] = 500.0 * (i + 1);
+    d[i] = 0.5 + 0.1 * sin(i);
+    g[i] = 0.3 + 0.05 * cos(i);
+    m[i] = i / (double)N;
+    h[i] = 0.5;
+  }
+  ganc_plot_line lines[] = {{"d_loss", d, 0}, {"g_loss", g, 0}, {"modes/8", m, 1}, {"high_quality", h, 1}};
+  ganc_plot plot = {x, N, 1, lines, 4, "step", "loss", "coverage", 0, 1};
+  Picture p = plot_png("loss.png", &plot);
+  /* Every line in its colour, in the legend (a stroke and a dot) and in
+     the plot. */
+  for (int l = 0; l < 4; l++) {
+    cr_expect_gt(count_colour(&p, l, 0, GANC_PLOT_LEGEND_HEIGHT), 40, "legend entry %d: %d pixels", l,
+                 count_colour(&p, l, 0, GANC_PLOT_LEGEND_HEIGHT));
+    cr_expect_gt(in_plot(&p, l), 200, "line %d: %d pixels", l, in_plot(&p, l));
+  }
+  cr_expect_eq(count_colour(&p, 4, 0, p.height), 0, "a fifth colour");
+  /* White corners; dark text: the legend's names, the axis labels along
+     the edges, the tick labels next to the plot area. */
+  const unsigned char *c = at(&p, 0, p.height - 1);
+  cr_assert(c[0] == 255 && c[1] == 255 && c[2] == 255);
+  int legend = 0, left = 0, right = 0, below = 0, ticks_left = 0, ticks_below = 0;
+  for (int y = 0; y < p.height; y++)
+    for (int i = 0; i < p.width; i++) {
+      const unsigned char *px = at(&p, i, y);
+      if (px[0] == px[1] && px[1] == px[2] && px[0] < 60) {
+        legend += y < GANC_PLOT_LEGEND_HEIGHT;
+        left += i < 28 && y >= GANC_PLOT_LEGEND_HEIGHT;
+        right += i >= p.width - 28 && y >= GANC_PLOT_LEGEND_HEIGHT;
+        below += y >= p.height - 26;
+        ticks_left += i >= 28 && i < 50 && y >= GANC_PLOT_LEGEND_HEIGHT && y < p.height - 50;
+        ticks_below += y >= p.height - 40 && y < p.height - 28;
+      }
+    }
+  cr_expect_gt(legend, 150, "no names in the legend");
+  cr_expect_gt(left, 30, "no y label");
+  cr_expect_gt(right, 30, "no right-hand label");
+  cr_expect_gt(below, 30, "no x label");
+  cr_expect_gt(ticks_left, 30, "no y tick labels");
+  cr_expect_gt(ticks_below, 30, "no x tick labels");
+  free(p.pixels);
+
+  /* Without a right-hand axis: two lines, nothing dark on the right. */
+  plot.nlines = 2;
+  plot.y2_label = NULL;
+  p = plot_png("two.png", &plot);
+  cr_expect_gt(in_plot(&p, 0), 200);
+  cr_expect_gt(in_plot(&p, 1), 200);
+  cr_expect_eq(count_colour(&p, 2, 0, p.height), 0);
+  right = 0;
+  for (int y = 0; y < p.height; y++)
+    for (int i = p.width - 12; i < p.width; i++)
+      right += at(&p, i, y)[0] < 255;
+  cr_expect_eq(right, 0, "%d pixels drawn at the right edge", right);
+  free(p.pixels);
+}
+
+/* The rows of line l's colour in the plot area. */
+static int colour_rows(const Picture *p, int l, int *first)
+{
+  unsigned char rgb[3];
+  ganc_plot_colour(l, rgb);
+  int rows = 0;
+  *first = -1;
+  for (int y = GANC_PLOT_LEGEND_HEIGHT; y < p->height; y++) {
+    int any = 0;
+    for (int x = 0; x < p->width; x++)
+      any |= has_colour(at(p, x, y), rgb);
+    if (any && *first < 0)
+      *first = y;
+    rows += any;
+  }
+  return rows;
+}
+
+/* The runs of columns holding line l's colour, below the legend. */
+static int colour_runs(const Picture *p, int l)
+{
+  unsigned char rgb[3];
+  ganc_plot_colour(l, rgb);
+  int runs = 0, was = 0;
+  for (int x = 0; x < p->width; x++) {
+    int any = 0;
+    for (int y = GANC_PLOT_LEGEND_HEIGHT; y < p->height; y++)
+      any |= has_colour(at(p, x, y), rgb);
+    runs += any && !was;
+    was = any;
+  }
+  return runs;
+}
+
+Test(image, plot_constant_lines_are_flat)
+{
+  enum { N = 100 }; /* enough rows for no dots */
+  double x[N], a[N], b[N];
+  for (int i = 0; i < N; i++) {
+    x[i] = i;
+    a[i] = 0.25;
+    b[i] = 0.25 + 0.001 * i;
+  }
+  ganc_plot_line lines[] = {{"a", a, 0}, {"b", b, 0}};
+  ganc_plot plot = {x, N, 1, lines, 2, "step", "loss", NULL, 0, 0};
+  Picture p = plot_png("flat.png", &plot);
+  int first;
+  cr_expect_eq(colour_rows(&p, 0, &first), 2, "a constant line 2 pixels high");
+  free(p.pixels);
+  /* Every value the same: still a flat line, in the middle. */
+  plot.nlines = 1;
+  p = plot_png("flat1.png", &plot);
+  cr_expect_eq(colour_rows(&p, 0, &first), 2);
+  cr_expect(abs(first - (GANC_PLOT_LEGEND_HEIGHT + p.height) / 2) < 40, "at row %d", first);
+  cr_expect_eq(colour_runs(&p, 0), 1);
+  free(p.pixels);
+}
+
+Test(image, plot_gaps_single_rows_and_nothing)
+{
+  enum { N = 200 };
+  double x[N], a[N], b[N];
+  for (int i = 0; i < N; i++) {
+    x[i] = 10.0 * i;
+    a[i] = sin(i * 0.05);
+    b[i] = 2; /* above a, so that it hides none of a */
+  }
+  a[60] = NAN;
+  a[140] = INFINITY; /* gaps */
+  b[100] = -INFINITY;
+  x[20] = NAN; /* a row left out: no gap */
+  ganc_plot_line lines[] = {{"a", a, 0}, {"b", b, 0}};
+  ganc_plot plot = {x, N, 1, lines, 2, "step", "loss", NULL, 0, 0};
+  Picture p = plot_png("gaps.png", &plot);
+  cr_expect_eq(colour_runs(&p, 0), 3, "a NaN and an infinity cut the line in three");
+  cr_expect_eq(colour_runs(&p, 1), 2);
+  int first;
+  cr_expect_eq(colour_rows(&p, 1, &first), 2, "the infinity does not stretch the axis");
+  free(p.pixels);
+
+  /* One row: a dot per line. */
+  double x1 = 500, a1 = 0.4, b1 = 0.3;
+  ganc_plot_line one[] = {{"d_loss", &a1, 0}, {"g_loss", &b1, 0}};
+  ganc_plot single = {&x1, 1, 1, one, 2, "step", "loss", NULL, 0, 0};
+  p = plot_png("one.png", &single);
+  cr_expect_gt(in_plot(&p, 0), 10);
+  cr_expect_gt(in_plot(&p, 1), 10);
+  cr_expect_eq(colour_runs(&p, 0), 1);
+  free(p.pixels);
+
+  /* A lone value between gaps also gets its dot. */
+  a[99] = a[101] = NAN;
+  p = plot_png("lone.png", &plot);
+  cr_expect_eq(colour_runs(&p, 0), 5, "three lines and the lone dot between two gaps");
+  free(p.pixels);
+
+  /* No rows, or only NaN: the axes alone. */
+  ganc_plot none = {NULL, 0, 1, NULL, 0, "step", "loss", NULL, 0, 0};
+  p = plot_png("none.png", &none);
+  free(p.pixels);
+  for (int i = 0; i < N; i++)
+    a[i] = b[i] = NAN;
+  p = plot_png("nan.png", &plot);
+  cr_expect_eq(in_plot(&p, 0) + in_plot(&p, 1), 0);
+  free(p.pixels);
+}
+
+Test(image, plot_errors)
+{
+  double x = 1, y = 1;
+  ganc_plot_line line = {"a", &y, 0};
+  ganc_plot plot = {&x, 1, 0, &line, 1, "x", "y", NULL, 0, 0};
+  char err[256];
+  cr_assert_eq(ganc_png_plot(scratch_path("nodir/p.png"), &plot, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "nodir/p.png"), "%s", err);
+  plot.nlines = GANC_PLOT_MAX_LINES + 1;
+  cr_assert_eq(ganc_png_plot(scratch_path("p.png"), &plot, err, sizeof err), -1);
+  cr_assert_eq(scratch_entries(), 0);
+}

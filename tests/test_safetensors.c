@@ -381,6 +381,174 @@ Test(safetensors, checkpoint_bad_rng_text)
   cr_assert_not_null(strstr(err, "ganc.rng"), "%s", err);
 }
 
+/* ---- Checkpoints with a moving average (--ema) ---- */
+
+enum { TINY_G_PARAMS = 22 };
+
+static void fill_ema(float *e)
+{
+  for (int i = 0; i < TINY_G_PARAMS; i++)
+    e[i] = 0.25f * (float)i - 1.5f;
+}
+
+Test(safetensors, checkpoint_with_ema_round_trip)
+{
+  ganc_info info = tiny_info(4);
+  float params[TINY_PARAMS], m[TINY_PARAMS], v[TINY_PARAMS], e[TINY_G_PARAMS];
+  float bp[TINY_PARAMS] = {0}, bm[TINY_PARAMS] = {0}, bv[TINY_PARAMS] = {0}, be[TINY_G_PARAMS] = {0};
+  fill_params(params, TINY_PARAMS, 1);
+  fill_ema(e);
+  ganc_train_state s, back = {.adam_m = bm, .adam_v = bv};
+  fill_state(&s, m, v);
+  ganc_ema ema = {e, 0.999}, got = {be, 0};
+  char err[256];
+  const char *path = scratch_path("c.safetensors");
+  cr_assert_eq(ganc_save_checkpoint(&info, path, params, &s, &ema, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_checkpoint(&info, path, bp, &back, &got, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(memcmp(params, bp, sizeof bp), 0);
+  cr_assert_eq(memcmp(m, bm, sizeof bm), 0);
+  cr_assert_eq(memcmp(v, bv, sizeof bv), 0);
+  cr_assert_eq(memcmp(e, be, sizeof be), 0);
+  cr_assert_eq(got.decay, 0.999);
+  cr_assert_eq(back.step, s.step);
+
+  /* The metadata and names: ema.NAME for the generator's tensors only, the
+     decay in its shortest exact form. */
+  char *text = slurp(path, NULL);
+  cr_assert_not_null(strstr(text + 8, "\"ganc.ema\":\"0.999\""), "%s", text + 8);
+  cr_assert_not_null(strstr(text + 8, "\"ema.generator.0.weight\""));
+  cr_assert_not_null(strstr(text + 8, "\"ema.generator.2.bias\""));
+  cr_assert_null(strstr(text + 8, "\"ema.discriminator"));
+  free(text);
+
+  /* The decay alone, without the tensors. */
+  got = (ganc_ema){NULL, 0};
+  cr_assert_eq(ganc_load_checkpoint(&info, path, bp, &back, &got, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(got.decay, 0.999);
+  /* As a plain checkpoint and as weights, the average is ignored. */
+  cr_assert_eq(ganc_load_weights(&info, path, bp, &back, err, sizeof err), 0, "%s", err);
+  memset(bp, 0, sizeof bp);
+  cr_assert_eq(ganc_load_weights(&info, path, bp, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_str_empty(err);
+  cr_assert_eq(memcmp(params, bp, sizeof bp), 0, "weights from a checkpoint are the raw parameters");
+}
+
+Test(safetensors, checkpoint_without_ema)
+{
+  ganc_info info = tiny_info(8);
+  double params[TINY_PARAMS], m[TINY_PARAMS] = {0}, v[TINY_PARAMS] = {0}, e[TINY_G_PARAMS];
+  for (int i = 0; i < TINY_PARAMS; i++)
+    params[i] = 0.5 * i;
+  for (int i = 0; i < TINY_G_PARAMS; i++)
+    e[i] = 42;
+  ganc_train_state s = {m, v, 3, {{1, 2, 3, 4}}};
+  char err[256];
+  /* Without an average, ganc_save_checkpoint writes what ganc_save_weights does. */
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("a.safetensors"), params, &s, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_save_checkpoint(&info, scratch_path("b.safetensors"), params, &s, NULL, err, sizeof err), 0,
+               "%s", err);
+  size_t la, lb;
+  char *a = slurp(scratch_path("a.safetensors"), &la), *b = slurp(scratch_path("b.safetensors"), &lb);
+  cr_assert(la == lb && memcmp(a, b, la) == 0);
+  free(a);
+  free(b);
+  ganc_ema got = {e, 0.5};
+  cr_assert_eq(ganc_load_checkpoint(&info, scratch_path("a.safetensors"), params, &s, &got, err, sizeof err), 0,
+               "%s", err);
+  cr_assert_eq(got.decay, 0, "no ganc.ema: decay %g", got.decay);
+  for (int i = 0; i < TINY_G_PARAMS; i++)
+    cr_assert_eq(e[i], 42, "the average was written to");
+  /* A bad average is refused before anything is written. */
+  ganc_ema bad = {e, 1};
+  cr_assert_eq(ganc_save_checkpoint(&info, scratch_path("c.safetensors"), params, &s, &bad, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "internal error"), "%s", err);
+  cr_assert_eq(access(scratch_path("c.safetensors"), F_OK), -1);
+}
+
+/* A mini checkpoint (step, rng, both moments) with extra metadata and
+   tensors after the moments; data for 7 * 3 + extra_scalars floats. */
+static const char *mini_checkpoint(const char *meta, const char *extra, int extra_scalars)
+{
+  const char *path = scratch_path("e.safetensors");
+  static char header[4096];
+  snprintf(header, sizeof header,
+           "{\"__metadata__\":{\"ganc.step\":\"7\",\"ganc.rng\":\"1 2 3 4\"%s},%s,"
+           "\"adam.m.generator.0.weight\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[28,36]},"
+           "\"adam.m.generator.0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[36,44]},"
+           "\"adam.m.discriminator.0.weight\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[44,52]},"
+           "\"adam.m.discriminator.0.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[52,56]},"
+           "\"adam.v.generator.0.weight\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[56,64]},"
+           "\"adam.v.generator.0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[64,72]},"
+           "\"adam.v.discriminator.0.weight\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[72,80]},"
+           "\"adam.v.discriminator.0.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[80,84]}%s}",
+           meta, mini_header + 1, extra);
+  unsigned char data[4 * 32];
+  for (int i = 0; i < 21 + extra_scalars; i++)
+    put_f32(data + 4 * i, i);
+  write_safetensors(path, strlen(header), header, data, 4 * (size_t)(21 + extra_scalars));
+  return path;
+}
+
+#define EMA_W "\"ema.generator.0.weight\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[84,92]}"
+#define EMA_B "\"ema.generator.0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[92,100]}"
+
+/* Loading path with an average must fail saying want, touching nothing;
+   as weights it must load. */
+static void expect_ema_error(const char *path, const char *want)
+{
+  ganc_info info = mini_info();
+  float params[MINI_PARAMS], m[MINI_PARAMS], v[MINI_PARAMS], e[4];
+  for (int i = 0; i < MINI_PARAMS; i++)
+    params[i] = m[i] = v[i] = 42;
+  for (int i = 0; i < 4; i++)
+    e[i] = 42;
+  ganc_train_state s = {.adam_m = m, .adam_v = v};
+  ganc_ema ema = {e, 0.25};
+  char err[512];
+  cr_assert_eq(ganc_load_checkpoint(&info, path, params, &s, &ema, err, sizeof err), -1, "should fail: %s", want);
+  cr_assert_not_null(strstr(err, want), "error '%s' does not say '%s'", err, want);
+  for (int i = 0; i < MINI_PARAMS; i++)
+    cr_assert(params[i] == 42 && m[i] == 42 && v[i] == 42, "a failed load changed the arrays");
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(e[i], 42, "a failed load changed the average");
+  cr_assert_eq(ema.decay, 0.25, "a failed load changed the decay");
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, err, sizeof err), 0, "as weights: %s", err);
+  cr_assert_eq(ganc_load_weights(&info, path, params, &s, err, sizeof err), 0, "without an average: %s", err);
+}
+
+Test(safetensors, hand_written_checkpoint_with_ema)
+{
+  const char *path = mini_checkpoint(",\"ganc.ema\":\"0.5\"", "," EMA_W "," EMA_B, 4);
+  ganc_info info = mini_info();
+  float params[MINI_PARAMS], m[MINI_PARAMS], v[MINI_PARAMS], e[4];
+  ganc_train_state s = {.adam_m = m, .adam_v = v};
+  ganc_ema ema = {e, 0};
+  char err[512];
+  cr_assert_eq(ganc_load_checkpoint(&info, path, params, &s, &ema, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ema.decay, 0.5);
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(e[i], f32_values[(21 + i) % 7], "ema scalar %d", i);
+}
+
+Test(safetensors, ema_errors)
+{
+  expect_ema_error(mini_checkpoint(",\"ganc.ema\":\"0.5\"", "," EMA_W, 2),
+                   "tensor 'ema.generator.0.bias' is missing");
+  expect_ema_error(mini_checkpoint("", "," EMA_W "," EMA_B, 4),
+                   "tensor 'ema.generator.0.weight' is a moving average, but metadata ganc.ema");
+  expect_ema_error(mini_checkpoint(",\"ganc.ema\":\"1\"", "," EMA_W "," EMA_B, 4),
+                   "metadata ganc.ema '1' is not a moving average's decay");
+  expect_ema_error(mini_checkpoint(",\"ganc.ema\":\"0.9x\"", "," EMA_W "," EMA_B, 4), "ganc.ema '0.9x'");
+  expect_ema_error(mini_checkpoint(",\"ganc.ema\":\"0.5\"",
+                                   "," EMA_W "," EMA_B ",\"ema.discriminator.0.bias\":{\"dtype\":\"F32\","
+                                   "\"shape\":[1],\"data_offsets\":[100,104]}", 5),
+                   "unexpected tensor 'ema.discriminator.0.bias': the moving average covers the generator's");
+  expect_ema_error(mini_checkpoint(",\"ganc.ema\":\"0.5\"",
+                                   "," EMA_W ",\"ema.generator.0.bias\":{\"dtype\":\"F32\",\"shape\":[3],"
+                                   "\"data_offsets\":[92,104]}", 5),
+                   "tensor 'ema.generator.0.bias' has shape [3] but the model expects [2]");
+}
+
 /* ---- A file assembled by hand ---- */
 
 Test(safetensors, hand_assembled_file)

@@ -1,6 +1,7 @@
 /* test_train.c — ganc train and ganc sample from the command line:
  * determinism, bit-identical resume, signals, NaN, outputs, weights compiled
- * into standalone code. */
+ * into standalone code, the two learning rates, the moving average (--ema)
+ * and loss.png. */
 #define _DEFAULT_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -14,8 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <png.h>
+
 #include "io.h"
 #include "test.h"
+#include "train.h"
 
 static char *dir;
 
@@ -282,4 +286,378 @@ Test(train, ring8_learns)
   cr_expect_geq(best_modes, 6, "at best %d modes covered in 2000 steps:\n%s", best_modes, csv);
   cr_expect_gt(best_hq, 0.2, "at best %.3f high-quality share in 2000 steps:\n%s", best_hq, csv);
   free(csv);
+}
+
+/* ---- Reading what training wrote ---- */
+
+/* A path in the test's folder, printf-style; the last eight stay valid. */
+static const char *in(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static const char *in(const char *fmt, ...)
+{
+  static char bufs[8][700];
+  static int next;
+  char *b = bufs[next++ % 8];
+  int n = snprintf(b, 700, "%s/", dir);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(b + n, (size_t)(700 - n), fmt, ap);
+  va_end(ap);
+  return b;
+}
+
+/* models/ring8.gan compiled in memory: its tensors and functions. */
+typedef struct Ring8 {
+  ganc_model *m;
+  const ganc_info *info;
+  int64_t np, ng; /* all parameters, the generator's */
+} Ring8;
+
+static Ring8 ring8(void)
+{
+  char err[4096];
+  Ring8 r;
+  r.m = ganc_jit("models/ring8.gan", err, sizeof err, NULL);
+  cr_assert(r.m, "%s", err);
+  r.info = ganc_model_info(r.m, 0);
+  cr_assert_eq(r.info->scalar_size, 4);
+  r.np = r.info->param_count;
+  r.ng = r.info->g_param_count;
+  return r;
+}
+
+static float *floats(int64_t n)
+{
+  float *p = calloc((size_t)(n ? n : 1), sizeof(float));
+  cr_assert(p);
+  return p;
+}
+
+static void read_weights(const Ring8 *r, const char *path, float *params)
+{
+  char err[4096];
+  cr_assert_eq(ganc_load_weights(r->info, path, params, NULL, err, sizeof err), 0, "%s", err);
+}
+
+/* A checkpoint's raw parameters and its moving average (ema may be NULL);
+   the decay, 0 when it has none. */
+static double read_checkpoint(const Ring8 *r, const char *path, float *params, float *ema)
+{
+  char err[4096];
+  float *m = floats(r->np), *v = floats(r->np);
+  ganc_train_state st = {m, v, 0, {{0}}};
+  ganc_ema e = {ema, 0};
+  cr_assert_eq(ganc_load_checkpoint(r->info, path, params, &st, &e, err, sizeof err), 0, "%s", err);
+  free(m);
+  free(v);
+  return e.decay;
+}
+
+static int same_floats(const float *a, const float *b, int64_t n)
+{
+  return memcmp(a, b, sizeof(float) * (size_t)n) == 0;
+}
+
+/* ---- --lr, --lr-d, --lr-g ---- */
+
+/* A learning rate of 0 leaves that network exactly at its initial values
+   while the other trains; --lr sets both whatever the order. */
+Test(train, zero_learning_rate_freezes_one_network)
+{
+  expect_ok(ganc(TRAIN "--steps 60 --lr-g 0 --lr 1e-3 -o %s/g0", dir), "--lr-g 0");
+  expect_ok(ganc(TRAIN "--steps 60 --lr 1e-3 --lr-d 0 -o %s/d0", dir), "--lr-d 0");
+  Ring8 r = ring8();
+  float *init = floats(r.np), *w = floats(r.np);
+  ganc_init_params(r.info, 1, init);
+  read_weights(&r, in("g0/weights.safetensors"), w);
+  cr_expect(same_floats(w, init, r.ng), "the generator moved with --lr-g 0");
+  cr_expect(!same_floats(w + r.ng, init + r.ng, r.np - r.ng), "the discriminator did not train");
+  read_weights(&r, in("d0/weights.safetensors"), w);
+  cr_expect(same_floats(w + r.ng, init + r.ng, r.np - r.ng), "the discriminator moved with --lr-d 0");
+  cr_expect(!same_floats(w, init, r.ng), "the generator did not train");
+  free(init);
+  free(w);
+  ganc_free(r.m);
+}
+
+Test(train, lr_sets_both_rates)
+{
+  Run a = ganc(TRAIN "--steps 60 --lr 1e-3 -o %s/a", dir);
+  cr_expect_eq(a.status, 0, "%s", a.err);
+  cr_expect(strstr(a.err, "Adam lr 0.001 betas (0.5, 0.999), seed 1\n"), "%s", a.err);
+  run_free(&a);
+  expect_ok(ganc(TRAIN "--steps 60 --lr-d 1e-3 --lr-g 1e-3 -o %s/b", dir), "both given");
+  expect_ok(ganc(TRAIN "--steps 60 --lr-d 1e-3 --lr-g 1e-3 --lr 5e-4 -o %s/c", dir), "--lr after");
+  cr_expect(same_file(in("a/checkpoint.safetensors"), in("b/checkpoint.safetensors")),
+            "--lr 1e-3 differs from --lr-d 1e-3 --lr-g 1e-3");
+  cr_expect(same_file(in("a/checkpoint.safetensors"), in("c/checkpoint.safetensors")),
+            "a later --lr overrode --lr-d and --lr-g");
+  Run d = ganc(TRAIN "--steps 60 --lr-g 5e-4 --lr 1e-3 -o %s/d", dir);
+  cr_expect_eq(d.status, 0, "%s", d.err);
+  cr_expect(strstr(d.err, "Adam lr 0.001 (discriminator) 0.0005 (generator) betas (0.5, 0.999)"), "%s", d.err);
+  run_free(&d);
+  cr_expect(!same_file(in("a/checkpoint.safetensors"), in("d/checkpoint.safetensors")), "--lr-g had no effect");
+  Run bad = ganc(TRAIN "--lr-d -1 -o %s/e", dir);
+  cr_expect_eq(bad.status, 2);
+  cr_expect(strstr(bad.err, "--lr-d must be a number"), "%s", bad.err);
+  run_free(&bad);
+}
+
+/* ---- --ema ---- */
+
+/* ema = decay * ema + (1 - decay) * params after every generator step,
+   from the initial parameters, in double and then rounded to float:
+   checked against the checkpoints after one, two and three steps. */
+static void check_average(const Ring8 *r, double decay, const char *name)
+{
+  float *prev = floats(r->np), *p = floats(r->np), *e = floats(r->ng), *w = floats(r->np);
+  ganc_init_params(r->info, 1, prev);
+  for (int k = 1; k <= 3; k++) {
+    cr_assert_eq(read_checkpoint(r, in("%s%d/checkpoint.safetensors", name, k), p, e), decay);
+    int64_t bad = 0, moved = 0;
+    for (int64_t i = 0; i < r->ng; i++) {
+      float want = (float)(decay * (double)prev[i] + (1 - decay) * (double)p[i]);
+      bad += memcmp(&want, &e[i], sizeof want) != 0;
+      moved += e[i] != p[i];
+    }
+    cr_expect_eq(bad, 0, "decay %g, step %d: %lld of %lld scalars off the formula", decay, k, (long long)bad,
+                 (long long)r->ng);
+    cr_expect_gt(moved, r->ng / 2, "the average is the parameters themselves");
+    /* weights.safetensors: the average, and the discriminator as trained */
+    read_weights(r, in("%s%d/weights.safetensors", name, k), w);
+    cr_expect(same_floats(w, e, r->ng), "step %d: weights.safetensors is not the average", k);
+    cr_expect(same_floats(w + r->ng, p + r->ng, r->np - r->ng), "step %d: not the trained discriminator", k);
+    memcpy(prev, e, sizeof(float) * (size_t)r->ng);
+  }
+  free(prev);
+  free(p);
+  free(e);
+  free(w);
+}
+
+Test(train, ema_follows_its_formula)
+{
+  for (int k = 1; k <= 3; k++) {
+    expect_ok(ganc(TRAIN "--steps %d --lr 1e-2 --ema 0.5 -o %s/half%d", k, dir, k), "--ema 0.5");
+    expect_ok(ganc(TRAIN "--steps %d --lr 1e-2 --ema 0.9 -o %s/nine%d", k, dir, k), "--ema 0.9");
+  }
+  expect_ok(ganc(TRAIN "--steps 3 --lr 1e-2 -o %s/raw", dir), "without --ema");
+  Ring8 r = ring8();
+  check_average(&r, 0.5, "half");
+  check_average(&r, 0.9, "nine");
+  /* By hand for decay 0.5: after one step the midpoint of the initial and
+     the trained parameters. */
+  float *init = floats(r.np), *p = floats(r.np), *e = floats(r.ng);
+  ganc_init_params(r.info, 1, init);
+  read_checkpoint(&r, in("half1/checkpoint.safetensors"), p, e);
+  for (int64_t i = 0; i < r.ng; i += 97)
+    cr_expect_eq(e[i], (float)((init[i] + (double)p[i]) / 2), "scalar %lld", (long long)i);
+  /* The average does not change training: the raw parameters are those of a run without it. */
+  float *q = floats(r.np);
+  cr_expect_eq(read_checkpoint(&r, in("raw/checkpoint.safetensors"), q, NULL), 0);
+  read_checkpoint(&r, in("nine3/checkpoint.safetensors"), p, NULL);
+  cr_expect(same_floats(p, q, r.np), "--ema changed the trained parameters");
+  free(init);
+  free(p);
+  free(e);
+  free(q);
+  ganc_free(r.m);
+}
+
+/* samples.png, the coverage (printed and in loss.csv) and weights.safetensors
+   all come from the average, recomputed here from weights.safetensors; the
+   raw generator would give others. */
+Test(train, ema_drives_the_outputs)
+{
+  Run run = ganc("train models/ring8.gan --data ring8 --batch 64 --lr 1e-3 --every 100 --steps 300 --ema 0.95 "
+                 "-o %s/e", dir);
+  cr_assert_eq(run.status, 0, "%s", run.err);
+  cr_expect(strstr(run.err, ", EMA decay 0.95\n"), "%s", run.err);
+  Ring8 r = ring8();
+  float *w = floats(r.np), *p = floats(r.np);
+  read_weights(&r, in("e/weights.safetensors"), w);
+  read_checkpoint(&r, in("e/checkpoint.safetensors"), p, NULL);
+  char err[4096];
+  ganc_data *data = ganc_data_open("ring8", r.info, err, sizeof err);
+  cr_assert(data, "%s", err);
+  enum { COVER = 2500, SAMPLES = 1000 };
+  float *z = floats(2 * COVER), *x = floats(2 * COVER), *xr = floats(2 * COVER);
+  ganc_rng rng;
+  ganc_rng_seed(&rng, GANC_SNAPSHOT_SEED);
+  ganc_normal_fill(&rng, 4, 2 * COVER, z);
+  void *gen = ganc_symbol(r.m, "ring8_generate_batch");
+  ganc_generate(gen, 4, w, COVER, z, x);
+  ganc_generate(gen, 4, p, COVER, z, xr);
+  int modes, modes_raw;
+  double hq, hq_raw;
+  ganc_mode_coverage(data, x, 4, COVER, &modes, &hq);
+  ganc_mode_coverage(data, xr, 4, COVER, &modes_raw, &hq_raw);
+  cr_assert_neq(hq, hq_raw, "the test needs an average whose coverage differs from the raw generator's");
+
+  char want[256];
+  snprintf(want, sizeof want, "ring8: %d of 8 modes covered, %.1f%% high-quality", modes, 100 * hq);
+  cr_expect(strstr(run.out, want), "wanted '%s' in:\n%s", want, run.out);
+  char *csv = slurp(in("e/loss.csv"), NULL);
+  snprintf(want, sizeof want, ",%d,%.4f\n", modes, hq);
+  cr_expect(ganc_ends_with(csv, want), "the last row of loss.csv should end '%s':\n%s", want, csv);
+  free(csv);
+
+  cr_assert_eq(ganc_write_samples_png(r.info, in("avg.png"), x, SAMPLES, data, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_write_samples_png(r.info, in("raw.png"), xr, SAMPLES, data, err, sizeof err), 0, "%s", err);
+  cr_expect(same_file(in("avg.png"), in("e/samples.png")), "samples.png is not drawn from the average");
+  cr_expect(!same_file(in("raw.png"), in("e/samples.png")));
+  ganc_data_free(data);
+  free(w);
+  free(p);
+  free(z);
+  free(x);
+  free(xr);
+  run_free(&run);
+  ganc_free(r.m);
+}
+
+Test(train, ema_resume_is_bit_identical)
+{
+  expect_ok(ganc(TRAIN "--steps 200 --d-steps 2 --ema 0.99 -o %s/whole", dir), "uninterrupted");
+  expect_ok(ganc(TRAIN "--steps 75 --d-steps 2 --ema 0.99 -o %s/parts", dir), "first part");
+  expect_ok(ganc(TRAIN "--steps 150 --d-steps 2 --ema 0.99 --resume -o %s/parts", dir), "second part");
+  expect_ok(ganc(TRAIN "--steps 200 --d-steps 2 --ema 0.99 --resume -o %s/parts", dir), "third part");
+  const char *files[] = {"checkpoint.safetensors", "weights.safetensors", "samples.png"};
+  for (int i = 0; i < 3; i++)
+    cr_expect(same_file(in("whole/%s", files[i]), in("parts/%s", files[i])), "resumed %s differs", files[i]);
+}
+
+/* A checkpoint keeps the moving average it started with: resuming with
+   another decay, without --ema, or with --ema on a run without one is an
+   error that names both, and leaves the folder as it was. */
+Test(train, ema_must_match_on_resume)
+{
+  expect_ok(ganc(TRAIN "--steps 60 --ema 0.99 -o %s/e", dir), "with --ema");
+  expect_ok(ganc(TRAIN "--steps 60 -o %s/n", dir), "without");
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "cp %s %s && cp %s %s", in("e/checkpoint.safetensors"), in("saved.safetensors"),
+           in("e/loss.csv"), in("saved.csv"));
+  cr_assert_eq(run_shell(cmd, NULL), 0);
+  struct {
+    const char *dir, *opt, *want;
+  } cases[] = {
+      {"e", "", "holds a moving average of the generator (--ema 0.99); resume with --ema 0.99, or start over "
+                "with --force"},
+      {"e", "--ema 0.999", "--ema 0.999, but the moving average in "},
+      {"e", "--ema 0.999", "has decay 0.99; resume with --ema 0.99"},
+      {"n", "--ema 0.99", "--ema 0.99, but "},
+      {"n", "--ema 0.99", "holds no moving average (it was trained without --ema); resume without --ema"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    Run r = ganc(TRAIN "--steps 100 %s --resume -o %s/%s", cases[i].opt, dir, cases[i].dir);
+    cr_expect_eq(r.status, 1, "%s on %s: exit %d", cases[i].opt, cases[i].dir, r.status);
+    cr_expect(strstr(r.err, cases[i].want), "wanted '%s' in:\n%s", cases[i].want, r.err);
+    cr_expect(strstr(r.err, "checkpoint.safetensors"), "%s", r.err);
+    run_free(&r);
+  }
+  cr_expect(same_file(in("e/checkpoint.safetensors"), in("saved.safetensors")), "the checkpoint changed");
+  cr_expect(same_file(in("e/loss.csv"), in("saved.csv")), "loss.csv changed");
+  expect_ok(ganc(TRAIN "--steps 100 --ema 0.99 --resume -o %s/e", dir), "the same decay");
+  const char *bad[] = {"0", "1", "-0.5", "1.5", "x", "nan"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    Run r = ganc(TRAIN "--ema %s -o %s/b", bad[i], dir);
+    cr_expect_eq(r.status, 2, "--ema %s: exit %d", bad[i], r.status);
+    run_free(&r);
+  }
+}
+
+/* A checkpoint with an average still serves as weights: the raw ones. */
+Test(train, ema_checkpoint_loads_as_raw_weights)
+{
+  expect_ok(ganc(TRAIN "--steps 60 --lr 1e-3 --ema 0.9 -o %s/e", dir), "train");
+  Ring8 r = ring8();
+  float *p = floats(r.np), *w = floats(r.np);
+  read_checkpoint(&r, in("e/checkpoint.safetensors"), p, NULL);
+  read_weights(&r, in("e/checkpoint.safetensors"), w);
+  cr_expect(same_floats(p, w, r.np), "a checkpoint loaded as weights is not its raw parameters");
+  char err[4096];
+  cr_assert_eq(ganc_save_weights(r.info, in("raw.safetensors"), p, NULL, err, sizeof err), 0, "%s", err);
+  Run a = ganc("sample models/ring8.gan --weights %s -n 8 -o -", in("e/checkpoint.safetensors"));
+  Run b = ganc("sample models/ring8.gan --weights %s -n 8 -o -", in("raw.safetensors"));
+  Run c = ganc("sample models/ring8.gan --weights %s -n 8 -o -", in("e/weights.safetensors"));
+  cr_assert(a.status == 0 && b.status == 0 && c.status == 0, "%s%s%s", a.err, b.err, c.err);
+  cr_expect_str_eq(a.out, b.out, "sampling the checkpoint is not sampling the raw weights");
+  cr_expect_str_neq(a.out, c.out, "the raw and the averaged generator sample alike");
+  cr_expect_str_empty(a.err, "%s", a.err);
+  run_free(&a);
+  run_free(&b);
+  run_free(&c);
+  free(p);
+  free(w);
+  ganc_free(r.m);
+}
+
+/* ---- loss.png ---- */
+
+typedef struct Png {
+  int width, height;
+  unsigned char *rgb;
+} Png;
+
+static Png read_png(const char *path)
+{
+  png_image img;
+  memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  cr_assert(png_image_begin_read_from_file(&img, path), "%s: %s", path, img.message);
+  img.format = PNG_FORMAT_RGB;
+  Png p = {(int)img.width, (int)img.height, malloc(PNG_IMAGE_SIZE(img))};
+  cr_assert(png_image_finish_read(&img, NULL, p.rgb, 0, NULL), "%s", img.message);
+  return p;
+}
+
+/* Pixels in line l's colour below the legend. */
+static int line_pixels(const Png *p, int l)
+{
+  unsigned char c[3];
+  ganc_plot_colour(l, c);
+  int n = 0;
+  for (int y = GANC_PLOT_LEGEND_HEIGHT; y < p->height; y++)
+    for (int x = 0; x < p->width; x++)
+      n += memcmp(p->rgb + ((size_t)y * p->width + x) * 3, c, 3) == 0;
+  return n;
+}
+
+Test(train, loss_png_plots_loss_csv)
+{
+  Run r = ganc(TRAIN "--steps 100 -o %s/p", dir);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_expect(strstr(r.out, "/p/weights.safetensors, checkpoint.safetensors, loss.csv, loss.png, samples.png\n"),
+            "%s", r.out);
+  run_free(&r);
+  Png a = read_png(in("p/loss.png"));
+  cr_expect_eq(a.width, GANC_PLOT_WIDTH);
+  cr_expect_eq(a.height, GANC_PLOT_HEIGHT);
+  for (int l = 0; l < 4; l++) /* d_loss, g_loss, modes, high_quality */
+    cr_expect_gt(line_pixels(&a, l), 20, "line %d: %d pixels", l, line_pixels(&a, l));
+  free(a.rgb);
+  size_t n1;
+  char *before = slurp(in("p/loss.png"), &n1);
+
+  /* A later run rewrites it, with the new rows; resumed, it is the plot of
+     an uninterrupted run. */
+  expect_ok(ganc(TRAIN "--steps 200 --resume -o %s/p", dir), "resumed");
+  size_t n2;
+  char *after = slurp(in("p/loss.png"), &n2);
+  cr_expect(n1 != n2 || memcmp(before, after, n1) != 0, "loss.png was not rewritten");
+  expect_ok(ganc(TRAIN "--steps 200 -o %s/q", dir), "uninterrupted");
+  cr_expect(same_file(in("p/loss.png"), in("q/loss.png")), "the resumed run's plot differs");
+  free(before);
+  free(after);
+
+  /* Data without modes: the two losses only. */
+  FILE *f = fopen(in("pts.csv"), "w");
+  fputs("0.5,1\n-1,0.25\n", f);
+  fclose(f);
+  expect_ok(ganc("train models/ring8.gan --data %s --steps 30 --every 10 -o %s/c", in("pts.csv"), dir), "csv data");
+  Png c = read_png(in("c/loss.png"));
+  cr_expect_gt(line_pixels(&c, 0), 20);
+  cr_expect_gt(line_pixels(&c, 1), 20);
+  cr_expect_eq(line_pixels(&c, 2) + line_pixels(&c, 3), 0);
+  free(c.rgb);
 }
