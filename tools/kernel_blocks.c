@@ -613,7 +613,9 @@ int main(int argc, char **argv)
   if (!f || fwrite(o.buf, 1, (size_t)o.len, f) != (size_t)o.len || fclose(f) != 0) {
     fprintf(stderr, "kernel_blocks: cannot write '%s': %s\n", out_path, strerror(errno));
     remove(out_path);
+    free(o.buf);
     return 1;
   }
+  free(o.buf);
   return 0;
 }
