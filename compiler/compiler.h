@@ -154,6 +154,7 @@ typedef enum {
   LY_FLATTEN,
   LY_CONV2D,
   LY_CONV_TRANSPOSE2D,
+  LY_UPSAMPLE,
   NLAYER_KINDS
 } LayerKind;
 

@@ -169,6 +169,31 @@ static int64_t conv_scratch(const Layer *l, int64_t t, int backward, int *group)
   return *group * per;
 }
 
+/* ---- upsample ---- */
+
+/* Nearest neighbour by an integer scale s: [C, H, W] to [C, sH, sW]. The
+   kernels take the input's geometry and s; copies count no FLOPs. */
+static int upsample_shape(Diag *d, Layer *l, const Args *a)
+{
+  char in[160];
+  if (l->in.rank != 3) {
+    diag_error(d, l->loc, "upsample needs a [channels, height, width] input, but its input is %s",
+               shape_str(&l->in, in, sizeof in));
+    return 0;
+  }
+  int64_t s = a->integer[0], c = l->in.dim[0], h = l->in.dim[1], w = l->in.dim[2], sh, sw, count;
+  int fits = mul_ok(h, s, &sh) && mul_ok(w, s, &sw);
+  if (fits)
+    shape_set(&l->out, 3, (int64_t[]){c, sh, sw});
+  if (!fits || !count_ok(&l->out, &count)) {
+    diag_error(d, l->loc, "upsample output has too many elements (more than %d)", MAX_ELEMENTS);
+    return 0;
+  }
+  set_kargs(l, 4, (int64_t[]){c, h, w, s});
+  l->flops = 0;
+  return 1;
+}
+
 /* ---- the table (grep ORDER LAYER) ---- */
 
 #define ACTIVATION(id, fwd, back, reads)                                                \
@@ -195,6 +220,8 @@ const LayerClass layer_classes[NLAYER_KINDS] = {
     [LY_FLATTEN] = {"flatten", {{0}}, flatten_shape, NULL, NULL, 0, 0, {0}, {0}, {0}},
     CONV(LY_CONV2D, "conv2d"),
     CONV(LY_CONV_TRANSPOSE2D, "conv_transpose2d"),
+    [LY_UPSAMPLE] = {"upsample", {{"scale", ARG_POSITIVE, 0, 2}}, upsample_shape, NULL, NULL, 0, 0,
+                     {"upsample", "y x t K"}, {NULL, NULL}, {"upsample_back", "dx dy t K"}},
 };
 
 int kernel_takes(const KernelCall *k, const char *word)

@@ -13,6 +13,10 @@
  * every layout of kernels.inc (GNU vectors of 64, 32 and 16 bytes, plain
  * C), built for the tests whatever this CPU runs.
  *
+ * upsample and its gradient run on scales 1 to 7 (2, which the kernels
+ * pass to their loops as a constant, among them), square and non-square
+ * inputs, several samples, exactly and between sentinels too.
+ *
  * tanh and sigmoid in float are the runtime's own vectorizable functions;
  * they are compared with libm's in double, in units in the last place, over
  * a sweep of the float line and at NaN, infinities and zeros. */
@@ -461,4 +465,87 @@ Test(kernels, convolutions_in_groups_exact)
         for (int nb = 1; nb <= 5; nb += nb == 1 ? 1 : 3)
           check_conv(GEOMETRIES[i], transposed, 5, nb, seed++);
   }
+}
+
+/* ---- upsample ---- */
+
+typedef void (*UpsampleF)(float *, const float *, int, int, int, int, int);
+typedef void (*UpsampleD)(double *, const double *, int, int, int, int, int);
+
+/* t samples [c, h, w] upsampled by s and back, through the table of one
+   scalar size, against the definitions: y[n][q][i][j] = x[n][q][i/s][j/s],
+   and dx[n][q][i][j] the sum of dy over the s x s block it was copied to.
+   Small integers keep every sum exact; the sentinels around each output
+   must stay. */
+static void check_upsample(int size, int t, int c, int h, int w, int s, unsigned seed)
+{
+  size_t nx = (size_t)t * c * h * w, ny = nx * s * s;
+  int oh = h * s, ow = w * s;
+  double *x = guarded(nx), *dy = guarded(ny), *y = guarded(ny), *dx = guarded(nx);
+  double *want_y = guarded(ny), *want_dx = guarded(nx);
+  fill(x, nx, &seed);
+  fill(dy, ny, &seed);
+  for (size_t i = 0; i < nx; i++)
+    want_dx[i] = 0;
+  for (int n = 0; n < t; n++)
+    for (int q = 0; q < c; q++)
+      for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++) {
+          size_t out = (((size_t)n * c + q) * oh + i) * ow + j, in = (((size_t)n * c + q) * h + i / s) * w + j / s;
+          want_y[out] = x[in];
+          want_dx[in] += dy[out];
+        }
+
+  void *sx = as_scalars(size, x, nx), *sdy = as_scalars(size, dy, ny);
+  void *sy = as_scalars(size, y, ny), *sdx = as_scalars(size, dx, nx);
+  if (size == 4) {
+    ((UpsampleF)kernel(4, "upsample"))(sy, sx, t, c, h, w, s);
+    ((UpsampleF)kernel(4, "upsample_back"))(sdx, sdy, t, c, h, w, s);
+  } else {
+    ((UpsampleD)kernel(8, "upsample"))(sy, sx, t, c, h, w, s);
+    ((UpsampleD)kernel(8, "upsample_back"))(sdx, sdy, t, c, h, w, s);
+  }
+  from_scalars(y, sy, size, ny);
+  from_scalars(dx, sdx, size, nx);
+  char what[128];
+  snprintf(what, sizeof what, "upsample [%d, %d, %d] by %d", c, h, w, s);
+  check_equal(y, want_y, ny, what, size, t, (int)(ny / t), (int)(nx / t));
+  snprintf(what, sizeof what, "upsample_back [%d, %d, %d] by %d", c, h, w, s);
+  check_equal(dx, want_dx, nx, what, size, t, (int)(ny / t), (int)(nx / t));
+
+  void *all[] = {sx, sdy, sy, sdx};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    release(all[i], size);
+  double *mine[] = {x, dy, y, dx, want_y, want_dx};
+  for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
+    free(mine[i] - GUARD);
+}
+
+/* c, h, w, s: scale 1 (a copy), 2 (passed to the loops as a constant) and
+   others, square and not, rows shorter and longer than a vector. */
+static const int UPSAMPLES[][4] = {
+    {1, 1, 1, 1}, {2, 3, 5, 1}, {1, 1, 1, 2}, {3, 4, 4, 2}, {2, 5, 3, 2}, {1, 2, 37, 2},
+    {2, 3, 7, 3}, {1, 6, 2, 4}, {4, 1, 9, 5}, {2, 7, 7, 3}, {1, 3, 20, 7},
+};
+
+static void upsample_sweep(int size)
+{
+  unsigned seed = 13;
+  static const int ts[] = {1, 3, 8};
+  for (size_t g = 0; g < sizeof UPSAMPLES / sizeof *UPSAMPLES; g++)
+    for (size_t k = 0; k < sizeof ts / sizeof *ts; k++)
+      check_upsample(size, ts[k], UPSAMPLES[g][0], UPSAMPLES[g][1], UPSAMPLES[g][2], UPSAMPLES[g][3], seed++);
+}
+
+Test(kernels, upsample_exact_float)
+{
+  for (int l = 0; l < NLAYOUTS; l++) {
+    layout = &LAYOUTS[l];
+    upsample_sweep(4);
+  }
+}
+
+Test(kernels, upsample_exact_double)
+{
+  upsample_sweep(8);
 }

@@ -366,6 +366,32 @@ model("pack_conv", "tests/models/pack_conv.gan", "double", [3], [1, 4, 5],
                     nn.Linear(60, 1)),
       loss="hinge", pack=2)
 
+# tests/models/upsample_float.gan
+model("upsample_float", "tests/models/upsample_float.gan", "float", [6], [1, 8, 8],
+      nn.Sequential(nn.Linear(6, 32), nn.ReLU(),
+                    Reshape(2, 4, 4),
+                    nn.Upsample(scale_factor=2, mode='nearest'),
+                    nn.Conv2d(2, 1, 3, padding=1), nn.Tanh()),
+      nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+                    nn.Upsample(scale_factor=3, mode='nearest'),
+                    nn.Conv2d(2, 1, 4, stride=4),
+                    nn.Flatten(),
+                    nn.Linear(9, 1)))
+
+# tests/models/upsample_double.gan
+model("upsample_double", "tests/models/upsample_double.gan", "double", [4], [2, 6, 9],
+      nn.Sequential(nn.Linear(4, 12), nn.Tanh(),
+                    Reshape(2, 2, 3),
+                    nn.Upsample(scale_factor=3, mode='nearest'),
+                    nn.Conv2d(2, 3, 3, padding=1), nn.Sigmoid(),
+                    nn.Conv2d(3, 2, 1)),
+      nn.Sequential(nn.Upsample(scale_factor=2, mode='nearest'),
+                    nn.Conv2d(2, 3, 3, stride=2), nn.ReLU(),
+                    nn.Upsample(scale_factor=1, mode='nearest'),
+                    nn.Conv2d(3, 1, 2, stride=2),
+                    nn.Flatten(),
+                    nn.Linear(8, 1)))
+
 
 def fan_in(weight):
     receptive = 1
