@@ -234,17 +234,6 @@ static int mul_check(uint64_t a, uint64_t b, uint64_t limit, uint64_t *out)
   return 0;
 }
 
-void ganc_format_shape(char *buf, size_t len, const int64_t *dims, int rank)
-{
-  size_t used = 0;
-  buf[0] = 0;
-  used += (size_t)snprintf(buf, len, "[");
-  for (int i = 0; i < rank && used < len; i++)
-    used += (size_t)snprintf(buf + used, len - used, "%s%" PRId64, i ? ", " : "",
-                             dims[i]);
-  if (used < len)
-    snprintf(buf + used, len - used, "]");
-}
 
 /* The compiler makes info; still, a broken one must not make us write
    outside the caller's arrays. */

@@ -30,7 +30,7 @@ FUZZ_GEN := $(B)/parser.h $(B)/kernel_blocks.h
 
 FUZZ_COMPILER := $(FUZZ)/parser.o $(FUZZ)/lexer.o $(COMPILER:%=$(FUZZ)/compiler/%.o) $(FUZZ)/runtime/api.o
 FUZZ_DATA     := $(FUZZ)/fuzz_data.o $(FUZZ)/runtime/data.o $(FUZZ)/runtime/safetensors.o \
-                 $(FUZZ)/runtime/rng.o
+                 $(FUZZ)/runtime/rng.o $(FUZZ)/runtime/api.o
 
 # Besides $(FUZZ)/fuzz_NAME.o:
 FUZZ_OBJS_front       := $(FUZZ_COMPILER)
