@@ -646,7 +646,7 @@ static void put_public(Emitter *e)
   snprintf(gn, sizeof gn, e->m->pack > 1 ? "t * %s_PACK" : "t", n);
   char pk[300];
   snprintf(pk, sizeof pk, e->m->pack > 1 ? "%s_PACK" : "1", n);
-  put(e, "\n/* ---- single samples: tiles of one%s ---- */\n", e->m->pack > 1 ? " (pack)" : "");
+  put(e, "\n/* ---- single samples%s: tiles of one ---- */\n", e->m->pack > 1 ? " and single packs" : "");
   put_public_open(e, GANC_FN_GENERATE);
   put(e, "  %s_G(params, 1, z, x);\n}\n", n);
   put_public_open(e, GANC_FN_FAKE_SCORE);
