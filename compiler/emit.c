@@ -23,20 +23,23 @@ typedef struct Emitter {
   const Model *m;
   const EmitOptions *opt;
   /* The discriminator's inputs: NAME_OBS_SIZE and NAME_LATENT_SIZE scalars
-     per sample, or per pack of NAME_PACK samples. */
-  char obs_in[300], lat_in[300];
+     per sample, or per pack of NAME_PACK samples; and the samples G makes
+     for t of them. */
+  char obs_in[300], lat_in[300], g_samples[300];
 } Emitter;
 
 static Emitter emitter(Str *out, const IrModel *ir, const EmitOptions *opt)
 {
-  Emitter e = {out, ir, ir->model, opt, "", ""};
+  Emitter e = {out, ir, ir->model, opt, "", "", ""};
   const char *n = ir->model->name;
   if (ir->model->pack > 1) {
     snprintf(e.obs_in, sizeof e.obs_in, "%s_PACK * %s_OBS_SIZE", n, n);
     snprintf(e.lat_in, sizeof e.lat_in, "%s_PACK * %s_LATENT_SIZE", n, n);
+    snprintf(e.g_samples, sizeof e.g_samples, "t * %s_PACK", n);
   } else {
     snprintf(e.obs_in, sizeof e.obs_in, "%s_OBS_SIZE", n);
     snprintf(e.lat_in, sizeof e.lat_in, "%s_LATENT_SIZE", n);
+    snprintf(e.g_samples, sizeof e.g_samples, "t");
   }
   return e;
 }
@@ -642,8 +645,7 @@ static void put_tile_loop(Emitter *e)
 static void put_public(Emitter *e)
 {
   const char *n = e->m->name, *gt = tile_of(e, 1);
-  char gn[300]; /* the samples G makes for t packs */
-  snprintf(gn, sizeof gn, e->m->pack > 1 ? "t * %s_PACK" : "t", n);
+  const char *gn = e->g_samples;
   char pk[300];
   snprintf(pk, sizeof pk, e->m->pack > 1 ? "%s_PACK" : "1", n);
   put(e, "\n/* ---- single samples%s: tiles of one ---- */\n", e->m->pack > 1 ? " and single packs" : "");
@@ -696,8 +698,7 @@ static void put_public_backward(Emitter *e)
 {
   const char *n = e->m->name;
   const Graph *g = &e->ir->gen;
-  char gn[300]; /* the samples G makes for t packs */
-  snprintf(gn, sizeof gn, e->m->pack > 1 ? "t * %s_PACK" : "t", n);
+  const char *gn = e->g_samples;
   const char *x = g->nvalues == 1 ? "zi" : "x";
 
   put(e, "\n/* ---- gradients of the batch losses ---- */\n");

@@ -58,27 +58,29 @@ static char *join(const char *dir, const char *name)
 static double call_dloss_back(const ganc_step *s)
 {
   void *fn = s->fns->fn[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD];
+  int packs = s->batch / s->info->pack;
   if (s->info->scalar_size == 4) {
     float (*f)(const float *, int, const float *, const float *, float *);
     *(void **)&f = fn;
-    return f(s->params, s->batch / s->info->pack, s->x, s->z, s->grad_d);
+    return f(s->params, packs, s->x, s->z, s->grad_d);
   }
   double (*f)(const double *, int, const double *, const double *, double *);
   *(void **)&f = fn;
-  return f(s->params, s->batch / s->info->pack, s->x, s->z, s->grad_d);
+  return f(s->params, packs, s->x, s->z, s->grad_d);
 }
 
 static double call_gloss_back(const ganc_step *s)
 {
   void *fn = s->fns->fn[GANC_FN_GENERATOR_LOSS_BACKWARD];
+  int packs = s->batch / s->info->pack;
   if (s->info->scalar_size == 4) {
     float (*f)(const float *, int, const float *, float *);
     *(void **)&f = fn;
-    return f(s->params, s->batch / s->info->pack, s->z, s->grad_g);
+    return f(s->params, packs, s->z, s->grad_g);
   }
   double (*f)(const double *, int, const double *, double *);
   *(void **)&f = fn;
-  return f(s->params, s->batch / s->info->pack, s->z, s->grad_g);
+  return f(s->params, packs, s->z, s->grad_g);
 }
 
 void ganc_generate(void *generate_batch, int scalar_size, const void *params, int n, const void *z, void *x)
