@@ -46,7 +46,7 @@ endif
 #   runtime/   what programs link: kernels, rng, Adam, safetensors, data, images, training
 COMPILER := arena diag layers losses check lower describe emit dump compile
 JIT      := jit
-RUNTIME  := api rng adam safetensors data image train
+RUNTIME  := api call rng adam safetensors data image train
 CLI      := main summary output progress bench
 # The JIT's kernels: per scalar type, and on x86-64 per instruction set level.
 ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)

@@ -64,42 +64,15 @@ typedef struct Work {
   int64_t steps; /* training steps taken */
 } Work;
 
-/* Each function through a pointer of its exact type, S float or double. */
-#define CALL_AS(S)                                                                                           \
-  switch (f) {                                                                                               \
-  case GANC_FN_GENERATE_BATCH:                                                                               \
-    ((void (*)(const S *, int, const S *, S *))fn)(w->params, n, w->z, w->x);                                \
-    break;                                                                                                   \
-  case GANC_FN_REAL_SCORE_BATCH:                                                                             \
-    ((void (*)(const S *, int, const S *, S *))fn)(w->params, n, w->x, scores);                              \
-    break;                                                                                                   \
-  case GANC_FN_FAKE_SCORE_BATCH:                                                                             \
-    ((void (*)(const S *, int, const S *, S *))fn)(w->params, n, w->z, scores);                              \
-    break;                                                                                                   \
-  case GANC_FN_DISCRIMINATOR_LOSS_BATCH:                                                                     \
-    ((S(*)(const S *, int, const S *, const S *))fn)(w->params, n, w->x, w->z);                              \
-    break;                                                                                                   \
-  case GANC_FN_GENERATOR_LOSS_BATCH: ((S(*)(const S *, int, const S *))fn)(w->params, n, w->z); break;       \
-  case GANC_FN_DISCRIMINATOR_LOSS_BACKWARD:                                                                  \
-    ((S(*)(const S *, int, const S *, const S *, S *))fn)(w->params, n, w->x, w->z, w->grad_d);              \
-    break;                                                                                                   \
-  case GANC_FN_GENERATOR_LOSS_BACKWARD:                                                                      \
-    ((S(*)(const S *, int, const S *, S *))fn)(w->params, n, w->z, w->grad_g);                               \
-    break;                                                                                                   \
-  default: break;                                                                                            \
-  }
-
 static void call(const Work *wk, const ganc_fns *fns, int f)
 {
   const ganc_step *w = &wk->s;
-  void *fn = fns->fn[f], *scores = wk->scores;
+  int is_d = f == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD;
   /* generate_batch takes samples; the discriminator's functions packs */
-  int n = f == GANC_FN_GENERATE_BATCH ? w->batch : w->batch / w->info->pack;
-  if (w->info->scalar_size == 4) {
-    CALL_AS(float)
-  } else {
-    CALL_AS(double)
-  }
+  ganc_args a = {.params = w->params, .stats = w->stats,
+                 .n = f == GANC_FN_GENERATE_BATCH ? w->batch : w->batch / w->info->pack, .z = w->z, .x = w->x,
+                 .out = f == GANC_FN_GENERATE_BATCH ? w->x : wk->scores, .grad = is_d ? w->grad_d : w->grad_g};
+  ganc_call(w->info, fns, (ganc_fn)f, &a);
 }
 
 /* One training step as ganc train takes it, with one discriminator update. */
@@ -138,6 +111,7 @@ static int work_alloc(Work *wk, const ganc_info *info, int n)
   memset(wk, 0, sizeof *wk);
   *w = (ganc_step){.info = info, .adam_d = &adam, .adam_g = &adam, .batch = n, .d_steps = 1};
   w->params = malloc(s * (size_t)info->param_count);
+  w->stats = malloc(s * (size_t)(info->stats_count + 1));
   w->adam_m = calloc((size_t)info->param_count, s);
   w->adam_v = calloc((size_t)info->param_count, s);
   w->z = malloc(s * (size_t)n * (size_t)info->latent_size);
@@ -145,11 +119,12 @@ static int work_alloc(Work *wk, const ganc_info *info, int n)
   wk->scores = malloc(s * (size_t)n);
   w->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
   w->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
-  if (!w->params || !w->adam_m || !w->adam_v || !w->z || !w->x || !wk->scores || !w->grad_d || !w->grad_g)
+  if (!w->params || !w->stats || !w->adam_m || !w->adam_v || !w->z || !w->x || !wk->scores || !w->grad_d || !w->grad_g)
     return -1;
   ganc_rng r;
   ganc_rng_seed(&r, 1);
   ganc_init_params(info, 1, w->params);
+  ganc_init_stats(info, w->stats);
   ganc_normal_fill(&r, info->scalar_size, (int64_t)n * info->latent_size, w->z);
   ganc_normal_fill(&r, info->scalar_size, (int64_t)n * info->obs_size, w->x);
   return 0;
@@ -159,6 +134,7 @@ static void work_free(Work *wk)
 {
   ganc_step *w = &wk->s;
   free(w->params);
+  free(w->stats);
   free(w->adam_m);
   free(w->adam_v);
   free(w->z);
@@ -170,12 +146,15 @@ static void work_free(Work *wk)
 
 /* Every emitted function of model from a build of the emitted C. 0, or -1
    if one is missing. */
-static int aot_functions(void *so, const char *model, ganc_fns *fns)
+static int aot_functions(void *so, const ganc_info *info, ganc_fns *fns)
 {
   int ok = 1;
   for (int f = 0; f < GANC_NFNS; f++) {
     char name[512];
-    snprintf(name, sizeof name, "%s_%s", model, ganc_fn_suffix((ganc_fn)f));
+    fns->fn[f] = NULL;
+    if (!ganc_fn_exists(info, (ganc_fn)f))
+      continue;
+    snprintf(name, sizeof name, "%s_%s", info->name, ganc_fn_suffix((ganc_fn)f));
     ok &= (fns->fn[f] = dlsym(so, name)) != NULL;
   }
   return ok ? 0 : -1;
@@ -255,7 +234,7 @@ int bench_models(const char *file, const char *src, const Ir *ir, const char *on
     }
     double cc_seconds = 0;
     void *so = aot_build(&ir->models[mi], file, dir, &cc_seconds);
-    if (so && aot_functions(so, model->name, &as) < 0) {
+    if (so && aot_functions(so, info, &as) < 0) {
       fprintf(stderr, "ganc: internal error: %s.so lacks a function of model '%s'\n", model->name, model->name);
       dlclose(so);
       rc = EXIT_INTERNAL;

@@ -288,30 +288,45 @@ static int jit_one(const char *file, const char *model, Jitted *j)
   return 0;
 }
 
-/* Parameters from a weights file or checkpoint, or freshly initialized. */
-static void *load_params(const ganc_info *info, const char *weights, uint64_t seed, int *rc)
+/* A model's parameters and running statistics. */
+typedef struct Weights {
+  void *params, *stats;
+} Weights;
+
+static void weights_free(Weights *w)
 {
-  void *p = malloc((size_t)info->scalar_size * (size_t)(info->param_count + 1));
-  *rc = 0;
-  if (!p) {
+  free(w->params);
+  free(w->stats);
+  w->params = w->stats = NULL;
+}
+
+/* Parameters and statistics from a weights file or checkpoint, or freshly
+   initialized; 0 or an exit status. */
+static int load_params(const ganc_info *info, const char *weights, uint64_t seed, Weights *w)
+{
+  size_t s = (size_t)info->scalar_size;
+  w->params = malloc(s * (size_t)(info->param_count + 1));
+  w->stats = malloc(s * (size_t)(info->stats_count + 1));
+  if (!w->params || !w->stats) {
     fputs("ganc: out of memory\n", stderr);
-    *rc = EXIT_USER;
-    return NULL;
+    weights_free(w);
+    return EXIT_USER;
   }
   if (!weights) {
-    ganc_init_params(info, seed, p);
-    return p;
+    ganc_init_params(info, seed, w->params);
+    ganc_init_stats(info, w->stats);
+    return 0;
   }
   char err[4096];
-  if (ganc_load_weights(info, weights, p, NULL, err, sizeof err) < 0) {
+  ganc_stats st = {w->stats, 0, 0};
+  if (ganc_load_weights(info, weights, w->params, info->stats_count ? &st : NULL, NULL, err, sizeof err) < 0) {
     fprintf(stderr, "ganc: %s\n", err);
-    free(p);
-    *rc = EXIT_USER;
-    return NULL;
+    weights_free(w);
+    return EXIT_USER;
   }
   if (err[0])
     fprintf(stderr, "ganc: %s\n", err);
-  return p;
+  return 0;
 }
 
 /* ---- emit ---- */
@@ -349,7 +364,7 @@ static int cmd_emit(int argc, char **argv)
   const Compilation *cp = &l.c;
   int first = l.first, count = l.count;
   Jitted j = {0};
-  void *params = NULL;
+  Weights wt = {0};
   if (ea.weights) { /* the weights file is checked against the model's tensors */
     if (count != 1) {
       fprintf(stderr, "ganc: %s holds %d models; --weights needs --model NAME\n", cp->diag.file, count);
@@ -357,7 +372,7 @@ static int cmd_emit(int argc, char **argv)
       goto done;
     }
     if ((rc = jit_one(co.file, cp->ir->models[first].model->name, &j)) ||
-        !(params = load_params(j.info, ea.weights, 0, &rc)))
+        (rc = load_params(j.info, ea.weights, 0, &wt)))
       goto done;
   }
   EmitOptions opt = {.source_name = cp->diag.file, .weights = ea.weights != NULL};
@@ -368,8 +383,8 @@ static int cmd_emit(int argc, char **argv)
     emit_source(&s[i], &cp->ir->models[first + i], &opt);
     failed |= h[i].failed || s[i].failed;
   }
-  if (params) {
-    emit_weights(&w, &cp->ir->models[first], &opt, params);
+  if (wt.params) {
+    emit_weights(&w, &cp->ir->models[first], &opt, wt.params, wt.stats);
     failed |= w.failed;
   }
   /* Everything is generated before anything is written. */
@@ -383,7 +398,7 @@ static int cmd_emit(int argc, char **argv)
       if (!rc)
         rc = output_write_text(ea.outdir, name, ".c", &s[i], 1);
     }
-    if (!rc && params)
+    if (!rc && wt.params)
       rc = output_write_text(ea.outdir, cp->ir->models[first].model->name, "_weights.c", &w, 1);
   }
   for (int i = 0; h && s && i < count; i++) {
@@ -394,7 +409,7 @@ static int cmd_emit(int argc, char **argv)
   free(s);
   str_free(&w);
 done:
-  free(params);
+  weights_free(&wt);
   if (j.m)
     ganc_free(j.m);
   loaded_free(&l);
@@ -463,24 +478,25 @@ static int cmd_sample(int argc, char **argv)
   if ((rc = jit_one(co.file, co.model, &j)))
     return rc;
   const ganc_info *info = j.info;
-  void *params = load_params(info, sa.weights, sa.seed, &rc);
+  Weights wt = {0};
+  rc = load_params(info, sa.weights, sa.seed, &wt);
   size_t s = (size_t)info->scalar_size;
   void *z = malloc(s * (size_t)info->latent_size * (size_t)sa.n);
   void *x = malloc(s * (size_t)info->obs_size * (size_t)sa.n);
   ganc_fns fns;
-  void *generate = ganc_functions(j.m, info, &fns) == 0 ? fns.fn[GANC_FN_GENERATE_BATCH] : NULL;
-  if (!rc && (!z || !x || !generate)) {
-    fprintf(stderr, "ganc: %s\n", generate ? "out of memory" : "internal error: no generate function");
-    rc = generate ? EXIT_USER : EXIT_INTERNAL;
+  int have = ganc_functions(j.m, info, &fns) == 0;
+  if (!rc && (!z || !x || !have)) {
+    fprintf(stderr, "ganc: %s\n", have ? "out of memory" : "internal error: a function is missing");
+    rc = have ? EXIT_USER : EXIT_INTERNAL;
   }
   if (!rc) {
     ganc_rng rng;
     ganc_rng_seed(&rng, sa.seed ^ 0x5a3c96e1d2b4f708ull);
     ganc_normal_fill(&rng, info->scalar_size, info->latent_size * sa.n, z);
-    ganc_generate(generate, info->scalar_size, params, (int)sa.n, z, x);
+    ganc_generate(info, &fns, wt.params, wt.stats, (int)sa.n, z, x);
     rc = output_write_samples(sa.out, format, info, x, sa.n, sa.data);
   }
-  free(params);
+  weights_free(&wt);
   free(z);
   free(x);
   ganc_free(j.m);

@@ -290,6 +290,18 @@ static int bind_args(Checker *c, const LayerNode *ln, const LayerClass *spec, Ar
     case ARG_NUMBER:
       ok &= finite_number(c, v, what, &b->number[i]);
       break;
+    case ARG_UNIT:
+    case ARG_POSITIVE_NUMBER:
+      if (!finite_number(c, v, what, &b->number[i]))
+        ok = 0;
+      else if (p->type == ARG_UNIT && !(b->number[i] >= 0 && b->number[i] <= 1)) {
+        diag_error(c->diag, v->loc, "%s must lie in [0, 1], not %s", what, v->text);
+        ok = 0;
+      } else if (p->type == ARG_POSITIVE_NUMBER && !(b->number[i] > 0)) {
+        diag_error(c->diag, v->loc, "%s must be greater than 0, not %s", what, v->text);
+        ok = 0;
+      }
+      break;
     case ARG_SHAPE:
       ok &= check_shape(c, v, what, &b->shape[i]);
       break;
@@ -345,7 +357,7 @@ static const LayerClass *find_layer(const char *name)
 /* Check one stack starting from `in`; *offset is the next free parameter
    slot and advances. Returns 0 if any error was reported. */
 static int check_stack(Checker *c, const DeclNode *decl, const char *name, const Shape *in,
-                       int64_t *offset, Stack *st)
+                       int64_t *offset, int64_t *stats_offset, Stack *st)
 {
   int ok = 1, shapes_known = in != NULL;
   Shape cur = in ? *in : (Shape){0};
@@ -360,6 +372,7 @@ static int check_stack(Checker *c, const DeclNode *decl, const char *name, const
   st->n = decl->layers.n;
   st->layers = arena_alloc(c->arena, (size_t)(st->n ? st->n : 1) * sizeof *st->layers);
   st->param_off = *offset;
+  st->stats_off = *stats_offset;
 
   const char *names[NLAYER_KINDS + 1] = {0};
   for (int k = 0; k < NLAYER_KINDS; k++)
@@ -407,10 +420,19 @@ static int check_stack(Checker *c, const DeclNode *decl, const char *name, const
     }
     l->param_count = next - *offset;
     *offset = next;
+    /* Its running statistics, likewise in the statistics array (each as
+       large as its channels, which a tensor above already counts). */
+    for (int k = 0; k < l->nstats; k++) {
+      Tensor *t = &l->stat[k];
+      t->count = shape_count(&t->shape);
+      t->off = *stats_offset;
+      *stats_offset += t->count;
+    }
     st->flops += l->flops;
   }
   st->out = cur;
   st->param_count = *offset - st->param_off;
+  st->stats_count = *stats_offset - st->stats_off;
   return ok && shapes_known;
 }
 
@@ -625,14 +647,16 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
       ok = 0;
     }
   }
-  int64_t offset = 0;
+  int64_t offset = 0, stats_offset = 0;
   int gen_ok = 0, disc_ok = 0;
   if (usable(decl[D_GENERATOR], DECL_BLOCK))
-    gen_ok = check_stack(c, decl[D_GENERATOR], "generator", lat_ok ? &m->latent : NULL, &offset, &m->gen);
+    gen_ok = check_stack(c, decl[D_GENERATOR], "generator", lat_ok ? &m->latent : NULL, &offset, &stats_offset,
+                         &m->gen);
   if (usable(decl[D_DISCRIMINATOR], DECL_BLOCK))
     disc_ok = check_stack(c, decl[D_DISCRIMINATOR], "discriminator", obs_ok && ok ? &packed : NULL, &offset,
-                          &m->disc);
+                          &stats_offset, &m->disc);
   m->param_count = offset;
+  m->stats_count = stats_offset;
   ok &= lat_ok && obs_ok;
 
   char a[160], b[160];

@@ -155,6 +155,7 @@ typedef enum {
   LY_CONV2D,
   LY_CONV_TRANSPOSE2D,
   LY_UPSAMPLE,
+  LY_BATCH_NORM,
   NLAYER_KINDS
 } LayerKind;
 
@@ -184,6 +185,11 @@ typedef struct Layer {
   Tensor tensor[MAX_TENSORS];
   int ntensors;
   int64_t param_count; /* scalars in its tensors */
+  /* Running statistics (batch_norm): slices of the statistics array,
+     named and initialized as tensors are. */
+  Tensor stat[MAX_TENSORS];
+  int nstats;
+  int64_t batch_positions; /* batch_norm: values per channel in one sample */
   KArg karg[MAX_KARGS]; /* what its kernels take after the tile size */
   int nkargs;
   int64_t flops;       /* per sample; a multiply-add counts 2 */
@@ -197,6 +203,7 @@ typedef struct Stack {
   int n;
   Shape in, out;
   int64_t param_off, param_count;
+  int64_t stats_off, stats_count; /* in the statistics array */
   int64_t flops; /* per sample; a multiply-add counts 2 */
 } Stack;
 
@@ -213,6 +220,7 @@ typedef struct Model {
   Shape latent, observation;
   Stack gen, disc;
   int64_t param_count;
+  int64_t stats_count; /* running statistics of batch_norm layers, G then D */
 } Model;
 
 typedef struct Program {
@@ -236,7 +244,8 @@ int count_ok(const Shape *s, int64_t *out);
 
 /* ---- layers.c: the layer table, one row per kind ---- */
 
-typedef enum { ARG_POSITIVE, ARG_NONNEGATIVE, ARG_NUMBER, ARG_SHAPE } ArgType;
+/* ARG_UNIT: a number in [0, 1]; ARG_POSITIVE_NUMBER: a number > 0. */
+typedef enum { ARG_POSITIVE, ARG_NONNEGATIVE, ARG_NUMBER, ARG_UNIT, ARG_POSITIVE_NUMBER, ARG_SHAPE } ArgType;
 
 typedef struct ArgSpec {
   const char *name;
@@ -257,6 +266,8 @@ typedef struct Args {
      y x      the layer's output and input      dy dx  their gradients
      W B      its tensors 0 and 1 (params + offset)
      gW gB    their gradients (grad + offset in the stack)
+     S        its running statistics (stats + offset)
+     M        its batch's moments (training: moments + offset)
      cs       the kernels' scratch              t      the tile's samples
      n        t times the output's elements     G      the samples per group
      K        the layer's kernel arguments (Layer.karg)
@@ -280,6 +291,11 @@ typedef struct LayerClass {
   int grouped;              /* its kernels take G, samples per product */
   /* NULL kernel: a view, the same data with a new shape (no code). */
   KernelCall forward, back_params, back_input;
+  /* A layer whose training pass normalizes over the whole batch
+     (batch_norm): train is its forward call then, over every sample of the
+     batch at once (t), as are its backward calls. */
+  int batch;
+  KernelCall train;
 } LayerClass;
 
 extern const LayerClass layer_classes[NLAYER_KINDS];
@@ -331,6 +347,7 @@ typedef struct Op {
   Buf in_buf, out_buf;  /* out_buf == in_buf: in place */
   GradBuf dy_buf, dx_buf; /* backward: the gradients of out and in */
   int group;            /* grouped layers: samples per product */
+  int64_t moments_off;  /* batch layers: its batch moments in the stack's moments */
 } Op;
 
 typedef struct Graph {
@@ -344,6 +361,7 @@ typedef struct Graph {
   int64_t *act_off; /* offset of each value in the activations array */
   int64_t acts;     /* elements per sample of the activations array */
   int64_t grad_scratch; /* elements per sample of each gradient array */
+  int64_t moments;      /* scalars of the batch layers' moments (a whole batch's) */
 } Graph;
 
 /* Every function a model's source defines: the static passes over one
@@ -359,7 +377,7 @@ typedef enum {
 /* What a buffer's count is multiplied by. A tile is TILE of what the
    discriminator judges (packs: samples unless the model packs) and the
    samples the generator makes for them, G_TILE = TILE * PACK. */
-typedef enum { PER_NONE, PER_PACK, PER_TILE, PER_G_TILE } Per;
+typedef enum { PER_NONE, PER_PACK, PER_TILE, PER_G_TILE, PER_BATCH, PER_G_BATCH } Per;
 
 /* One array on a function's stack. */
 typedef struct Buffer {
@@ -383,12 +401,23 @@ typedef struct Frame {
   int64_t deepest;    /* scalars of the deepest call chain from it */
 } Frame;
 
+enum { MAX_WORKSPACE = 10 };
+
 typedef struct IrModel {
   const Model *model;
   Graph gen, disc;
   int tile;            /* packs (samples, unpacked) that pass through D together */
   Frame frame[NFUNCS]; /* the memory plan */
   int64_t stack_bytes; /* the most any emitted function keeps on the stack */
+  /* A model with batch layers trains on whole batches: its training passes
+     run layer by layer over the batch, their values in a workspace of
+     these arrays (PER_BATCH: times n packs, PER_G_BATCH: times the n *
+     PACK samples G makes, PER_NONE: once), which the _backward functions
+     take from the heap and the _ws functions from the caller. */
+  int batch;
+  int min_batch;       /* the smallest n they train on: two values per channel */
+  Buffer ws[MAX_WORKSPACE];
+  int nws;
 } IrModel;
 
 /* Emitted functions keep their activations on the stack; the tile is the
@@ -408,6 +437,8 @@ typedef struct Ir {
 
 /* NULL after reporting a model that does not fit the stack budget. */
 Ir *lower_program(Arena *a, Diag *d, const Program *prog);
+/* Does g's backward pass use the gradient array b? */
+int uses_grad(const Graph *g, GradBuf b);
 /* The name of an emitted function: "G_train", "generate_batch". */
 const char *func_suffix(Func f);
 
@@ -420,7 +451,7 @@ void dump_plan(Str *s, const Ir *ir);
 /* ---- describe.c: a checked model as the runtime describes it ---- */
 
 /* info's strings and tensors live in a. */
-void describe_model(Arena *a, const Model *m, ganc_info *info);
+void describe_model(Arena *a, const IrModel *m, ganc_info *info);
 
 /* ---- emit.c: C text ---- */
 
@@ -438,8 +469,9 @@ extern const char *const emit_names[];
 /* The header NAME.h and the source NAME.c for one model. */
 void emit_header(Str *out, const IrModel *m, const EmitOptions *opt);
 void emit_source(Str *out, const IrModel *m, const EmitOptions *opt);
-/* NAME_weights.c: params (the model's scalar type) as a const array. */
-void emit_weights(Str *out, const IrModel *m, const EmitOptions *opt, const void *params);
+/* NAME_weights.c: params (the model's scalar type) as a const array, and
+   for a model with batch_norm its running statistics as another. */
+void emit_weights(Str *out, const IrModel *m, const EmitOptions *opt, const void *params, const void *stats);
 /* The header and source of one model as one translation unit (the JIT's). */
 void emit_unit(Str *out, const IrModel *m, const EmitOptions *opt);
 

@@ -7,12 +7,13 @@
 
 #include "compiler.h"
 
-static void add_tensors(ganc_tensor *out, int *n, const Stack *st)
+/* A stack's parameter tensors, or its statistics (stats). */
+static void add_tensors(ganc_tensor *out, int *n, const Stack *st, int stats)
 {
   for (int i = 0; i < st->n; i++) {
     const Layer *ly = &st->layers[i];
-    for (int k = 0; k < ly->ntensors; k++) {
-      const Tensor *src = &ly->tensor[k];
+    for (int k = 0; k < (stats ? ly->nstats : ly->ntensors); k++) {
+      const Tensor *src = stats ? &ly->stat[k] : &ly->tensor[k];
       ganc_tensor *t = &out[(*n)++];
       snprintf(t->name, sizeof t->name, "%s.%d.%s", st->name, ly->index, src->suffix);
       t->rank = src->shape.rank;
@@ -24,11 +25,11 @@ static void add_tensors(ganc_tensor *out, int *n, const Stack *st)
   }
 }
 
-static int count_tensors(const Stack *st)
+static int count_tensors(const Stack *st, int stats)
 {
   int n = 0;
   for (int i = 0; i < st->n; i++)
-    n += st->layers[i].ntensors;
+    n += stats ? st->layers[i].nstats : st->layers[i].ntensors;
   return n;
 }
 
@@ -52,8 +53,9 @@ static const char *signature(Arena *a, const Model *m, const ganc_tensor *t, int
   return r;
 }
 
-void describe_model(Arena *a, const Model *m, ganc_info *info)
+void describe_model(Arena *a, const IrModel *ir, ganc_info *info)
 {
+  const Model *m = ir->model;
   memset(info, 0, sizeof *info);
   info->name = m->name;
   info->scalar_size = m->scalar == SCALAR_DOUBLE ? 8 : 4;
@@ -68,11 +70,19 @@ void describe_model(Arena *a, const Model *m, ganc_info *info)
   info->g_param_count = m->gen.param_count;
   info->d_param_count = m->disc.param_count;
   info->param_count = m->param_count;
-  int n = count_tensors(&m->gen) + count_tensors(&m->disc);
-  ganc_tensor *t = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *t);
+  int n = count_tensors(&m->gen, 0) + count_tensors(&m->disc, 0);
+  int ns = count_tensors(&m->gen, 1) + count_tensors(&m->disc, 1);
+  ganc_tensor *t = arena_alloc(a, (size_t)(n + ns ? n + ns : 1) * sizeof *t);
   info->ntensors = 0;
-  add_tensors(t, &info->ntensors, &m->gen);
-  add_tensors(t, &info->ntensors, &m->disc);
+  add_tensors(t, &info->ntensors, &m->gen, 0);
+  add_tensors(t, &info->ntensors, &m->disc, 0);
   info->tensors = t;
-  info->signature = signature(a, m, t, n);
+  add_tensors(t + n, &info->nstats, &m->gen, 1);
+  add_tensors(t + n, &info->nstats, &m->disc, 1);
+  info->stats = t + n;
+  info->g_stats_count = m->gen.stats_count;
+  info->d_stats_count = m->disc.stats_count;
+  info->stats_count = m->stats_count;
+  info->min_train_batch = ir->min_batch * m->pack;
+  info->signature = signature(a, m, t, n + ns);
 }

@@ -26,11 +26,14 @@ typedef struct Emitter {
      per sample, or per pack of NAME_PACK samples; and the samples G makes
      for t of them. */
   char obs_in[300], lat_in[300], g_samples[300];
+  /* The leading arguments of every call of the model's functions:
+     "params", or "params, stats" for a model with batch_norm. */
+  const char *pa;
 } Emitter;
 
 static Emitter emitter(Str *out, const IrModel *ir, const EmitOptions *opt)
 {
-  Emitter e = {out, ir, ir->model, opt, "", "", ""};
+  Emitter e = {out, ir, ir->model, opt, "", "", "", ir->batch ? "params, stats" : "params"};
   const char *n = ir->model->name;
   if (ir->model->pack > 1) {
     snprintf(e.obs_in, sizeof e.obs_in, "%s_PACK * %s_OBS_SIZE", n, n);
@@ -93,11 +96,15 @@ static void put_comment_text(Emitter *e, const char *s)
 /* ---- the emitted functions ---- */
 
 /* What each emitted function takes, in order. */
-typedef enum { A_END, A_PARAMS, A_N, A_Z, A_X, A_X_REAL, A_X_OUT, A_SCORES, A_GRAD_D, A_GRAD_G } ArgKind;
+/* A_STATS: the running statistics, only in a model with batch_norm; const
+   but in the training functions, which update them. */
+typedef enum {
+  A_END, A_PARAMS, A_STATS, A_N, A_Z, A_X, A_X_REAL, A_X_OUT, A_SCORES, A_GRAD_D, A_GRAD_G, A_WORKSPACE
+} ArgKind;
 
 typedef struct FnSpec {
   int scalar_result; /* returns a scalar, else void */
-  ArgKind args[6];
+  ArgKind args[8];
   /* A comment the header puts before it, NULL for none: $N is the model's
      name, $D and $G its loss's formulas, $d and $g their batch means. */
   const char *doc;
@@ -105,49 +112,72 @@ typedef struct FnSpec {
 
 /* Indexed by ganc.h's ids, so that the header keeps GANC_FUNCTIONS' order. */
 static const FnSpec fn_specs[GANC_NFNS] = {
-    [GANC_FN_GENERATE] = {0, {A_PARAMS, A_Z, A_X_OUT},
+    [GANC_FN_GENERATE] = {0, {A_PARAMS, A_STATS, A_Z, A_X_OUT},
                           "/* params: $N_PARAM_COUNT scalars, G then D, each layer's weight then bias,\n"
                           "   row-major in PyTorch's layout. x: one observation; z: one latent vector. */\n"},
-    [GANC_FN_FAKE_SCORE] = {1, {A_PARAMS, A_Z}, NULL},
-    [GANC_FN_REAL_SCORE] = {1, {A_PARAMS, A_X}, NULL},
-    [GANC_FN_DISCRIMINATOR_LOSS] = {1, {A_PARAMS, A_X_REAL, A_Z}, "/* $D */\n"},
-    [GANC_FN_GENERATOR_LOSS] = {1, {A_PARAMS, A_Z}, "/* $G */\n"},
-    [GANC_FN_GENERATE_BATCH] = {0, {A_PARAMS, A_N, A_Z, A_X_OUT},
+    [GANC_FN_FAKE_SCORE] = {1, {A_PARAMS, A_STATS, A_Z}, NULL},
+    [GANC_FN_REAL_SCORE] = {1, {A_PARAMS, A_STATS, A_X}, NULL},
+    [GANC_FN_DISCRIMINATOR_LOSS] = {1, {A_PARAMS, A_STATS, A_X_REAL, A_Z}, "/* $D */\n"},
+    [GANC_FN_GENERATOR_LOSS] = {1, {A_PARAMS, A_STATS, A_Z}, "/* $G */\n"},
+    [GANC_FN_GENERATE_BATCH] = {0, {A_PARAMS, A_STATS, A_N, A_Z, A_X_OUT},
                                 "\n/* n samples, stored one after another. Losses are batch means:\n"
                                 "   $d and $g.\n"
                                 "   For n <= 0 nothing is written and the losses are 0. */\n"},
-    [GANC_FN_REAL_SCORE_BATCH] = {0, {A_PARAMS, A_N, A_X, A_SCORES}, NULL},
-    [GANC_FN_FAKE_SCORE_BATCH] = {0, {A_PARAMS, A_N, A_Z, A_SCORES}, NULL},
-    [GANC_FN_DISCRIMINATOR_LOSS_BATCH] = {1, {A_PARAMS, A_N, A_X_REAL, A_Z}, NULL},
-    [GANC_FN_GENERATOR_LOSS_BATCH] = {1, {A_PARAMS, A_N, A_Z}, NULL},
+    [GANC_FN_REAL_SCORE_BATCH] = {0, {A_PARAMS, A_STATS, A_N, A_X, A_SCORES}, NULL},
+    [GANC_FN_FAKE_SCORE_BATCH] = {0, {A_PARAMS, A_STATS, A_N, A_Z, A_SCORES}, NULL},
+    [GANC_FN_DISCRIMINATOR_LOSS_BATCH] = {1, {A_PARAMS, A_STATS, A_N, A_X_REAL, A_Z}, NULL},
+    [GANC_FN_GENERATOR_LOSS_BATCH] = {1, {A_PARAMS, A_STATS, A_N, A_Z}, NULL},
     [GANC_FN_DISCRIMINATOR_LOSS_BACKWARD] =
-        {1, {A_PARAMS, A_N, A_X_REAL, A_Z, A_GRAD_D},
+        {1, {A_PARAMS, A_STATS, A_N, A_X_REAL, A_Z, A_GRAD_D},
          "\n/* Training. Return the batch loss; overwrite grad with its gradient: the\n"
          "   discriminator's parameters ($N_D_PARAM_COUNT scalars, grad_d[k] for\n"
          "   params[$N_G_PARAM_COUNT + k]) for the first, the generator's\n"
          "   ($N_G_PARAM_COUNT) for the second, the discriminator held fixed.\n"
          "   For n <= 0 nothing is written and the result is 0. */\n"},
-    [GANC_FN_GENERATOR_LOSS_BACKWARD] = {1, {A_PARAMS, A_N, A_Z, A_GRAD_G}, NULL},
+    [GANC_FN_GENERATOR_LOSS_BACKWARD] = {1, {A_PARAMS, A_STATS, A_N, A_Z, A_GRAD_G}, NULL},
+    [GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS] =
+        {1, {A_PARAMS, A_STATS, A_N, A_X_REAL, A_Z, A_GRAD_D, A_WORKSPACE},
+         "\n/* The same with the memory they take from the heap given by the caller:\n"
+         "   workspace holds $N_TRAIN_WORKSPACE_BYTES(n) bytes, aligned for $N_scalar. */\n"},
+    [GANC_FN_GENERATOR_LOSS_BACKWARD_WS] = {1, {A_PARAMS, A_STATS, A_N, A_Z, A_GRAD_G, A_WORKSPACE}, NULL},
 };
 
 /* The names the emitter defines besides the functions (check.c keeps two
    models' names apart with them): the header's constants below, the scalar
    type, the include guard and the weights. */
 const char *const emit_names[] = {"scalar", "LATENT_SIZE", "OBS_SIZE", "G_PARAM_COUNT", "D_PARAM_COUNT",
-                                  "PARAM_COUNT", "PACK", "H", "weights", NULL};
+                                  "PARAM_COUNT", "PACK", "H", "weights", "STATS_COUNT", "G_STATS_COUNT",
+                                  "D_STATS_COUNT", "TRAIN_WORKSPACE_BYTES", "MIN_BATCH", "stats", NULL};
+
+/* Does the model have fn? (ganc_fn_exists, for the compiler's Model.) */
+static int has_fn(const Emitter *e, ganc_fn fn)
+{
+  return e->ir->batch || (fn != GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS && fn != GANC_FN_GENERATOR_LOSS_BACKWARD_WS);
+}
+
+static int is_training_fn(ganc_fn fn)
+{
+  return fn == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD || fn == GANC_FN_GENERATOR_LOSS_BACKWARD ||
+         fn == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS || fn == GANC_FN_GENERATOR_LOSS_BACKWARD_WS;
+}
 
 /* fn's declaration: `RESULT NAME_SUFFIX(ARGS)`, with scalar as the type. */
 static void put_signature(Emitter *e, ganc_fn fn, const char *scalar)
 {
   static const char *const arg_text[] = {
-      [A_PARAMS] = "const %s *params", [A_N] = "int n", [A_Z] = "const %s *z", [A_X] = "const %s *x",
-      [A_X_REAL] = "const %s *x_real", [A_X_OUT] = "%s *x", [A_SCORES] = "%s *scores",
-      [A_GRAD_D] = "%s *grad_d", [A_GRAD_G] = "%s *grad_g"};
+      [A_PARAMS] = "const %s *params", [A_STATS] = "const %s *stats", [A_N] = "int n", [A_Z] = "const %s *z",
+      [A_X] = "const %s *x", [A_X_REAL] = "const %s *x_real", [A_X_OUT] = "%s *x", [A_SCORES] = "%s *scores",
+      [A_GRAD_D] = "%s *grad_d", [A_GRAD_G] = "%s *grad_g", [A_WORKSPACE] = "void *workspace"};
   const FnSpec *f = &fn_specs[fn];
   put(e, "%s %s_%s(", f->scalar_result ? scalar : "void", e->m->name, ganc_fn_suffix(fn));
   for (int i = 0; f->args[i] != A_END; i++) {
+    if (f->args[i] == A_STATS && !e->ir->batch)
+      continue;
     put(e, "%s", i ? ", " : "");
-    put(e, arg_text[f->args[i]], scalar);
+    if (f->args[i] == A_STATS && is_training_fn(fn))
+      put(e, "%s *stats", scalar);
+    else
+      put(e, arg_text[f->args[i]], scalar);
   }
   put(e, ")");
 }
@@ -173,6 +203,35 @@ static void put_doc(Emitter *e, const char *doc)
 }
 
 /* ---- the header ---- */
+
+/* Scalars of a workspace buffer per n (or once, PER_NONE). */
+static int64_t ws_per_n(const Emitter *e, const Buffer *b)
+{
+  int64_t count = b->obs ? shape_count(&e->m->observation) : b->count;
+  return b->per == PER_G_BATCH ? count * e->m->pack : count;
+}
+
+/* A model with batch_norm: its statistics, the workspace of its training
+   functions and the smallest batch they take. */
+static void put_stats_constants(Emitter *e)
+{
+  const char *n = e->m->name;
+  int64_t per = 0, once = 0;
+  for (int i = 0; i < e->ir->nws; i++) {
+    const Buffer *b = &e->ir->ws[i];
+    if (b->per == PER_NONE)
+      once += b->count;
+    else
+      per += ws_per_n(e, b);
+  }
+  put(e, "#define %s_G_STATS_COUNT %lld /* generator's running statistics */\n", n, (long long)e->m->gen.stats_count);
+  put(e, "#define %s_D_STATS_COUNT %lld /* discriminator's */\n", n, (long long)e->m->disc.stats_count);
+  put(e, "#define %s_STATS_COUNT %lld /* G then D: each batch_norm layer's running_mean, then running_var */\n", n,
+      (long long)e->m->stats_count);
+  put(e, "#define %s_MIN_BATCH %d /* the smallest n the _backward functions train on */\n", n, e->ir->min_batch);
+  put(e, "#define %s_TRAIN_WORKSPACE_BYTES(n) (sizeof(%s_scalar) * ((size_t)(n) * %lld + %lld))\n", n, n,
+      (long long)per, (long long)once);
+}
 
 static void put_banner(Emitter *e, const char *suffix)
 {
@@ -202,6 +261,8 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   put(&e, "#define %s_PARAM_COUNT %lld /* G then D */\n", n, (long long)m->param_count);
   if (m->pack > 1)
     put(&e, "#define %s_PACK %d /* observations the discriminator judges at once */\n", n, m->pack);
+  if (ir->batch)
+    put_stats_constants(&e);
   put(&e, "\n");
   if (m->pack > 1)
     put(&e, "/* Packed (PacGAN): each x, x_real and z of the score and loss functions\n"
@@ -210,6 +271,8 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   char type[256];
   snprintf(type, sizeof type, "%s_scalar", n);
   for (int f = 0; f < GANC_NFNS; f++) {
+    if (!has_fn(&e, (ganc_fn)f))
+      continue;
     if (fn_specs[f].doc)
       put_doc(&e, fn_specs[f].doc);
     put_signature(&e, (ganc_fn)f, type);
@@ -218,6 +281,8 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   if (opt->weights)
     put(&e, "\n/* Trained parameters (%s_weights.c). */\nextern const %s_scalar %s_weights[%s_PARAM_COUNT];\n", n, n,
         n, n);
+  if (opt->weights && ir->batch)
+    put(&e, "extern const %s_scalar %s_stats[%s_STATS_COUNT];\n", n, n, n);
   put(&e, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
@@ -349,6 +414,7 @@ static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
 /* The names a kernel call's words stand for. */
 typedef struct CallNames {
   const char *x, *y, *dx, *dy;
+  const char *t; /* the samples: "t", or "n" for a whole batch */
 } CallNames;
 
 /* One kernel call from its template (compiler.h: KernelCall). */
@@ -372,7 +438,13 @@ static void put_call(Emitter *e, const char *indent, const KernelCall *k, const 
     else if (!strcmp(w, "gW") || !strcmp(w, "gB"))
       put(e, "grad + %lld", (long long)l->tensor[w[1] == 'B'].off - base);
     else if (!strcmp(w, "n"))
-      put(e, "t * %lld", (long long)g->size[op->out]);
+      put(e, "%s * %lld", nm->t, (long long)g->size[op->out]);
+    else if (!strcmp(w, "t"))
+      put(e, "%s", nm->t);
+    else if (!strcmp(w, "S"))
+      put(e, "stats + %lld", (long long)l->stat[0].off);
+    else if (!strcmp(w, "M"))
+      put(e, "moments + %lld", (long long)op->moments_off);
     else if (!strcmp(w, "G"))
       put(e, "%d", op->group);
     else if (!strcmp(w, "K"))
@@ -392,12 +464,44 @@ static void put_call(Emitter *e, const char *indent, const KernelCall *k, const 
   put(e, ");\n");
 }
 
+/* A kernel call in a training function. Over tiles, the call as it is;
+   over a whole batch of n, a batch layer's or an elementwise layer's call
+   takes all n at once and any other runs tile by tile (TILE, or G_TILE in
+   the generator, as in the inference functions), each array named from the
+   tile's first sample. */
+static void put_train_call(Emitter *e, const char *indent, const KernelCall *k, const Op *op, const Graph *g,
+                           const CallNames *nm)
+{
+  if (!e->ir->batch) {
+    put_call(e, indent, k, op, g, nm);
+    return;
+  }
+  if (layer_class(op->layer)->batch || layer_class(op->layer)->elementwise) {
+    CallNames whole = *nm;
+    whole.t = "n";
+    put_call(e, indent, k, op, g, &whole);
+    return;
+  }
+  const char *tile = tile_of(e, g == &e->ir->gen);
+  long long in = (long long)g->size[op->in], out = (long long)g->size[op->out];
+  char x[96], y[96], dx[96], dy[96], inner[16];
+  snprintf(x, sizeof x, "%s + (size_t)i * %lld", nm->x, in);
+  snprintf(y, sizeof y, "%s + (size_t)i * %lld", nm->y, out);
+  snprintf(dx, sizeof dx, "%s + (size_t)i * %lld", nm->dx ? nm->dx : "", in);
+  snprintf(dy, sizeof dy, "%s + (size_t)i * %lld", nm->dy ? nm->dy : "", out);
+  snprintf(inner, sizeof inner, "%s  ", indent);
+  put(e, "%sfor (int i = 0; i < n; i += %s) {\n", indent, tile);
+  put(e, "%s  int t = n - i < %s ? n - i : %s;\n", indent, tile, tile);
+  put_call(e, inner, k, op, g, &(CallNames){x, y, dx, dy, "t"});
+  put(e, "%s}\n", indent);
+}
+
 /* One layer's forward code for t samples, reading x and writing y. */
 static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, const char *y)
 {
   put_layer_comment(e, op, g);
   if (!op->view)
-    put_call(e, "  ", &layer_class(op->layer)->forward, op, g, &(CallNames){x, y, NULL, NULL});
+    put_call(e, "  ", &layer_class(op->layer)->forward, op, g, &(CallNames){x, y, NULL, NULL, "t"});
 }
 
 /* NAME_G (latent to observation) and NAME_D (observation to score), for
@@ -411,10 +515,13 @@ static void put_forward(Emitter *e, const Graph *g, int is_gen)
       shape_str(&st->in, in, sizeof in), shape_str(&st->out, out, sizeof out), st->n, st->n == 1 ? "" : "s",
       (long long)st->param_off, (long long)(st->param_off + st->param_count), tile_of(e, is_gen),
       !is_gen && e->m->pack > 1 ? "packs" : "samples");
-  put(e, "static void %s_%c(const scalar *params, int t, const scalar *in, scalar *out)\n{\n", n, st->letter);
+  put(e, "static void %s_%c(const scalar *params, %sint t, const scalar *in, scalar *out)\n{\n", n, st->letter,
+      e->ir->batch ? "const scalar *stats, " : "");
   put_frame(e, is_gen ? FN_G : FN_D);
   if (st->param_count == 0)
     put(e, "  (void)params;\n");
+  if (e->ir->batch && st->stats_count == 0)
+    put(e, "  (void)stats;\n");
   for (int i = 0; i < g->nops; i++)
     put_op(e, &g->ops[i], g, buf_name(g->ops[i].in_buf), buf_name(g->ops[i].out_buf));
   if (g->nvalues == 1) /* nothing but views: the input is the output */
@@ -442,8 +549,8 @@ static void put_value_decls(Emitter *e, const Graph *g, const int *used, const c
     if (op->view || !used[op->out])
       continue;
     put(e, "  %sscalar *v%d = acts + %s * %lld; /* %s.%d: %s */\n", qual, op->out,
-        tile_of(e, g == &e->ir->gen), (long long)g->act_off[op->out], g->stack->name, op->layer->index,
-        shape_str(&op->layer->out, shape, sizeof shape));
+        e->ir->batch ? "(size_t)n" : tile_of(e, g == &e->ir->gen), (long long)g->act_off[op->out], g->stack->name,
+        op->layer->index, shape_str(&op->layer->out, shape, sizeof shape));
   }
 }
 
@@ -454,33 +561,51 @@ static int *flags_alloc(int n)
 }
 
 /* NAME_G_train / NAME_D_train: the forward pass keeping every value in acts
-   (TILE * acts scalars); the output is the last value. */
+   (TILE * acts scalars); the output is the last value. A model with batch
+   layers runs it over the whole batch instead, layer by layer, each batch
+   layer in training mode: normalized by the batch's statistics, which it
+   keeps in moments, and moving the running statistics. */
 static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
 {
   const char *n = e->m->name;
+  int batch = e->ir->batch;
   int *used = flags_alloc(g->nvalues);
   for (int v = 1; v < g->nvalues; v++)
     used[v] = 1;
-  put(e, "\n/* The %s for training: keeps every value in acts (%s * %lld scalars)%s. */\n", g->stack->name,
-      tile_of(e, is_gen), (long long)g->acts, is_gen ? "" : " and writes the t scores");
-  if (is_gen)
-    put(e, "static void %s_G_train(const scalar *params, int t, const scalar *in, scalar *acts)\n{\n", n);
+  if (batch)
+    put(e, "\n/* The %s for training, over the whole batch of n: keeps every value in acts\n"
+           "   (n * %lld scalars) and the batch_norm layers' batch moments in moments, and\n"
+           "   updates the running statistics%s. */\n", g->stack->name, (long long)g->acts,
+        is_gen ? "" : "; writes the n scores");
   else
-    put(e, "static void %s_D_train(const scalar *params, int t, const scalar *in, scalar *acts, scalar *score)\n{\n",
-        n);
+    put(e, "\n/* The %s for training: keeps every value in acts (%s * %lld scalars)%s. */\n", g->stack->name,
+        tile_of(e, is_gen), (long long)g->acts, is_gen ? "" : " and writes the t scores");
+  const char *count = batch ? "n" : "t";
+  put(e, "static void %s_%c_train(const scalar *params, %sint %s, const scalar *in, scalar *acts%s%s)\n{\n", n,
+      g->stack->letter, batch ? "scalar *stats, " : "", count, batch ? ", scalar *moments" : "",
+      is_gen ? "" : ", scalar *score");
   put_value_decls(e, g, used, "");
   put_frame(e, is_gen ? FN_G_TRAIN : FN_D_TRAIN);
   if (g->stack->param_count == 0)
     put(e, "  (void)params;\n");
+  if (batch && g->stack->stats_count == 0)
+    put(e, "  (void)stats;\n  (void)moments;\n");
   if (g->nvalues == 1)
     put(e, "  (void)acts;\n");
   if (is_gen && g->nvalues == 1)
-    put(e, "  (void)in;\n  (void)t;\n");
+    put(e, "  (void)in;\n  (void)%s;\n", count);
   char x[32], y[32];
-  for (int i = 0; i < g->nops; i++)
-    put_op(e, &g->ops[i], g, value_name(g->ops[i].in, x, sizeof x), value_name(g->ops[i].out, y, sizeof y));
+  for (int i = 0; i < g->nops; i++) {
+    const Op *op = &g->ops[i];
+    const LayerClass *lc = layer_class(op->layer);
+    put_layer_comment(e, op, g);
+    if (op->view)
+      continue;
+    CallNames nm = {value_name(op->in, x, sizeof x), value_name(op->out, y, sizeof y), NULL, NULL, "t"};
+    put_train_call(e, "  ", batch && lc->batch ? &lc->train : &lc->forward, op, g, &nm);
+  }
   if (!is_gen)
-    put(e, "  memcpy(score, %s, sizeof(scalar) * (size_t)t);\n", value_name(g->nvalues - 1, y, sizeof y));
+    put(e, "  memcpy(score, %s, sizeof(scalar) * (size_t)%s);\n", value_name(g->nvalues - 1, y, sizeof y), count);
   put(e, "}\n");
   free(used);
 }
@@ -510,14 +635,16 @@ static void put_back_op(Emitter *e, const Graph *g, const Op *op, int is_gen, Ba
   const LayerClass *lc = layer_class(op->layer);
   char xb[32], yb[32];
   CallNames nm = {value_name(op->in, xb, sizeof xb), value_name(op->out, yb, sizeof yb), grad_name(op->dx_buf),
-                  grad_name(op->dy_buf)};
+                  grad_name(op->dy_buf), "t"};
   int want_dx = !(op->dx_buf == GRAD_IN && is_gen); /* nothing flows into the latent */
 
   put_layer_comment(e, op, g);
   if (lc->back_params.kernel) {
     if (!is_gen)
-      put(e, "  if (grad)\n");
-    put_call(e, is_gen ? "  " : "    ", &lc->back_params, op, g, &nm);
+      put(e, "  if (grad)%s\n", e->ir->batch ? " {" : "");
+    put_train_call(e, is_gen ? "  " : "    ", &lc->back_params, op, g, &nm);
+    if (!is_gen && e->ir->batch)
+      put(e, "  }\n");
     mark_values(use, &lc->back_params, op);
   }
   if (!want_dx)
@@ -525,8 +652,10 @@ static void put_back_op(Emitter *e, const Graph *g, const Op *op, int is_gen, Ba
   use->params |= kernel_takes(&lc->back_input, "W");
   mark_values(use, &lc->back_input, op);
   if (op->dx_buf == GRAD_IN)
-    put(e, "  if (din)\n");
-  put_call(e, op->dx_buf == GRAD_IN ? "    " : "  ", &lc->back_input, op, g, &nm);
+    put(e, "  if (din)%s\n", e->ir->batch ? " {" : "");
+  put_train_call(e, op->dx_buf == GRAD_IN ? "    " : "  ", &lc->back_input, op, g, &nm);
+  if (op->dx_buf == GRAD_IN && e->ir->batch)
+    put(e, "  }\n");
 }
 
 /* NAME_G_back / NAME_D_back: the backward pass from dout, the gradient of
@@ -542,21 +671,34 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
   for (int i = g->nops - 1; i >= 0; i--)
     if (!g->ops[i].view)
       put_back_op(e, g, &g->ops[i], is_gen, &use);
+  int batch = e->ir->batch;
+  const char *count = batch ? "n" : "t";
   if (g->nvalues == 1 && !is_gen) /* D is the identity */
-    put(e, "  if (din)\n    memcpy(din, dout, sizeof(scalar) * (size_t)t);\n");
+    put(e, "  if (din)\n    memcpy(din, dout, sizeof(scalar) * (size_t)%s);\n", count);
   e->out = saved;
 
+  /* A whole batch's gradients pass through ga and gb, the caller's. */
+  const char *moments = batch ? "const scalar *moments, " : "", *grads = batch ? ", scalar *ga, scalar *gb" : "";
   if (is_gen) {
     put(e, "\n/* Backward through the generator from dout (dL/dx): adds dL/dparams into grad\n"
            "   (indexed from params[0]). */\n");
-    put(e, "static void %s_G_back(const scalar *params, int t, const scalar *in, const scalar *acts, "
-           "const scalar *dout, scalar *grad)\n{\n", n);
+    put(e, "static void %s_G_back(const scalar *params, int %s, const scalar *in, const scalar *acts, %s"
+           "const scalar *dout, scalar *grad%s)\n{\n", n, count, moments, grads);
   } else {
-    put(e, "\n/* Backward through the discriminator from dout (dL/dscore, one per sample): adds\n"
+    put(e, "\n/* Backward through the discriminator from dout (dL/dscore, one per %s): adds\n"
            "   dL/dparams into grad (indexed from params[%lld]) if grad is not NULL, and writes\n"
-           "   dL/din into din if din is not NULL. */\n", (long long)g->stack->param_off);
-    put(e, "static void %s_D_back(const scalar *params, int t, const scalar *in, const scalar *acts, "
-           "const scalar *dout, scalar *grad, scalar *din)\n{\n", n);
+           "   dL/din into din if din is not NULL. */\n", e->m->pack > 1 ? "pack" : "sample",
+        (long long)g->stack->param_off);
+    put(e, "static void %s_D_back(const scalar *params, int %s, const scalar *in, const scalar *acts, %s"
+           "const scalar *dout, scalar *grad, scalar *din%s)\n{\n", n, count, moments, grads);
+  }
+  if (batch) {
+    if (g->stack->stats_count == 0)
+      put(e, "  (void)moments;\n");
+    if (!uses_grad(g, GRAD_A))
+      put(e, "  (void)ga;\n");
+    if (!uses_grad(g, GRAD_B))
+      put(e, "  (void)gb;\n");
   }
   put_value_decls(e, g, use.value, "const ");
   put_frame(e, is_gen ? FN_G_BACK : FN_D_BACK);
@@ -570,7 +712,7 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
   if (!any_value)
     put(e, "  (void)acts;\n");
   if (is_gen && g->nvalues == 1)
-    put(e, "  (void)t;\n  (void)dout;\n  (void)grad;\n");
+    put(e, "  (void)%s;\n  (void)dout;\n  (void)grad;\n", count);
   if (!is_gen && g->stack->param_count == 0)
     put(e, "  (void)grad;\n");
   if (body.buf)
@@ -644,52 +786,52 @@ static void put_tile_loop(Emitter *e)
 
 static void put_public(Emitter *e)
 {
-  const char *n = e->m->name, *gt = tile_of(e, 1);
+  const char *n = e->m->name, *gt = tile_of(e, 1), *pa = e->pa;
   const char *gn = e->g_samples;
   char pk[300];
   snprintf(pk, sizeof pk, e->m->pack > 1 ? "%s_PACK" : "1", n);
   put(e, "\n/* ---- single samples%s: tiles of one ---- */\n", e->m->pack > 1 ? " and single packs" : "");
   put_public_open(e, GANC_FN_GENERATE);
-  put(e, "  %s_G(params, 1, z, x);\n}\n", n);
+  put(e, "  %s_G(%s, 1, z, x);\n}\n", n, pa);
   put_public_open(e, GANC_FN_FAKE_SCORE);
-  put(e, "  %s_G(params, %s, z, x);\n  %s_D(params, 1, x, &score);\n", n, pk, n);
+  put(e, "  %s_G(%s, %s, z, x);\n  %s_D(%s, 1, x, &score);\n", n, pa, pk, n, pa);
   put(e, "  return score;\n}\n");
   put_public_open(e, GANC_FN_REAL_SCORE);
-  put(e, "  %s_D(params, 1, x, &score);\n  return score;\n}\n", n);
+  put(e, "  %s_D(%s, 1, x, &score);\n  return score;\n}\n", n, pa);
   put_public_open(e, GANC_FN_DISCRIMINATOR_LOSS);
-  put(e, "  return loss_real(%s_real_score(params, x_real)) + loss_fake(%s_fake_score(params, z));\n}\n", n, n);
+  put(e, "  return loss_real(%s_real_score(%s, x_real)) + loss_fake(%s_fake_score(%s, z));\n}\n", n, pa, n, pa);
   put_public_open(e, GANC_FN_GENERATOR_LOSS);
-  put(e, "  return loss_gen(%s_fake_score(params, z));\n}\n", n);
+  put(e, "  return loss_gen(%s_fake_score(%s, z));\n}\n", n, pa);
 
   put(e, "\n/* ---- batches, TILE %s at a time; means summed in double ---- */\n",
       e->m->pack > 1 ? "packs" : "samples");
   put_public_open(e, GANC_FN_GENERATE_BATCH);
   put(e, "  for (int i = 0; i < n; i += %s)\n", gt);
-  put(e, "    %s_G(params, n - i < %s ? n - i : %s, z + (size_t)i * %s_LATENT_SIZE, x + (size_t)i * %s_OBS_SIZE);\n}\n",
-      n, gt, gt, n, n);
+  put(e, "    %s_G(%s, n - i < %s ? n - i : %s, z + (size_t)i * %s_LATENT_SIZE, x + (size_t)i * %s_OBS_SIZE);\n}\n",
+      n, pa, gt, gt, n, n);
   put_public_open(e, GANC_FN_REAL_SCORE_BATCH);
   put(e, "  for (int i = 0; i < n; i += TILE)\n");
-  put(e, "    %s_D(params, n - i < TILE ? n - i : TILE, x + (size_t)i * %s, scores + i);\n}\n", n, e->obs_in);
+  put(e, "    %s_D(%s, n - i < TILE ? n - i : TILE, x + (size_t)i * %s, scores + i);\n}\n", n, pa, e->obs_in);
   put_public_open(e, GANC_FN_FAKE_SCORE_BATCH);
   put_tile_loop(e);
-  put(e, "    %s_G(params, %s, z + (size_t)i * %s, x);\n", n, gn, e->lat_in);
-  put(e, "    %s_D(params, t, x, scores + i);\n  }\n}\n", n);
+  put(e, "    %s_G(%s, %s, z + (size_t)i * %s, x);\n", n, pa, gn, e->lat_in);
+  put(e, "    %s_D(%s, t, x, scores + i);\n  }\n}\n", n, pa);
   put_public_open(e, GANC_FN_DISCRIMINATOR_LOSS_BATCH);
   put(e, "  double real = 0, fake = 0;\n");
   put(e, "  if (n <= 0)\n    return 0;\n");
   put_tile_loop(e);
-  put(e, "    %s_D(params, t, x_real + (size_t)i * %s, s);\n", n, e->obs_in);
+  put(e, "    %s_D(%s, t, x_real + (size_t)i * %s, s);\n", n, pa, e->obs_in);
   put(e, "    for (int k = 0; k < t; k++)\n      real += loss_real(s[k]);\n");
-  put(e, "    %s_G(params, %s, z + (size_t)i * %s, x);\n", n, gn, e->lat_in);
-  put(e, "    %s_D(params, t, x, s);\n", n);
+  put(e, "    %s_G(%s, %s, z + (size_t)i * %s, x);\n", n, pa, gn, e->lat_in);
+  put(e, "    %s_D(%s, t, x, s);\n", n, pa);
   put(e, "    for (int k = 0; k < t; k++)\n      fake += loss_fake(s[k]);\n  }\n");
   put(e, "  return (scalar)(real / n + fake / n);\n}\n");
   put_public_open(e, GANC_FN_GENERATOR_LOSS_BATCH);
   put(e, "  double fake = 0;\n");
   put(e, "  if (n <= 0)\n    return 0;\n");
   put_tile_loop(e);
-  put(e, "    %s_G(params, %s, z + (size_t)i * %s, x);\n", n, gn, e->lat_in);
-  put(e, "    %s_D(params, t, x, s);\n", n);
+  put(e, "    %s_G(%s, %s, z + (size_t)i * %s, x);\n", n, pa, gn, e->lat_in);
+  put(e, "    %s_D(%s, t, x, s);\n", n, pa);
   put(e, "    for (int k = 0; k < t; k++)\n      fake += loss_gen(s[k]);\n  }\n");
   put(e, "  return (scalar)(fake / n);\n}\n");
 }
@@ -734,15 +876,115 @@ static void put_public_backward(Emitter *e)
   put(e, "  return (scalar)(loss / n);\n}\n");
 }
 
+/* ---- gradients over whole batches (a model with batch_norm) ---- */
+
+/* The declaration of the workspace buffer named name: its place in the
+   layout lowering planned, per-n arrays first. */
+static void put_ws(Emitter *e, const char *name)
+{
+  int64_t per = 0, once = 0, per_total = 0;
+  const Buffer *found = NULL;
+  for (int i = 0; i < e->ir->nws; i++) {
+    const Buffer *b = &e->ir->ws[i];
+    if (b->per != PER_NONE)
+      per_total += ws_per_n(e, b);
+    if (found)
+      continue;
+    if (!strcmp(b->name, name))
+      found = b;
+    else if (b->per == PER_NONE)
+      once += b->count;
+    else
+      per += ws_per_n(e, b);
+  }
+  if (!found)
+    return;
+  if (found->per == PER_NONE)
+    put(e, "  scalar *%s = (scalar *)workspace + (size_t)n * %lld + %lld;", name, (long long)per_total, (long long)once);
+  else
+    put(e, "  scalar *%s = (scalar *)workspace + (size_t)n * %lld;", name, (long long)per);
+  put(e, found->what ? " /* %s */\n" : "\n", found->what);
+}
+
+/* The heap's workspace for fn's _ws variant. */
+static void put_heap_backward(Emitter *e, ganc_fn fn, ganc_fn ws, const char *args)
+{
+  const char *n = e->m->name;
+  put_public_open(e, fn);
+  put(e, "  void *workspace;\n  scalar loss;\n  if (n <= 0)\n    return 0;\n");
+  put(e, "  workspace = malloc(%s_TRAIN_WORKSPACE_BYTES(n));\n  if (!workspace)\n    return NAN;\n", n);
+  put(e, "  loss = %s_%s(params, stats, n, %s, workspace);\n  free(workspace);\n  return loss;\n}\n", n,
+      ganc_fn_suffix(ws), args);
+}
+
+/* The opening of a _ws function: the refusals, then its buffers. */
+static void put_ws_open(Emitter *e, ganc_fn fn, const char *result, const char *const *bufs)
+{
+  const char *n = e->m->name;
+  put_public_open(e, fn);
+  put(e, "  %s;\n  if (n <= 0)\n    return 0;\n", result);
+  put(e, "  if (n < %s_MIN_BATCH) /* a batch_norm layer would see one value per channel */\n    return NAN;\n", n);
+  for (const char *const *b = bufs; *b; b++)
+    put_ws(e, *b);
+}
+
+static void put_batch_public_backward(Emitter *e)
+{
+  const char *n = e->m->name;
+  const Graph *g = &e->ir->gen;
+  char ng[300], x[400];
+  snprintf(ng, sizeof ng, e->m->pack > 1 ? "n * %s_PACK" : "n", n);
+  if (g->nvalues == 1)
+    snprintf(x, sizeof x, "z");
+  else
+    snprintf(x, sizeof x, "gacts + (size_t)%s * %lld", ng, (long long)g->act_off[g->nvalues - 1]);
+
+  put(e, "\n/* ---- gradients of the batch losses, a whole batch at a time ----\n"
+         "   Each pass runs in training mode, layer by layer over its batch, as the\n"
+         "   PyTorch loop does: G on z, then D on the real batch, then D on the fake. */\n");
+  put_heap_backward(e, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS, "x_real, z, grad_d");
+  put_heap_backward(e, GANC_FN_GENERATOR_LOSS_BACKWARD, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, "z, grad_g");
+
+  static const char *const d_bufs[] = {"gacts", "dacts", "s", "ds", "ga", "gb", "gmoments", "dmoments", NULL};
+  put_ws_open(e, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS, "double real = 0, fake = 0", d_bufs);
+  put(e, "  const scalar *x = %s;\n", x);
+  put(e, "  memset(grad_d, 0, sizeof(scalar) * %s_D_PARAM_COUNT);\n", n);
+  put(e, "  %s_G_train(params, stats, %s, z, gacts, gmoments);\n", n, ng);
+  put(e, "  %s_D_train(params, stats, n, x_real, dacts, dmoments, s);\n", n);
+  put(e, "  for (int k = 0; k < n; k++) {\n    real += loss_real(s[k]);\n");
+  put(e, "    ds[k] = loss_real_d(s[k]) / (scalar)n;\n  }\n");
+  put(e, "  %s_D_back(params, n, x_real, dacts, dmoments, ds, grad_d, NULL, ga, gb);\n", n);
+  put(e, "  %s_D_train(params, stats, n, x, dacts, dmoments, s);\n", n);
+  put(e, "  for (int k = 0; k < n; k++) {\n    fake += loss_fake(s[k]);\n");
+  put(e, "    ds[k] = loss_fake_d(s[k]) / (scalar)n;\n  }\n");
+  put(e, "  %s_D_back(params, n, x, dacts, dmoments, ds, grad_d, NULL, ga, gb);\n", n);
+  put(e, "  return (scalar)(real / n + fake / n);\n}\n");
+
+  static const char *const g_bufs[] = {"gacts", "dacts", "dx", "s", "ds", "ga", "gb", "gmoments", "dmoments", NULL};
+  put_ws_open(e, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, "double loss = 0", g_bufs);
+  put(e, "  const scalar *x = %s;\n", x);
+  put(e, "  memset(grad_g, 0, sizeof(scalar) * %s_G_PARAM_COUNT);\n", n);
+  put(e, "  %s_G_train(params, stats, %s, z, gacts, gmoments);\n", n, ng);
+  put(e, "  %s_D_train(params, stats, n, x, dacts, dmoments, s);\n", n);
+  put(e, "  for (int k = 0; k < n; k++) {\n    loss += loss_gen(s[k]);\n");
+  put(e, "    ds[k] = loss_gen_d(s[k]) / (scalar)n;\n  }\n");
+  put(e, "  %s_D_back(params, n, x, dacts, dmoments, ds, NULL, dx, ga, gb);\n", n);
+  put(e, "  %s_G_back(params, %s, z, gacts, gmoments, dx, grad_g, ga, gb);\n", n, ng);
+  put(e, "  return (scalar)(loss / n);\n}\n");
+}
+
 static void put_source_body(Emitter *e)
 {
   if (e->opt->jit) {
     /* No system headers: libtcc parses only what the code needs. */
     put(e, "typedef __SIZE_TYPE__ size_t;\n#define NULL ((void *)0)\n");
     put(e, "void *memcpy(void *dst, const void *src, size_t n);\nvoid *memset(void *dst, int c, size_t n);\n");
+    if (e->ir->batch)
+      put(e, "void *malloc(size_t n);\nvoid free(void *p);\n#define NAN (0.0f / 0.0f)\n");
 
   } else {
-    put(e, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n");
+    put(e, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n%s#include <string.h>\n",
+        e->ir->batch ? "#include <stdlib.h>\n" : "");
   }
   put(e, "\ntypedef %s_scalar scalar;\n", e->m->name);
   if (e->opt->jit && e->m->loss->helpers) {
@@ -770,7 +1012,10 @@ static void put_source_body(Emitter *e)
   put_backward(e, &e->ir->disc, 0);
   put_loss(e);
   put_public(e);
-  put_public_backward(e);
+  if (e->ir->batch)
+    put_batch_public_backward(e);
+  else
+    put_public_backward(e);
   e->out = out;
   if (code.failed)
     e->out->failed = 1;
@@ -806,17 +1051,27 @@ void emit_unit(Str *out, const IrModel *ir, const EmitOptions *opt)
   put_source_body(&e);
 }
 
-void emit_weights(Str *out, const IrModel *ir, const EmitOptions *opt, const void *params)
+/* A const array of count scalars of the model's type. */
+static void put_array(Emitter *e, const char *suffix, const char *count, const void *v, int64_t n)
+{
+  char lit[64];
+  put(e, "\nconst %s_scalar %s_%s[%s_%s] = {", e->m->name, e->m->name, suffix, e->m->name, count);
+  for (int64_t i = 0; i < n; i++) {
+    double x = e->m->scalar == SCALAR_DOUBLE ? ((const double *)v)[i] : ((const float *)v)[i];
+    put(e, "%s%s,", i % 6 == 0 ? "\n  " : " ", literal(e, x, lit, sizeof lit));
+  }
+  put(e, "\n};\n");
+}
+
+void emit_weights(Str *out, const IrModel *ir, const EmitOptions *opt, const void *params, const void *stats)
 {
   Emitter e = emitter(out, ir, opt);
   const char *n = e.m->name;
   put_banner(&e, "c");
-  put(&e, "   The trained parameters of %s, G then D, each layer's weight then bias. */\n", n);
-  put(&e, "#include \"%s.h\"\n\nconst %s_scalar %s_weights[%s_PARAM_COUNT] = {", n, n, n, n);
-  char lit[64];
-  for (int64_t i = 0; i < e.m->param_count; i++) {
-    double v = e.m->scalar == SCALAR_DOUBLE ? ((const double *)params)[i] : ((const float *)params)[i];
-    put(&e, "%s%s,", i % 6 == 0 ? "\n  " : " ", literal(&e, v, lit, sizeof lit));
-  }
-  put(&e, "\n};\n");
+  put(&e, "   The trained parameters of %s, G then D, each layer's weight then bias%s. */\n", n,
+      ir->batch ? ";\n   and its running statistics, each batch_norm layer's running_mean then running_var" : "");
+  put(&e, "#include \"%s.h\"\n", n);
+  put_array(&e, "weights", "PARAM_COUNT", params, e.m->param_count);
+  if (ir->batch)
+    put_array(&e, "stats", "STATS_COUNT", stats, e.m->stats_count);
 }

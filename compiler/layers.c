@@ -194,6 +194,33 @@ static int upsample_shape(Diag *d, Layer *l, const Args *a)
   return 1;
 }
 
+/* ---- batch_norm ---- */
+
+/* Per feature on [C], per channel on [C, ...]: the kernels take the
+   channels, the values per channel in a sample, momentum and eps. */
+static int batch_norm_shape(Diag *d, Layer *l, const Args *a)
+{
+  if (l->in.rank == 0) {
+    diag_error(d, l->loc, "batch_norm needs features or channels ([C] or [C, ...]), but its input is a scalar []");
+    return 0;
+  }
+  int64_t c = l->in.dim[0], count = shape_count(&l->in);
+  l->out = l->in;
+  set_tensor(l, "weight", GANC_INIT_ONE, 1, &c);
+  set_tensor(l, "bias", GANC_INIT_ZERO, 1, &c);
+  Tensor *mean = &l->stat[l->nstats++], *var = &l->stat[l->nstats++];
+  *mean = (Tensor){.suffix = "running_mean", .init = GANC_INIT_ZERO};
+  *var = (Tensor){.suffix = "running_var", .init = GANC_INIT_ONE};
+  shape_set(&mean->shape, 1, &c);
+  shape_set(&var->shape, 1, &c);
+  l->batch_positions = count / c;
+  set_kargs(l, 2, (int64_t[]){c, count / c});
+  l->karg[l->nkargs++] = (KArg){.real = 1, .r = a->number[0]};
+  l->karg[l->nkargs++] = (KArg){.real = 1, .r = a->number[1]};
+  l->flops = 2 * count; /* a multiply-add per value */
+  return 1;
+}
+
 /* ---- the table (grep ORDER LAYER) ---- */
 
 #define ACTIVATION(id, fwd, back, reads)                                                \
@@ -222,6 +249,10 @@ const LayerClass layer_classes[NLAYER_KINDS] = {
     CONV(LY_CONV_TRANSPOSE2D, "conv_transpose2d"),
     [LY_UPSAMPLE] = {"upsample", {{"scale", ARG_POSITIVE, 0, 2}}, upsample_shape, NULL, NULL, 0, 0,
                      {"upsample", "y x t K"}, {NULL, NULL}, {"upsample_back", "dx dy t K"}},
+    [LY_BATCH_NORM] = {"batch_norm", {{"momentum", ARG_UNIT, 0, 0.1}, {"eps", ARG_POSITIVE_NUMBER, 0, 1e-5}},
+                       batch_norm_shape, NULL, NULL, 1, 0, {"batch_norm", "y W B S x t K"},
+                       {"batch_norm_back_params", "gW gB dy x M t K"}, {"batch_norm_back_input", "dx W dy x M t K"},
+                       1, {"batch_norm_train", "y W B S M x t K"}},
 };
 
 int kernel_takes(const KernelCall *k, const char *word)

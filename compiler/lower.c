@@ -87,6 +87,28 @@ static void lower_stack(Arena *a, const Stack *st, Graph *g)
   }
   for (int v = 0; v < g->nvalues; v++)
     g->grad_scratch = max2(g->grad_scratch, g->size[v]);
+
+  /* A batch layer's moments: a mean and an inverse deviation per channel. */
+  for (int i = 0; i < g->nops; i++)
+    if (layer_class(g->ops[i].layer)->batch) {
+      g->ops[i].moments_off = g->moments;
+      g->moments += 2 * g->ops[i].layer->stat[0].count;
+    }
+}
+
+/* The smallest n (packs) on which every batch layer of g sees two values
+   per channel, when a pass over n packs takes `per` samples of each. */
+static int min_packs(const Graph *g, int per)
+{
+  int64_t most = 1;
+  for (int i = 0; i < g->nops; i++) {
+    const Layer *l = g->ops[i].layer;
+    if (layer_class(l)->batch) {
+      int64_t values = l->batch_positions * per; /* per pack */
+      most = max2(most, (2 + values - 1) / values);
+    }
+  }
+  return (int)most;
 }
 
 const char *func_suffix(Func f)
@@ -125,7 +147,7 @@ static int uses_buf(const Graph *g, Buf b)
   return 0;
 }
 
-static int uses_grad(const Graph *g, GradBuf b)
+int uses_grad(const Graph *g, GradBuf b)
 {
   for (int i = 0; i < g->nops; i++)
     if (!g->ops[i].view && (g->ops[i].dy_buf == b || g->ops[i].dx_buf == b))
@@ -166,12 +188,34 @@ static void plan_stack(IrModel *m, Graph *g, int gen, int64_t t)
     add_buffer(fwd, "b", g->scratch, per, NULL);
   add_scratch(fwd, g, t, 0);
   add_scratch(train, g, t, 0);
-  if (uses_grad(g, GRAD_A))
+  if (!m->batch && uses_grad(g, GRAD_A)) /* whole batches: in the workspace */
     add_buffer(back, "ga", g->grad_scratch, per, NULL);
-  if (uses_grad(g, GRAD_B))
+  if (!m->batch && uses_grad(g, GRAD_B))
     add_buffer(back, "gb", g->grad_scratch, per, NULL);
   add_scratch(back, g, t, 1);
   fwd->kernels = train->kernels = back->kernels = 1;
+}
+
+/* The workspace of the whole-batch training functions, one layout for
+   both: G's values for its n * PACK samples, D's for n packs, the
+   gradient of D's input, the scores and their gradients, the two gradient
+   arrays both backward passes share, and the batch moments (G's, then
+   D's). */
+static void plan_workspace(IrModel *m, int64_t gacts, int64_t dacts, int64_t obs)
+{
+  Buffer *w = m->ws;
+  int64_t grads = max2(m->disc.grad_scratch, m->gen.grad_scratch * m->model->pack);
+  int n = 0;
+  w[n++] = (Buffer){"gacts", gacts, PER_G_BATCH, 0, "G's values, for its backward pass"};
+  w[n++] = (Buffer){"dacts", dacts, PER_BATCH, 0, "D's values, for its backward pass"};
+  w[n++] = (Buffer){"dx", obs, PER_G_BATCH, 1, "the gradient of D's input"};
+  w[n++] = (Buffer){"s", 1, PER_BATCH, 0, "scores"};
+  w[n++] = (Buffer){"ds", 1, PER_BATCH, 0, "their gradients"};
+  w[n++] = (Buffer){"ga", grads, PER_BATCH, 0, "gradients, layer by layer (with gb)"};
+  w[n++] = (Buffer){"gb", grads, PER_BATCH, 0, NULL};
+  w[n++] = (Buffer){"gmoments", m->gen.moments ? m->gen.moments : 1, PER_NONE, 0, "G's batch moments"};
+  w[n++] = (Buffer){"dmoments", m->disc.moments ? m->disc.moments : 1, PER_NONE, 0, "D's batch moments"};
+  m->nws = n;
 }
 
 /* Every frame for tiles of t packs (t * pack samples of G). */
@@ -206,6 +250,14 @@ static void plan(IrModel *m, int64_t t)
     add_calls(fr, 2, (Func[]){FN_G, FN_D});
   }
 
+  if (m->batch) {
+    plan_workspace(m, gacts, dacts, obs);
+    add_calls(&f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD], 1, (Func[]){FN_PUBLIC + GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS});
+    add_calls(&f[GANC_FN_GENERATOR_LOSS_BACKWARD], 1, (Func[]){FN_PUBLIC + GANC_FN_GENERATOR_LOSS_BACKWARD_WS});
+    add_calls(&f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS], 3, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK});
+    add_calls(&f[GANC_FN_GENERATOR_LOSS_BACKWARD_WS], 4, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK});
+    goto sum;
+  }
   Frame *db = &f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD];
   add_buffer(db, "acts", dacts, PER_TILE, "D's values, for its backward pass");
   add_obs(db, "x", PER_G_TILE, obs);
@@ -220,6 +272,7 @@ static void plan(IrModel *m, int64_t t)
   add_buffer(gb, "ds", 1, PER_TILE, NULL);
   add_calls(gb, 4, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK});
 
+sum:
   for (int i = 0; i < NFUNCS; i++) {
     Frame *fr = &m->frame[i];
     for (int b = 0; b < fr->nbuf; b++) {
@@ -269,9 +322,12 @@ Ir *lower_program(Arena *a, Diag *d, const Program *prog)
   ir->n = prog->n;
   ir->models = arena_alloc(a, (size_t)(prog->n ? prog->n : 1) * sizeof *ir->models);
   for (int i = 0; i < prog->n; i++) {
-    ir->models[i].model = &prog->models[i];
-    lower_stack(a, &prog->models[i].gen, &ir->models[i].gen);
-    lower_stack(a, &prog->models[i].disc, &ir->models[i].disc);
+    IrModel *m = &ir->models[i];
+    m->model = &prog->models[i];
+    lower_stack(a, &m->model->gen, &m->gen);
+    lower_stack(a, &m->model->disc, &m->disc);
+    m->batch = m->gen.moments + m->disc.moments > 0;
+    m->min_batch = (int)max2(min_packs(&m->gen, m->model->pack), min_packs(&m->disc, 1));
   }
   int ok = 1;
   for (int i = 0; i < ir->n; i++)

@@ -149,7 +149,7 @@ ganc_model *ganc_jit_string(const char *source, const char *name_for_diagnostics
   m->n = p->n;
   m->info = arena_alloc(&m->comp.arena, (size_t)(p->n ? p->n : 1) * sizeof *m->info);
   for (int i = 0; i < p->n; i++)
-    describe_model(&m->comp.arena, &p->models[i], &m->info[i]);
+    describe_model(&m->comp.arena, &m->comp.ir->models[i], &m->info[i]);
 
   Str msg = {0};
   pthread_mutex_lock(&tcc_lock);
@@ -212,6 +212,9 @@ int ganc_functions(ganc_model *m, const ganc_info *info, ganc_fns *fns)
   int ok = 1;
   for (int f = 0; f < GANC_NFNS; f++) {
     char name[512];
+    fns->fn[f] = NULL;
+    if (!ganc_fn_exists(info, (ganc_fn)f))
+      continue;
     snprintf(name, sizeof name, "%s_%s", info->name, ganc_fn_suffix((ganc_fn)f));
     ok &= (fns->fn[f] = ganc_symbol(m, name)) != NULL;
   }

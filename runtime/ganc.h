@@ -43,7 +43,9 @@ typedef enum ganc_status {
   X(DISCRIMINATOR_LOSS_BATCH, discriminator_loss_batch)           \
   X(GENERATOR_LOSS_BATCH, generator_loss_batch)                   \
   X(DISCRIMINATOR_LOSS_BACKWARD, discriminator_loss_backward)     \
-  X(GENERATOR_LOSS_BACKWARD, generator_loss_backward)
+  X(GENERATOR_LOSS_BACKWARD, generator_loss_backward)             \
+  X(DISCRIMINATOR_LOSS_BACKWARD_WS, discriminator_loss_backward_ws) \
+  X(GENERATOR_LOSS_BACKWARD_WS, generator_loss_backward_ws)
 
 typedef enum ganc_fn {
 #define GANC_FN_ENUM(id, suffix) GANC_FN_##id,
@@ -55,11 +57,34 @@ typedef enum ganc_fn {
 /* "generate_batch" for GANC_FN_GENERATE_BATCH; NULL out of range. */
 const char *ganc_fn_suffix(ganc_fn fn);
 
+typedef struct ganc_info ganc_info;
+/* Does info's model have fn? The _ws functions exist only for models with
+   batch_norm (info->stats_count > 0); every other function always. */
+int ganc_fn_exists(const ganc_info *info, ganc_fn fn);
+
 /* Every emitted function of one model, by ganc_fn: from the JIT
-   (ganc_functions) or from any build of the emitted C (dlsym). */
+   (ganc_functions) or from any build of the emitted C (dlsym); NULL for
+   those the model does not have (ganc_fn_exists). */
 typedef struct ganc_fns {
   void *fn[GANC_NFNS];
 } ganc_fns;
+
+/* The arguments of any emitted function, each used where the function's
+   signature (docs/DESIGN.md §4) has it; the scalars are of the model's type. */
+typedef struct ganc_args {
+  const void *params;
+  void *stats;     /* running statistics, for a model with batch_norm */
+  int n;           /* batch functions: samples (generate_batch) or packs */
+  const void *z;   /* latents */
+  const void *x;   /* observations: x, or x_real of the losses */
+  void *out;       /* generate's x, or the score batches' scores */
+  void *grad;      /* the _backward functions' grad_d or grad_g */
+  void *workspace; /* the _ws functions' */
+} ganc_args;
+
+/* Call fn of fns (info's model) with a's arguments, through a pointer of
+   its exact type. Returns what it returns (0 for a void function). */
+double ganc_call(const ganc_info *info, const ganc_fns *fns, ganc_fn fn, const ganc_args *a);
 
 /* How ganc_init_params fills a tensor. */
 typedef enum ganc_init {
@@ -79,7 +104,7 @@ typedef struct ganc_tensor {
 } ganc_tensor;
 
 /* What a program needs to know of one model to call its functions. */
-typedef struct ganc_info {
+struct ganc_info {
   const char *name;           /* the model's name; prefixes its symbols */
   int scalar_size;            /* 4 for `scalar float`, 8 for `scalar double` */
   const char *loss;           /* "lsgan", "logistic" or "hinge" */
@@ -91,8 +116,18 @@ typedef struct ganc_info {
   int64_t g_param_count, d_param_count, param_count;
   int ntensors;               /* generator's first, then discriminator's */
   const ganc_tensor *tensors;
+  /* Running statistics (batch_norm layers, docs/DESIGN.md §3): a second
+     flat array, the generator's first, each layer's running_mean then its
+     running_var; the tensors name them ("generator.1.running_mean") with
+     offsets into that array. None (0) without batch_norm. */
+  int64_t g_stats_count, d_stats_count, stats_count;
+  int nstats;
+  const ganc_tensor *stats;
+  /* The smallest batch, in samples, the _backward functions train on:
+     every batch_norm layer must see two values per channel (1 without). */
+  int min_train_batch;
   const char *signature;      /* shapes as text, e.g. "latent [64]; ..." */
-} ganc_info;
+};
 
 /* Compile every model in a .gan file in memory (libtcc). NULL on failure,
    with the diagnostics (same format as the CLI) in err and, if status is
@@ -131,6 +166,8 @@ double ganc_rng_normal(ganc_rng *r);  /* mean 0, variance 1 */
    tensor by its rule, deterministically from seed: the random rules draw
    from one stream, tensor by tensor in order. */
 void ganc_init_params(const ganc_info *info, uint64_t seed, void *params);
+/* Fill info->stats_count scalars: running means 0, variances 1. */
+void ganc_init_stats(const ganc_info *info, void *stats);
 /* Fill n scalars with standard normal noise. */
 void ganc_normal_fill(ganc_rng *r, int scalar_size, int64_t n, void *out);
 
@@ -151,6 +188,15 @@ void ganc_adam_step(const ganc_adam *opt, int scalar_size, int64_t step, int64_t
 
 /* ---- Weights and checkpoints (safetensors) ---- */
 
+/* A model's running statistics as files hold them: info->stats_count
+   scalars (model's scalar type), and the training passes each network's
+   batch_norm layers have seen (every one of its layers' num_batches_tracked). Pass NULL
+   for a model without batch_norm. */
+typedef struct ganc_stats {
+  void *running;
+  int64_t g_passes, d_passes;
+} ganc_stats;
+
 /* What a checkpoint holds beyond the weights. */
 typedef struct ganc_train_state {
   void *adam_m, *adam_v; /* info->param_count scalars each, model's scalar type */
@@ -164,27 +210,32 @@ typedef struct ganc_train_state {
    failure PATH is untouched and no temporary is left. 0 on success, -1 with
    a message. */
 int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
-                      const ganc_train_state *state, char *err, size_t errlen);
+                      const ganc_stats *stats, const ganc_train_state *state, char *err, size_t errlen);
 /* Load weights from a safetensors file ("-" is standard input) into params
    (model's scalar type; F32 and F64 are converted; tensors named as in
    info->tensors), and with state != NULL the Adam moments, step and rng,
    which must then be present. With state == NULL adam.* tensors are
-   ignored. On failure params and state are untouched. 0 on success, -1 with
+   ignored. A model with batch_norm reads its running statistics into
+   stats->running (they must be present; num_batches_tracked is optional:
+   the passes are 0 without it), or ignores them with stats == NULL. On
+   failure params, stats and state are untouched. 0 on success, -1 with
    a message. On success err may still hold a warning (err[0] != 0), e.g.
    when weights are NaN or infinite. */
 int ganc_load_weights(const ganc_info *info, const char *path, void *params,
-                      ganc_train_state *state, char *err, size_t errlen);
+                      ganc_stats *stats, ganc_train_state *state, char *err, size_t errlen);
 /* The same for a file's size bytes already in memory at data; name stands
    for the file in messages. */
 int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *data,
-                          size_t size, void *params, ganc_train_state *state, char *err,
-                          size_t errlen);
+                          size_t size, void *params, ganc_stats *stats, ganc_train_state *state,
+                          char *err, size_t errlen);
 
 /* An exponential moving average of the generator's parameters (`ganc train
    --ema`): params holds info->g_param_count scalars of the model's type,
    laid out as the generator's part of the parameters. */
 typedef struct ganc_ema {
   void *params;
+  void *stats;  /* info->g_stats_count scalars: a copy of the generator's
+                   running statistics (NULL without batch_norm) */
   double decay; /* in (0, 1) */
 } ganc_ema;
 
@@ -193,8 +244,8 @@ typedef struct ganc_ema {
    fewest digits that read back exactly). ema == NULL writes exactly what
    ganc_save_weights writes. */
 int ganc_save_checkpoint(const ganc_info *info, const char *path, const void *params,
-                         const ganc_train_state *state, const ganc_ema *ema, char *err,
-                         size_t errlen);
+                         const ganc_stats *stats, const ganc_train_state *state,
+                         const ganc_ema *ema, char *err, size_t errlen);
 /* ganc_load_weights with state, and with ema != NULL the moving average
    too: ema->decay becomes the file's ganc.ema, or 0 when it has none. A
    file with ganc.ema must hold ema.NAME for every generator tensor, loaded
@@ -202,7 +253,8 @@ int ganc_save_checkpoint(const ganc_info *info, const char *path, const void *pa
    ema.* tensor. ganc_load_weights (and this call with ema == NULL) ignores
    ema.* tensors and ganc.ema. On failure nothing is touched. */
 int ganc_load_checkpoint(const ganc_info *info, const char *path, void *params,
-                         ganc_train_state *state, ganc_ema *ema, char *err, size_t errlen);
+                         ganc_stats *stats, ganc_train_state *state, ganc_ema *ema, char *err,
+                         size_t errlen);
 
 #ifdef __cplusplus
 }

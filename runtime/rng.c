@@ -93,3 +93,12 @@ void ganc_init_params(const ganc_info *info, uint64_t seed, void *params)
     }
   }
 }
+
+void ganc_init_stats(const ganc_info *info, void *stats)
+{
+  for (int k = 0; k < info->nstats; k++) {
+    const ganc_tensor *t = &info->stats[k];
+    for (int64_t i = 0; i < t->count; i++)
+      ganc_scalar_store(stats, info->scalar_size, t->offset + i, t->init == GANC_INIT_ONE ? 1 : 0);
+  }
+}

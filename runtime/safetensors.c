@@ -382,9 +382,10 @@ static int write_scalars(FILE *f, const void *base, int64_t count, int size)
 }
 
 int ganc_save_checkpoint(const ganc_info *info, const char *path, const void *params,
-                         const ganc_train_state *state, const ganc_ema *ema, char *err,
-                         size_t errlen)
+                         const ganc_stats *stats, const ganc_train_state *state,
+                         const ganc_ema *ema, char *err, size_t errlen)
 {
+  (void)stats;
   ganc_seterr(err, errlen, "%s", "");
   if (ema && (!state || !ema->params || !(ema->decay > 0 && ema->decay < 1))) {
     ganc_seterr(err, errlen, "%s: internal error: a moving average without a training state,"
@@ -437,9 +438,9 @@ int ganc_save_checkpoint(const ganc_info *info, const char *path, const void *pa
 }
 
 int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
-                      const ganc_train_state *state, char *err, size_t errlen)
+                      const ganc_stats *stats, const ganc_train_state *state, char *err, size_t errlen)
 {
-  return ganc_save_checkpoint(info, path, params, state, NULL, err, errlen);
+  return ganc_save_checkpoint(info, path, params, stats, state, NULL, err, errlen);
 }
 
 /* ---- Reading ---- */
@@ -1006,8 +1007,10 @@ done:
 }
 
 int ganc_load_checkpoint(const ganc_info *info, const char *path, void *params,
-                         ganc_train_state *state, ganc_ema *ema, char *err, size_t errlen)
+                         ganc_stats *stats, ganc_train_state *state, ganc_ema *ema, char *err,
+                         size_t errlen)
 {
+  (void)stats;
   ganc_seterr(err, errlen, "%s", "");
   if (ema && !state) {
     ganc_seterr(err, errlen, "%s: internal error: a moving average without a training state", path);
@@ -1025,15 +1028,16 @@ int ganc_load_checkpoint(const ganc_info *info, const char *path, void *params,
 }
 
 int ganc_load_weights(const ganc_info *info, const char *path, void *params,
-                      ganc_train_state *state, char *err, size_t errlen)
+                      ganc_stats *stats, ganc_train_state *state, char *err, size_t errlen)
 {
-  return ganc_load_checkpoint(info, path, params, state, NULL, err, errlen);
+  return ganc_load_checkpoint(info, path, params, stats, state, NULL, err, errlen);
 }
 
 int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *data,
-                          size_t size, void *params, ganc_train_state *state, char *err,
-                          size_t errlen)
+                          size_t size, void *params, ganc_stats *stats, ganc_train_state *state,
+                          char *err, size_t errlen)
 {
+  (void)stats;
   ganc_seterr(err, errlen, "%s", "");
   if (!name)
     name = "<memory>";

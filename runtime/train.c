@@ -29,12 +29,14 @@ typedef struct Trainer {
   const ganc_info *info;
   const ganc_train_options *opt;
   ganc_data *data;
-  ganc_step work; /* the parameters, moments and batches; draws from rng */
-  void *generate_batch;
+  ganc_step work; /* the parameters, statistics, moments and batches; draws from rng */
+  const ganc_fns *fns;
   /* With --ema: the generator's moving average, then a copy of the
      discriminator's parameters made before every output (so that it is
-     a whole parameter array, what samples and weights come from). */
-  void *avg;
+     a whole parameter array, what samples and weights come from); and
+     likewise the generator's running statistics as the average copied
+     them, then the discriminator's. */
+  void *avg, *avg_stats;
   void *snap_z, *snap_x; /* fixed latents for samples.png and coverage */
   int nsnap;
   ganc_rng rng;
@@ -54,46 +56,26 @@ static char *join(const char *dir, const char *name)
   return p;
 }
 
-/* The emitted functions through pointers of their exact types. */
+/* The two training functions on the step's batches. */
 static double call_dloss_back(const ganc_step *s)
 {
-  void *fn = s->fns->fn[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD];
-  int packs = s->batch / s->info->pack;
-  if (s->info->scalar_size == 4) {
-    float (*f)(const float *, int, const float *, const float *, float *);
-    *(void **)&f = fn;
-    return f(s->params, packs, s->x, s->z, s->grad_d);
-  }
-  double (*f)(const double *, int, const double *, const double *, double *);
-  *(void **)&f = fn;
-  return f(s->params, packs, s->x, s->z, s->grad_d);
+  ganc_args a = {.params = s->params, .stats = s->stats, .n = s->batch / s->info->pack, .x = s->x, .z = s->z,
+                 .grad = s->grad_d};
+  return ganc_call(s->info, s->fns, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, &a);
 }
 
 static double call_gloss_back(const ganc_step *s)
 {
-  void *fn = s->fns->fn[GANC_FN_GENERATOR_LOSS_BACKWARD];
-  int packs = s->batch / s->info->pack;
-  if (s->info->scalar_size == 4) {
-    float (*f)(const float *, int, const float *, float *);
-    *(void **)&f = fn;
-    return f(s->params, packs, s->z, s->grad_g);
-  }
-  double (*f)(const double *, int, const double *, double *);
-  *(void **)&f = fn;
-  return f(s->params, packs, s->z, s->grad_g);
+  ganc_args a = {.params = s->params, .stats = s->stats, .n = s->batch / s->info->pack, .z = s->z,
+                 .grad = s->grad_g};
+  return ganc_call(s->info, s->fns, GANC_FN_GENERATOR_LOSS_BACKWARD, &a);
 }
 
-void ganc_generate(void *generate_batch, int scalar_size, const void *params, int n, const void *z, void *x)
+void ganc_generate(const ganc_info *info, const ganc_fns *fns, const void *params, const void *stats, int n,
+                   const void *z, void *x)
 {
-  if (scalar_size == 4) {
-    void (*f)(const float *, int, const float *, float *);
-    *(void **)&f = generate_batch;
-    f(params, n, z, x);
-  } else {
-    void (*f)(const double *, int, const double *, double *);
-    *(void **)&f = generate_batch;
-    f(params, n, z, x);
-  }
+  ganc_args a = {.params = params, .stats = (void *)stats, .n = n, .z = z, .out = x};
+  ganc_call(info, fns, GANC_FN_GENERATE_BATCH, &a);
 }
 
 static void *offset(void *p, size_t s, int64_t n)
@@ -200,10 +182,38 @@ static const void *shown_params(Trainer *t)
   return t->avg;
 }
 
+static const void *shown_stats(Trainer *t)
+{
+  if (!t->avg)
+    return t->work.stats;
+  size_t s = (size_t)t->info->scalar_size, g = (size_t)t->info->g_stats_count;
+  memcpy((char *)t->avg_stats + s * g, (const char *)t->work.stats + s * g, s * (size_t)t->info->d_stats_count);
+  return t->avg_stats;
+}
+
+/* After a generator update: the average takes a step toward the
+   parameters and copies the running statistics. */
+static void update_average(Trainer *t)
+{
+  const ganc_info *info = t->info;
+  ganc_ema_update(info->scalar_size, t->opt->ema, info->g_param_count, t->avg, t->work.params);
+  memcpy(t->avg_stats, t->work.stats, (size_t)info->scalar_size * (size_t)info->g_stats_count);
+}
+
+/* The statistics as files hold them: num_batches_tracked counts the
+   training passes, 1 + K per step for the generator's layers (one in each
+   update) and 2K + 1 for the discriminator's (real and fake batches in
+   each of its K updates, then the generator's). */
+static ganc_stats file_stats(Trainer *t, const void *running)
+{
+  int64_t k = t->opt->d_steps;
+  return (ganc_stats){(void *)running, t->step * (1 + k), t->step * (2 * k + 1)};
+}
+
 /* Coverage of the fixed snapshot latents, for mixtures. */
 static void coverage(Trainer *t, int *modes, double *hq)
 {
-  ganc_generate(t->generate_batch, t->info->scalar_size, shown_params(t), COVERAGE_SAMPLES, t->snap_z, t->snap_x);
+  ganc_generate(t->info, t->fns, shown_params(t), shown_stats(t), COVERAGE_SAMPLES, t->snap_z, t->snap_x);
   ganc_mode_coverage(t->data, t->snap_x, t->info->scalar_size, COVERAGE_SAMPLES, modes, hq);
 }
 
@@ -221,17 +231,20 @@ static int is_mixture(const Trainer *t)
 
 static int write_snapshot(Trainer *t, char *err, size_t errlen)
 {
-  ganc_generate(t->generate_batch, t->info->scalar_size, shown_params(t), t->nsnap, t->snap_z, t->snap_x);
+  ganc_generate(t->info, t->fns, shown_params(t), shown_stats(t), t->nsnap, t->snap_z, t->snap_x);
   return ganc_write_samples_png(t->info, t->path_png, t->snap_x, t->nsnap, t->data, err, errlen);
 }
 
 static int write_checkpoint(Trainer *t, char *err, size_t errlen)
 {
   ganc_train_state st = {t->work.adam_m, t->work.adam_v, t->step, t->rng};
-  ganc_ema ema = {t->avg, t->opt->ema};
-  if (ganc_save_checkpoint(t->info, t->path_ckpt, t->work.params, &st, t->avg ? &ema : NULL, err, errlen) < 0)
+  ganc_ema ema = {t->avg, t->avg_stats, t->opt->ema};
+  int has = t->info->stats_count > 0;
+  ganc_stats raw = file_stats(t, t->work.stats), shown = file_stats(t, shown_stats(t));
+  if (ganc_save_checkpoint(t->info, t->path_ckpt, t->work.params, has ? &raw : NULL, &st, t->avg ? &ema : NULL,
+                           err, errlen) < 0)
     return -1;
-  return ganc_save_weights(t->info, t->path_weights, shown_params(t), NULL, err, errlen);
+  return ganc_save_weights(t->info, t->path_weights, shown_params(t), has ? &shown : NULL, NULL, err, errlen);
 }
 
 /* ---- loss.csv and loss.png ---- */
@@ -379,7 +392,9 @@ static int csv_append(Trainer *t, double dl, double gl, double seconds, int mode
 static void trainer_free(Trainer *t)
 {
   free(t->work.params);
+  free(t->work.stats);
   free(t->avg);
+  free(t->avg_stats);
   free(t->rows);
   free(t->path_plot);
   free(t->work.adam_m);
@@ -426,9 +441,9 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   ganc_step *w = &t->work;
   *w = (ganc_step){.info = info, .fns = fns, .adam_d = &o->adam_d, .adam_g = &o->adam_g, .batch = o->batch,
                    .d_steps = o->d_steps, .draw = draw_batches, .draw_ctx = t};
-  t->generate_batch = fns->fn[GANC_FN_GENERATE_BATCH];
+  t->fns = fns;
   if (!fns->fn[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD] || !fns->fn[GANC_FN_GENERATOR_LOSS_BACKWARD] ||
-      !t->generate_batch) {
+      !fns->fn[GANC_FN_GENERATE_BATCH]) {
     snprintf(err, errlen, "internal error: model '%s' has no training functions", info->name);
     return GANC_TRAIN_INTERNAL;
   }
@@ -438,8 +453,10 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   t->nsnap = o->samples > 0 ? o->samples : info->obs_size == 2 ? 1000 : 64; /* points, or images */
   int nz = is_mixture(t) && t->nsnap < COVERAGE_SAMPLES ? COVERAGE_SAMPLES : t->nsnap;
   size_t s = (size_t)info->scalar_size, np = (size_t)info->param_count, b = (size_t)o->batch;
+  size_t ns = (size_t)(info->stats_count ? info->stats_count : 1);
   w->params = malloc(s * np);
-  if (o->ema > 0 && !(t->avg = malloc(s * (np ? np : 1)))) {
+  w->stats = malloc(s * ns);
+  if (o->ema > 0 && (!(t->avg = malloc(s * (np ? np : 1))) || !(t->avg_stats = malloc(s * ns)))) {
     snprintf(err, errlen, "out of memory");
     return GANC_TRAIN_ERROR;
   }
@@ -456,7 +473,7 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   t->path_csv = join(o->outdir, "loss.csv");
   t->path_png = join(o->outdir, "samples.png");
   t->path_plot = join(o->outdir, "loss.png");
-  if (!w->params || !w->adam_m || !w->adam_v || !w->grad_d || !w->grad_g || !w->x || !w->z || !t->snap_z ||
+  if (!w->params || !w->stats || !w->adam_m || !w->adam_v || !w->grad_d || !w->grad_g || !w->x || !w->z || !t->snap_z ||
       !t->snap_x || !t->path_weights || !t->path_ckpt || !t->path_csv || !t->path_png || !t->path_plot) {
     snprintf(err, errlen, "out of memory");
     return GANC_TRAIN_ERROR;
@@ -467,8 +484,10 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
 
   if (o->resume) {
     ganc_train_state st = {w->adam_m, w->adam_v, 0, {{0}}};
-    ganc_ema ema = {t->avg, 0};
-    if (ganc_load_checkpoint(info, t->path_ckpt, w->params, &st, &ema, err, errlen) < 0)
+    ganc_ema ema = {t->avg, t->avg_stats, 0};
+    ganc_stats stats = {w->stats, 0, 0};
+    if (ganc_load_checkpoint(info, t->path_ckpt, w->params, info->stats_count ? &stats : NULL, &st, &ema, err,
+                             errlen) < 0)
       return GANC_TRAIN_ERROR;
     if (ema_mismatch(t, ema.decay, err, errlen))
       return GANC_TRAIN_ERROR;
@@ -481,8 +500,11 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
     }
   } else {
     ganc_init_params(info, o->seed, w->params);
-    if (t->avg) /* the average starts at the initial parameters */
+    ganc_init_stats(info, w->stats);
+    if (t->avg) { /* the average starts at the initial parameters */
       memcpy(t->avg, w->params, s * (size_t)info->g_param_count);
+      memcpy(t->avg_stats, w->stats, s * (size_t)info->g_stats_count);
+    }
     ganc_rng_seed(&t->rng, o->seed ^ 0x9e3779b97f4a7c15ull);
   }
   return csv_start(t, err, errlen) < 0 ? GANC_TRAIN_ERROR : GANC_TRAIN_DONE;
@@ -504,6 +526,12 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
              o->batch, info->name, info->pack, info->pack);
     return GANC_TRAIN_ERROR;
   }
+  if (o->batch < info->min_train_batch) {
+    snprintf(err, errlen, "--batch %d is too small for %s: its batch_norm layers need a batch of at least %d "
+             "samples to see two values per channel (a variance of one value is undefined)",
+             o->batch, info->name, info->min_train_batch);
+    return GANC_TRAIN_ERROR;
+  }
   int rc = setup(&t, fns, err, errlen);
   if (rc != GANC_TRAIN_DONE) {
     trainer_free(&t);
@@ -517,7 +545,7 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
     double dl = 0, gl = 0;
     ganc_train_step(&t.work, t.step, &dl, &gl);
     if (t.avg)
-      ganc_ema_update(info->scalar_size, o->ema, info->g_param_count, t.avg, t.work.params);
+      update_average(&t);
     t.step++;
     if (!isfinite(dl) || !isfinite(gl)) {
       snprintf(err, errlen, "training stopped at step %lld: the %s loss is %s; %s/checkpoint.safetensors holds "

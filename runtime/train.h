@@ -68,6 +68,7 @@ typedef struct ganc_step {
   int batch;             /* samples; the functions get batch / info->pack packs */
   int d_steps;           /* discriminator updates per step */
   void *params;          /* info->param_count scalars: the generator's, then the discriminator's */
+  void *stats;           /* info->stats_count scalars, updated by every training pass (batch_norm) */
   void *adam_m, *adam_v; /* the Adam moments, laid out as params */
   void *grad_d, *grad_g; /* d_param_count + 1 and g_param_count + 1 scalars */
   void *x, *z;           /* a batch of observations and one of latents */
@@ -94,8 +95,9 @@ void ganc_ema_update(int scalar_size, double decay, int64_t n, void *ema, const 
    ganc_normal_fill. */
 #define GANC_SNAPSHOT_SEED 0x5eed
 
-/* generate_batch (the model's NAME_generate_batch) called with its type. */
-void ganc_generate(void *generate_batch, int scalar_size, const void *params, int n, const void *z, void *x);
+/* n samples of info's model from the latents z (its generate_batch). */
+void ganc_generate(const ganc_info *info, const ganc_fns *fns, const void *params, const void *stats, int n,
+                   const void *z, void *x);
 
 /* n samples as a PNG: a scatter plot over the data's distribution for 2-D
    observations, an image grid otherwise. data may be NULL. */

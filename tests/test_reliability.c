@@ -114,7 +114,7 @@ static void ring8_close(Ring8 *r)
 static int64_t checkpoint_step(Ring8 *r, const char *path, char *why, size_t whylen)
 {
   ganc_train_state st = {r->adam_m, r->adam_v, 0, {{0}}};
-  if (ganc_load_weights(r->info, path, r->params, &st, why, whylen) != 0)
+  if (ganc_load_weights(r->info, path, r->params, NULL, &st, why, whylen) != 0)
     return -1;
   return st.step;
 }
@@ -243,7 +243,7 @@ Test(reliability, sigkill_at_random_moments)
     stalled += step == last;
     last = step;
     if (exists(weights))
-      cr_assert_eq(ganc_load_weights(r.info, weights, r.params, NULL, why, sizeof why), 0,
+      cr_assert_eq(ganc_load_weights(r.info, weights, r.params, NULL, NULL, why, sizeof why), 0,
                    "kill %d: weights.safetensors does not load: %s", k, why);
   }
   cr_log_info("%d kills, %d left a temporary, %d with no new checkpoint; checkpoint at step %lld", KILLS, temporaries,
@@ -472,15 +472,15 @@ Test(reliability, load_weights_from_memory)
   size_t count = (size_t)r.info->param_count;
   float *from_file = malloc(count * sizeof(float));
   char err[512];
-  cr_assert_eq(ganc_load_weights(r.info, "tests/fixtures/torch_ring8.safetensors", from_file, NULL, err, sizeof err),
+  cr_assert_eq(ganc_load_weights(r.info, "tests/fixtures/torch_ring8.safetensors", from_file, NULL, NULL, err, sizeof err),
                0, "%s", err);
-  cr_assert_eq(ganc_load_weights_mem(r.info, "torch_ring8", bytes, n, r.params, NULL, err, sizeof err), 0, "%s",
+  cr_assert_eq(ganc_load_weights_mem(r.info, "torch_ring8", bytes, n, r.params, NULL, NULL, err, sizeof err), 0, "%s",
                err);
   cr_expect_eq(memcmp(from_file, r.params, count * sizeof(float)), 0);
   /* Cut short, it fails with the file's message under the given name. */
-  cr_expect_eq(ganc_load_weights_mem(r.info, "cut", bytes, n - 1, r.params, NULL, err, sizeof err), -1);
+  cr_expect_eq(ganc_load_weights_mem(r.info, "cut", bytes, n - 1, r.params, NULL, NULL, err, sizeof err), -1);
   cr_expect(strncmp(err, "cut: tensor", 11) == 0 && strstr(err, "beyond the end"), "%s", err);
-  cr_expect_eq(ganc_load_weights_mem(r.info, NULL, bytes, 5, r.params, NULL, err, sizeof err), -1);
+  cr_expect_eq(ganc_load_weights_mem(r.info, NULL, bytes, 5, r.params, NULL, NULL, err, sizeof err), -1);
   cr_expect(strstr(err, "too short"), "%s", err);
   free(from_file);
   free(bytes);
@@ -591,9 +591,9 @@ Test(reliability, fuzz_crashes_are_handled)
     } else if (strncmp(base, "safetensors-", 12) == 0) {
       char err[512];
       ganc_train_state st = {r.adam_m, r.adam_v, 0, {{0}}};
-      int rc = ganc_load_weights(r.info, *f, r.params, &st, err, sizeof err);
+      int rc = ganc_load_weights(r.info, *f, r.params, NULL, &st, err, sizeof err);
       cr_expect(rc == 0 || err[0], "%s: a failure without a message", *f);
-      rc = ganc_load_weights(r.info, *f, r.params, NULL, err, sizeof err);
+      rc = ganc_load_weights(r.info, *f, r.params, NULL, NULL, err, sizeof err);
       cr_expect(rc == 0 || err[0], "%s: a failure without a message", *f);
     } else if (strncmp(base, "front-", 6) == 0) {
       Run run = ganc("emit %s -o %s/emit", *f, dir);

@@ -125,7 +125,7 @@ static void expect_error(const char *header, size_t ndata, const char *want)
   for (int i = 0; i < MINI_PARAMS; i++)
     params[i] = 42;
   char err[512];
-  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, err, sizeof err), -1,
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, NULL, err, sizeof err), -1,
                "loading should fail with '%s'", want);
   cr_assert_not_null(strstr(err, want), "error '%s' does not say '%s'", err, want);
   cr_assert_not_null(strstr(err, path), "error '%s' does not name the file", err);
@@ -167,10 +167,10 @@ Test(safetensors, round_trip_float)
   float params[TINY_PARAMS], back[TINY_PARAMS] = {0};
   fill_params(params, TINY_PARAMS, 1);
   char err[256] = "junk";
-  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, err, sizeof err),
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, NULL, err, sizeof err),
                0, "%s", err);
   strcpy(err, "junk");
-  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), back, NULL, err, sizeof err),
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), back, NULL, NULL, err, sizeof err),
                0, "%s", err);
   cr_assert_str_empty(err);
   cr_assert_eq(memcmp(params, back, sizeof params), 0);
@@ -183,9 +183,9 @@ Test(safetensors, round_trip_double)
   for (int i = 0; i < TINY_PARAMS; i++)
     params[i] = 1.0 / (i + 1) - 0.3; /* not representable as float */
   char err[256];
-  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, err, sizeof err),
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, NULL, err, sizeof err),
                0, "%s", err);
-  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), back, NULL, err, sizeof err),
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), back, NULL, NULL, err, sizeof err),
                0, "%s", err);
   cr_assert_eq(memcmp(params, back, sizeof params), 0);
 }
@@ -198,7 +198,7 @@ Test(safetensors, written_file_follows_the_format)
   fill_params(params, TINY_PARAMS, 2);
   char err[256];
   const char *path = scratch_path("w.safetensors");
-  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, NULL, err, sizeof err), 0, "%s", err);
 
   FILE *f = fopen(path, "rb");
   unsigned char buf[4096];
@@ -246,9 +246,9 @@ Test(safetensors, f64_file_into_float_model)
   for (int i = 0; i < TINY_PARAMS; i++)
     params[i] = 1.0 / (i + 3) - 0.1;
   char err[256];
-  cr_assert_eq(ganc_save_weights(&dinfo, scratch_path("w.safetensors"), params, NULL, err, sizeof err),
+  cr_assert_eq(ganc_save_weights(&dinfo, scratch_path("w.safetensors"), params, NULL, NULL, err, sizeof err),
                0, "%s", err);
-  cr_assert_eq(ganc_load_weights(&finfo, scratch_path("w.safetensors"), back, NULL, err, sizeof err),
+  cr_assert_eq(ganc_load_weights(&finfo, scratch_path("w.safetensors"), back, NULL, NULL, err, sizeof err),
                0, "%s", err);
   for (int i = 0; i < TINY_PARAMS; i++)
     cr_assert_eq(back[i], (float)params[i], "scalar %d: %g vs %g", i, back[i], params[i]);
@@ -261,9 +261,9 @@ Test(safetensors, f32_file_into_double_model)
   double back[TINY_PARAMS];
   fill_params(params, TINY_PARAMS, 1);
   char err[256];
-  cr_assert_eq(ganc_save_weights(&finfo, scratch_path("w.safetensors"), params, NULL, err, sizeof err),
+  cr_assert_eq(ganc_save_weights(&finfo, scratch_path("w.safetensors"), params, NULL, NULL, err, sizeof err),
                0, "%s", err);
-  cr_assert_eq(ganc_load_weights(&dinfo, scratch_path("w.safetensors"), back, NULL, err, sizeof err),
+  cr_assert_eq(ganc_load_weights(&dinfo, scratch_path("w.safetensors"), back, NULL, NULL, err, sizeof err),
                0, "%s", err);
   for (int i = 0; i < TINY_PARAMS; i++)
     cr_assert_eq(back[i], (double)params[i]);
@@ -292,8 +292,8 @@ Test(safetensors, checkpoint_round_trip)
   fill_state(&s, m, v);
   char err[256];
   const char *path = scratch_path("c.safetensors");
-  cr_assert_eq(ganc_save_weights(&info, path, params, &s, err, sizeof err), 0, "%s", err);
-  cr_assert_eq(ganc_load_weights(&info, path, bp, &back, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, &s, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(&info, path, bp, NULL, &back, err, sizeof err), 0, "%s", err);
   cr_assert_eq(memcmp(params, bp, sizeof bp), 0);
   cr_assert_eq(memcmp(m, bm, sizeof bm), 0);
   cr_assert_eq(memcmp(v, bv, sizeof bv), 0);
@@ -322,8 +322,8 @@ Test(safetensors, weights_loading_ignores_adam)
   ganc_train_state s;
   fill_state(&s, m, v);
   char err[256] = "junk";
-  cr_assert_eq(ganc_save_weights(&info, scratch_path("c.safetensors"), params, &s, err, sizeof err), 0);
-  cr_assert_eq(ganc_load_weights(&info, scratch_path("c.safetensors"), back, NULL, err, sizeof err), 0,
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("c.safetensors"), params, NULL, &s, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("c.safetensors"), back, NULL, NULL, err, sizeof err), 0,
                "%s", err);
   cr_assert_str_empty(err);
   cr_assert_eq(memcmp(params, back, sizeof back), 0);
@@ -336,8 +336,8 @@ Test(safetensors, checkpoint_needs_training_state)
   fill_params(params, TINY_PARAMS, 1);
   ganc_train_state s = {.adam_m = m, .adam_v = v};
   char err[256];
-  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, err, sizeof err), 0);
-  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), params, &s, err, sizeof err), -1);
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), params, NULL, &s, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "ganc.step"), "%s", err);
 }
 
@@ -357,10 +357,10 @@ Test(safetensors, checkpoint_missing_adam_tensor)
   float params[MINI_PARAMS], m[MINI_PARAMS], v[MINI_PARAMS];
   ganc_train_state s = {.adam_m = m, .adam_v = v};
   char err[256];
-  cr_assert_eq(ganc_load_weights(&info, path, params, &s, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, &s, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "tensor 'adam.m.generator.0.bias' is missing"), "%s", err);
   /* As weights it is fine: the one adam tensor is ignored. */
-  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, NULL, err, sizeof err), 0, "%s", err);
 }
 
 Test(safetensors, checkpoint_bad_rng_text)
@@ -377,7 +377,7 @@ Test(safetensors, checkpoint_bad_rng_text)
   float params[MINI_PARAMS], m[MINI_PARAMS], v[MINI_PARAMS];
   ganc_train_state s = {.adam_m = m, .adam_v = v};
   char err[256];
-  cr_assert_eq(ganc_load_weights(&info, path, params, &s, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, &s, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "ganc.rng"), "%s", err);
 }
 
@@ -400,11 +400,11 @@ Test(safetensors, checkpoint_with_ema_round_trip)
   fill_ema(e);
   ganc_train_state s, back = {.adam_m = bm, .adam_v = bv};
   fill_state(&s, m, v);
-  ganc_ema ema = {e, 0.999}, got = {be, 0};
+  ganc_ema ema = {e, NULL, 0.999}, got = {be, NULL, 0};
   char err[256];
   const char *path = scratch_path("c.safetensors");
-  cr_assert_eq(ganc_save_checkpoint(&info, path, params, &s, &ema, err, sizeof err), 0, "%s", err);
-  cr_assert_eq(ganc_load_checkpoint(&info, path, bp, &back, &got, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_save_checkpoint(&info, path, params, NULL, &s, &ema, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_checkpoint(&info, path, bp, NULL, &back, &got, err, sizeof err), 0, "%s", err);
   cr_assert_eq(memcmp(params, bp, sizeof bp), 0);
   cr_assert_eq(memcmp(m, bm, sizeof bm), 0);
   cr_assert_eq(memcmp(v, bv, sizeof bv), 0);
@@ -422,13 +422,13 @@ Test(safetensors, checkpoint_with_ema_round_trip)
   free(text);
 
   /* The decay alone, without the tensors. */
-  got = (ganc_ema){NULL, 0};
-  cr_assert_eq(ganc_load_checkpoint(&info, path, bp, &back, &got, err, sizeof err), 0, "%s", err);
+  got = (ganc_ema){NULL, NULL, 0};
+  cr_assert_eq(ganc_load_checkpoint(&info, path, bp, NULL, &back, &got, err, sizeof err), 0, "%s", err);
   cr_assert_eq(got.decay, 0.999);
   /* As a plain checkpoint and as weights, the average is ignored. */
-  cr_assert_eq(ganc_load_weights(&info, path, bp, &back, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(&info, path, bp, NULL, &back, err, sizeof err), 0, "%s", err);
   memset(bp, 0, sizeof bp);
-  cr_assert_eq(ganc_load_weights(&info, path, bp, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(&info, path, bp, NULL, NULL, err, sizeof err), 0, "%s", err);
   cr_assert_str_empty(err);
   cr_assert_eq(memcmp(params, bp, sizeof bp), 0, "weights from a checkpoint are the raw parameters");
 }
@@ -444,23 +444,23 @@ Test(safetensors, checkpoint_without_ema)
   ganc_train_state s = {m, v, 3, {{1, 2, 3, 4}}};
   char err[256];
   /* Without an average, ganc_save_checkpoint writes what ganc_save_weights does. */
-  cr_assert_eq(ganc_save_weights(&info, scratch_path("a.safetensors"), params, &s, err, sizeof err), 0, "%s", err);
-  cr_assert_eq(ganc_save_checkpoint(&info, scratch_path("b.safetensors"), params, &s, NULL, err, sizeof err), 0,
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("a.safetensors"), params, NULL, &s, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_save_checkpoint(&info, scratch_path("b.safetensors"), params, NULL, &s, NULL, err, sizeof err), 0,
                "%s", err);
   size_t la, lb;
   char *a = slurp(scratch_path("a.safetensors"), &la), *b = slurp(scratch_path("b.safetensors"), &lb);
   cr_assert(la == lb && memcmp(a, b, la) == 0);
   free(a);
   free(b);
-  ganc_ema got = {e, 0.5};
-  cr_assert_eq(ganc_load_checkpoint(&info, scratch_path("a.safetensors"), params, &s, &got, err, sizeof err), 0,
+  ganc_ema got = {e, NULL, 0.5};
+  cr_assert_eq(ganc_load_checkpoint(&info, scratch_path("a.safetensors"), params, NULL, &s, &got, err, sizeof err), 0,
                "%s", err);
   cr_assert_eq(got.decay, 0, "no ganc.ema: decay %g", got.decay);
   for (int i = 0; i < TINY_G_PARAMS; i++)
     cr_assert_eq(e[i], 42, "the average was written to");
   /* A bad average is refused before anything is written. */
-  ganc_ema bad = {e, 1};
-  cr_assert_eq(ganc_save_checkpoint(&info, scratch_path("c.safetensors"), params, &s, &bad, err, sizeof err), -1);
+  ganc_ema bad = {e, NULL, 1};
+  cr_assert_eq(ganc_save_checkpoint(&info, scratch_path("c.safetensors"), params, NULL, &s, &bad, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "internal error"), "%s", err);
   cr_assert_eq(access(scratch_path("c.safetensors"), F_OK), -1);
 }
@@ -503,17 +503,17 @@ static void expect_ema_error(const char *path, const char *want)
   for (int i = 0; i < 4; i++)
     e[i] = 42;
   ganc_train_state s = {.adam_m = m, .adam_v = v};
-  ganc_ema ema = {e, 0.25};
+  ganc_ema ema = {e, NULL, 0.25};
   char err[512];
-  cr_assert_eq(ganc_load_checkpoint(&info, path, params, &s, &ema, err, sizeof err), -1, "should fail: %s", want);
+  cr_assert_eq(ganc_load_checkpoint(&info, path, params, NULL, &s, &ema, err, sizeof err), -1, "should fail: %s", want);
   cr_assert_not_null(strstr(err, want), "error '%s' does not say '%s'", err, want);
   for (int i = 0; i < MINI_PARAMS; i++)
     cr_assert(params[i] == 42 && m[i] == 42 && v[i] == 42, "a failed load changed the arrays");
   for (int i = 0; i < 4; i++)
     cr_assert_eq(e[i], 42, "a failed load changed the average");
   cr_assert_eq(ema.decay, 0.25, "a failed load changed the decay");
-  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, err, sizeof err), 0, "as weights: %s", err);
-  cr_assert_eq(ganc_load_weights(&info, path, params, &s, err, sizeof err), 0, "without an average: %s", err);
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, NULL, err, sizeof err), 0, "as weights: %s", err);
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, &s, err, sizeof err), 0, "without an average: %s", err);
 }
 
 Test(safetensors, hand_written_checkpoint_with_ema)
@@ -522,9 +522,9 @@ Test(safetensors, hand_written_checkpoint_with_ema)
   ganc_info info = mini_info();
   float params[MINI_PARAMS], m[MINI_PARAMS], v[MINI_PARAMS], e[4];
   ganc_train_state s = {.adam_m = m, .adam_v = v};
-  ganc_ema ema = {e, 0};
+  ganc_ema ema = {e, NULL, 0};
   char err[512];
-  cr_assert_eq(ganc_load_checkpoint(&info, path, params, &s, &ema, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_checkpoint(&info, path, params, NULL, &s, &ema, err, sizeof err), 0, "%s", err);
   cr_assert_eq(ema.decay, 0.5);
   for (int i = 0; i < 4; i++)
     cr_assert_eq(e[i], f32_values[(21 + i) % 7], "ema scalar %d", i);
@@ -569,7 +569,7 @@ Test(safetensors, hand_assembled_file)
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
   char err[256];
-  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, NULL, err, sizeof err), 0, "%s", err);
   /* flat order: g.0.weight (file scalars 5,6), g.0.bias (1,2), d.0.weight (3,4), d.0.bias (0) */
   const int from[MINI_PARAMS] = {5, 6, 1, 2, 3, 4, 0};
   for (int i = 0; i < MINI_PARAMS; i++)
@@ -595,7 +595,7 @@ Test(safetensors, hand_assembled_f64_into_float)
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
   char err[256];
-  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, NULL, err, sizeof err), 0, "%s", err);
   const float want[MINI_PARAMS] = {1.5f, -0.125f, 0, 0, 1.5f, 0, -0.125f};
   for (int i = 0; i < MINI_PARAMS; i++)
     cr_assert_eq(p[i], want[i], "param %d is %g", i, p[i]);
@@ -609,8 +609,8 @@ Test(safetensors, nan_is_a_warning)
   params[9] = NAN;       /* generator.0.bias */
   params[23] = INFINITY; /* discriminator.0.weight */
   char err[256];
-  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, err, sizeof err), 0);
-  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), back, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_save_weights(&info, scratch_path("w.safetensors"), params, NULL, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("w.safetensors"), back, NULL, NULL, err, sizeof err), 0);
   cr_assert_not_null(strstr(err, "warning: tensor 'generator.0.bias' holds NaN or infinite values"),
                      "%s", err);
   cr_assert(isnan(back[9]));
@@ -698,7 +698,7 @@ Test(safetensors, other_signature)
   write_safetensors(path, strlen(h), h, (const unsigned char *)"0123456789012345678901234567", 28);
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
-  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "latent [9]; observation [2]"), "%s", err);
   cr_assert_not_null(strstr(err, "latent [1]; observation [2]"), "%s", err);
 }
@@ -729,7 +729,7 @@ Test(safetensors, header_length_beyond_file)
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
   char err[512];
-  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "beyond the end of the file"), "%s", err);
 }
 
@@ -740,10 +740,10 @@ Test(safetensors, header_length_absurd)
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
   char err[512];
-  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "absurd"), "%s", err);
   write_safetensors(path, 200u * 1000 * 1000, "{}", NULL, 0);
-  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "absurd"), "%s", err);
 }
 
@@ -754,7 +754,7 @@ Test(safetensors, file_too_short)
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
   char err[512];
-  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, path, p, NULL, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, path), "%s", err);
   cr_assert_not_null(strstr(err, "too short"), "%s", err);
 }
@@ -767,11 +767,11 @@ Test(safetensors, truncated_data)
   fill_params(params, TINY_PARAMS, 1);
   char err[512];
   const char *path = scratch_path("w.safetensors");
-  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, NULL, err, sizeof err), 0);
   struct stat st;
   cr_assert_eq(stat(path, &st), 0);
   cr_assert_eq(truncate(path, st.st_size - 2), 0);
-  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, path, params, NULL, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "discriminator.0.bias"), "%s", err);
 }
 
@@ -780,7 +780,7 @@ Test(safetensors, missing_file)
   ganc_info info = mini_info();
   float p[MINI_PARAMS];
   char err[512];
-  cr_assert_eq(ganc_load_weights(&info, scratch_path("none.safetensors"), p, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("none.safetensors"), p, NULL, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "none.safetensors"), "%s", err);
 }
 
@@ -790,9 +790,9 @@ Test(safetensors, short_error_buffer_is_terminated)
   float p[MINI_PARAMS];
   char err[8];
   memset(err, 'x', sizeof err);
-  cr_assert_eq(ganc_load_weights(&info, scratch_path("none.safetensors"), p, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("none.safetensors"), p, NULL, NULL, err, sizeof err), -1);
   cr_assert_eq(strlen(err), 7);
-  cr_assert_eq(ganc_load_weights(&info, scratch_path("none.safetensors"), p, NULL, NULL, 0), -1);
+  cr_assert_eq(ganc_load_weights(&info, scratch_path("none.safetensors"), p, NULL, NULL, NULL, 0), -1);
 }
 
 /* ---- Atomic saving ---- */
@@ -804,7 +804,7 @@ Test(safetensors, save_into_missing_directory)
   fill_params(params, TINY_PARAMS, 1);
   char err[512];
   const char *path = scratch_path("nodir/w.safetensors");
-  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "nodir/w.safetensors"), "%s", err);
   cr_assert_eq(scratch_entries(), 0);
 }
@@ -818,7 +818,7 @@ Test(safetensors, failed_save_leaves_target_and_no_temporary)
   const char *path = scratch_path("target");
   cr_assert_eq(mkdir(path, 0700), 0);
   char err[512];
-  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, err, sizeof err), -1);
+  cr_assert_eq(ganc_save_weights(&info, path, params, NULL, NULL, err, sizeof err), -1);
   cr_assert_not_null(strstr(err, "target"), "%s", err);
   struct stat st;
   cr_assert_eq(stat(path, &st), 0);
@@ -834,9 +834,9 @@ Test(safetensors, save_replaces_existing_file)
   fill_params(b, TINY_PARAMS, -5);
   char err[512];
   const char *path = scratch_path("w.safetensors");
-  cr_assert_eq(ganc_save_weights(&info, path, a, NULL, err, sizeof err), 0);
-  cr_assert_eq(ganc_save_weights(&info, path, b, NULL, err, sizeof err), 0);
-  cr_assert_eq(ganc_load_weights(&info, path, back, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_save_weights(&info, path, a, NULL, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_save_weights(&info, path, b, NULL, NULL, err, sizeof err), 0);
+  cr_assert_eq(ganc_load_weights(&info, path, back, NULL, NULL, err, sizeof err), 0);
   cr_assert_eq(memcmp(b, back, sizeof back), 0);
   cr_assert_eq(scratch_entries(), 1);
 }

@@ -45,7 +45,7 @@ Test(safetensors, pytorch_written_weights)
   cr_assert(m, "%s", err);
   const ganc_info *info = ganc_model_info(m, 0);
   float *p = malloc(sizeof(float) * (size_t)info->param_count);
-  cr_assert_eq(ganc_load_weights(info, "tests/fixtures/torch_ring8.safetensors", p, NULL, err, sizeof err), 0,
+  cr_assert_eq(ganc_load_weights(info, "tests/fixtures/torch_ring8.safetensors", p, NULL, NULL, err, sizeof err), 0,
                "%s", err);
   cr_expect_str_empty(err);
 

@@ -244,7 +244,7 @@ Test(train, emitted_weights)
   const ganc_info *info = ganc_model_info(m, 0);
   float *p = malloc(sizeof(float) * (size_t)info->param_count);
   snprintf(path, sizeof path, "%s/w/weights.safetensors", dir);
-  cr_assert_eq(ganc_load_weights(info, path, p, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(info, path, p, NULL, NULL, err, sizeof err), 0, "%s", err);
   void (*gen)(const float *, const float *, float *);
   *(void **)&gen = ganc_symbol(m, "ring8_generate");
   float z[2] = {0.5f, -1.0f}, want[2];
@@ -336,7 +336,7 @@ static float *floats(int64_t n)
 static void read_weights(const Ring8 *r, const char *path, float *params)
 {
   char err[4096];
-  cr_assert_eq(ganc_load_weights(r->info, path, params, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(r->info, path, params, NULL, NULL, err, sizeof err), 0, "%s", err);
 }
 
 /* A checkpoint's raw parameters and its moving average (ema may be NULL);
@@ -346,8 +346,8 @@ static double read_checkpoint(const Ring8 *r, const char *path, float *params, f
   char err[4096];
   float *m = floats(r->np), *v = floats(r->np);
   ganc_train_state st = {m, v, 0, {{0}}};
-  ganc_ema e = {ema, 0};
-  cr_assert_eq(ganc_load_checkpoint(r->info, path, params, &st, &e, err, sizeof err), 0, "%s", err);
+  ganc_ema e = {ema, NULL, 0};
+  cr_assert_eq(ganc_load_checkpoint(r->info, path, params, NULL, &st, &e, err, sizeof err), 0, "%s", err);
   free(m);
   free(v);
   return e.decay;
@@ -485,9 +485,10 @@ Test(train, ema_drives_the_outputs)
   ganc_rng rng;
   ganc_rng_seed(&rng, GANC_SNAPSHOT_SEED);
   ganc_normal_fill(&rng, 4, 2 * COVER, z);
-  void *gen = ganc_symbol(r.m, "ring8_generate_batch");
-  ganc_generate(gen, 4, w, COVER, z, x);
-  ganc_generate(gen, 4, p, COVER, z, xr);
+  ganc_fns fns;
+  cr_assert_eq(ganc_functions(r.m, r.info, &fns), 0);
+  ganc_generate(r.info, &fns, w, NULL, COVER, z, x);
+  ganc_generate(r.info, &fns, p, NULL, COVER, z, xr);
   int modes, modes_raw;
   double hq, hq_raw;
   ganc_mode_coverage(data, x, 4, COVER, &modes, &hq);
@@ -576,7 +577,7 @@ Test(train, ema_checkpoint_loads_as_raw_weights)
   read_weights(&r, in("e/checkpoint.safetensors"), w);
   cr_expect(same_floats(p, w, r.np), "a checkpoint loaded as weights is not its raw parameters");
   char err[4096];
-  cr_assert_eq(ganc_save_weights(r.info, in("raw.safetensors"), p, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_save_weights(r.info, in("raw.safetensors"), p, NULL, NULL, err, sizeof err), 0, "%s", err);
   Run a = ganc("sample models/ring8.gan --weights %s -n 8 -o -", in("e/checkpoint.safetensors"));
   Run b = ganc("sample models/ring8.gan --weights %s -n 8 -o -", in("raw.safetensors"));
   Run c = ganc("sample models/ring8.gan --weights %s -n 8 -o -", in("e/weights.safetensors"));

@@ -59,7 +59,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     exit(1);
   }
   for (int i = 0; i < NINFOS; i++) {
-    describe_model(&comp.arena, &comp.prog->models[i / 2], &infos[i]);
+    describe_model(&comp.arena, &comp.ir->models[i / 2], &infos[i]);
     infos[i].scalar_size = i % 2 ? 8 : 4;
     size_t bytes = (size_t)infos[i].param_count * 8;
     if (bytes > array_bytes)
@@ -97,7 +97,7 @@ static void load(const ganc_info *info, const uint8_t *data, size_t size, int wi
 {
   char err[512];
   ganc_train_state st = {arrays[1], arrays[2], 777, {{1, 2, 3, 4}}};
-  int rc = ganc_load_weights_mem(info, "fuzz.safetensors", data, size, arrays[0],
+  int rc = ganc_load_weights_mem(info, "fuzz.safetensors", data, size, arrays[0],NULL, 
                                  with_state ? &st : NULL, err, sizeof err);
   if (!memchr(err, 0, sizeof err))
     fail("an unterminated message", info, NULL);
@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   /* A message cut to a short buffer is still terminated. */
   char small[9];
   memset(small, 'x', sizeof small);
-  ganc_load_weights_mem(&infos[2], NULL, data, size, arrays[0], NULL, small, 7);
+  ganc_load_weights_mem(&infos[2], NULL, data, size, arrays[0], NULL, NULL, small, 7);
   if (!memchr(small, 0, 7) || small[7] != 'x')
     fail("a message not cut to its buffer", &infos[2], NULL);
   memcpy(arrays[0], reference, (size_t)infos[2].param_count * (size_t)infos[2].scalar_size);
