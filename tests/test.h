@@ -54,5 +54,7 @@ void aot_free(Aot *a);
 /* A function of model `model` from the JIT or an AOT build, by suffix
    ("generate", "fake_score", ...). */
 void *model_fn(ganc_model *jit, Aot *aot, const char *model, const char *suffix);
+/* Every function info's model has (ganc_fn_exists), the others NULL. */
+void model_fns(ganc_model *jit, Aot *aot, const ganc_info *info, ganc_fns *fns);
 
 #endif

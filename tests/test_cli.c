@@ -199,7 +199,11 @@ Test(cli, emitted_code_is_strict_c99)
         free(log);
       }
       char *log = NULL;
-      snprintf(cmd, sizeof cmd, "cd %s && ! grep -nE 'malloc|calloc|realloc|free\\(|^static [^(]*[=;]' *.c", dir);
+      /* The one exception: a batch_norm model's two _backward functions
+         take their workspace from the heap and free it (docs/DESIGN.md §4). */
+      snprintf(cmd, sizeof cmd, "cd %s && ! grep -nE 'malloc|calloc|realloc|free\\(|^static [^(]*[=;]' *.c | "
+               "grep -vE ':  workspace = malloc\\([A-Za-z0-9_]+_TRAIN_WORKSPACE_BYTES\\(n\\)\\);$|:  free\\(workspace\\);$'",
+               dir);
       cr_expect_eq(run_shell(cmd, &log), 0, "%s: heap use or a static variable:\n%s", *f, log);
       free(log);
       snprintf(cmd, sizeof cmd, "cd %s && for h in *.h; do printf '#include \"%%s\"\\n#include \"%%s\"\\n' $h $h > x.cc; "

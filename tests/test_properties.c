@@ -90,30 +90,54 @@ static Loss loss_of(const ganc_info *info)
 DEFINE_TERMS(float, expf, log1pf, fabsf)
 DEFINE_TERMS(double, exp, log1p, fabs)
 
-/* The property checks, written once for each scalar type. */
+/* Running statistics away from their start (means 0, variances 1), so
+   that inference mode has something to apply: means in [-0.1, 0.1),
+   variances in [0.5, 1.5). */
+static void random_stats(const ganc_info *info, uint64_t seed, void *st)
+{
+  ganc_rng r;
+  ganc_rng_seed(&r, seed);
+  for (int k = 0; k < info->nstats; k++) {
+    const ganc_tensor *t = &info->stats[k];
+    for (int64_t i = 0; i < t->count; i++) {
+      double u = ganc_rng_uniform(&r), v = t->init == GANC_INIT_ONE ? 0.5 + u : 0.2 * u - 0.1;
+      if (info->scalar_size == 4)
+        ((float *)st)[t->offset + i] = (float)v;
+      else
+        ((double *)st)[t->offset + i] = v;
+    }
+  }
+}
+
+/* In a function of DEFINE_PROPERTIES: the model's function f with the
+   parameters p and statistics st, the rest of its arguments named; its
+   result in the scalar type S (exact: a float widened to double and
+   back). */
+#define CALL(f, ...) ((S)ganc_call(info, &fns, GANC_FN_##f, &(ganc_args){.params = p, .stats = st, __VA_ARGS__}))
+#define generate(zi, x_) CALL(GENERATE, .z = (zi), .out = (x_))
+#define generate_b(n_, zi, x_) CALL(GENERATE_BATCH, .n = (n_), .z = (zi), .out = (x_))
+#define fake_score(p_, zi) CALL(FAKE_SCORE, .z = (zi))
+#define real_score(p_, xi) CALL(REAL_SCORE, .x = (xi))
+#define dloss(p_, xi, zi) CALL(DISCRIMINATOR_LOSS, .x = (xi), .z = (zi))
+#define gloss(p_, zi) CALL(GENERATOR_LOSS, .z = (zi))
+#define dloss_b(p_, n_, xi, zi) CALL(DISCRIMINATOR_LOSS_BATCH, .n = (n_), .x = (xi), .z = (zi))
+#define gloss_b(p_, n_, zi) CALL(GENERATOR_LOSS_BATCH, .n = (n_), .z = (zi))
+
+/* The property checks, written once for each scalar type: calls through
+   ganc_call, which passes the statistics of a model with batch_norm (the
+   properties hold in inference mode). */
 #define DEFINE_PROPERTIES(T)                                                                       \
-  typedef void (*T##_gen_fn)(const T *, const T *, T *);                                          \
-  typedef void (*T##_gen_batch_fn)(const T *, int, const T *, T *);                               \
-  typedef T (*T##_score_fn)(const T *, const T *);                                                \
-  typedef T (*T##_dloss_fn)(const T *, const T *, const T *);                                     \
-  typedef T (*T##_dloss_batch_fn)(const T *, int, const T *, const T *);                          \
-  typedef T (*T##_gloss_batch_fn)(const T *, int, const T *);                                     \
-                                                                                                  \
   static void T##_properties(ganc_model *jit, Aot *aot, const ganc_info *info, const char *where)  \
   {                                                                                               \
-    T##_gen_fn generate = (T##_gen_fn)model_fn(jit, aot, info->name, "generate");                 \
-    T##_gen_batch_fn generate_b = (T##_gen_batch_fn)model_fn(jit, aot, info->name, "generate_batch"); \
-    T##_score_fn fake_score = (T##_score_fn)model_fn(jit, aot, info->name, "fake_score");         \
-    T##_score_fn real_score = (T##_score_fn)model_fn(jit, aot, info->name, "real_score");         \
-    T##_dloss_fn dloss = (T##_dloss_fn)model_fn(jit, aot, info->name, "discriminator_loss");      \
-    T##_score_fn gloss = (T##_score_fn)model_fn(jit, aot, info->name, "generator_loss");          \
-    T##_dloss_batch_fn dloss_b =                                                                  \
-        (T##_dloss_batch_fn)model_fn(jit, aot, info->name, "discriminator_loss_batch");           \
-    T##_gloss_batch_fn gloss_b = (T##_gloss_batch_fn)model_fn(jit, aot, info->name, "generator_loss_batch"); \
-    cr_assert(generate && generate_b && fake_score && real_score && dloss && gloss && dloss_b && gloss_b, \
-              "%s: %s: missing functions", where, info->name);                                    \
+    typedef T S;                                                                                  \
+    ganc_fns fns;                                                                                 \
+    model_fns(jit, aot, info, &fns);                                                              \
+    for (int f = 0; f < GANC_NFNS; f++)                                                           \
+      cr_assert(fns.fn[f] || !ganc_fn_exists(info, (ganc_fn)f), "%s: %s: no function %s", where,  \
+                info->name, ganc_fn_suffix((ganc_fn)f));                                          \
                                                                                                   \
     T *p = malloc(sizeof(T) * (size_t)info->param_count + 1);                                     \
+    T *st = malloc(sizeof(T) * (size_t)info->stats_count + 1);                                    \
     int64_t lat = info->latent_size * info->pack, obs = info->obs_size * info->pack; /* per pack */ \
     T *z = malloc(sizeof(T) * (size_t)lat * DRAWS);                                               \
     T *x = malloc(sizeof(T) * (size_t)obs * DRAWS);                                               \
@@ -122,14 +146,15 @@ DEFINE_TERMS(double, exp, log1p, fabs)
     ganc_rng r;                                                                                   \
     ganc_rng_seed(&r, 42);                                                                        \
     random_params(info, 7, p);                                                                    \
+    random_stats(info, 11, st);                                                                   \
     ganc_normal_fill(&r, info->scalar_size, lat * DRAWS, z);                                      \
     uniform_fill(&r, info->scalar_size, obs * DRAWS, x);                                          \
     for (int i = 0; i < DRAWS; i++) {                                                             \
       const T *zi = z + i * lat, *xi = x + i * obs;                                               \
       if (info->pack == 1)                                                                        \
-        generate(p, zi, g);                                                                       \
+        generate(zi, g);                                                                          \
       else /* a pack's samples made together, as fake_score makes them */                         \
-        generate_b(p, info->pack, zi, g);                                                         \
+        generate_b(info->pack, zi, g);                                                            \
       T fake = fake_score(p, zi), again = real_score(p, g);                                       \
       cr_expect(memcmp(&fake, &again, sizeof fake) == 0,                                          \
                 "%s %s: property 1: fake_score %.17g != real_score(generate) %.17g", where,       \
@@ -191,10 +216,10 @@ DEFINE_TERMS(double, exp, log1p, fabs)
          zero: relu'(0) = 0, as PyTorch takes it. */                                              \
       if (loss == HINGE && r4 == 1 && f4 == -1) {                                                 \
         T *grad = calloc((size_t)info->d_param_count + 1, sizeof(T)), most = 0;                   \
-        T (*dback)(const T *, int, const T *, const T *, T *);                                    \
-        *(void **)&dback = model_fn(jit, aot, info->name, "discriminator_loss_backward");          \
-        cr_assert(grad && dback);                                                                 \
-        dback(p, 1, x, z, grad);                                                                  \
+        cr_assert(grad);                                                                          \
+        S loss_1 = CALL(DISCRIMINATOR_LOSS_BACKWARD, .n = 1, .x = x, .z = z, .grad = grad);       \
+        cr_assert(loss_1 == 0, "%s %s: hinge loss %g at the corner, want 0", where, info->name,  \
+                  (double)loss_1);                                                                \
         for (int64_t i = 0; i < info->d_param_count; i++)                                         \
           most = fabs((double)grad[i]) > most ? (T)fabs((double)grad[i]) : most;                  \
         cr_expect(most == 0, "%s %s: hinge gradient %g at D(x) == 1, D(G(z)) == -1, want 0",      \
@@ -206,6 +231,7 @@ DEFINE_TERMS(double, exp, log1p, fabs)
       cr_log_info("%s %s: property 4b does not apply (D does not pass its input through)", where, \
                   info->name);                                                                    \
     free(p);                                                                                      \
+    free(st);                                                                                     \
     free(z);                                                                                      \
     free(x);                                                                                      \
     free(g);                                                                                      \
