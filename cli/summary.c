@@ -62,6 +62,9 @@ void summary_print(const Model *m)
   summary_stack(&m->disc, width);
   printf("\n  parameters: %s generator + %s discriminator = %s (%s bytes)\n", grouped(m->gen.param_count, n1),
          grouped(m->disc.param_count, n2), grouped(m->param_count, n3), grouped(m->param_count * bytes, n4));
+  if (m->stats_count)
+    printf("  running statistics: %s generator + %s discriminator = %s (batch_norm means and variances)\n",
+           grouped(m->gen.stats_count, n1), grouped(m->disc.stats_count, n2), grouped(m->stats_count, n3));
   if (m->pack > 1)
     printf("  FLOPs: generate %s per sample, discriminator %s per pack of %d\n", grouped(m->gen.flops, n1),
            grouped(m->disc.flops, n2), m->pack);

@@ -99,6 +99,9 @@ void dump_plan(Str *s, const Ir *ir)
                (long long)m->stack_bytes, STACK_BUDGET);
     for (int f = 0; f < NFUNCS; f++) {
       const Frame *fr = &m->frame[f];
+      int ws = f == FN_PUBLIC + GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS || f == FN_PUBLIC + GANC_FN_GENERATOR_LOSS_BACKWARD_WS;
+      if (ws && !m->batch)
+        continue;
       str_printf(s, "  %s_%s: frame %lld bytes, deepest %lld", m->model->name, func_suffix((Func)f),
                  (long long)fr->scalars * size, (long long)fr->deepest * size);
       for (int c = 0; c < fr->ncalls; c++)
@@ -110,12 +113,25 @@ void dump_plan(Str *s, const Ir *ir)
         const Buffer *bf = &fr->buf[b];
         int64_t times = bf->per == PER_PACK ? m->model->pack : bf->per == PER_TILE ? m->tile
                         : bf->per == PER_G_TILE ? (int64_t)m->tile * m->model->pack : 1;
-        static const char *const per[] = {[PER_PACK] = "PACK", [PER_TILE] = "TILE", [PER_G_TILE] = "G_TILE"};
+        static const char *const per[] = {[PER_PACK] = "PACK", [PER_TILE] = "TILE", [PER_G_TILE] = "G_TILE",
+                                          [PER_BATCH] = "n", [PER_G_BATCH] = "n x PACK"};
         str_printf(s, "    %-6s %lld scalars", bf->name, (long long)(bf->count * times));
         if (bf->per != PER_NONE)
           str_printf(s, " (%s x %lld)", per[bf->per], (long long)bf->count);
         str_printf(s, "%s%s\n", bf->what ? ": " : "", bf->what ? bf->what : "");
       }
+    }
+    if (!m->batch)
+      continue;
+    str_printf(s, "  training workspace (whole batches; the smallest n is %d):\n", m->min_batch);
+    for (int b = 0; b < m->nws; b++) {
+      const Buffer *bf = &m->ws[b];
+      int64_t count = bf->obs ? shape_count(&m->model->observation) : bf->count;
+      if (bf->per == PER_NONE)
+        str_printf(s, "    %-8s %lld scalars", bf->name, (long long)count);
+      else
+        str_printf(s, "    %-8s %s x %lld scalars", bf->name, bf->per == PER_G_BATCH && m->model->pack > 1 ? "n x PACK" : "n", (long long)count);
+      str_printf(s, "%s%s\n", bf->what ? ": " : "", bf->what ? bf->what : "");
     }
   }
 }

@@ -268,6 +268,12 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
     put(&e, "/* Packed (PacGAN): each x, x_real and z of the score and loss functions\n"
             "   holds %s_PACK samples, one after another, and n counts packs;\n"
             "   generate and generate_batch take samples. */\n", n);
+  if (ir->batch)
+    put(&e, "/* batch_norm: stats holds %s_STATS_COUNT running statistics. The inference\n"
+            "   functions normalize with them (PyTorch's eval() mode); the _backward\n"
+            "   functions normalize each pass by its whole batch (train() mode) and\n"
+            "   update stats as they go. Those return NaN and change nothing for\n"
+            "   0 < n < %s_MIN_BATCH, or when the heap fails them. */\n", n, n);
   char type[256];
   snprintf(type, sizeof type, "%s_scalar", n);
   for (int f = 0; f < GANC_NFNS; f++) {
