@@ -265,6 +265,13 @@ int bench_models(const char *file, const char *src, const Ir *ir, const char *on
                so ? "GFLOP/s" : "");
       for (int r = 0; r < NROWS; r++) {
         int f = rows[r];
+        int trains = f == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD || f == GANC_FN_GENERATOR_LOSS_BACKWARD ||
+                     f == TRAINING_STEP;
+        if (trains && batches[bi] < info->min_train_batch) { /* refused: batch_norm needs two values */
+          if (!json)
+            printf("  %-41s (batch_norm trains on batches of %d or more)\n", row_name(f), info->min_train_batch);
+          continue;
+        }
         double flops = fn_flops(model, f) * batches[bi];
         double tj = time_fn(&w, &js, f, 0.1), ta = so ? time_fn(&w, &as, f, 0.1) : 0;
         if (json) {
