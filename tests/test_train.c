@@ -662,3 +662,70 @@ Test(train, loss_png_plots_loss_csv)
   cr_expect_eq(line_pixels(&c, 2) + line_pixels(&c, 3), 0);
   free(c.rgb);
 }
+
+/* ---- batch_norm: statistics trained, saved, averaged and resumed ---- */
+
+/* ring8 with batch normalization in both networks, written into the
+   test's folder. */
+static const char *ring8_bn(void)
+{
+  const char *path = in("ring8_bn.gan");
+  FILE *f = fopen(path, "w");
+  cr_assert(f);
+  fputs("model ring8_bn {\n  latent [2]\n  observation [2]\n"
+        "  generator { linear(32) batch_norm relu linear(32) batch_norm(momentum=0.3) relu linear(2) }\n"
+        "  discriminator { linear(32) leaky_relu(0.2) linear(32) batch_norm leaky_relu(0.2) linear(1) }\n}\n",
+        f);
+  cr_assert_eq(fclose(f), 0);
+  return path;
+}
+
+#define TRAIN_BN "train %s --data ring8 --batch 32 --every 50 --d-steps 2 --ema 0.99 "
+
+Test(train, batch_norm_resume_is_bit_identical)
+{
+  const char *model = ring8_bn();
+  expect_ok(ganc(TRAIN_BN "--steps 120 -o %s/whole", model, dir), "uninterrupted");
+  expect_ok(ganc(TRAIN_BN "--steps 50 -o %s/parts", model, dir), "first part");
+  expect_ok(ganc(TRAIN_BN "--steps 120 --resume -o %s/parts", model, dir), "second part");
+  const char *files[] = {"checkpoint.safetensors", "weights.safetensors", "samples.png"};
+  for (int i = 0; i < 3; i++)
+    cr_expect(same_file(in("whole/%s", files[i]), in("parts/%s", files[i])), "resumed %s differs", files[i]);
+
+  /* The statistics moved, and the passes are counted per step: 1 + K for
+     the generator's layers, 2K + 1 for the discriminator's (K = 2). */
+  char err[4096];
+  ganc_model *m = ganc_jit(model, err, sizeof err, NULL);
+  cr_assert(m, "%s", err);
+  const ganc_info *info = ganc_model_info(m, 0);
+  cr_assert_eq(info->stats_count, 2 * 32 + 2 * 32 + 2 * 32);
+  float *p = floats(info->param_count), *st = floats(info->stats_count), *init = floats(info->stats_count);
+  ganc_stats stats = {st, -1, -1};
+  cr_assert_eq(ganc_load_weights(info, in("whole/weights.safetensors"), p, &stats, NULL, err, sizeof err), 0, "%s",
+               err);
+  cr_expect_eq(stats.g_passes, 120 * 3);
+  cr_expect_eq(stats.d_passes, 120 * 5);
+  ganc_init_stats(info, init);
+  int64_t moved = 0;
+  for (int64_t i = 0; i < info->stats_count; i++)
+    moved += st[i] != init[i];
+  cr_expect_eq(moved, info->stats_count, "only %lld of %lld statistics moved", (long long)moved,
+               (long long)info->stats_count);
+  free(p);
+  free(st);
+  free(init);
+  ganc_free(m);
+}
+
+/* A batch on which a batch_norm layer sees one value per channel is refused
+   before anything is written. */
+Test(train, batch_norm_refuses_a_batch_of_one)
+{
+  const char *model = ring8_bn();
+  Run r = ganc("train %s --data ring8 --batch 1 --steps 10 -o %s/one", model, dir);
+  cr_expect_eq(r.status, 1, "exit %d\n%s", r.status, r.err);
+  cr_expect(strstr(r.err, "--batch 1 is too small for ring8_bn: its batch_norm layers need a batch of at least 2 "
+                          "samples"), "%s", r.err);
+  cr_expect(access(in("one/checkpoint.safetensors"), F_OK) != 0, "a checkpoint was written");
+  run_free(&r);
+}
