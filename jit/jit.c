@@ -80,8 +80,9 @@ const ganc_kernel *ganc_kernels(int scalar_size)
 }
 
 /* What emitted code calls: the kernels for its scalar type, and the C
-   library's memcpy, memset and the few functions of the losses' terms. The
-   JIT links nothing else. */
+   library's memcpy, memset, the few functions of the losses' terms, and
+   malloc and free (a model with batch_norm takes its training workspace
+   from the heap). The JIT links nothing else. */
 static int add_symbols(TCCState *s, int scalar_size)
 {
   static const struct {
@@ -90,7 +91,8 @@ static int add_symbols(TCCState *s, int scalar_size)
   } libc[] = {{"memcpy", (const void *)memcpy}, {"memset", (const void *)memset},
               {"exp", (const void *)exp},       {"expf", (const void *)expf},
               {"log1p", (const void *)log1p},   {"log1pf", (const void *)log1pf},
-              {"fabs", (const void *)fabs},     {"fabsf", (const void *)fabsf}};
+              {"fabs", (const void *)fabs},     {"fabsf", (const void *)fabsf},
+              {"malloc", (const void *)malloc}, {"free", (const void *)free}};
   for (size_t i = 0; i < sizeof libc / sizeof libc[0]; i++)
     if (tcc_add_symbol(s, libc[i].name, libc[i].fn) < 0)
       return -1;
