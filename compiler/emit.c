@@ -252,6 +252,8 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   put_banner(&e, "h");
   put(&e, "   Model %s: %s over %s observations, scalar %s. */\n", n, m->loss->title, obs, scalar_type(m));
   put(&e, "#ifndef %s_H\n#define %s_H\n\n", n, n);
+  if (ir->batch) /* the workspace's size is a size_t */
+    put(&e, "#include <stddef.h>\n\n");
   put(&e, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
   put(&e, "typedef %s %s_scalar;\n\n", scalar_type(m), n);
   put(&e, "#define %s_LATENT_SIZE %lld /* elements of latent %s */\n", n, (long long)shape_count(&m->latent), lat);

@@ -1,7 +1,9 @@
 /* fixture.c — the formula, fixture parsing and scalar helpers shared by the
  * suites that compare with PyTorch (fixture.h). */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
+#include <glob.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -53,10 +55,40 @@ void formula_inputs(uint64_t stream, double scale, int size, int64_t n, void *ou
 
 /* ---- Fixture text ---- */
 
-char *fixture_read_line(FILE *fp, char **line, size_t *cap, const char *path) {
-  if (getline(line, cap, fp) <= 0)
-    cr_assert_fail("%s: unexpected end of file", path);
-  return *line;
+void fixture_open(FixtureReader *r, const char *path) {
+  *r = (FixtureReader){path, fopen(path, "r"), NULL, 0};
+  cr_assert_not_null(r->fp, "cannot open %s", path);
+}
+
+int fixture_next(FixtureReader *r, char key[64], char value[256], int *count) {
+  while (getline(&r->line, &r->cap, r->fp) > 0) {
+    if (r->line[0] == '#' || r->line[0] == '\n')
+      continue;
+    if (sscanf(r->line, "section %63s %d", key, count) == 2) {
+      cr_assert(*count >= 0, "%s: bad section line: %s", r->path, r->line);
+      return 1;
+    }
+    cr_assert(sscanf(r->line, "%63s %255s", key, value) == 2, "%s: bad line: %s", r->path, r->line);
+    return 2;
+  }
+  free(r->line);
+  fclose(r->fp);
+  *r = (FixtureReader){r->path, NULL, NULL, 0};
+  return 0;
+}
+
+char *fixture_read_line(FixtureReader *r) {
+  if (getline(&r->line, &r->cap, r->fp) <= 0)
+    cr_assert_fail("%s: unexpected end of file", r->path);
+  return r->line;
+}
+
+double *fixture_read_values(FixtureReader *r, int count) {
+  double *v = malloc((size_t)(count > 0 ? count : 1) * sizeof *v);
+  cr_assert_not_null(v);
+  for (int i = 0; i < count; i++)
+    v[i] = fixture_parse_double(fixture_read_line(r), r->path);
+  return v;
 }
 
 double fixture_parse_double(const char *s, const char *path) {
@@ -83,10 +115,10 @@ static void fixture_read_tensor(Tensor *t, const char *line, const char *path) {
   }
 }
 
-void fixture_read_tensors(Tensor *t, int max, int count, FILE *fp, char **line, size_t *cap, const char *path) {
-  cr_assert(count <= max, "%s: too many tensors", path);
+void fixture_read_tensors(Tensor *t, int max, int count, FixtureReader *r) {
+  cr_assert(count <= max, "%s: too many tensors", r->path);
   for (int i = 0; i < count; i++)
-    fixture_read_tensor(&t[i], fixture_read_line(fp, line, cap, path), path);
+    fixture_read_tensor(&t[i], fixture_read_line(r), r->path);
 }
 
 int fixture_pack(const FixtureHeader *h) {
@@ -125,6 +157,34 @@ int fixture_header_key(FixtureHeader *h, const char *key, const char *value, con
   return 1;
 }
 
+/* ---- Test instances ---- */
+
+static void fixture_names_free(struct criterion_test_params *ctp) {
+  cr_free(ctp->params);
+}
+
+struct criterion_test_params fixture_names_in(const char *dir, int (*keep)(const char *path, int kind), int kind) {
+  char pattern[512];
+  glob_t g;
+  size_t n = 0;
+  FixtureName *names = NULL;
+  snprintf(pattern, sizeof pattern, "%s/*.txt", dir);
+  if (glob(pattern, 0, NULL, &g) == 0) {
+    names = cr_malloc(g.gl_pathc * sizeof *names);
+    for (size_t i = 0; names && i < g.gl_pathc; i++) {
+      const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+      size_t len = strlen(base) - strlen(".txt");
+      if (len >= sizeof names[n].name || (keep && !keep(g.gl_pathv[i], kind)))
+        continue;
+      memcpy(names[n].name, base, len);
+      names[n].name[len] = '\0';
+      n++;
+    }
+    globfree(&g);
+  }
+  return cr_make_param_array(FixtureName, names, n, fixture_names_free);
+}
+
 /* ---- Scalars of either width ---- */
 
 void scalar_store(void *buf, int size, int64_t i, double v) {
@@ -141,5 +201,12 @@ double scalar_load(const void *buf, int size, int64_t i) {
 void *scalar_alloc(int size, int64_t n) {
   void *p = calloc((size_t)(n > 0 ? n : 1), (size_t)size);
   cr_assert_not_null(p);
+  return p;
+}
+
+void *scalars_from(int size, const double *v, int64_t n) {
+  void *p = scalar_alloc(size, n);
+  for (int64_t i = 0; i < n; i++)
+    scalar_store(p, size, i, v[i]);
   return p;
 }

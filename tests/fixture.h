@@ -6,6 +6,8 @@
 #ifndef GANC_TEST_FIXTURE_H
 #define GANC_TEST_FIXTURE_H
 
+#include <criterion/parameterized.h>
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -36,12 +38,27 @@ void formula_params(const Tensor *tensors, int ntensors, int size, void *params)
 /* n inputs of a stream (STREAM_LATENT or STREAM_REAL) times scale. */
 void formula_inputs(uint64_t stream, double scale, int size, int64_t n, void *out);
 
-/* Fixture text: the next line (a failed assertion at the end of the file),
-   a number filling the whole of s. */
-char *fixture_read_line(FILE *fp, char **line, size_t *cap, const char *path);
+/* A fixture's text, line by line, comments and blank lines skipped. */
+typedef struct FixtureReader {
+  const char *path;
+  FILE *fp;
+  char *line;
+  size_t cap;
+} FixtureReader;
+
+/* Open path (a failed assertion if it cannot be read). */
+void fixture_open(FixtureReader *r, const char *path);
+/* The next line: 1 for `section KEY COUNT` (COUNT >= 0), 2 for a header
+   line `KEY VALUE`, 0 at the end of the file, which closes it. */
+int fixture_next(FixtureReader *r, char key[64], char value[256], int *count);
+
+/* Inside a section: the next line (a failed assertion at the end of the
+   file); count lines of one number each. A number fills the whole of s. */
+char *fixture_read_line(FixtureReader *r);
+double *fixture_read_values(FixtureReader *r, int count);
 double fixture_parse_double(const char *s, const char *path);
 /* A `tensors` section of count lines into t (at most max of them). */
-void fixture_read_tensors(Tensor *t, int max, int count, FILE *fp, char **line, size_t *cap, const char *path);
+void fixture_read_tensors(Tensor *t, int max, int count, FixtureReader *r);
 
 /* The `key value` lines every fixture starts with. */
 typedef struct FixtureHeader {
@@ -59,10 +76,22 @@ int fixture_pack(const FixtureHeader *h);
 /* One header line into h; 0 if key is not a header key. */
 int fixture_header_key(FixtureHeader *h, const char *key, const char *value, const char *path);
 
+/* A fixture's name, its file's without ".txt": the parameter of the suites'
+   test instances. */
+typedef struct FixtureName {
+  char name[64];
+} FixtureName;
+
+/* One test instance per DIR/NAME.txt, in glob's order: every one, or those
+   for which keep(path, kind) holds. */
+struct criterion_test_params fixture_names_in(const char *dir, int (*keep)(const char *path, int kind), int kind);
+
 /* Scalar i of a float (size 4) or double (size 8) array, as double. */
 void scalar_store(void *buf, int size, int64_t i, double v);
 double scalar_load(const void *buf, int size, int64_t i);
 /* n zeroed scalars (at least one); a failed assertion if out of memory. */
 void *scalar_alloc(int size, int64_t n);
+/* The n values of v as scalars of size bytes, in a fresh array. */
+void *scalars_from(int size, const double *v, int64_t n);
 
 #endif

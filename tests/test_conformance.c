@@ -68,70 +68,60 @@ typedef struct Fixture {
   Results want;
 } Fixture;
 
-static void read_check(Check *c, int count, FILE *fp, char **line, size_t *cap,
-                       const char *path) {
-  cr_assert(count <= MAX_CHECKS, "%s: too many check values", path);
+static void read_check(Check *c, int count, FixtureReader *r) {
+  cr_assert(count <= MAX_CHECKS, "%s: too many check values", r->path);
   c->n = count;
   for (int i = 0; i < count; i++) {
-    char *s = fixture_read_line(fp, line, cap, path), *end;
+    char *s = fixture_read_line(r), *end;
     c->k[i] = strtoll(s, &end, 10);
-    c->v[i] = fixture_parse_double(end + 1, path);
+    c->v[i] = fixture_parse_double(end + 1, r->path);
   }
 }
 
-static double *read_values(int count, int64_t expected, const char *key, FILE *fp,
-                           char **line, size_t *cap, const char *path) {
-  cr_assert(count == expected, "%s: section %s has %d values, expected %" PRId64, path, key,
+static double *read_values(int count, int64_t expected, const char *key, FixtureReader *r) {
+  cr_assert(count == expected, "%s: section %s has %d values, expected %" PRId64, r->path, key,
             count, expected);
-  double *v = malloc((size_t)count * sizeof *v);
-  cr_assert_not_null(v);
-  for (int i = 0; i < count; i++)
-    v[i] = fixture_parse_double(fixture_read_line(fp, line, cap, path), path);
-  return v;
+  return fixture_read_values(r, count);
 }
 
 static void fixture_load(Fixture *f, const char *name) {
   memset(f, 0, sizeof *f);
   snprintf(f->path, sizeof f->path, FIXTURE_DIR "/%s.txt", name);
-  FILE *fp = fopen(f->path, "r");
-  cr_assert_not_null(fp, "cannot open %s", f->path);
-  char *line = NULL;
-  size_t cap = 0;
   const char *path = f->path;
+  FixtureReader r;
+  fixture_open(&r, path);
   Results *w = &f->want;
-  while (getline(&line, &cap, fp) > 0) {
-    char key[64], value[256];
-    int count;
-    if (line[0] == '#' || line[0] == '\n')
-      continue;
-    if (sscanf(line, "section %63s %d", key, &count) == 2) {
+  int kind, count;
+  char key[64], value[256];
+  while ((kind = fixture_next(&r, key, value, &count))) {
+    if (kind == 1) {
       int64_t B = f->h.batch;
       cr_assert(B > 0 && f->h.obs_size > 0, "%s: section %s before the header", path, key);
       if (!strcmp(key, "tensors")) {
-        fixture_read_tensors(f->tensors, MAX_TENSORS, count, fp, &line, &cap, path);
+        fixture_read_tensors(f->tensors, MAX_TENSORS, count, &r);
         f->ntensors = count;
       } else if (!strcmp(key, "params_check")) {
-        read_check(&f->params_check, count, fp, &line, &cap, path);
+        read_check(&f->params_check, count, &r);
       } else if (!strcmp(key, "z_check")) {
-        read_check(&f->z_check, count, fp, &line, &cap, path);
+        read_check(&f->z_check, count, &r);
       } else if (!strcmp(key, "x_check")) {
-        read_check(&f->x_check, count, fp, &line, &cap, path);
+        read_check(&f->x_check, count, &r);
       } else if (!strcmp(key, "generate")) {
-        w->generate = read_values(count, B * f->h.obs_size, key, fp, &line, &cap, path);
+        w->generate = read_values(count, B * f->h.obs_size, key, &r);
       } else if (!strcmp(key, "real_score")) {
-        w->real_score = read_values(count, fixture_packs(&f->h), key, fp, &line, &cap, path);
+        w->real_score = read_values(count, fixture_packs(&f->h), key, &r);
       } else if (!strcmp(key, "fake_score")) {
-        w->fake_score = read_values(count, fixture_packs(&f->h), key, fp, &line, &cap, path);
+        w->fake_score = read_values(count, fixture_packs(&f->h), key, &r);
       } else if (!strcmp(key, "discriminator_loss")) {
-        w->discriminator_loss = read_values(count, fixture_packs(&f->h), key, fp, &line, &cap, path);
+        w->discriminator_loss = read_values(count, fixture_packs(&f->h), key, &r);
       } else if (!strcmp(key, "generator_loss")) {
-        w->generator_loss = read_values(count, fixture_packs(&f->h), key, fp, &line, &cap, path);
+        w->generator_loss = read_values(count, fixture_packs(&f->h), key, &r);
       } else if (!strcmp(key, "discriminator_loss_batch")) {
-        double *v = read_values(count, 1, key, fp, &line, &cap, path);
+        double *v = read_values(count, 1, key, &r);
         w->discriminator_loss_batch = v[0];
         free(v);
       } else if (!strcmp(key, "generator_loss_batch")) {
-        double *v = read_values(count, 1, key, fp, &line, &cap, path);
+        double *v = read_values(count, 1, key, &r);
         w->generator_loss_batch = v[0];
         free(v);
       } else {
@@ -139,12 +129,9 @@ static void fixture_load(Fixture *f, const char *name) {
       }
       continue;
     }
-    cr_assert(sscanf(line, "%63s %255s", key, value) == 2, "%s: bad line: %s", path, line);
     if (!fixture_header_key(&f->h, key, value, path))
       cr_assert_fail("%s: unknown key %s", path, key);
   }
-  free(line);
-  fclose(fp);
   cr_assert_str_eq(f->h.model, name, "%s: names model %s", path, f->h.model);
   cr_assert(f->h.scalar_size == 4 || f->h.scalar_size == 8, "%s: bad scalar", path);
   cr_assert(f->h.latent_size > 0 && f->h.param_count > 0 && f->h.input_scale > 0,
@@ -624,33 +611,9 @@ static void aot_open(const Fixture *f, Api *api) {
 
 /* ---- Tests ---- */
 
-typedef struct FixtureName {
-  char name[64];
-} FixtureName;
-
-static void free_fixture_names(struct criterion_test_params *ctp) {
-  cr_free(ctp->params);
-}
-
 /* One test instance per fixture file. */
 static struct criterion_test_params fixture_names(void) {
-  glob_t g;
-  size_t n = 0;
-  FixtureName *names = NULL;
-  if (glob(FIXTURE_DIR "/*.txt", 0, NULL, &g) == 0) {
-    names = cr_malloc(g.gl_pathc * sizeof *names);
-    for (size_t i = 0; names && i < g.gl_pathc; i++) {
-      const char *base = strrchr(g.gl_pathv[i], '/') + 1;
-      size_t len = strlen(base) - strlen(".txt");
-      if (len >= sizeof names[n].name)
-        continue;
-      memcpy(names[n].name, base, len);
-      names[n].name[len] = '\0';
-      n++;
-    }
-    globfree(&g);
-  }
-  return cr_make_param_array(FixtureName, names, n, free_fixture_names);
+  return fixture_names_in(FIXTURE_DIR, NULL, 0);
 }
 
 ParameterizedTestParameters(conformance, formula) { return fixture_names(); }

@@ -45,14 +45,6 @@ static char *with_scalar(const char *source, const char *type)
   return out;
 }
 
-static void *scalars_from(int size, const double *v, int64_t n)
-{
-  void *p = scalar_alloc(size, n);
-  for (int64_t i = 0; i < n; i++)
-    scalar_store(p, size, i, v[i]);
-  return p;
-}
-
 /* One case in one scalar type through one path. stack_params are the
    parameters of the stack that fn runs (the generator for "generate", the
    discriminator for "real_score"), the other stack's are zero; want holds

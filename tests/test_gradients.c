@@ -45,7 +45,6 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include <glob.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -92,21 +91,21 @@ typedef struct GradFixture {
   int nd, ng;
 } GradFixture;
 
-static Entry *read_entries(int count, FILE *fp, char **line, size_t *cap, const char *path) {
+static Entry *read_entries(int count, FixtureReader *r) {
   Entry *e = malloc((size_t)(count > 0 ? count : 1) * sizeof *e);
   cr_assert_not_null(e);
   for (int i = 0; i < count; i++) {
-    char *s = fixture_read_line(fp, line, cap, path), *end;
+    char *s = fixture_read_line(r), *end;
     e[i].k = strtoll(s, &end, 10);
-    cr_assert(end != s && *end == ' ', "%s: bad gradient line: %s", path, s);
-    e[i].v = fixture_parse_double(end + 1, path);
+    cr_assert(end != s && *end == ' ', "%s: bad gradient line: %s", r->path, s);
+    e[i].v = fixture_parse_double(end + 1, r->path);
   }
   return e;
 }
 
-static double read_one(int count, FILE *fp, char **line, size_t *cap, const char *path) {
-  cr_assert_eq(count, 1, "%s: a loss section holds one value", path);
-  return fixture_parse_double(fixture_read_line(fp, line, cap, path), path);
+static double read_one(int count, FixtureReader *r) {
+  cr_assert_eq(count, 1, "%s: a loss section holds one value", r->path);
+  return fixture_parse_double(fixture_read_line(r), r->path);
 }
 
 static int tensor_of(const GradFixture *f, int64_t k) {
@@ -160,37 +159,31 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
   memset(f, 0, sizeof *f);
   snprintf(f->path, sizeof f->path, BACKWARD_DIR "/%s.txt", name);
   const char *path = f->path;
-  FILE *fp = fopen(path, "r");
-  cr_assert_not_null(fp, "cannot open %s", path);
-  char *line = NULL;
-  size_t cap = 0;
-  int have_max = 0, have_d = 0, have_g = 0;
-  while (getline(&line, &cap, fp) > 0) {
-    char key[64], value[256];
-    int count;
-    if (line[0] == '#' || line[0] == '\n')
-      continue;
-    if (sscanf(line, "section %63s %d", key, &count) == 2) {
-      cr_assert(count >= 0, "%s: bad section line: %s", path, line);
+  FixtureReader r;
+  fixture_open(&r, path);
+  int have_max = 0, have_d = 0, have_g = 0, kind, count;
+  char key[64], value[256];
+  while ((kind = fixture_next(&r, key, value, &count))) {
+    if (kind == 1) {
       if (!strcmp(key, "tensors")) {
-        fixture_read_tensors(f->tensors, MAX_TENSORS, count, fp, &line, &cap, path);
+        fixture_read_tensors(f->tensors, MAX_TENSORS, count, &r);
         f->ntensors = count;
       } else if (!strcmp(key, "discriminator_loss_batch")) {
-        f->d_loss = read_one(count, fp, &line, &cap, path);
+        f->d_loss = read_one(count, &r);
         have_d = 1;
       } else if (!strcmp(key, "generator_loss_batch")) {
-        f->g_loss = read_one(count, fp, &line, &cap, path);
+        f->g_loss = read_one(count, &r);
         have_g = 1;
       } else if (!strcmp(key, "discriminator_grad")) {
-        f->d_grad = read_entries(count, fp, &line, &cap, path);
+        f->d_grad = read_entries(count, &r);
         f->nd = count;
       } else if (!strcmp(key, "generator_grad")) {
-        f->g_grad = read_entries(count, fp, &line, &cap, path);
+        f->g_grad = read_entries(count, &r);
         f->ng = count;
       } else if (!strcmp(key, "grad_max")) {
         cr_assert_eq(count, f->ntensors, "%s: grad_max after tensors, one per tensor", path);
         for (int i = 0; i < count; i++) {
-          char *s = fixture_read_line(fp, &line, &cap, path);
+          char *s = fixture_read_line(&r);
           char tname[64];
           int used = 0;
           cr_assert(sscanf(s, "%63s %n", tname, &used) == 1 && used > 0 &&
@@ -204,14 +197,11 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
       }
       continue;
     }
-    cr_assert(sscanf(line, "%63s %255s", key, value) == 2, "%s: bad line: %s", path, line);
     if (!strcmp(key, "entries"))
       f->sampled = !strcmp(value, "sampled");
     else if (!fixture_header_key(&f->h, key, value, path))
       cr_assert_fail("%s: unknown key %s", path, key);
   }
-  free(line);
-  fclose(fp);
 
   cr_assert_str_eq(f->h.model, name, "%s: names model %s", path, f->h.model);
   cr_assert(f->h.scalar_size == 4 || f->h.scalar_size == 8, "%s: bad scalar", path);
@@ -719,14 +709,6 @@ static char *as_double(const char *file) {
 
 /* ---- Tests ---- */
 
-typedef struct FixtureName {
-  char name[64];
-} FixtureName;
-
-static void free_fixture_names(struct criterion_test_params *ctp) {
-  cr_free(ctp->params);
-}
-
 enum { ALL, DOUBLE_TEST_MODELS, EXAMPLE_MODELS };
 
 /* Whether a fixture is of the kind wanted, by its file and scalar lines. */
@@ -748,23 +730,7 @@ static int fixture_is(const char *path, int kind) {
 
 /* One test instance per fixture file of the kind. */
 static struct criterion_test_params fixture_names(int kind) {
-  glob_t g;
-  size_t n = 0;
-  FixtureName *names = NULL;
-  if (glob(BACKWARD_DIR "/*.txt", 0, NULL, &g) == 0) {
-    names = cr_malloc(g.gl_pathc * sizeof *names);
-    for (size_t i = 0; names && i < g.gl_pathc; i++) {
-      const char *base = strrchr(g.gl_pathv[i], '/') + 1;
-      size_t len = strlen(base) - strlen(".txt");
-      if (len >= sizeof names[n].name || !fixture_is(g.gl_pathv[i], kind))
-        continue;
-      memcpy(names[n].name, base, len);
-      names[n].name[len] = '\0';
-      n++;
-    }
-    globfree(&g);
-  }
-  return cr_make_param_array(FixtureName, names, n, free_fixture_names);
+  return fixture_names_in(BACKWARD_DIR, fixture_is, kind);
 }
 
 ParameterizedTestParameters(gradients, jit) { return fixture_names(ALL); }
