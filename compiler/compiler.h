@@ -418,7 +418,11 @@ typedef struct IrModel {
   int min_batch;       /* the smallest n they train on: two values per channel */
   Buffer ws[MAX_WORKSPACE];
   int nws;
+  int64_t ws_per_n, ws_once; /* its scalars: n * ws_per_n + ws_once */
 } IrModel;
+
+/* Scalars of a workspace buffer per n (or once, PER_NONE). */
+int64_t ws_count(const IrModel *m, const Buffer *b);
 
 /* Emitted functions keep their activations on the stack; the tile is the
    largest power of two up to MAX_TILE that keeps every one within this. */

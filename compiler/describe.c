@@ -84,5 +84,7 @@ void describe_model(Arena *a, const IrModel *ir, ganc_info *info)
   info->d_stats_count = m->disc.stats_count;
   info->stats_count = m->stats_count;
   info->min_train_batch = ir->min_batch * m->pack;
+  info->train_workspace_per_n = ir->ws_per_n;
+  info->train_workspace_once = ir->ws_once;
   info->signature = signature(a, m, t, n + ns);
 }

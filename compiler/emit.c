@@ -204,33 +204,18 @@ static void put_doc(Emitter *e, const char *doc)
 
 /* ---- the header ---- */
 
-/* Scalars of a workspace buffer per n (or once, PER_NONE). */
-static int64_t ws_per_n(const Emitter *e, const Buffer *b)
-{
-  int64_t count = b->obs ? shape_count(&e->m->observation) : b->count;
-  return b->per == PER_G_BATCH ? count * e->m->pack : count;
-}
-
 /* A model with batch_norm: its statistics, the workspace of its training
    functions and the smallest batch they take. */
 static void put_stats_constants(Emitter *e)
 {
   const char *n = e->m->name;
-  int64_t per = 0, once = 0;
-  for (int i = 0; i < e->ir->nws; i++) {
-    const Buffer *b = &e->ir->ws[i];
-    if (b->per == PER_NONE)
-      once += b->count;
-    else
-      per += ws_per_n(e, b);
-  }
   put(e, "#define %s_G_STATS_COUNT %lld /* generator's running statistics */\n", n, (long long)e->m->gen.stats_count);
   put(e, "#define %s_D_STATS_COUNT %lld /* discriminator's */\n", n, (long long)e->m->disc.stats_count);
   put(e, "#define %s_STATS_COUNT %lld /* G then D: each batch_norm layer's running_mean, then running_var */\n", n,
       (long long)e->m->stats_count);
   put(e, "#define %s_MIN_BATCH %d /* the smallest n the _backward functions train on */\n", n, e->ir->min_batch);
   put(e, "#define %s_TRAIN_WORKSPACE_BYTES(n) (sizeof(%s_scalar) * ((size_t)(n) * %lld + %lld))\n", n, n,
-      (long long)per, (long long)once);
+      (long long)e->ir->ws_per_n, (long long)e->ir->ws_once);
 }
 
 static void put_banner(Emitter *e, const char *suffix)
@@ -895,7 +880,7 @@ static void put_ws(Emitter *e, const char *name)
   for (int i = 0; i < e->ir->nws; i++) {
     const Buffer *b = &e->ir->ws[i];
     if (b->per != PER_NONE)
-      per_total += ws_per_n(e, b);
+      per_total += ws_count(e->ir, b);
     if (found)
       continue;
     if (!strcmp(b->name, name))
@@ -903,7 +888,7 @@ static void put_ws(Emitter *e, const char *name)
     else if (b->per == PER_NONE)
       once += b->count;
     else
-      per += ws_per_n(e, b);
+      per += ws_count(e->ir, b);
   }
   if (!found)
     return;

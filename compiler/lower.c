@@ -216,6 +216,17 @@ static void plan_workspace(IrModel *m, int64_t gacts, int64_t dacts, int64_t obs
   w[n++] = (Buffer){"gmoments", m->gen.moments ? m->gen.moments : 1, PER_NONE, 0, "G's batch moments"};
   w[n++] = (Buffer){"dmoments", m->disc.moments ? m->disc.moments : 1, PER_NONE, 0, "D's batch moments"};
   m->nws = n;
+  for (int i = 0; i < n; i++)
+    if (w[i].per == PER_NONE)
+      m->ws_once += w[i].count;
+    else
+      m->ws_per_n += ws_count(m, &w[i]);
+}
+
+int64_t ws_count(const IrModel *m, const Buffer *b)
+{
+  int64_t count = b->obs ? shape_count(&m->model->observation) : b->count;
+  return b->per == PER_G_BATCH ? count * m->model->pack : count;
 }
 
 /* Every frame for tiles of t packs (t * pack samples of G). */

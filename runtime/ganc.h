@@ -126,6 +126,10 @@ struct ganc_info {
   /* The smallest batch, in samples, the _backward functions train on:
      every batch_norm layer must see two values per channel (1 without). */
   int min_train_batch;
+  /* The _backward_ws functions' workspace for n: scalar_size * (n *
+     train_workspace_per_n + train_workspace_once) bytes
+     (NAME_TRAIN_WORKSPACE_BYTES); 0 and 0 without batch_norm. */
+  int64_t train_workspace_per_n, train_workspace_once;
   const char *signature;      /* shapes as text, e.g. "latent [64]; ..." */
 };
 
