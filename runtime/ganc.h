@@ -210,9 +210,12 @@ typedef struct ganc_train_state {
 
 /* Write weights (state == NULL) or a checkpoint (state != NULL: also tensors
    adam.m.NAME and adam.v.NAME for every tensor NAME, metadata ganc.step and
-   ganc.rng). Atomic (written as PATH.tmp, synced, renamed over PATH): on
-   failure PATH is untouched and no temporary is left. 0 on success, -1 with
-   a message. */
+   ganc.rng). A model with batch_norm needs stats: every layer's
+   running_mean and running_var (the model's dtype) and num_batches_tracked
+   (I64, shape []: stats->g_passes in the generator, d_passes in the
+   discriminator), named as PyTorch names them; they have no adam.*. Atomic
+   (written as PATH.tmp, synced, renamed over PATH): on failure PATH is
+   untouched and no temporary is left. 0 on success, -1 with a message. */
 int ganc_save_weights(const ganc_info *info, const char *path, const void *params,
                       const ganc_stats *stats, const ganc_train_state *state, char *err, size_t errlen);
 /* Load weights from a safetensors file ("-" is standard input) into params
@@ -220,11 +223,13 @@ int ganc_save_weights(const ganc_info *info, const char *path, const void *param
    info->tensors), and with state != NULL the Adam moments, step and rng,
    which must then be present. With state == NULL adam.* tensors are
    ignored. A model with batch_norm reads its running statistics into
-   stats->running (they must be present; num_batches_tracked is optional:
-   the passes are 0 without it), or ignores them with stats == NULL. On
-   failure params, stats and state are untouched. 0 on success, -1 with
-   a message. On success err may still hold a warning (err[0] != 0), e.g.
-   when weights are NaN or infinite. */
+   stats->running (they must be present, F32 or F64) and each network's
+   passes from its first layer's num_batches_tracked (optional, but I64 of
+   shape [] when present; 0 without it), or with stats == NULL ignores
+   every statistics tensor. On failure params, stats and state are
+   untouched. 0 on success, -1 with a message. On success err may still
+   hold a warning (err[0] != 0), e.g. when weights or statistics are NaN
+   or infinite. */
 int ganc_load_weights(const ganc_info *info, const char *path, void *params,
                       ganc_stats *stats, ganc_train_state *state, char *err, size_t errlen);
 /* The same for a file's size bytes already in memory at data; name stands
@@ -244,17 +249,20 @@ typedef struct ganc_ema {
 } ganc_ema;
 
 /* ganc_save_weights with state, and with ema != NULL also tensors ema.NAME
-   for every generator tensor NAME and metadata ganc.ema (the decay, in the
-   fewest digits that read back exactly). ema == NULL writes exactly what
-   ganc_save_weights writes. */
+   for every generator tensor NAME and, from ema->stats, for the
+   generator's running_mean and running_var (not its num_batches_tracked),
+   and metadata ganc.ema (the decay, in the fewest digits that read back
+   exactly). ema == NULL writes exactly what ganc_save_weights writes. */
 int ganc_save_checkpoint(const ganc_info *info, const char *path, const void *params,
                          const ganc_stats *stats, const ganc_train_state *state,
                          const ganc_ema *ema, char *err, size_t errlen);
 /* ganc_load_weights with state, and with ema != NULL the moving average
    too: ema->decay becomes the file's ganc.ema, or 0 when it has none. A
    file with ganc.ema must hold ema.NAME for every generator tensor, loaded
-   into ema->params unless that is NULL; a file without it may hold no
-   ema.* tensor. ganc_load_weights (and this call with ema == NULL) ignores
+   into ema->params unless that is NULL, and, when stats and ema->stats are
+   not NULL, for the generator's running statistics, loaded into ema->stats
+   (otherwise those are ignored); a file without it may hold no ema.*
+   tensor. ganc_load_weights (and this call with ema == NULL) ignores
    ema.* tensors and ganc.ema. On failure nothing is touched. */
 int ganc_load_checkpoint(const ganc_info *info, const char *path, void *params,
                          ganc_stats *stats, ganc_train_state *state, ganc_ema *ema, char *err,

@@ -31,7 +31,8 @@
 enum {
   HEADER_LIMIT = 100 * 1000 * 1000, /* bytes of JSON we are willing to parse */
   FILE_RANK_LIMIT = 32,             /* dims of a file's shape we can print */
-  NAME_MAX_LEN = 64,                /* "adam.m." + a ganc_tensor name */
+  NAME_MAX_LEN = 64,                /* "adam.m." + a ganc_tensor name, or a
+                                       num_batches_tracked named after one */
 };
 
 /* A tensor's role in a checkpoint. ema.NAME exists for the generator's
@@ -40,16 +41,36 @@ enum { ROLE_WEIGHT, ROLE_ADAM_M, ROLE_ADAM_V, ROLE_EMA, ROLE_COUNT };
 
 static const char *const role_prefix[ROLE_COUNT] = {"", "adam.m.", "adam.v.", "ema."};
 
+/* What a name of the model stands for: a parameter tensor; a running
+   statistic, which is no parameter (no Adam moments) but has a moving
+   average in the generator; or a batch_norm layer's num_batches_tracked,
+   an I64 scalar that counts its network's training passes and has
+   neither. */
+enum { KIND_PARAM, KIND_STAT, KIND_TRACKED };
+
+static const char running_mean_suffix[] = ".running_mean";
+
 /* Whether tensor t is the generator's (so it has a moving average). */
 static int is_generator_tensor(const ganc_info *info, const ganc_tensor *t)
 {
   return t->offset + t->count <= info->g_param_count;
 }
 
-/* Whether a file being written holds the tensors of role. */
-static int role_written(const ganc_train_state *state, const ganc_ema *ema, int role)
+static int is_generator_stat(const ganc_info *info, const ganc_tensor *t)
 {
-  return role == ROLE_WEIGHT || (state && (role != ROLE_EMA || ema));
+  return t->offset + t->count <= info->g_stats_count;
+}
+
+/* For the statistic t of a batch_norm layer, its layer's num_batches_tracked
+   into name ("generator.1.running_mean" gives "generator.1.num_batches_tracked"):
+   1 for a running_mean, 0 for the layer's other statistic. */
+static int tracked_name(const ganc_tensor *t, char name[NAME_MAX_LEN])
+{
+  if (!ganc_ends_with(t->name, running_mean_suffix))
+    return 0;
+  int prefix = (int)(strlen(t->name) - (sizeof running_mean_suffix - 1));
+  snprintf(name, NAME_MAX_LEN, "%.*s.num_batches_tracked", prefix, t->name);
+  return 1;
 }
 
 void ganc_seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -235,15 +256,38 @@ static int mul_check(uint64_t a, uint64_t b, uint64_t limit, uint64_t *out)
 }
 
 
+/* The first of n tensors that is not a slice of an array of limit scalars
+   with a terminated name and a shape of its count, or -1. */
+static int bad_tensor(const ganc_tensor *tensors, int n, int64_t limit)
+{
+  for (int k = 0; k < n; k++) {
+    const ganc_tensor *t = &tensors[k];
+    uint64_t count = 1;
+    int ok = t->rank >= 0 && t->rank <= GANC_MAX_RANK && t->offset >= 0 &&
+             t->count >= 0 && t->offset <= limit - t->count &&
+             memchr(t->name, 0, sizeof t->name) != NULL;
+    for (int i = 0; ok && i < t->rank; i++)
+      ok = t->shape[i] >= 0 &&
+           mul_check(count, (uint64_t)t->shape[i], INT64_MAX, &count) == 0;
+    if (!ok || count != (uint64_t)t->count)
+      return k;
+  }
+  return -1;
+}
+
 /* The compiler makes info; still, a broken one must not make us write
    outside the caller's arrays. */
 static int check_info(const ganc_info *info, const char *path, const void *params,
-                      const ganc_train_state *state, const ganc_ema *ema, char *err,
-                      size_t errlen)
+                      const ganc_stats *stats, const ganc_train_state *state,
+                      const ganc_ema *ema, char *err, size_t errlen)
 {
   if (!params || (state && (!state->adam_m || !state->adam_v || state->step < 0))) {
     ganc_seterr(err, errlen, "%s: internal error: no parameter array or a bad training state",
            path);
+    return -1;
+  }
+  if (info->nstats > 0 && stats && !stats->running) {
+    ganc_seterr(err, errlen, "%s: internal error: no statistics array", path);
     return -1;
   }
   if (info->scalar_size != 4 && info->scalar_size != 8) {
@@ -253,24 +297,24 @@ static int check_info(const ganc_info *info, const char *path, const void *param
   }
   if (info->ntensors < 0 || (info->ntensors > 0 && !info->tensors) ||
       info->param_count < 0 || info->param_count > INT64_MAX / 32 ||
-      (ema && (info->g_param_count < 0 || info->g_param_count > info->param_count))) {
+      (ema && (info->g_param_count < 0 || info->g_param_count > info->param_count)) ||
+      info->nstats < 0 || (info->nstats > 0 && !info->stats) || info->stats_count < 0 ||
+      info->stats_count > INT64_MAX / 32 || info->g_stats_count < 0 ||
+      info->g_stats_count > info->stats_count) {
     ganc_seterr(err, errlen, "%s: internal error: bad model description", path);
     return -1;
   }
-  for (int k = 0; k < info->ntensors; k++) {
-    const ganc_tensor *t = &info->tensors[k];
-    uint64_t count = 1;
-    int ok = t->rank >= 0 && t->rank <= GANC_MAX_RANK && t->offset >= 0 &&
-             t->count >= 0 && t->offset <= info->param_count - t->count &&
-             memchr(t->name, 0, sizeof t->name) != NULL;
-    for (int i = 0; ok && i < t->rank; i++)
-      ok = t->shape[i] >= 0 &&
-           mul_check(count, (uint64_t)t->shape[i], INT64_MAX, &count) == 0;
-    if (!ok || count != (uint64_t)t->count) {
-      ganc_seterr(err, errlen, "%s: internal error: bad tensor %d in the model description",
-             path, k);
-      return -1;
-    }
+  int k = bad_tensor(info->tensors, info->ntensors, info->param_count);
+  if (k >= 0) {
+    ganc_seterr(err, errlen, "%s: internal error: bad tensor %d in the model description",
+           path, k);
+    return -1;
+  }
+  k = bad_tensor(info->stats, info->nstats, info->stats_count);
+  if (k >= 0) {
+    ganc_seterr(err, errlen, "%s: internal error: bad statistics tensor %d in the model"
+           " description", path, k);
+    return -1;
   }
   return 0;
 }
@@ -289,28 +333,98 @@ static cJSON *add_raw_int(cJSON *array, int64_t v)
   return item;
 }
 
-static int add_tensor_entry(cJSON *root, const char *name, const ganc_tensor *t,
-                            int scalar_size, int64_t *offset)
+/* One tensor of a file being written. */
+typedef struct Piece {
+  char name[NAME_MAX_LEN];
+  const ganc_tensor *t;     /* NULL for a num_batches_tracked */
+  const unsigned char *src; /* t's scalars, of the model's type */
+  int64_t passes;           /* a num_batches_tracked's value */
+} Piece;
+
+static int64_t piece_bytes(const Piece *p, int scalar_size)
 {
-  cJSON *entry = cJSON_AddObjectToObject(root, name);
-  if (!entry || !cJSON_AddStringToObject(entry, "dtype", scalar_size == 4 ? "F32" : "F64"))
+  return p->t ? p->t->count * scalar_size : 8;
+}
+
+static int add_tensor_entry(cJSON *root, const Piece *p, int scalar_size, int64_t *offset)
+{
+  cJSON *entry = cJSON_AddObjectToObject(root, p->name);
+  const char *dtype = !p->t ? "I64" : scalar_size == 4 ? "F32" : "F64";
+  if (!entry || !cJSON_AddStringToObject(entry, "dtype", dtype))
     return -1;
   cJSON *shape = cJSON_AddArrayToObject(entry, "shape");
   if (!shape)
     return -1;
-  for (int i = 0; i < t->rank; i++)
-    if (!add_raw_int(shape, t->shape[i]))
+  for (int i = 0; p->t && i < p->t->rank; i++)
+    if (!add_raw_int(shape, p->t->shape[i]))
       return -1;
   cJSON *offsets = cJSON_AddArrayToObject(entry, "data_offsets");
-  int64_t end = *offset + t->count * scalar_size;
+  int64_t end = *offset + piece_bytes(p, scalar_size);
   if (!offsets || !add_raw_int(offsets, *offset) || !add_raw_int(offsets, end))
     return -1;
   *offset = end;
   return 0;
 }
 
+/* The n tensors that lie within the first limit scalars of an array laid
+   out as they describe, at src, named prefix + their name, after the first
+   count of p. The new count. */
+static int add_pieces(Piece *p, int count, const char *prefix, const ganc_tensor *tensors,
+                      int n, int64_t limit, const void *src, int scalar_size)
+{
+  for (int k = 0; k < n; k++) {
+    const ganc_tensor *t = &tensors[k];
+    if (t->offset + t->count > limit)
+      continue;
+    snprintf(p[count].name, sizeof p[count].name, "%s%s", prefix, t->name);
+    p[count].t = t;
+    p[count].src = (const unsigned char *)src + t->offset * scalar_size;
+    count++;
+  }
+  return count;
+}
+
+/* Every tensor of the file, in the order of its data, into a malloc'd
+   array (*n of them); NULL when out of memory. */
+static Piece *plan_file(const ganc_info *info, const void *params, const ganc_stats *stats,
+                        const ganc_train_state *state, const ganc_ema *ema, int *n)
+{
+  int s = info->scalar_size, most = info->ntensors * ROLE_COUNT + info->nstats * 3;
+  Piece *p = malloc((size_t)(most ? most : 1) * sizeof *p);
+  if (!p)
+    return NULL;
+  int count = 0;
+  /* The 8-byte counts first: the data starts 8-byte aligned, so every
+     tensor stays aligned to its dtype, as readers that map the file want. */
+  for (int k = 0; k < info->nstats; k++) {
+    if (tracked_name(&info->stats[k], p[count].name)) {
+      p[count].t = NULL;
+      p[count].passes = is_generator_stat(info, &info->stats[k]) ? stats->g_passes : stats->d_passes;
+      count++;
+    }
+  }
+  count = add_pieces(p, count, "", info->tensors, info->ntensors, INT64_MAX, params, s);
+  if (info->nstats > 0)
+    count = add_pieces(p, count, "", info->stats, info->nstats, INT64_MAX, stats->running, s);
+  if (state) {
+    count = add_pieces(p, count, role_prefix[ROLE_ADAM_M], info->tensors, info->ntensors,
+                       INT64_MAX, state->adam_m, s);
+    count = add_pieces(p, count, role_prefix[ROLE_ADAM_V], info->tensors, info->ntensors,
+                       INT64_MAX, state->adam_v, s);
+  }
+  if (ema) {
+    count = add_pieces(p, count, role_prefix[ROLE_EMA], info->tensors, info->ntensors,
+                       info->g_param_count, ema->params, s);
+    if (info->g_stats_count > 0)
+      count = add_pieces(p, count, role_prefix[ROLE_EMA], info->stats, info->nstats,
+                         info->g_stats_count, ema->stats, s);
+  }
+  *n = count;
+  return p;
+}
+
 static cJSON *build_header(const ganc_info *info, const ganc_train_state *state,
-                           const ganc_ema *ema)
+                           const ganc_ema *ema, const Piece *pieces, int npieces)
 {
   cJSON *root = cJSON_CreateObject();
   cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
@@ -336,18 +450,9 @@ static cJSON *build_header(const ganc_info *info, const ganc_train_state *state,
     }
   }
   int64_t offset = 0;
-  for (int role = 0; role < ROLE_COUNT; role++) {
-    if (!role_written(state, ema, role))
-      continue;
-    for (int k = 0; k < info->ntensors; k++) {
-      char name[NAME_MAX_LEN];
-      if (role == ROLE_EMA && !is_generator_tensor(info, &info->tensors[k]))
-        continue;
-      snprintf(name, sizeof name, "%s%s", role_prefix[role], info->tensors[k].name);
-      if (add_tensor_entry(root, name, &info->tensors[k], info->scalar_size, &offset))
-        goto fail;
-    }
-  }
+  for (int i = 0; i < npieces; i++)
+    if (add_tensor_entry(root, &pieces[i], info->scalar_size, &offset))
+      goto fail;
   return root;
 fail:
   cJSON_Delete(root);
@@ -381,24 +486,42 @@ static int write_scalars(FILE *f, const void *base, int64_t count, int size)
   return 0;
 }
 
+static int write_piece(FILE *f, const Piece *p, int scalar_size)
+{
+  if (p->t)
+    return write_scalars(f, p->src, p->t->count, scalar_size);
+  unsigned char b[8];
+  put_le(b, (uint64_t)p->passes, 8);
+  return fwrite(b, 1, 8, f) == 8 ? 0 : -1;
+}
+
 int ganc_save_checkpoint(const ganc_info *info, const char *path, const void *params,
                          const ganc_stats *stats, const ganc_train_state *state,
                          const ganc_ema *ema, char *err, size_t errlen)
 {
-  (void)stats;
   ganc_seterr(err, errlen, "%s", "");
   if (ema && (!state || !ema->params || !(ema->decay > 0 && ema->decay < 1))) {
     ganc_seterr(err, errlen, "%s: internal error: a moving average without a training state,"
            " parameters or a decay in (0, 1)", path);
     return -1;
   }
-  if (check_info(info, path, params, state, ema, err, errlen))
+  /* A file without the statistics would not load into the model. */
+  if (info->nstats > 0 && (!stats || stats->g_passes < 0 || stats->d_passes < 0 ||
+                           (ema && info->g_stats_count > 0 && !ema->stats))) {
+    ganc_seterr(err, errlen, "%s: internal error: model '%s' has batch_norm, but its running"
+           " statistics are missing or count negative passes", path, info->name ? info->name : "?");
     return -1;
-  cJSON *root = build_header(info, state, ema);
+  }
+  if (check_info(info, path, params, stats, state, ema, err, errlen))
+    return -1;
+  int npieces;
+  Piece *pieces = plan_file(info, params, stats, state, ema, &npieces);
+  cJSON *root = pieces ? build_header(info, state, ema, pieces, npieces) : NULL;
   char *json = root ? cJSON_PrintUnformatted(root) : NULL;
   cJSON_Delete(root);
   if (!json) {
     ganc_seterr(err, errlen, "%s: out of memory", path);
+    free(pieces);
     return -1;
   }
   /* Pad with spaces so that the data starts 8-byte aligned. */
@@ -409,26 +532,16 @@ int ganc_save_checkpoint(const ganc_info *info, const char *path, const void *pa
   ganc_atomic a;
   if (ganc_atomic_open(&a, path, err, errlen)) {
     free(json);
+    free(pieces);
     return -1;
   }
   int bad = fwrite(lenbuf, 1, 8, a.f) != 8 || fwrite(json, 1, jlen, a.f) != jlen;
   for (size_t i = jlen; i < hlen && !bad; i++)
     bad = fputc(' ', a.f) == EOF;
   free(json);
-  const void *arrays[ROLE_COUNT] = {params, state ? state->adam_m : NULL,
-                                    state ? state->adam_v : NULL, ema ? ema->params : NULL};
-  for (int role = 0; role < ROLE_COUNT && !bad; role++) {
-    if (!role_written(state, ema, role))
-      continue;
-    const unsigned char *base = arrays[role];
-    for (int k = 0; k < info->ntensors && !bad; k++) {
-      const ganc_tensor *t = &info->tensors[k];
-      if (role == ROLE_EMA && !is_generator_tensor(info, t))
-        continue;
-      bad = write_scalars(a.f, base + t->offset * info->scalar_size, t->count,
-                          info->scalar_size) != 0;
-    }
-  }
+  for (int i = 0; i < npieces && !bad; i++)
+    bad = write_piece(a.f, &pieces[i], info->scalar_size) != 0;
+  free(pieces);
   if (bad) {
     ganc_seterr(err, errlen, "cannot write '%s': %s", path, strerror(errno));
     ganc_atomic_abort(&a);
@@ -553,24 +666,36 @@ static const char *duplicate_key(const cJSON *object, int *oom)
   return dup;
 }
 
-static int cmp_tensor_ptrs(const void *a, const void *b)
+/* A name the model gives to a tensor of a file. */
+typedef struct Known {
+  const char *name;
+  const ganc_tensor *t; /* its shape and count */
+  int kind;
+  int index;            /* in the model's order: parameters, statistics, counts */
+  int generator;        /* the generator's (so it may have a moving average) */
+} Known;
+
+/* What a num_batches_tracked holds: one scalar, shape []. */
+static const ganc_tensor tracked_tensor = {.rank = 0, .count = 1};
+
+static int cmp_known_ptrs(const void *a, const void *b)
 {
-  return strcmp((*(const ganc_tensor *const *)a)->name,
-                (*(const ganc_tensor *const *)b)->name);
+  return strcmp((*(const Known *const *)a)->name, (*(const Known *const *)b)->name);
 }
 
-static int cmp_name_tensor(const void *key, const void *elem)
+static int cmp_name_known(const void *key, const void *elem)
 {
-  return strcmp(key, (*(const ganc_tensor *const *)elem)->name);
+  return strcmp(key, (*(const Known *const *)elem)->name);
 }
 
 /* One tensor of the file that will be loaded. */
 typedef struct Entry {
   const char *name;
-  const ganc_tensor *t;
+  const Known *k;
   int role;
-  int dtype_size;        /* 4 for F32, 8 for F64 */
+  int dtype_size;        /* 4 for F32, 8 for F64 and I64 */
   uint64_t begin, end;   /* in the data section */
+  int64_t passes;        /* a num_batches_tracked's value */
 } Entry;
 
 static int cmp_entry_begin(const void *a, const void *b)
@@ -586,14 +711,20 @@ typedef struct Loader {
   const char *path;
   int want_state;
   int want_ema;               /* read ema.* and ganc.ema (implies want_state) */
-  const ganc_tensor **sorted; /* info's tensors by name */
+  int want_stats;             /* read the running statistics and the counts */
+  int want_ema_stats;         /* and the statistics' ema.* (implies both) */
+  Known *known;               /* every name of the model, in its order */
+  const Known **sorted;       /* the same by name */
+  int nknown;
+  char (*tracked)[NAME_MAX_LEN]; /* the names of the num_batches_tracked */
   Entry *entries;
   int nentries;
-  char *found;                /* [role * ntensors + k] */
+  char *found;                /* [role * nknown + index] */
   const char *model, *signature, *step, *rng, *ema; /* metadata */
   int64_t step_value;
   ganc_rng rng_value;
   double ema_value;           /* 0: no moving average */
+  const unsigned char *data;  /* the data section, data_size bytes */
   uint64_t data_size;
   char *err;
   size_t errlen;
@@ -699,6 +830,31 @@ static int parse_decay(const char *s, double *out)
   return 0;
 }
 
+/* Whether the caller did not ask for a statistic's tensor: none of them
+   with stats == NULL, nor their moving averages without ema->stats. */
+static int stat_ignored(const Loader *L, const Known *k, int role)
+{
+  if (k->kind == KIND_PARAM)
+    return 0;
+  if (role == ROLE_WEIGHT)
+    return !L->want_stats;
+  return role == ROLE_EMA && k->kind == KIND_STAT && !L->want_ema_stats;
+}
+
+/* Why a file cannot hold k in role, or NULL if it can. */
+static const char *role_refused(const Known *k, int role)
+{
+  if (role == ROLE_WEIGHT)
+    return NULL;
+  if (k->kind == KIND_TRACKED)
+    return "a num_batches_tracked has no Adam moments and no moving average";
+  if (k->kind == KIND_STAT && role != ROLE_EMA)
+    return "running statistics are not parameters and have no Adam moments";
+  if (role == ROLE_EMA && !k->generator)
+    return "the moving average covers the generator's tensors only";
+  return NULL;
+}
+
 static int read_tensor(Loader *L, const cJSON *item)
 {
   const char *name = item->string;
@@ -714,17 +870,20 @@ static int read_tensor(Loader *L, const cJSON *item)
   }
   if ((role != ROLE_WEIGHT && !L->want_state) || (role == ROLE_EMA && !L->want_ema))
     return 0;
-  const ganc_tensor **hit = info->ntensors == 0 ? NULL :
-      bsearch(base, L->sorted, (size_t)info->ntensors, sizeof *L->sorted, cmp_name_tensor);
+  const Known **hit = L->nknown == 0 ? NULL :
+      bsearch(base, L->sorted, (size_t)L->nknown, sizeof *L->sorted, cmp_name_known);
   if (!hit) {
     ganc_seterr(L->err, L->errlen, "%s: unexpected tensor '%s': model '%s' has no such parameter",
            L->path, name, info->name ? info->name : "?");
     return -1;
   }
-  const ganc_tensor *t = *hit;
-  if (role == ROLE_EMA && !is_generator_tensor(info, t)) {
-    ganc_seterr(L->err, L->errlen, "%s: unexpected tensor '%s': the moving average covers the"
-           " generator's parameters only", L->path, name);
+  const Known *k = *hit;
+  const ganc_tensor *t = k->t;
+  if (stat_ignored(L, k, role))
+    return 0;
+  const char *refused = role_refused(k, role);
+  if (refused) {
+    ganc_seterr(L->err, L->errlen, "%s: unexpected tensor '%s': %s", L->path, name, refused);
     return -1;
   }
   if (role == ROLE_EMA && !L->ema) {
@@ -744,7 +903,14 @@ static int read_tensor(Loader *L, const cJSON *item)
     ganc_seterr(L->err, L->errlen, "%s: tensor '%s' has no dtype", L->path, name);
     return -1;
   }
-  if (strcmp(dtype->valuestring, "F32") == 0) {
+  if (k->kind == KIND_TRACKED) {
+    if (strcmp(dtype->valuestring, "I64") != 0) {
+      ganc_seterr(L->err, L->errlen, "%s: tensor '%s' has dtype '%s'; a num_batches_tracked"
+             " is I64", L->path, name, dtype->valuestring);
+      return -1;
+    }
+    dsize = 8;
+  } else if (strcmp(dtype->valuestring, "F32") == 0) {
     dsize = 4;
   } else if (strcmp(dtype->valuestring, "F64") == 0) {
     dsize = 8;
@@ -805,24 +971,41 @@ static int read_tensor(Loader *L, const cJSON *item)
            L->data_size);
     return -1;
   }
+  int64_t passes = 0;
+  if (k->kind == KIND_TRACKED) {
+    passes = (int64_t)get_le(L->data + begin, 8);
+    if (passes < 0) {
+      ganc_seterr(L->err, L->errlen, "%s: tensor '%s' holds %" PRId64 ", not a count of"
+             " training passes", L->path, name, passes);
+      return -1;
+    }
+  }
 
-  L->found[role * info->ntensors + (t - info->tensors)] = 1;
-  L->entries[L->nentries++] = (Entry){name, t, role, dsize, begin, end};
+  L->found[role * L->nknown + k->index] = 1;
+  L->entries[L->nentries++] = (Entry){name, k, role, dsize, begin, end, passes};
   return 0;
+}
+
+/* Whether a file must hold k in role. */
+static int required(const Loader *L, const Known *k, int role)
+{
+  if (role == ROLE_WEIGHT)
+    return k->kind == KIND_PARAM || (k->kind == KIND_STAT && L->want_stats);
+  if (role == ROLE_EMA)
+    return L->ema && k->generator &&
+           (k->kind == KIND_PARAM ? L->want_ema : k->kind == KIND_STAT && L->want_ema_stats);
+  return k->kind == KIND_PARAM && L->want_state;
 }
 
 static int check_complete(Loader *L)
 {
-  const ganc_info *info = L->info;
-  for (int role = 0; role < (L->want_state ? ROLE_COUNT : 1); role++) {
-    if (role == ROLE_EMA && (!L->want_ema || !L->ema))
-      continue;
-    for (int k = 0; k < info->ntensors; k++) {
-      if (L->found[role * info->ntensors + k] ||
-          (role == ROLE_EMA && !is_generator_tensor(info, &info->tensors[k])))
+  for (int role = 0; role < ROLE_COUNT; role++) {
+    for (int i = 0; i < L->nknown; i++) {
+      const Known *k = &L->known[i];
+      if (L->found[role * L->nknown + i] || !required(L, k, role))
         continue;
       ganc_seterr(L->err, L->errlen, "%s: tensor '%s%s' is missing%s", L->path,
-             role_prefix[role], info->tensors[k].name,
+             role_prefix[role], k->name,
              role == ROLE_WEIGHT ? ""
              : role == ROLE_EMA ? " (metadata ganc.ema says the checkpoint holds the generator's moving average)"
                                 : " (a checkpoint holds the Adam moments of every tensor)");
@@ -849,7 +1032,7 @@ static int check_complete(Loader *L)
 static int copy_tensor(const Entry *e, const unsigned char *src, unsigned char *dst,
                        int scalar_size)
 {
-  int64_t n = e->t->count;
+  int64_t n = e->k->t->count;
   if (e->dtype_size == scalar_size && host_is_little_endian()) {
     memcpy(dst, src, (size_t)n * (size_t)scalar_size);
   } else {
@@ -873,9 +1056,41 @@ static int copy_tensor(const Entry *e, const unsigned char *src, unsigned char *
   return 0;
 }
 
-static int load_header(Loader *L, const cJSON *root)
+static void add_known(Loader *L, const char *name, const ganc_tensor *t, int kind, int generator)
+{
+  Known *k = &L->known[L->nknown];
+  *k = (Known){name, t, kind, L->nknown, generator};
+  L->sorted[L->nknown++] = k;
+}
+
+/* Every name of the model into L->known and L->sorted. 0, or -1 when out
+   of memory. */
+static int list_known(Loader *L)
 {
   const ganc_info *info = L->info;
+  size_t most = (size_t)info->ntensors + 2 * (size_t)info->nstats;
+  L->known = malloc((most ? most : 1) * sizeof *L->known);
+  L->sorted = malloc((most ? most : 1) * sizeof *L->sorted);
+  L->tracked = malloc((info->nstats ? (size_t)info->nstats : 1) * sizeof *L->tracked);
+  if (!L->known || !L->sorted || !L->tracked)
+    return -1;
+  for (int k = 0; k < info->ntensors; k++)
+    add_known(L, info->tensors[k].name, &info->tensors[k], KIND_PARAM,
+              is_generator_tensor(info, &info->tensors[k]));
+  for (int k = 0; k < info->nstats; k++)
+    add_known(L, info->stats[k].name, &info->stats[k], KIND_STAT,
+              is_generator_stat(info, &info->stats[k]));
+  int ntracked = 0;
+  for (int k = 0; k < info->nstats; k++)
+    if (tracked_name(&info->stats[k], L->tracked[ntracked]))
+      add_known(L, L->tracked[ntracked++], &tracked_tensor, KIND_TRACKED,
+                is_generator_stat(info, &info->stats[k]));
+  qsort(L->sorted, (size_t)L->nknown, sizeof *L->sorted, cmp_known_ptrs);
+  return 0;
+}
+
+static int load_header(Loader *L, const cJSON *root)
+{
   if (!cJSON_IsObject(root)) {
     ganc_seterr(L->err, L->errlen, "%s: the header is not a JSON object", L->path);
     return -1;
@@ -888,17 +1103,12 @@ static int load_header(Loader *L, const cJSON *root)
     return -1;
   }
   int nitems = cJSON_GetArraySize(root);
-  size_t nt = (size_t)info->ntensors;
-  L->sorted = malloc((nt ? nt : 1) * sizeof *L->sorted);
-  L->entries = malloc((nitems ? (size_t)nitems : 1) * sizeof *L->entries);
-  L->found = calloc(ROLE_COUNT * (nt ? nt : 1), 1);
-  if (!L->sorted || !L->entries || !L->found) {
+  if (list_known(L) ||
+      !(L->entries = malloc((nitems ? (size_t)nitems : 1) * sizeof *L->entries)) ||
+      !(L->found = calloc(ROLE_COUNT * (L->nknown ? (size_t)L->nknown : 1), 1))) {
     ganc_seterr(L->err, L->errlen, "%s: out of memory", L->path);
     return -1;
   }
-  for (size_t k = 0; k < nt; k++)
-    L->sorted[k] = &info->tensors[k];
-  qsort(L->sorted, nt, sizeof *L->sorted, cmp_tensor_ptrs);
 
   const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
   if (meta && read_metadata(L, meta))
@@ -930,14 +1140,32 @@ static int load_header(Loader *L, const cJSON *root)
   return check_complete(L);
 }
 
+/* Where the scalars of entry e go: NULL for a moving average the caller
+   did not ask for. */
+static void *destination(const Entry *e, void *params, ganc_stats *stats,
+                         ganc_train_state *state, ganc_ema *ema)
+{
+  if (e->k->kind == KIND_STAT)
+    return e->role == ROLE_EMA ? ema->stats : stats->running;
+  switch (e->role) {
+  case ROLE_ADAM_M: return state->adam_m;
+  case ROLE_ADAM_V: return state->adam_v;
+  case ROLE_EMA: return ema->params;
+  default: return params;
+  }
+}
+
 /* Parse a whole file's bytes (size of them at buf) and fill the caller's
    arrays; path names the file in messages. */
 static int load_buffer(const ganc_info *info, const char *path, const unsigned char *buf,
-                       size_t size, void *params, ganc_train_state *state, ganc_ema *ema,
-                       char *err, size_t errlen)
+                       size_t size, void *params, ganc_stats *stats, ganc_train_state *state,
+                       ganc_ema *ema, char *err, size_t errlen)
 {
+  int want_stats = stats && info->nstats > 0;
   Loader L = {.info = info, .path = path, .want_state = state != NULL,
-              .want_ema = state && ema, .err = err, .errlen = errlen};
+              .want_ema = state && ema, .want_stats = want_stats,
+              .want_ema_stats = want_stats && state && ema && ema->stats,
+              .err = err, .errlen = errlen};
   cJSON *root = NULL;
   int rc = -1;
   if (size < 8) {
@@ -971,22 +1199,33 @@ static int load_buffer(const ganc_info *info, const char *path, const unsigned c
       goto done;
     }
   }
+  L.data = buf + 8 + hlen;
   L.data_size = size - 8 - hlen;
   if (load_header(&L, root))
     goto done;
 
-  const unsigned char *data = buf + 8 + hlen;
-  void *arrays[ROLE_COUNT] = {params, state ? state->adam_m : NULL,
-                              state ? state->adam_v : NULL, L.want_ema ? ema->params : NULL};
   const Entry *nonfinite = NULL; /* the first in the model's order */
+  const Entry *first[2] = {NULL, NULL}; /* the discriminator's and the generator's
+                                           first num_batches_tracked */
   for (int i = 0; i < L.nentries; i++) {
     const Entry *e = &L.entries[i];
-    if (!arrays[e->role]) /* a moving average the caller did not ask for */
+    if (e->k->kind == KIND_TRACKED) {
+      const Entry **f = &first[e->k->generator];
+      if (!*f || e->k->index < (*f)->k->index)
+        *f = e;
       continue;
-    unsigned char *dst = (unsigned char *)arrays[e->role] + e->t->offset * info->scalar_size;
-    if (copy_tensor(e, data + e->begin, dst, info->scalar_size) && e->role == ROLE_WEIGHT &&
-        (!nonfinite || e->t < nonfinite->t))
+    }
+    unsigned char *base = destination(e, params, stats, state, ema);
+    if (!base) /* a moving average the caller did not ask for */
+      continue;
+    unsigned char *dst = base + e->k->t->offset * info->scalar_size;
+    if (copy_tensor(e, L.data + e->begin, dst, info->scalar_size) && e->role == ROLE_WEIGHT &&
+        (!nonfinite || e->k->index < nonfinite->k->index))
       nonfinite = e;
+  }
+  if (want_stats) {
+    stats->g_passes = first[1] ? first[1]->passes : 0;
+    stats->d_passes = first[0] ? first[0]->passes : 0;
   }
   if (state) {
     state->step = L.step_value;
@@ -1000,7 +1239,9 @@ static int load_buffer(const ganc_info *info, const char *path, const unsigned c
   rc = 0;
 done:
   cJSON_Delete(root);
+  free(L.known);
   free(L.sorted);
+  free(L.tracked);
   free(L.entries);
   free(L.found);
   return rc;
@@ -1010,19 +1251,18 @@ int ganc_load_checkpoint(const ganc_info *info, const char *path, void *params,
                          ganc_stats *stats, ganc_train_state *state, ganc_ema *ema, char *err,
                          size_t errlen)
 {
-  (void)stats;
   ganc_seterr(err, errlen, "%s", "");
   if (ema && !state) {
     ganc_seterr(err, errlen, "%s: internal error: a moving average without a training state", path);
     return -1;
   }
-  if (check_info(info, path, params, state, ema, err, errlen))
+  if (check_info(info, path, params, stats, state, ema, err, errlen))
     return -1;
   unsigned char *buf;
   size_t size;
   if (ganc_read_file(path, &buf, &size, err, errlen))
     return -1;
-  int rc = load_buffer(info, path, buf, size, params, state, ema, err, errlen);
+  int rc = load_buffer(info, path, buf, size, params, stats, state, ema, err, errlen);
   free(buf);
   return rc;
 }
@@ -1037,15 +1277,14 @@ int ganc_load_weights_mem(const ganc_info *info, const char *name, const void *d
                           size_t size, void *params, ganc_stats *stats, ganc_train_state *state,
                           char *err, size_t errlen)
 {
-  (void)stats;
   ganc_seterr(err, errlen, "%s", "");
   if (!name)
     name = "<memory>";
-  if (check_info(info, name, params, state, NULL, err, errlen))
+  if (check_info(info, name, params, stats, state, NULL, err, errlen))
     return -1;
   if (!data && size > 0) {
     ganc_seterr(err, errlen, "%s: internal error: no data", name);
     return -1;
   }
-  return load_buffer(info, name, data, size, params, state, NULL, err, errlen);
+  return load_buffer(info, name, data, size, params, stats, state, NULL, err, errlen);
 }

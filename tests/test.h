@@ -9,6 +9,15 @@
 
 #include "ganc.h"
 
+/* A small model with batch_norm in both networks, for the weights tests;
+   tests/reference/torch_batch_norm.py builds its PyTorch twin. SCALAR is a
+   `scalar` line or "". */
+#define BN_MODEL_SOURCE(SCALAR)                                                          \
+  "model bn {\n" SCALAR "  latent [4]\n  observation [6]\n"                              \
+  "  generator { linear(8) batch_norm relu linear(6) tanh }\n"                            \
+  "  discriminator { linear(5) batch_norm(momentum=0.2) leaky_relu(0.2) linear(1) }\n"    \
+  "}\n"
+
 /* ganc with these arguments (a shell word list), stdin_text on standard
    input (NULL for none); its exit status and output. */
 typedef struct Run {

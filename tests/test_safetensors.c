@@ -1,5 +1,6 @@
 /* test_safetensors.c — weights and checkpoints: round trips, files written
- * byte by byte from the format's description, and every kind of broken file. */
+ * byte by byte from the format's description, and every kind of broken file;
+ * then the same for the running statistics of a model with batch_norm. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 
+#include "fixture.h"
 #include "io.h"
 #include "test.h"
 
@@ -839,4 +841,485 @@ Test(safetensors, save_replaces_existing_file)
   cr_assert_eq(ganc_load_weights(&info, path, back, NULL, NULL, err, sizeof err), 0);
   cr_assert_eq(memcmp(b, back, sizeof back), 0);
   cr_assert_eq(scratch_entries(), 1);
+}
+
+/* ---- Running statistics (batch_norm) ---- */
+
+/* The model of BN_MODEL_SOURCE, `scalar double` for scalar_size 8. */
+static ganc_model *bn_model(int scalar_size, const ganc_info **info)
+{
+  char err[4096];
+  ganc_model *m = ganc_jit_string(scalar_size == 8 ? BN_MODEL_SOURCE("  scalar double\n") : BN_MODEL_SOURCE(""),
+                                  "bn.gan", err, sizeof err, NULL);
+  cr_assert_not_null(m, "%s", err);
+  *info = ganc_model_info(m, 0);
+  cr_assert_eq((*info)->nstats, 4);
+  cr_assert_eq((*info)->g_stats_count, 16);
+  return m;
+}
+
+/* n scalars: shift + i / 7, which a float does not hold exactly. */
+static void *bn_scalars(const ganc_info *info, int64_t n, double shift)
+{
+  void *p = scalar_alloc(info->scalar_size, n);
+  for (int64_t i = 0; i < n; i++)
+    scalar_store(p, info->scalar_size, i, shift + (double)i / 7);
+  return p;
+}
+
+static int same_scalars(const ganc_info *info, const void *a, const void *b, int64_t n)
+{
+  return memcmp(a, b, (size_t)n * (size_t)info->scalar_size) == 0;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
+/* The JSON header of the safetensors file at path (cJSON_Delete it) and,
+   in *bytes, the whole file (free it), of *len bytes unless len is NULL. */
+static cJSON *file_header(const char *path, unsigned char **bytes, size_t *len)
+{
+  size_t n;
+  *bytes = (unsigned char *)slurp(path, &n);
+  cr_assert_not_null(*bytes);
+  cr_assert_geq(n, 8);
+  if (len)
+    *len = n;
+  cJSON *root = cJSON_ParseWithLength((const char *)*bytes + 8, (size_t)le64(*bytes));
+  cr_assert_not_null(root);
+  return root;
+}
+
+/* The value of tensor name of the file at path, checked to be an I64
+   scalar. */
+static int64_t file_i64(const char *path, const char *name)
+{
+  unsigned char *bytes;
+  cJSON *root = file_header(path, &bytes, NULL);
+  cJSON *t = cJSON_GetObjectItemCaseSensitive(root, name);
+  cr_assert_not_null(t, "no tensor %s", name);
+  cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(t, "dtype")->valuestring, "I64");
+  cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "shape")), 0, "%s has a rank", name);
+  cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
+  uint64_t begin = (uint64_t)cJSON_GetArrayItem(off, 0)->valuedouble;
+  cr_assert_eq((uint64_t)cJSON_GetArrayItem(off, 1)->valuedouble - begin, 8);
+  int64_t v = (int64_t)le64(bytes + 8 + le64(bytes) + begin);
+  cJSON_Delete(root);
+  free(bytes);
+  return v;
+}
+
+/* Rewrite the file at path with field of tensor name set to value (JSON
+   text), or with field NULL, the tensor renamed to value (left out when
+   value is NULL too); the data stays. */
+static void edit_tensor(const char *path, const char *name, const char *field, const char *value)
+{
+  unsigned char *bytes;
+  size_t len;
+  cJSON *root = file_header(path, &bytes, &len);
+  cJSON *t = cJSON_DetachItemFromObjectCaseSensitive(root, name);
+  cr_assert_not_null(t, "no tensor %s", name);
+  if (field)
+    cJSON_ReplaceItemInObjectCaseSensitive(t, field, cJSON_Parse(value));
+  if (field || value)
+    cJSON_AddItemToObject(root, field ? name : value, t);
+  else
+    cJSON_Delete(t);
+  char *json = cJSON_PrintUnformatted(root);
+  uint64_t hlen = le64(bytes);
+  write_safetensors(path, strlen(json), json, bytes + 8 + hlen, len - 8 - hlen);
+  free(json);
+  cJSON_Delete(root);
+  free(bytes);
+}
+
+/* Every array of a checkpoint of the bn model with its moving average. */
+typedef struct BnCheckpoint {
+  void *params, *running, *m, *v, *avg, *avg_stats;
+  ganc_stats stats;
+  ganc_train_state state;
+  ganc_ema ema;
+} BnCheckpoint;
+
+static void bn_checkpoint(const ganc_info *info, BnCheckpoint *c, double shift)
+{
+  c->params = bn_scalars(info, info->param_count, shift);
+  c->running = bn_scalars(info, info->stats_count, shift + 1);
+  c->m = bn_scalars(info, info->param_count, shift + 2);
+  c->v = bn_scalars(info, info->param_count, shift + 3);
+  c->avg = bn_scalars(info, info->g_param_count, shift + 4);
+  c->avg_stats = bn_scalars(info, info->g_stats_count, shift + 5);
+  c->stats = (ganc_stats){c->running, 30, 50};
+  c->state = (ganc_train_state){c->m, c->v, 10, {{5, 6, 7, 8}}};
+  c->ema = (ganc_ema){c->avg, c->avg_stats, 0.75};
+}
+
+static void bn_checkpoint_free(BnCheckpoint *c)
+{
+  free(c->params);
+  free(c->running);
+  free(c->m);
+  free(c->v);
+  free(c->avg);
+  free(c->avg_stats);
+}
+
+/* Whether c holds what bn_checkpoint(shift) put in every array. */
+static void expect_bn_checkpoint(const ganc_info *info, const BnCheckpoint *c, double shift)
+{
+  BnCheckpoint want;
+  bn_checkpoint(info, &want, shift);
+  cr_assert(same_scalars(info, c->params, want.params, info->param_count), "parameters");
+  cr_assert(same_scalars(info, c->running, want.running, info->stats_count), "statistics");
+  cr_assert(same_scalars(info, c->m, want.m, info->param_count), "adam m");
+  cr_assert(same_scalars(info, c->v, want.v, info->param_count), "adam v");
+  cr_assert(same_scalars(info, c->avg, want.avg, info->g_param_count), "average");
+  cr_assert(same_scalars(info, c->avg_stats, want.avg_stats, info->g_stats_count), "average statistics");
+  bn_checkpoint_free(&want);
+}
+
+/* The bn model (float) and, in c, the arrays of bn_checkpoint(shift). */
+static ganc_model *bn_case(const ganc_info **info, BnCheckpoint *c, double shift)
+{
+  ganc_model *m = bn_model(4, info);
+  bn_checkpoint(*info, c, shift);
+  return m;
+}
+
+/* c as arrays to load into: values no file here holds, impossible passes,
+   step 3 and no decay, to see what a load changes. */
+static void bn_target(const ganc_info *info, BnCheckpoint *c)
+{
+  bn_checkpoint(info, c, -9);
+  c->stats.g_passes = c->stats.d_passes = -1;
+  c->state.step = 3;
+  c->ema.decay = 0;
+}
+
+/* Weights of the bn model with statistics and passes, written and read back. */
+static void stats_round_trip(int scalar_size)
+{
+  const ganc_info *info;
+  ganc_model *m = bn_model(scalar_size, &info);
+  BnCheckpoint c, got;
+  bn_checkpoint(info, &c, -3);
+  bn_target(info, &got);
+  char err[512] = "junk";
+  const char *path = scratch_path("bn.safetensors");
+  cr_assert_eq(ganc_save_weights(info, path, c.params, &c.stats, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(info, path, got.params, &got.stats, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_str_empty(err);
+  cr_assert(same_scalars(info, c.params, got.params, info->param_count));
+  cr_assert(same_scalars(info, c.running, got.running, info->stats_count));
+  cr_assert_eq(got.stats.g_passes, 30);
+  cr_assert_eq(got.stats.d_passes, 50);
+  cr_assert_eq(file_i64(path, "generator.1.num_batches_tracked"), 30);
+  cr_assert_eq(file_i64(path, "discriminator.1.num_batches_tracked"), 50);
+
+  /* The statistics in the model's dtype; the tensors and nothing else. */
+  unsigned char *bytes;
+  cJSON *root = file_header(path, &bytes, NULL);
+  cJSON *var = cJSON_GetObjectItemCaseSensitive(root, "discriminator.1.running_var");
+  cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(var, "dtype")->valuestring, scalar_size == 4 ? "F32" : "F64");
+  cr_assert_eq(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(var, "shape"), 0)->valueint, 5);
+  cr_assert_eq(cJSON_GetArraySize(root), 1 + info->ntensors + info->nstats + 2);
+  cJSON_Delete(root);
+  free(bytes);
+  bn_checkpoint_free(&c);
+  bn_checkpoint_free(&got);
+  ganc_free(m);
+}
+
+Test(safetensors, stats_round_trip_float)
+{
+  stats_round_trip(4);
+}
+
+Test(safetensors, stats_round_trip_double)
+{
+  stats_round_trip(8);
+}
+
+Test(safetensors, stats_f32_file_into_double_model)
+{
+  const ganc_info *finfo, *dinfo;
+  ganc_model *fm = bn_model(4, &finfo), *dm = bn_model(8, &dinfo);
+  BnCheckpoint c, got;
+  bn_checkpoint(finfo, &c, 1);
+  bn_target(dinfo, &got);
+  char err[512];
+  const char *path = scratch_path("bn.safetensors");
+  cr_assert_eq(ganc_save_weights(finfo, path, c.params, &c.stats, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(dinfo, path, got.params, &got.stats, NULL, err, sizeof err), 0, "%s", err);
+  for (int64_t i = 0; i < finfo->param_count; i++)
+    cr_assert_eq(((double *)got.params)[i], (double)((float *)c.params)[i], "parameter %lld", (long long)i);
+  for (int64_t i = 0; i < finfo->stats_count; i++)
+    cr_assert_eq(((double *)got.running)[i], (double)((float *)c.running)[i], "statistic %lld", (long long)i);
+  cr_assert(got.stats.g_passes == 30 && got.stats.d_passes == 50);
+  bn_checkpoint_free(&c);
+  bn_checkpoint_free(&got);
+  ganc_free(fm);
+  ganc_free(dm);
+}
+
+Test(safetensors, checkpoint_with_ema_stats_round_trip)
+{
+  const ganc_info *info;
+  BnCheckpoint c, got;
+  ganc_model *model = bn_case(&info, &c, 1);
+  bn_target(info, &got);
+  char err[512];
+  const char *path = scratch_path("c.safetensors");
+  cr_assert_eq(ganc_save_checkpoint(info, path, c.params, &c.stats, &c.state, &c.ema, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_checkpoint(info, path, got.params, &got.stats, &got.state, &got.ema, err, sizeof err), 0,
+               "%s", err);
+  expect_bn_checkpoint(info, &got, 1);
+  cr_assert(got.stats.g_passes == 30 && got.stats.d_passes == 50);
+  cr_assert(got.ema.decay == 0.75 && got.state.step == 10);
+
+  /* The generator's statistics have an average; no statistic has Adam
+     moments, and no count is averaged. */
+  unsigned char *bytes;
+  cJSON *root = file_header(path, &bytes, NULL);
+  cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(root, "ema.generator.1.running_mean"));
+  cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(root, "ema.generator.1.running_var"));
+  cr_assert_null(cJSON_GetObjectItemCaseSensitive(root, "ema.discriminator.1.running_mean"));
+  cr_assert_null(cJSON_GetObjectItemCaseSensitive(root, "ema.generator.1.num_batches_tracked"));
+  cr_assert_null(cJSON_GetObjectItemCaseSensitive(root, "adam.m.generator.1.running_mean"));
+  cr_assert_eq(cJSON_GetArraySize(root), 1 + 3 * info->ntensors + 6 + info->nstats + 2 + 2);
+  cJSON_Delete(root);
+  free(bytes);
+
+  /* A missing average of a statistic is an error that touches nothing... */
+  edit_tensor(path, "ema.generator.1.running_var", NULL, NULL);
+  bn_checkpoint_free(&got);
+  bn_target(info, &got);
+  cr_assert_eq(ganc_load_checkpoint(info, path, got.params, &got.stats, &got.state, &got.ema, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "tensor 'ema.generator.1.running_var' is missing"), "%s", err);
+  expect_bn_checkpoint(info, &got, -9);
+  cr_assert(got.stats.g_passes == -1 && got.stats.d_passes == -1 && got.ema.decay == 0 && got.state.step == 3);
+  /* ...unless the caller has no array for them. */
+  got.ema.stats = NULL;
+  cr_assert_eq(ganc_load_checkpoint(info, path, got.params, &got.stats, &got.state, &got.ema, err, sizeof err), 0,
+               "%s", err);
+  cr_assert_eq(got.ema.decay, 0.75);
+  bn_checkpoint_free(&c);
+  bn_checkpoint_free(&got);
+  ganc_free(model);
+}
+
+/* Weights of the bn model at path, with passes 30 and 50. */
+static void save_bn_weights(const ganc_info *info, const char *path)
+{
+  BnCheckpoint c;
+  bn_checkpoint(info, &c, 2);
+  char err[512];
+  cr_assert_eq(ganc_save_weights(info, path, c.params, &c.stats, NULL, err, sizeof err), 0, "%s", err);
+  bn_checkpoint_free(&c);
+}
+
+/* Loading path with statistics must fail saying want, touching nothing. */
+static void expect_bn_error(const ganc_info *info, const char *path, const char *want)
+{
+  BnCheckpoint got;
+  bn_checkpoint(info, &got, 42);
+  char err[512];
+  cr_assert_eq(ganc_load_weights(info, path, got.params, &got.stats, NULL, err, sizeof err), -1, "should fail: %s",
+               want);
+  cr_assert_not_null(strstr(err, want), "error '%s' does not say '%s'", err, want);
+  expect_bn_checkpoint(info, &got, 42);
+  cr_assert(got.stats.g_passes == 30 && got.stats.d_passes == 50, "a failed load changed the passes");
+  bn_checkpoint_free(&got);
+}
+
+Test(safetensors, no_stats_argument_ignores_statistics)
+{
+  const ganc_info *info;
+  ganc_model *model = bn_model(4, &info);
+  const char *path = scratch_path("c.safetensors");
+  BnCheckpoint c, got;
+  bn_checkpoint(info, &c, 1);
+  bn_target(info, &got);
+  char err[512];
+  cr_assert_eq(ganc_save_checkpoint(info, path, c.params, &c.stats, &c.state, &c.ema, err, sizeof err), 0, "%s", err);
+  /* Broken statistics do not matter when none are read. */
+  edit_tensor(path, "generator.1.running_var", NULL, NULL);
+  edit_tensor(path, "discriminator.1.num_batches_tracked", "dtype", "\"F32\"");
+  strcpy(err, "junk");
+  cr_assert_eq(ganc_load_checkpoint(info, path, got.params, NULL, &got.state, &got.ema, err, sizeof err), 0, "%s", err);
+  cr_assert_str_empty(err);
+  cr_assert(same_scalars(info, got.params, c.params, info->param_count));
+  cr_assert(same_scalars(info, got.avg, c.avg, info->g_param_count));
+  BnCheckpoint untouched;
+  bn_checkpoint(info, &untouched, -9);
+  cr_assert(same_scalars(info, got.running, untouched.running, info->stats_count), "statistics were read");
+  cr_assert(same_scalars(info, got.avg_stats, untouched.avg_stats, info->g_stats_count), "ema statistics were read");
+  cr_assert_eq(ganc_load_weights(info, path, got.params, NULL, NULL, err, sizeof err), 0, "%s", err);
+  /* With them, the same file is refused. */
+  cr_assert_eq(ganc_load_weights(info, path, got.params, &got.stats, NULL, err, sizeof err), -1);
+  bn_checkpoint_free(&untouched);
+  bn_checkpoint_free(&c);
+  bn_checkpoint_free(&got);
+  ganc_free(model);
+}
+
+/* Weights of the bn model with field of tensor name set to value (as
+   edit_tensor does): loading them must fail saying want. */
+static void expect_edit_refused(const char *name, const char *field, const char *value, const char *want)
+{
+  const ganc_info *info;
+  ganc_model *m = bn_model(4, &info);
+  const char *path = scratch_path("bn.safetensors");
+  save_bn_weights(info, path);
+  edit_tensor(path, name, field, value);
+  expect_bn_error(info, path, want);
+  ganc_free(m);
+}
+
+Test(safetensors, missing_running_var)
+{
+  expect_edit_refused("discriminator.1.running_var", NULL, NULL, "tensor 'discriminator.1.running_var' is missing");
+}
+
+/* A checkpoint of the bn model with its average, tensor from renamed to
+   to: loading it must fail saying want. */
+static void expect_renamed_error(const char *from, const char *to, const char *want)
+{
+  const ganc_info *info;
+  ganc_model *model = bn_model(4, &info);
+  const char *path = scratch_path("c.safetensors");
+  BnCheckpoint c;
+  bn_checkpoint(info, &c, 1);
+  char err[512];
+  cr_assert_eq(ganc_save_checkpoint(info, path, c.params, &c.stats, &c.state, &c.ema, err, sizeof err), 0, "%s", err);
+  edit_tensor(path, from, NULL, to);
+  cr_assert_eq(ganc_load_checkpoint(info, path, c.params, &c.stats, &c.state, &c.ema, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, want), "error '%s' does not say '%s'", err, want);
+  bn_checkpoint_free(&c);
+  ganc_free(model);
+}
+
+Test(safetensors, misplaced_statistics)
+{
+  expect_renamed_error("adam.m.generator.1.weight", "adam.m.generator.1.running_mean",
+                       "unexpected tensor 'adam.m.generator.1.running_mean': running statistics are not parameters");
+  expect_renamed_error("ema.generator.1.running_mean", "ema.generator.1.num_batches_tracked",
+                       "unexpected tensor 'ema.generator.1.num_batches_tracked': a num_batches_tracked has no");
+  expect_renamed_error("ema.generator.1.running_mean", "ema.discriminator.1.running_mean",
+                       "unexpected tensor 'ema.discriminator.1.running_mean': the moving average covers the"
+                       " generator's");
+}
+
+Test(safetensors, num_batches_tracked_wrong_dtype_or_shape)
+{
+  expect_edit_refused("generator.1.num_batches_tracked", "dtype", "\"F64\"",
+                      "tensor 'generator.1.num_batches_tracked' has dtype 'F64'; a num_batches_tracked is I64");
+  expect_edit_refused("discriminator.1.num_batches_tracked", "shape", "[1]",
+                      "tensor 'discriminator.1.num_batches_tracked' has shape [1] but the model expects []");
+}
+
+Test(safetensors, num_batches_tracked_is_optional)
+{
+  const ganc_info *info;
+  ganc_model *m = bn_model(4, &info);
+  const char *path = scratch_path("bn.safetensors");
+  save_bn_weights(info, path);
+  edit_tensor(path, "discriminator.1.num_batches_tracked", NULL, NULL);
+  BnCheckpoint got;
+  bn_target(info, &got);
+  char err[512];
+  cr_assert_eq(ganc_load_weights(info, path, got.params, &got.stats, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(got.stats.g_passes, 30);
+  cr_assert_eq(got.stats.d_passes, 0, "no count gives 0 passes");
+  bn_checkpoint_free(&got);
+  /* A negative count is no count of passes. */
+  unsigned char *bytes;
+  cJSON *root = file_header(path, &bytes, NULL);
+  const cJSON *off = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "generator.1.num_batches_tracked"),
+                                                      "data_offsets");
+  size_t at = 8 + (size_t)le64(bytes) + (size_t)cJSON_GetArrayItem(off, 0)->valuedouble;
+  cJSON_Delete(root);
+  free(bytes);
+  FILE *f = fopen(path, "r+b");
+  cr_assert_not_null(f);
+  cr_assert_eq(fseek(f, (long)at + 7, SEEK_SET), 0);
+  cr_assert_eq(fputc(0x80, f), 0x80);
+  cr_assert_eq(fclose(f), 0);
+  expect_bn_error(info, path, "tensor 'generator.1.num_batches_tracked' holds -");
+  ganc_free(m);
+}
+
+Test(safetensors, nan_statistics_are_a_warning)
+{
+  const ganc_info *info;
+  BnCheckpoint c;
+  ganc_model *m = bn_case(&info, &c, 0);
+  ((float *)c.running)[10] = NAN; /* generator.1.running_var */
+  char err[512];
+  const char *path = scratch_path("bn.safetensors");
+  cr_assert_eq(ganc_save_weights(info, path, c.params, &c.stats, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_load_weights(info, path, c.params, &c.stats, NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_not_null(strstr(err, "warning: tensor 'generator.1.running_var' holds NaN"), "%s", err);
+  bn_checkpoint_free(&c);
+  ganc_free(m);
+}
+
+Test(safetensors, saving_needs_the_statistics)
+{
+  const ganc_info *info;
+  BnCheckpoint c;
+  ganc_model *model = bn_case(&info, &c, 1);
+  char err[512];
+  cr_assert_eq(ganc_save_weights(info, scratch_path("w.safetensors"), c.params, NULL, NULL, err, sizeof err), -1);
+  cr_assert_not_null(strstr(err, "internal error"), "%s", err);
+  c.ema.stats = NULL;
+  cr_assert_eq(ganc_save_checkpoint(info, scratch_path("w.safetensors"), c.params, &c.stats, &c.state, &c.ema, err,
+                                    sizeof err), -1);
+  cr_assert_not_null(strstr(err, "internal error"), "%s", err);
+  cr_assert_eq(scratch_entries(), 0);
+  bn_checkpoint_free(&c);
+  ganc_free(model);
+}
+
+/* A model without batch_norm writes exactly the bytes it always did, with
+   or without a statistics argument. */
+Test(safetensors, model_without_batch_norm_unchanged)
+{
+  ganc_info info = mini_info();
+  float params[MINI_PARAMS];
+  for (int i = 0; i < MINI_PARAMS; i++)
+    params[i] = f32_values[i];
+  static const char header[] =
+      "{\"__metadata__\":{\"ganc.model\":\"mini\",\"ganc.signature\":\"latent [1]; observation [2]\"},"
+      "\"generator.0.weight\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[0,8]},"
+      "\"generator.0.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+      "\"discriminator.0.weight\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[16,24]},"
+      "\"discriminator.0.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[24,28]}}";
+  size_t hlen = (sizeof header - 1 + 7) / 8 * 8;
+  unsigned char want[8 + 512 + 28];
+  cr_assert_leq(hlen, 512);
+  for (int i = 0; i < 8; i++)
+    want[i] = (unsigned char)(hlen >> (8 * i));
+  memset(want + 8, ' ', hlen);
+  memcpy(want + 8, header, sizeof header - 1);
+  for (int i = 0; i < MINI_PARAMS; i++)
+    put_f32(want + 8 + hlen + 4 * i, i);
+  float unused = 0;
+  ganc_stats stats = {&unused, 3, 4};
+  const ganc_stats *args[] = {NULL, &stats};
+  for (int k = 0; k < 2; k++) {
+    char err[256];
+    const char *path = scratch_path("w.safetensors");
+    cr_assert_eq(ganc_save_weights(&info, path, params, args[k], NULL, err, sizeof err), 0, "%s", err);
+    size_t len;
+    char *got = slurp(path, &len);
+    cr_assert_eq(len, 8 + hlen + 28, "stats argument %d: %zu bytes", k, len);
+    cr_assert_eq(memcmp(got, want, len), 0, "stats argument %d: other bytes: %.*s", k, (int)hlen, got + 8);
+    free(got);
+  }
 }

@@ -1,7 +1,10 @@
 /* test_torch_weights.c — weights written by PyTorch load into ganc and give
  * PyTorch's outputs (tests/reference/torch_weights.py made the fixture:
  * the nn.Sequential pair of models/ring8.gan, PyTorch's own initialization,
- * no ganc metadata). */
+ * no ganc metadata), and so do those of a model with batch_norm, running
+ * statistics included (tests/reference/torch_batch_norm.py), whose files
+ * ganc writes with PyTorch's tensors exactly. */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -72,6 +75,108 @@ Test(safetensors, pytorch_written_weights)
     expect_close(real_score(p, xi), real[i], "real_score", i);
     expect_close(fake_score(p, zi), fake[i], "fake_score", i);
   }
+  free(p);
+  ganc_free(m);
+}
+
+/* The bn model of BN_MODEL_SOURCE loads PyTorch's state_dict, every tensor
+   of it, and computes what PyTorch computes in eval mode. */
+Test(safetensors, pytorch_written_batch_norm)
+{
+  char err[4096];
+  ganc_model *m = ganc_jit_string(BN_MODEL_SOURCE(""), "bn.gan", err, sizeof err, NULL);
+  cr_assert(m, "%s", err);
+  const ganc_info *info = ganc_model_info(m, 0);
+  cr_assert_eq(info->stats_count, 26);
+  float *p = malloc(sizeof(float) * (size_t)info->param_count), running[26];
+  ganc_stats stats = {running, -1, -1};
+  cr_assert_eq(ganc_load_weights(info, "tests/fixtures/torch_bn.safetensors", p, &stats, NULL, err, sizeof err), 0,
+               "%s", err);
+  cr_expect_str_empty(err);
+
+  FILE *f = fopen("tests/fixtures/torch_bn.txt", "r");
+  cr_assert(f);
+  double z[16], x[24], gen[24], real[4], fake[4], want_stats[26], passes[2];
+  read_block(f, "z", z, 16);
+  read_block(f, "x", x, 24);
+  read_block(f, "generate", gen, 24);
+  read_block(f, "real_score", real, 4);
+  read_block(f, "fake_score", fake, 4);
+  cr_assert_eq(read_block(f, "stats", want_stats, 26), 26);
+  read_block(f, "passes", passes, 2);
+  fclose(f);
+  for (int i = 0; i < 26; i++)
+    cr_expect_eq(running[i], (float)want_stats[i], "statistic %d: %.9g, PyTorch %.9g", i, running[i], want_stats[i]);
+  cr_expect_eq(stats.g_passes, (int64_t)passes[0]);
+  cr_expect_eq(stats.d_passes, (int64_t)passes[1]);
+
+  ganc_fns fns;
+  cr_assert_eq(ganc_functions(m, info, &fns), 0);
+  for (int i = 0; i < 4; i++) {
+    float zi[4], xi[6], g[6];
+    for (int j = 0; j < 4; j++)
+      zi[j] = (float)z[4 * i + j];
+    for (int j = 0; j < 6; j++)
+      xi[j] = (float)x[6 * i + j];
+    ganc_args a = {.params = p, .stats = running, .z = zi, .x = xi, .out = g};
+    ganc_call(info, &fns, GANC_FN_GENERATE, &a);
+    for (int j = 0; j < 6; j++)
+      expect_close(g[j], gen[6 * i + j], "generate", 6 * i + j);
+    expect_close(ganc_call(info, &fns, GANC_FN_REAL_SCORE, &a), real[i], "real_score", i);
+    expect_close(ganc_call(info, &fns, GANC_FN_FAKE_SCORE, &a), fake[i], "fake_score", i);
+  }
+  free(p);
+  ganc_free(m);
+}
+
+/* The tensors of a safetensors file's header: a JSON object of name ->
+   [dtype, shape], which is what load_state_dict(strict=True) compares. */
+static cJSON *tensor_set(const char *path)
+{
+  size_t len;
+  char *text = slurp(path, &len);
+  cr_assert(text && len >= 8, "cannot read %s", path);
+  uint64_t hlen = 0;
+  for (int i = 7; i >= 0; i--)
+    hlen = hlen << 8 | (unsigned char)text[i];
+  cJSON *root = cJSON_ParseWithLength(text + 8, (size_t)hlen), *set = cJSON_CreateObject();
+  cr_assert(root && set);
+  for (const cJSON *t = root->child; t; t = t->next) {
+    if (strcmp(t->string, "__metadata__") == 0)
+      continue;
+    cJSON *what = cJSON_AddArrayToObject(set, t->string);
+    cJSON_AddItemToArray(what, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "dtype"), 1));
+    cJSON_AddItemToArray(what, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(t, "shape"), 1));
+  }
+  cJSON_Delete(root);
+  free(text);
+  return set;
+}
+
+/* The other way: ganc's weights of the same model hold PyTorch's names,
+   dtypes and shapes, no more and no fewer. */
+Test(safetensors, ganc_batch_norm_names_match_pytorch)
+{
+  char err[4096];
+  ganc_model *m = ganc_jit_string(BN_MODEL_SOURCE(""), "bn.gan", err, sizeof err, NULL);
+  cr_assert(m, "%s", err);
+  const ganc_info *info = ganc_model_info(m, 0);
+  float *p = malloc(sizeof(float) * (size_t)info->param_count), running[26];
+  ganc_init_params(info, 1, p);
+  ganc_init_stats(info, running);
+  ganc_stats stats = {running, 3, 5};
+  const char *path = scratch_path("bn.safetensors");
+  cr_assert_eq(ganc_save_weights(info, path, p, &stats, NULL, err, sizeof err), 0, "%s", err);
+  cJSON *ours = tensor_set(path), *torch = tensor_set("tests/fixtures/torch_bn.safetensors");
+  char *a = cJSON_PrintUnformatted(ours), *b = cJSON_PrintUnformatted(torch);
+  cr_expect_eq(cJSON_GetArraySize(ours), cJSON_GetArraySize(torch), "ganc: %s\nPyTorch: %s", a, b);
+  for (const cJSON *t = torch->child; t; t = t->next)
+    cr_expect(cJSON_Compare(t, cJSON_GetObjectItemCaseSensitive(ours, t->string), 1), "PyTorch's %s: %s\nganc: %s",
+              t->string, b, a);
+  free(a);
+  free(b);
+  cJSON_Delete(ours);
+  cJSON_Delete(torch);
   free(p);
   ganc_free(m);
 }

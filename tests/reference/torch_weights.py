@@ -35,10 +35,13 @@ def pair():
 
 
 def write_safetensors(path, tensors):
+    """Every tensor as F32, except int64 ones (batch norm's num_batches_tracked,
+    which torch_batch_norm.py writes) as I64."""
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():
-        data = t.detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        kind, np_type = ("I64", "<i8") if t.dtype == torch.int64 else ("F32", "<f4")
+        data = t.detach().contiguous().numpy().astype(np_type).tobytes()
+        header[name] = {"dtype": kind, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(",", ":")).encode()
@@ -48,6 +51,21 @@ def write_safetensors(path, tensors):
         f.write(text)
         for b in blobs:
             f.write(b)
+
+
+def write_text(path, what, matrices, vectors):
+    """A fixture text: a comment saying what made it, each (name, 2-D tensor)
+    as `name rows cols` and a line per row, then each (name, list of numbers)
+    as `name n` and one line."""
+    with open(path, "w") as f:
+        f.write("# made by tests/reference/%s\n" % what)
+        for name, t in matrices:
+            f.write("%s %d %d\n" % (name, t.shape[0], t.shape[1]))
+            for row in t.tolist():
+                f.write(" ".join("%.17g" % v for v in row) + "\n")
+        for name, values in vectors:
+            f.write("%s %d\n" % (name, len(values)))
+            f.write(" ".join("%.17g" % v for v in values) + "\n")
 
 
 def main():
@@ -63,15 +81,8 @@ def main():
         gz = ref["generator"](z)
         real = ref["discriminator"](x).reshape(-1)
         fake = ref["discriminator"](gz).reshape(-1)
-    with open(os.path.join(OUT, "torch_ring8.txt"), "w") as f:
-        f.write("# made by tests/reference/torch_weights.py: PyTorch float64 outputs\n")
-        for name, t in (("z", z), ("x", x), ("generate", gz)):
-            f.write("%s %d %d\n" % (name, t.shape[0], t.shape[1]))
-            for row in t.tolist():
-                f.write(" ".join("%.17g" % v for v in row) + "\n")
-        for name, t in (("real_score", real), ("fake_score", fake)):
-            f.write("%s %d\n" % (name, t.shape[0]))
-            f.write(" ".join("%.17g" % v for v in t.tolist()) + "\n")
+    write_text(os.path.join(OUT, "torch_ring8.txt"), "torch_weights.py: PyTorch float64 outputs",
+               (("z", z), ("x", x), ("generate", gz)), (("real_score", real.tolist()), ("fake_score", fake.tolist())))
 
 
 if __name__ == "__main__":
