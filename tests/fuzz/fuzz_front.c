@@ -99,18 +99,19 @@ static void emit_model(const IrModel *m)
     str_free(&s);
     str_free(&u);
   }
-  int64_t n = m->model->param_count;
-  if (n > 0 && n <= WEIGHTS_LIMIT) {
+  int64_t n = m->model->param_count, ns = m->model->stats_count;
+  if (n > 0 && n <= WEIGHTS_LIMIT && ns <= WEIGHTS_LIMIT) {
     size_t size = m->model->scalar == SCALAR_DOUBLE ? sizeof(double) : sizeof(float);
-    void *params = calloc((size_t)n, size);
-    if (!params)
+    void *params = calloc((size_t)n, size), *stats = calloc((size_t)(ns ? ns : 1), size);
+    if (!params || !stats)
       fail("out of memory", NULL);
     EmitOptions opt = {.source_name = FILE_NAME, .weights = 1};
     Str w = {0};
-    emit_weights(&w, m, &opt, params);
+    emit_weights(&w, m, &opt, params, stats);
     check_text(&w, "emit_weights");
     str_free(&w);
     free(params);
+    free(stats);
   }
 }
 
