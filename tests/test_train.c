@@ -729,3 +729,46 @@ Test(train, batch_norm_refuses_a_batch_of_one)
   cr_expect(access(in("one/checkpoint.safetensors"), F_OK) != 0, "a checkpoint was written");
   run_free(&r);
 }
+
+/* `ganc emit --weights` writes the running statistics beside the weights;
+   the standalone build generates what the JIT does with them. */
+Test(train, batch_norm_emitted_weights)
+{
+  const char *model = ring8_bn();
+  expect_ok(ganc("train %s --data ring8 --batch 32 --steps 30 -o %s/w", model, dir), "train");
+  expect_ok(ganc("emit %s --weights %s/w/weights.safetensors -o %s/c", model, dir, dir), "emit");
+  char cmd[4096], *log = NULL;
+  snprintf(cmd, sizeof cmd,
+           "cd %s/c && printf '%%s\\n' '#include <stdio.h>' '#include \"ring8_bn.h\"' "
+           "'int main(void) { float z[2] = {0.5f, -1.0f}, x[2]; "
+           "ring8_bn_generate(ring8_bn_weights, ring8_bn_stats, z, x); "
+           "printf(\"%%.9g %%.9g\\\\n\", x[0], x[1]); return 0; }' > main.c && "
+           "cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 main.c ring8_bn.c ring8_bn_weights.c -lm -o main && ./main",
+           dir);
+  cr_assert_eq(run_shell(cmd, &log), 0, "%s", log);
+  float got[2];
+  cr_assert(sscanf(log, "%f %f", &got[0], &got[1]) == 2, "%s", log);
+
+  char err[4096];
+  ganc_model *m = ganc_jit(model, err, sizeof err, NULL);
+  cr_assert(m, "%s", err);
+  const ganc_info *info = ganc_model_info(m, 0);
+  float *p = floats(info->param_count), *st = floats(info->stats_count), *init = floats(info->stats_count);
+  ganc_stats stats = {st, 0, 0};
+  cr_assert_eq(ganc_load_weights(info, in("w/weights.safetensors"), p, &stats, NULL, err, sizeof err), 0, "%s", err);
+  ganc_fns fns;
+  cr_assert_eq(ganc_functions(m, info, &fns), 0);
+  float z[2] = {0.5f, -1.0f}, want[2], at_init[2];
+  ganc_call(info, &fns, GANC_FN_GENERATE, &(ganc_args){.params = p, .stats = st, .z = z, .out = want});
+  ganc_init_stats(info, init);
+  ganc_call(info, &fns, GANC_FN_GENERATE, &(ganc_args){.params = p, .stats = init, .z = z, .out = at_init});
+  cr_assert(at_init[0] != want[0] || at_init[1] != want[1], "the statistics make no difference to the test");
+  for (int i = 0; i < 2; i++)
+    cr_expect(fabsf(got[i] - want[i]) <= 1e-5f * fabsf(want[i]) + 1e-6f, "x[%d]: standalone %.9g, JIT %.9g", i,
+              got[i], want[i]);
+  free(p);
+  free(st);
+  free(init);
+  free(log);
+  ganc_free(m);
+}
