@@ -921,6 +921,18 @@ static void put_ws_open(Emitter *e, ganc_fn fn, const char *result, const char *
     put_ws(e, *b);
 }
 
+/* D over the whole batch x in training mode, its loss term (real, fake or
+   gen) summed into the variable of that name, and the term's gradient back
+   through D into grad and din (either may be NULL). */
+static void put_d_pass(Emitter *e, const char *x, const char *term, const char *grad, const char *din)
+{
+  const char *n = e->m->name;
+  put(e, "  %s_D_train(params, stats, n, %s, dacts, dmoments, s);\n", n, x);
+  put(e, "  for (int k = 0; k < n; k++) {\n    %s += loss_%s(s[k]);\n", term, term);
+  put(e, "    ds[k] = loss_%s_d(s[k]) / (scalar)n;\n  }\n", term);
+  put(e, "  %s_D_back(params, n, %s, dacts, dmoments, ds, %s, %s, ga, gb);\n", n, x, grad, din);
+}
+
 static void put_batch_public_backward(Emitter *e)
 {
   const char *n = e->m->name;
@@ -943,27 +955,18 @@ static void put_batch_public_backward(Emitter *e)
   put(e, "  const scalar *x = %s;\n", x);
   put(e, "  memset(grad_d, 0, sizeof(scalar) * %s_D_PARAM_COUNT);\n", n);
   put(e, "  %s_G_train(params, stats, %s, z, gacts, gmoments);\n", n, ng);
-  put(e, "  %s_D_train(params, stats, n, x_real, dacts, dmoments, s);\n", n);
-  put(e, "  for (int k = 0; k < n; k++) {\n    real += loss_real(s[k]);\n");
-  put(e, "    ds[k] = loss_real_d(s[k]) / (scalar)n;\n  }\n");
-  put(e, "  %s_D_back(params, n, x_real, dacts, dmoments, ds, grad_d, NULL, ga, gb);\n", n);
-  put(e, "  %s_D_train(params, stats, n, x, dacts, dmoments, s);\n", n);
-  put(e, "  for (int k = 0; k < n; k++) {\n    fake += loss_fake(s[k]);\n");
-  put(e, "    ds[k] = loss_fake_d(s[k]) / (scalar)n;\n  }\n");
-  put(e, "  %s_D_back(params, n, x, dacts, dmoments, ds, grad_d, NULL, ga, gb);\n", n);
+  put_d_pass(e, "x_real", "real", "grad_d", "NULL");
+  put_d_pass(e, "x", "fake", "grad_d", "NULL");
   put(e, "  return (scalar)(real / n + fake / n);\n}\n");
 
   static const char *const g_bufs[] = {"gacts", "dacts", "dx", "s", "ds", "ga", "gb", "gmoments", "dmoments", NULL};
-  put_ws_open(e, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, "double loss = 0", g_bufs);
+  put_ws_open(e, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, "double gen = 0", g_bufs);
   put(e, "  const scalar *x = %s;\n", x);
   put(e, "  memset(grad_g, 0, sizeof(scalar) * %s_G_PARAM_COUNT);\n", n);
   put(e, "  %s_G_train(params, stats, %s, z, gacts, gmoments);\n", n, ng);
-  put(e, "  %s_D_train(params, stats, n, x, dacts, dmoments, s);\n", n);
-  put(e, "  for (int k = 0; k < n; k++) {\n    loss += loss_gen(s[k]);\n");
-  put(e, "    ds[k] = loss_gen_d(s[k]) / (scalar)n;\n  }\n");
-  put(e, "  %s_D_back(params, n, x, dacts, dmoments, ds, NULL, dx, ga, gb);\n", n);
+  put_d_pass(e, "x", "gen", "NULL", "dx");
   put(e, "  %s_G_back(params, %s, z, gacts, gmoments, dx, grad_g, ga, gb);\n", n, ng);
-  put(e, "  return (scalar)(loss / n);\n}\n");
+  put(e, "  return (scalar)(gen / n);\n}\n");
 }
 
 static void put_source_body(Emitter *e)

@@ -171,24 +171,26 @@ int ganc_write_samples_png(const ganc_info *info, const char *path, const void *
   return ganc_png_grid(path, x, info->scalar_size, n, c, h, w, err, errlen);
 }
 
-/* The parameters that outputs show: the moving average of the generator
-   with the discriminator as trained, or the parameters themselves. */
-static const void *shown_params(Trainer *t)
+/* What outputs show of an array laid out G then D (g and d scalars): the
+   moving average's generator part (avg) with the discriminator's as
+   trained (raw), or raw itself without an average. */
+static const void *shown(const Trainer *t, void *avg, const void *raw, int64_t g, int64_t d)
 {
   if (!t->avg)
-    return t->work.params;
-  size_t s = (size_t)t->info->scalar_size, g = (size_t)t->info->g_param_count;
-  memcpy((char *)t->avg + s * g, (const char *)t->work.params + s * g, s * (size_t)t->info->d_param_count);
-  return t->avg;
+    return raw;
+  size_t s = (size_t)t->info->scalar_size;
+  memcpy((char *)avg + s * (size_t)g, (const char *)raw + s * (size_t)g, s * (size_t)d);
+  return avg;
+}
+
+static const void *shown_params(Trainer *t)
+{
+  return shown(t, t->avg, t->work.params, t->info->g_param_count, t->info->d_param_count);
 }
 
 static const void *shown_stats(Trainer *t)
 {
-  if (!t->avg)
-    return t->work.stats;
-  size_t s = (size_t)t->info->scalar_size, g = (size_t)t->info->g_stats_count;
-  memcpy((char *)t->avg_stats + s * g, (const char *)t->work.stats + s * g, s * (size_t)t->info->d_stats_count);
-  return t->avg_stats;
+  return shown(t, t->avg_stats, t->work.stats, t->info->g_stats_count, t->info->d_stats_count);
 }
 
 /* After a generator update: the average takes a step toward the

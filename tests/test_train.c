@@ -223,20 +223,28 @@ Test(train, sample_outputs)
 
 /* ganc emit --weights gives a program that generates with no file at all,
    as the JIT does with the same weights. */
+/* The standalone build of model's emitted code and weights in DIR/c
+   generates got from z = (0.5, -1), with its statistics when it has them. */
+static void standalone_generate(const char *model, int stats, float got[2])
+{
+  char cmd[4096], *log = NULL;
+  snprintf(cmd, sizeof cmd,
+           "cd %s/c && printf '%%s\\n' '#include <stdio.h>' '#include \"%s.h\"' "
+           "'int main(void) { float z[2] = {0.5f, -1.0f}, x[2]; %s_generate(%s_weights, %s%s%s z, x); "
+           "printf(\"%%.9g %%.9g\\\\n\", x[0], x[1]); return 0; }' > main.c && "
+           "cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 main.c %s.c %s_weights.c -lm -o main && ./main",
+           dir, model, model, model, stats ? model : "", stats ? "_stats" : "", stats ? "," : "", model, model);
+  cr_assert_eq(run_shell(cmd, &log), 0, "%s", log);
+  cr_assert(sscanf(log, "%f %f", &got[0], &got[1]) == 2, "%s", log);
+  free(log);
+}
+
 Test(train, emitted_weights)
 {
   expect_ok(ganc(TRAIN "--steps 30 -o %s/w", dir), "train");
   expect_ok(ganc("emit models/ring8.gan --weights %s/w/weights.safetensors -o %s/c", dir, dir), "emit");
-  char cmd[4096], *log = NULL;
-  snprintf(cmd, sizeof cmd,
-           "cd %s/c && printf '%%s\\n' '#include <stdio.h>' '#include \"ring8.h\"' "
-           "'int main(void) { float z[2] = {0.5f, -1.0f}, x[2]; ring8_generate(ring8_weights, z, x); "
-           "printf(\"%%.9g %%.9g\\\\n\", x[0], x[1]); return 0; }' > main.c && "
-           "cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 main.c ring8.c ring8_weights.c -lm -o main && ./main",
-           dir);
-  cr_assert_eq(run_shell(cmd, &log), 0, "%s", log);
   float got[2];
-  cr_assert(sscanf(log, "%f %f", &got[0], &got[1]) == 2, "%s", log);
+  standalone_generate("ring8", 0, got);
 
   char err[4096], path[700];
   ganc_model *m = ganc_jit("models/ring8.gan", err, sizeof err, NULL);
@@ -253,7 +261,6 @@ Test(train, emitted_weights)
     cr_expect(fabsf(got[i] - want[i]) <= 1e-5f * fabsf(want[i]) + 1e-6f, "x[%d]: standalone %.9g, JIT %.9g", i,
               got[i], want[i]);
   free(p);
-  free(log);
   ganc_free(m);
 }
 
@@ -737,17 +744,8 @@ Test(train, batch_norm_emitted_weights)
   const char *model = ring8_bn();
   expect_ok(ganc("train %s --data ring8 --batch 32 --steps 30 -o %s/w", model, dir), "train");
   expect_ok(ganc("emit %s --weights %s/w/weights.safetensors -o %s/c", model, dir, dir), "emit");
-  char cmd[4096], *log = NULL;
-  snprintf(cmd, sizeof cmd,
-           "cd %s/c && printf '%%s\\n' '#include <stdio.h>' '#include \"ring8_bn.h\"' "
-           "'int main(void) { float z[2] = {0.5f, -1.0f}, x[2]; "
-           "ring8_bn_generate(ring8_bn_weights, ring8_bn_stats, z, x); "
-           "printf(\"%%.9g %%.9g\\\\n\", x[0], x[1]); return 0; }' > main.c && "
-           "cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 main.c ring8_bn.c ring8_bn_weights.c -lm -o main && ./main",
-           dir);
-  cr_assert_eq(run_shell(cmd, &log), 0, "%s", log);
   float got[2];
-  cr_assert(sscanf(log, "%f %f", &got[0], &got[1]) == 2, "%s", log);
+  standalone_generate("ring8_bn", 1, got);
 
   char err[4096];
   ganc_model *m = ganc_jit(model, err, sizeof err, NULL);
@@ -769,6 +767,5 @@ Test(train, batch_norm_emitted_weights)
   free(p);
   free(st);
   free(init);
-  free(log);
   ganc_free(m);
 }
