@@ -35,17 +35,40 @@ int weight_exponent(int64_t fan_in) {
   return log2n / 2;
 }
 
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && !strcmp(s + n - m, suffix);
+}
+
 double formula_param(const Tensor *t, int64_t k) {
-  return ldexp(signed_unit(STREAM_PARAMS, (uint64_t)k), -weight_exponent(t->fan_in));
+  double u = signed_unit(STREAM_PARAMS, (uint64_t)k);
+  /* around batch_norm's initial weight 1, where every channel keeps its scale */
+  if (t->rank == 1 && ends_with(t->name, ".weight"))
+    return 0.5 + fabs(u);
+  return ldexp(u, -weight_exponent(t->fan_in));
+}
+
+double formula_stat(const Tensor *t, int64_t k) {
+  double u = signed_unit(STREAM_STATS, (uint64_t)k);
+  return ends_with(t->name, ".running_var") ? 0.5 + fabs(u) : u / 8;
+}
+
+/* Every scalar of the tensors by value(t, k). */
+static void formula_fill(const Tensor *tensors, int ntensors, int size, void *out,
+                         double (*value)(const Tensor *, int64_t)) {
+  for (int i = 0; i < ntensors; i++) {
+    const Tensor *t = &tensors[i];
+    for (int64_t k = t->offset; k < t->offset + t->count; k++)
+      scalar_store(out, size, k, value(t, k));
+  }
 }
 
 void formula_params(const Tensor *tensors, int ntensors, int size, void *params) {
-  for (int i = 0; i < ntensors; i++) {
-    const Tensor *t = &tensors[i];
-    int e = weight_exponent(t->fan_in);
-    for (int64_t k = t->offset; k < t->offset + t->count; k++)
-      scalar_store(params, size, k, ldexp(signed_unit(STREAM_PARAMS, (uint64_t)k), -e));
-  }
+  formula_fill(tensors, ntensors, size, params, formula_param);
+}
+
+void formula_stats(const Tensor *tensors, int ntensors, int size, void *stats) {
+  formula_fill(tensors, ntensors, size, stats, formula_stat);
 }
 
 void formula_inputs(uint64_t stream, double scale, int size, int64_t n, void *out) {
@@ -83,14 +106,6 @@ char *fixture_read_line(FixtureReader *r) {
   return r->line;
 }
 
-double *fixture_read_values(FixtureReader *r, int count) {
-  double *v = malloc((size_t)(count > 0 ? count : 1) * sizeof *v);
-  cr_assert_not_null(v);
-  for (int i = 0; i < count; i++)
-    v[i] = fixture_parse_double(fixture_read_line(r), r->path);
-  return v;
-}
-
 double fixture_parse_double(const char *s, const char *path) {
   char *end;
   double v = strtod(s, &end);
@@ -98,11 +113,22 @@ double fixture_parse_double(const char *s, const char *path) {
   return v;
 }
 
-static void fixture_read_tensor(Tensor *t, const char *line, const char *path) {
+double *fixture_read_values(FixtureReader *r, int count, int64_t expected, const char *key) {
+  cr_assert(count == expected, "%s: section %s has %d values, expected %" PRId64, r->path, key, count, expected);
+  double *v = malloc((size_t)(count > 0 ? count : 1) * sizeof *v);
+  cr_assert_not_null(v);
+  for (int i = 0; i < count; i++)
+    v[i] = fixture_parse_double(fixture_read_line(r), r->path);
+  return v;
+}
+
+static void fixture_read_tensor(Tensor *t, int with_fan_in, const char *line, const char *path) {
   int used = 0;
-  int n = sscanf(line, "%47s %" SCNd64 " %" SCNd64 " %d%n", t->name, &t->offset,
-                 &t->fan_in, &t->rank, &used);
-  cr_assert(n == 4 && t->rank >= 0 && t->rank <= GANC_MAX_RANK, "%s: bad tensor line: %s",
+  t->fan_in = 0;
+  int ok = with_fan_in ? sscanf(line, "%47s %" SCNd64 " %" SCNd64 " %d%n", t->name, &t->offset, &t->fan_in,
+                                &t->rank, &used) == 4
+                       : sscanf(line, "%47s %" SCNd64 " %d%n", t->name, &t->offset, &t->rank, &used) == 3;
+  cr_assert(ok && t->rank >= 0 && t->rank <= GANC_MAX_RANK, "%s: bad tensor line: %s",
             path, line);
   t->count = 1;
   const char *s = line + used;
@@ -115,10 +141,19 @@ static void fixture_read_tensor(Tensor *t, const char *line, const char *path) {
   }
 }
 
-void fixture_read_tensors(Tensor *t, int max, int count, FixtureReader *r) {
+void fixture_read_tensors(Tensor *t, int max, int count, int with_fan_in, FixtureReader *r) {
   cr_assert(count <= max, "%s: too many tensors", r->path);
   for (int i = 0; i < count; i++)
-    fixture_read_tensor(&t[i], fixture_read_line(r), r->path);
+    fixture_read_tensor(&t[i], with_fan_in, fixture_read_line(r), r->path);
+}
+
+void fixture_check_layout(const Tensor *t, int count, int64_t total, const char *what, const char *path) {
+  int64_t offset = 0;
+  for (int i = 0; i < count; i++) {
+    cr_assert_eq(t[i].offset, offset, "%s: %s not contiguous", path, what);
+    offset += t[i].count;
+  }
+  cr_assert_eq(offset, total, "%s: %s do not cover the %" PRId64 " scalars", path, what, total);
 }
 
 int fixture_pack(const FixtureHeader *h) {
@@ -152,6 +187,8 @@ int fixture_header_key(FixtureHeader *h, const char *key, const char *value, con
     h->g_param_count = strtoll(value, NULL, 10);
   else if (!strcmp(key, "param_count"))
     h->param_count = strtoll(value, NULL, 10);
+  else if (!strcmp(key, "stats_count"))
+    h->stats_count = strtoll(value, NULL, 10);
   else
     return 0;
   return 1;

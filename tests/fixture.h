@@ -1,8 +1,9 @@
 /* fixture.h — what the suites that compare with PyTorch share
- * (test_conformance.c, test_gradients.c): the formula that derives a
- * fixture's parameters and inputs (tests/reference/forward.py describes it
- * and computes the same values), the fixtures' text parsing, and scalars of
- * either width. */
+ * (test_conformance.c, test_gradients.c, test_batch_norm.c; test_conv.c
+ * uses its scalars): the formula that derives a fixture's parameters, running
+ * statistics and inputs (tests/reference/forward.py describes it and computes
+ * the same values), the fixtures' text parsing, the fixture names of the
+ * suites' test instances, and scalars of either width. */
 #ifndef GANC_TEST_FIXTURE_H
 #define GANC_TEST_FIXTURE_H
 
@@ -13,8 +14,9 @@
 
 #include "ganc.h"
 
-/* The formula's streams; forward.py and backward.py use the same numbers. */
-enum { STREAM_PARAMS = 1, STREAM_LATENT = 2, STREAM_REAL = 3, STREAM_SAMPLE = 4 };
+/* The formula's streams; forward.py and backward.py use the same numbers
+   (5 is test_gradients.c's own). */
+enum { STREAM_PARAMS = 1, STREAM_LATENT = 2, STREAM_REAL = 3, STREAM_SAMPLE = 4, STREAM_STATS = 6 };
 
 uint64_t splitmix64(uint64_t x);
 /* 2u - 1 with u = (splitmix64(stream * 2^32 + k) >> 40) / 2^24: a 24-bit
@@ -23,7 +25,8 @@ double signed_unit(uint64_t stream, uint64_t k);
 /* floor(log2(fan_in) / 2): parameters of a tensor are scaled by 2^-this. */
 int weight_exponent(int64_t fan_in);
 
-/* A parameter tensor as a fixture's `tensors` section lists it. */
+/* A parameter tensor as a fixture's `tensors` section lists it, or a
+   statistics tensor of its `stats_tensors` (fan_in 0). */
 typedef struct Tensor {
   char name[48];
   int64_t offset, count, fan_in;
@@ -31,10 +34,16 @@ typedef struct Tensor {
   int64_t shape[GANC_MAX_RANK];
 } Tensor;
 
-/* Parameter k (which lies in t) by the formula. */
+/* Parameter k (which lies in t) by the formula: (2u - 1) * 2^-e, but
+   1/2 + |2u - 1| for a batch_norm weight (the one weight of rank 1). */
 double formula_param(const Tensor *t, int64_t k);
 /* Every parameter of the tensors, stored as scalars of size bytes. */
 void formula_params(const Tensor *tensors, int ntensors, int size, void *params);
+/* Running statistic k (in t) by the formula: (2u - 1) / 8 for a
+   running_mean, 1/2 + |2u - 1| for a running_var. */
+double formula_stat(const Tensor *t, int64_t k);
+/* Every statistic of the tensors, as formula_params. */
+void formula_stats(const Tensor *tensors, int ntensors, int size, void *stats);
 /* n inputs of a stream (STREAM_LATENT or STREAM_REAL) times scale. */
 void formula_inputs(uint64_t stream, double scale, int size, int64_t n, void *out);
 
@@ -53,20 +62,26 @@ void fixture_open(FixtureReader *r, const char *path);
 int fixture_next(FixtureReader *r, char key[64], char value[256], int *count);
 
 /* Inside a section: the next line (a failed assertion at the end of the
-   file); count lines of one number each. A number fills the whole of s. */
+   file). A number fills the whole of s. */
 char *fixture_read_line(FixtureReader *r);
-double *fixture_read_values(FixtureReader *r, int count);
 double fixture_parse_double(const char *s, const char *path);
-/* A `tensors` section of count lines into t (at most max of them). */
-void fixture_read_tensors(Tensor *t, int max, int count, FixtureReader *r);
+/* A section `key` of count values, one a line, which must be expected;
+   malloc'd. */
+double *fixture_read_values(FixtureReader *r, int count, int64_t expected, const char *key);
+/* A `tensors` section (with_fan_in) or a `stats_tensors` section of count
+   lines into t (at most max of them). */
+void fixture_read_tensors(Tensor *t, int max, int count, int with_fan_in, FixtureReader *r);
+/* The tensors lie back to back from 0 and cover all total scalars. */
+void fixture_check_layout(const Tensor *t, int count, int64_t total, const char *what, const char *path);
 
 /* The `key value` lines every fixture starts with. */
 typedef struct FixtureHeader {
   char model[256], file[256], loss[32]; /* loss: "lsgan" unless the header says */
-  int scalar_size, batch; /* batch: samples */
-  int pack;               /* samples per discriminator input; 0 (unpacked) reads as 1 */ /* scalar_size 4 or 8 (`scalar float` or `double`) */
+  int scalar_size, batch; /* scalar_size 4 or 8 (`scalar float` or `double`); batch: samples */
+  int pack;               /* samples per discriminator input; 0 (unpacked) reads as 1 */
   double input_scale;
   int64_t latent_size, obs_size, g_param_count, param_count;
+  int64_t stats_count;    /* running statistics; 0 without batch_norm */
 } FixtureHeader;
 
 /* The discriminator's inputs in a batch: packs of h->pack samples. */

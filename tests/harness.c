@@ -236,11 +236,15 @@ void *model_fn(ganc_model *jit, Aot *aot, const char *model, const char *suffix)
   return aot ? aot_symbol(aot, name) : ganc_symbol(jit, name);
 }
 
-void model_fns(ganc_model *jit, Aot *aot, const ganc_info *info, ganc_fns *fns)
+const char *model_fns(ganc_model *jit, Aot *aot, const ganc_info *info, ganc_fns *fns)
 {
+  const char *missing = NULL;
   for (int f = 0; f < GANC_NFNS; f++) {
     fns->fn[f] = NULL;
     if (ganc_fn_exists(info, (ganc_fn)f))
       fns->fn[f] = model_fn(jit, aot, info->name, ganc_fn_suffix((ganc_fn)f));
+    if (!fns->fn[f] && ganc_fn_exists(info, (ganc_fn)f))
+      missing = ganc_fn_suffix((ganc_fn)f);
   }
+  return missing;
 }

@@ -63,7 +63,8 @@ void aot_free(Aot *a);
 /* A function of model `model` from the JIT or an AOT build, by suffix
    ("generate", "fake_score", ...). */
 void *model_fn(ganc_model *jit, Aot *aot, const char *model, const char *suffix);
-/* Every function info's model has (ganc_fn_exists), the others NULL. */
-void model_fns(ganc_model *jit, Aot *aot, const ganc_info *info, ganc_fns *fns);
+/* Every function info's model has (ganc_fn_exists), the others NULL. The
+   suffix of one the model has and the build lacks, or NULL. */
+const char *model_fns(ganc_model *jit, Aot *aot, const ganc_info *info, ganc_fns *fns);
 
 #endif

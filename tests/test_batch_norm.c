@@ -106,7 +106,7 @@ typedef struct Slice {
 typedef struct BnFixture {
   char path[256];
   FixtureHeader h; /* batch: samples */
-  int64_t g_stats_count, stats_count;
+  int64_t g_stats_count;
   int min_batch, steps; /* min_batch: packs */
   ganc_adam adam;    /* the loop's */
   double damped_eps; /* the damped loop's */
@@ -124,7 +124,7 @@ static int64_t sec_count(const BnFixture *f, Sec s)
   int64_t P = f->h.param_count, G = f->h.g_param_count, T = f->steps;
   switch (s) {
   case PARAMS: case LOOP_PARAMS: case DAMPED_PARAMS: return P;
-  case STATS: case D_STATS: case G_STATS: case LOOP_STATS: case DAMPED_STATS: return f->stats_count;
+  case STATS: case D_STATS: case G_STATS: case LOOP_STATS: case DAMPED_STATS: return f->h.stats_count;
   case Z: return S * L;
   case X: case GENERATE: return S * O;
   case REAL_SCORE: case FAKE_SCORE: case DISCRIMINATOR_LOSS: case GENERATOR_LOSS: return n;
@@ -175,8 +175,6 @@ static int header_key(BnFixture *f, const char *key, const char *value)
     return 1;
   if (!strcmp(key, "g_stats_count"))
     f->g_stats_count = strtoll(value, NULL, 10);
-  else if (!strcmp(key, "stats_count"))
-    f->stats_count = strtoll(value, NULL, 10);
   else if (!strcmp(key, "min_batch"))
     f->min_batch = atoi(value);
   else if (!strcmp(key, "steps"))
@@ -212,7 +210,7 @@ static void fixture_load(BnFixture *f, const char *name)
       cr_assert(header_key(f, key, value), "%s: unknown key %s", path, key);
       continue;
     }
-    cr_assert(f->h.batch > 0 && f->steps > 0 && f->stats_count > 0, "%s: section %s before the header", path, key);
+    cr_assert(f->h.batch > 0 && f->steps > 0 && f->h.stats_count > 0, "%s: section %s before the header", path, key);
     if (!strcmp(key, "tensors")) {
       read_slices(f->tensors, count, &r);
       f->ntensors = count;
@@ -224,9 +222,8 @@ static void fixture_load(BnFixture *f, const char *name)
     } else {
       cr_assert(next < NSECS && !strcmp(key, sec_name[next]), "%s: section %s, expected %s", path, key,
                 next < NSECS ? sec_name[next] : "none");
-      cr_assert_eq(count, sec_count(f, (Sec)next), "%s: section %s has %d values, expected %" PRId64, path, key,
-                   count, sec_count(f, (Sec)next));
-      f->v[next++] = fixture_read_values(&r, count);
+      f->v[next] = fixture_read_values(&r, count, sec_count(f, (Sec)next), key);
+      next++;
     }
   }
   cr_assert_str_eq(f->h.model, name, "%s: names model %s", path, f->h.model);
@@ -234,7 +231,7 @@ static void fixture_load(BnFixture *f, const char *name)
   cr_assert(f->h.scalar_size == 8 && f->min_batch > 0 && f->adam.lr > 0 && f->adam.eps > 0 && f->damped_eps > 0,
             "%s: incomplete header", path);
   const Slice *last = &f->tensors[f->ntensors - 1], *slast = &f->stat_tensors[f->nstat_tensors - 1];
-  cr_assert(last->offset + last->count == f->h.param_count && slast->offset + slast->count == f->stats_count,
+  cr_assert(last->offset + last->count == f->h.param_count && slast->offset + slast->count == f->h.stats_count,
             "%s: the tensors do not cover the parameters and statistics", path);
 }
 
@@ -337,7 +334,7 @@ static void check_info(const BnFixture *f, const ganc_info *info, int size)
   cr_assert(info->scalar_size == size && info->pack == fixture_pack(&f->h) &&
                 info->latent_size == f->h.latent_size && info->obs_size == f->h.obs_size &&
                 info->param_count == f->h.param_count && info->g_param_count == f->h.g_param_count &&
-                info->stats_count == f->stats_count && info->g_stats_count == f->g_stats_count &&
+                info->stats_count == f->h.stats_count && info->g_stats_count == f->g_stats_count &&
                 info->ntensors == f->ntensors && info->nstats == f->nstat_tensors,
             "%s: the compiled model's sizes differ from %s", m, f->path);
   cr_assert_eq(info->min_train_batch, f->min_batch * fixture_pack(&f->h),
@@ -370,12 +367,8 @@ static Build open_build(const BnFixture *f, int size, int aot)
   } else {
     state.aot = aot_build(file, "gcc", err, sizeof err);
     cr_assert_not_null(state.aot, "%s: %s", f->h.model, err);
-    for (int fn = 0; fn < GANC_NFNS; fn++) {
-      if (!ganc_fn_exists(b.info, (ganc_fn)fn))
-        continue;
-      b.fns.fn[fn] = model_fn(NULL, state.aot, f->h.model, ganc_fn_suffix((ganc_fn)fn));
-      cr_assert_not_null(b.fns.fn[fn], "%s: no symbol %s_%s", b.how, f->h.model, ganc_fn_suffix((ganc_fn)fn));
-    }
+    const char *missing = model_fns(NULL, state.aot, b.info, &b.fns);
+    cr_assert_null(missing, "%s: no symbol %s_%s", b.how, f->h.model, missing);
   }
   probe_workspace(&b, file);
   return b;
@@ -449,7 +442,7 @@ static void check_inference(const BnFixture *f, const Build *b)
   int size = b->info->scalar_size, pack = fixture_pack(&f->h), n = fixture_packs(&f->h);
   int64_t L = f->h.latent_size, O = f->h.obs_size, S = f->h.batch;
   void *params = scalars_from(size, f->v[PARAMS], f->h.param_count);
-  void *stats = scalars_from(size, f->v[STATS], f->stats_count);
+  void *stats = scalars_from(size, f->v[STATS], f->h.stats_count);
   void *z = scalars_from(size, f->v[Z], S * L), *x = scalars_from(size, f->v[X], S * O);
   void *out = scalar_alloc(size, S * O), *scores = scalar_alloc(size, n);
   void *one = scalar_alloc(size, n);
@@ -492,8 +485,8 @@ static void check_inference(const BnFixture *f, const Build *b)
           0);
   cmp_finish(&c, "inference");
   /* Inference reads the statistics and writes none of them. */
-  void *stats0 = scalars_from(size, f->v[STATS], f->stats_count);
-  cr_expect(memcmp(stats, stats0, (size_t)(f->stats_count * size)) == 0, "%s: %s: inference changed the statistics",
+  void *stats0 = scalars_from(size, f->v[STATS], f->h.stats_count);
+  cr_expect(memcmp(stats, stats0, (size_t)(f->h.stats_count * size)) == 0, "%s: %s: inference changed the statistics",
             f->h.model, b->how);
   free(stats0);
   free(params);
@@ -521,7 +514,7 @@ static TrainCall train_call(const BnFixture *f, const Build *b, int d)
   int size = b->info->scalar_size;
   TrainCall t = {.d = d, .ngrad = d ? f->h.param_count - f->h.g_param_count : f->h.g_param_count};
   t.grad = scalar_alloc(size, t.ngrad);
-  t.stats = scalar_alloc(size, f->stats_count);
+  t.stats = scalar_alloc(size, f->h.stats_count);
   return t;
 }
 
@@ -589,7 +582,7 @@ static void check_train_calls(const BnFixture *f, const Build *b)
   int size = b->info->scalar_size, n = fixture_packs(&f->h);
   int64_t S = f->h.batch, gpc = f->h.g_param_count;
   void *params = scalars_from(size, f->v[PARAMS], f->h.param_count);
-  void *stats = scalars_from(size, f->v[STATS], f->stats_count);
+  void *stats = scalars_from(size, f->v[STATS], f->h.stats_count);
   void *z = scalars_from(size, f->v[Z], S * f->h.latent_size), *x = scalars_from(size, f->v[X], S * f->h.obs_size);
   size_t bytes = b->workspace_bytes(n);
   unsigned char *ws = malloc(bytes + CANARY_BYTES);
@@ -601,7 +594,7 @@ static void check_train_calls(const BnFixture *f, const Build *b)
     train_run(b, &heap, params, stats, n, x, z, NULL, NAN);
     cmp_one(&c, d ? "d_loss" : "g_loss", 0, heap.loss, f->v[d ? D_LOSS : G_LOSS][0], 0);
     cmp_values(&c, d ? "d_grad" : "g_grad", heap.grad, size, f->v[d ? D_GRAD : G_GRAD], heap.ngrad);
-    cmp_values(&c, d ? "d_stats" : "g_stats", heap.stats, size, f->v[d ? D_STATS : G_STATS], f->stats_count);
+    cmp_values(&c, d ? "d_stats" : "g_stats", heap.stats, size, f->v[d ? D_STATS : G_STATS], f->h.stats_count);
     null_entries(f, b, &heap, d ? gpc : 0);
 
     /* The caller's workspace, of the size the header states: the same
@@ -612,7 +605,7 @@ static void check_train_calls(const BnFixture *f, const Build *b)
               f->h.model, b->how, what, with_ws.loss, heap.loss);
     cr_expect(memcmp(heap.grad, with_ws.grad, (size_t)(heap.ngrad * size)) == 0,
               "%s: %s: %s_ws: another gradient", f->h.model, b->how, what);
-    cr_expect(memcmp(heap.stats, with_ws.stats, (size_t)(f->stats_count * size)) == 0,
+    cr_expect(memcmp(heap.stats, with_ws.stats, (size_t)(f->h.stats_count * size)) == 0,
               "%s: %s: %s_ws: other statistics", f->h.model, b->how, what);
     size_t k = 0;
     while (k < CANARY_BYTES && ws[bytes + k] == 0xA5)
@@ -638,8 +631,8 @@ static void check_small_batches(const BnFixture *f, const Build *b)
   int64_t S = f->h.batch;
   void *params = scalars_from(size, f->v[PARAMS], f->h.param_count);
   void *z = scalars_from(size, f->v[Z], S * f->h.latent_size), *x = scalars_from(size, f->v[X], S * f->h.obs_size);
-  void *sentinel = scalar_alloc(size, f->stats_count);
-  fill(sentinel, size, f->stats_count, 42);
+  void *sentinel = scalar_alloc(size, f->h.stats_count);
+  fill(sentinel, size, f->h.stats_count, 42);
   void *ws = malloc(b->workspace_bytes(minb));
   cr_assert_not_null(ws);
   for (int n = -1; n < minb; n++) {
@@ -657,7 +650,7 @@ static void check_small_batches(const BnFixture *f, const Build *b)
       while (j < t.ngrad && scalar_load(t.grad, size, j) == 42)
         j++;
       cr_expect_eq(j, t.ngrad, "%s: %s: %s(n = %d) wrote grad[%" PRId64 "]", f->h.model, b->how, name, n, j);
-      cr_expect(memcmp(t.stats, sentinel, (size_t)(f->stats_count * size)) == 0,
+      cr_expect(memcmp(t.stats, sentinel, (size_t)(f->h.stats_count * size)) == 0,
                 "%s: %s: %s(n = %d) changed the statistics", f->h.model, b->how, name, n);
       train_call_free(&t);
     }
@@ -680,7 +673,7 @@ static void check_loop(const BnFixture *f, const Build *b, Sec first, double eps
   int64_t P = f->h.param_count, gpc = f->h.g_param_count, dpc = P - gpc;
   ganc_adam adam = f->adam;
   adam.eps = eps;
-  void *params = scalars_from(size, f->v[PARAMS], P), *stats = scalars_from(size, f->v[STATS], f->stats_count);
+  void *params = scalars_from(size, f->v[PARAMS], P), *stats = scalars_from(size, f->v[STATS], f->h.stats_count);
   void *x = scalars_from(size, f->v[LOOP_X], f->steps * S * O);
   void *zd = scalars_from(size, f->v[LOOP_Z_D], f->steps * S * L);
   void *zg = scalars_from(size, f->v[LOOP_Z_G], f->steps * S * L);
@@ -690,11 +683,11 @@ static void check_loop(const BnFixture *f, const Build *b, Sec first, double eps
   TrainCall dc = train_call(f, b, 1), gc = train_call(f, b, 0);
   for (int t = 0; t < f->steps; t++) {
     train_run(b, &dc, params, stats, n, offset(x, size, t * S * O), offset(zd, size, t * S * L), NULL, NAN);
-    memcpy(stats, dc.stats, (size_t)(f->stats_count * size));
+    memcpy(stats, dc.stats, (size_t)(f->h.stats_count * size));
     ganc_adam_step(&adam, size, t + 1, dpc, offset(params, size, gpc), dc.grad, offset(m, size, gpc),
                    offset(v, size, gpc));
     train_run(b, &gc, params, stats, n, NULL, offset(zg, size, t * S * L), NULL, NAN);
-    memcpy(stats, gc.stats, (size_t)(f->stats_count * size));
+    memcpy(stats, gc.stats, (size_t)(f->h.stats_count * size));
     ganc_adam_step(&adam, size, t + 1, gpc, params, gc.grad, m, v);
     losses[t] = dc.loss;
     losses[f->steps + t] = gc.loss;
@@ -709,7 +702,7 @@ static void check_loop(const BnFixture *f, const Build *b, Sec first, double eps
             extra);
   for (int64_t k = 0; k < P; k++)
     cmp_one(&c, sec_name[first + 2], k, scalar_load(params, size, k), f->v[first + 2][k], extra);
-  for (int64_t k = 0; k < f->stats_count; k++)
+  for (int64_t k = 0; k < f->h.stats_count; k++)
     cmp_one(&c, sec_name[first + 3], k, scalar_load(stats, size, k), f->v[first + 3][k], extra);
   cr_log_info("%s: %s: %s: allowance %.3g (the largest zero gradient entry %.3g here, %.3g in PyTorch)", f->h.model,
               b->how, what, extra, null_most, f->null_gradient);

@@ -5,10 +5,12 @@
  * parameters and inputs are not stored: the script and this file derive them
  * from the same formula (splitmix64, fixture.c), exact in float32, so float and
  * double models see the same numbers (inputs times the fixture's input_scale,
- * a power of two). Every model is run through the JIT
- * (ganc_jit) and through emitted C (`build/ganc emit`, cc, dlopen); each is
- * compared with the reference, its batch functions with its single-sample
- * ones, and the two paths with each other.
+ * a power of two); so are the running statistics of a model with batch_norm,
+ * which every function here (all of them inference, PyTorch's eval() mode)
+ * reads. Every model is run through the JIT (ganc_jit) and through emitted C
+ * (`build/ganc emit`, cc, dlopen), each function called through ganc_call;
+ * each is compared with the reference, its batch functions with its
+ * single-sample ones, and the two paths with each other.
  *
  * Tolerance (docs/DESIGN.md §4), |got - want| <= rtol * |want| + atol:
  *   scalar float:  rtol 1e-5,  atol 1e-6
@@ -21,8 +23,6 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include <dirent.h>
-#include <dlfcn.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <math.h>
@@ -30,11 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "fixture.h"
 #include "ganc.h"
+#include "test.h"
 
 #define FIXTURE_DIR "tests/fixtures/forward"
 
@@ -62,9 +61,9 @@ typedef struct Results {
 typedef struct Fixture {
   char path[256];
   FixtureHeader h;
-  int ntensors;
-  Tensor tensors[MAX_TENSORS];
-  Check params_check, z_check, x_check;
+  int ntensors, nstats;
+  Tensor tensors[MAX_TENSORS], stats[MAX_TENSORS];
+  Check params_check, stats_check, z_check, x_check;
   Results want;
 } Fixture;
 
@@ -76,12 +75,6 @@ static void read_check(Check *c, int count, FixtureReader *r) {
     c->k[i] = strtoll(s, &end, 10);
     c->v[i] = fixture_parse_double(end + 1, r->path);
   }
-}
-
-static double *read_values(int count, int64_t expected, const char *key, FixtureReader *r) {
-  cr_assert(count == expected, "%s: section %s has %d values, expected %" PRId64, r->path, key,
-            count, expected);
-  return fixture_read_values(r, count);
 }
 
 static void fixture_load(Fixture *f, const char *name) {
@@ -98,30 +91,35 @@ static void fixture_load(Fixture *f, const char *name) {
       int64_t B = f->h.batch;
       cr_assert(B > 0 && f->h.obs_size > 0, "%s: section %s before the header", path, key);
       if (!strcmp(key, "tensors")) {
-        fixture_read_tensors(f->tensors, MAX_TENSORS, count, &r);
+        fixture_read_tensors(f->tensors, MAX_TENSORS, count, 1, &r);
         f->ntensors = count;
+      } else if (!strcmp(key, "stats_tensors")) {
+        fixture_read_tensors(f->stats, MAX_TENSORS, count, 0, &r);
+        f->nstats = count;
       } else if (!strcmp(key, "params_check")) {
         read_check(&f->params_check, count, &r);
+      } else if (!strcmp(key, "stats_check")) {
+        read_check(&f->stats_check, count, &r);
       } else if (!strcmp(key, "z_check")) {
         read_check(&f->z_check, count, &r);
       } else if (!strcmp(key, "x_check")) {
         read_check(&f->x_check, count, &r);
       } else if (!strcmp(key, "generate")) {
-        w->generate = read_values(count, B * f->h.obs_size, key, &r);
+        w->generate = fixture_read_values(&r, count, B * f->h.obs_size, key);
       } else if (!strcmp(key, "real_score")) {
-        w->real_score = read_values(count, fixture_packs(&f->h), key, &r);
+        w->real_score = fixture_read_values(&r, count, fixture_packs(&f->h), key);
       } else if (!strcmp(key, "fake_score")) {
-        w->fake_score = read_values(count, fixture_packs(&f->h), key, &r);
+        w->fake_score = fixture_read_values(&r, count, fixture_packs(&f->h), key);
       } else if (!strcmp(key, "discriminator_loss")) {
-        w->discriminator_loss = read_values(count, fixture_packs(&f->h), key, &r);
+        w->discriminator_loss = fixture_read_values(&r, count, fixture_packs(&f->h), key);
       } else if (!strcmp(key, "generator_loss")) {
-        w->generator_loss = read_values(count, fixture_packs(&f->h), key, &r);
+        w->generator_loss = fixture_read_values(&r, count, fixture_packs(&f->h), key);
       } else if (!strcmp(key, "discriminator_loss_batch")) {
-        double *v = read_values(count, 1, key, &r);
+        double *v = fixture_read_values(&r, count, 1, key);
         w->discriminator_loss_batch = v[0];
         free(v);
       } else if (!strcmp(key, "generator_loss_batch")) {
-        double *v = read_values(count, 1, key, &r);
+        double *v = fixture_read_values(&r, count, 1, key);
         w->generator_loss_batch = v[0];
         free(v);
       } else {
@@ -139,12 +137,10 @@ static void fixture_load(Fixture *f, const char *name) {
   cr_assert(w->generate && w->real_score && w->fake_score && w->discriminator_loss &&
                 w->generator_loss && f->ntensors > 0 && f->params_check.n > 0,
             "%s: missing sections", path);
-  int64_t offset = 0;
-  for (int i = 0; i < f->ntensors; i++) {
-    cr_assert_eq(f->tensors[i].offset, offset, "%s: tensors not contiguous", path);
-    offset += f->tensors[i].count;
-  }
-  cr_assert_eq(offset, f->h.param_count, "%s: tensors do not cover the parameters", path);
+  cr_assert(f->h.stats_count == 0 || (f->nstats > 0 && f->stats_check.n > 0),
+            "%s: statistics without their sections", path);
+  fixture_check_layout(f->tensors, f->ntensors, f->h.param_count, "tensors", path);
+  fixture_check_layout(f->stats, f->nstats, f->h.stats_count, "stats_tensors", path);
 }
 
 static void results_free(Results *r) {
@@ -167,17 +163,27 @@ static void fixture_free(Fixture *f) {
 
 typedef struct Inputs {
   int size; /* bytes per scalar */
-  void *params, *z, *x;
+  void *params, *stats, *z, *x;
 } Inputs;
 
-static double param_value(const Fixture *f, int64_t k) {
-  for (int i = 0; i < f->ntensors; i++) {
-    const Tensor *t = &f->tensors[i];
+/* Scalar k of the tensors' array by value(t, k) of the tensor t it is in. */
+static double formula_at(const Fixture *f, const Tensor *tensors, int n, int64_t k,
+                         double (*value)(const Tensor *, int64_t)) {
+  for (int i = 0; i < n; i++) {
+    const Tensor *t = &tensors[i];
     if (k >= t->offset && k < t->offset + t->count)
-      return formula_param(t, k);
+      return value(t, k);
   }
-  cr_assert_fail("%s: parameter %" PRId64 " is in no tensor", f->path, k);
+  cr_assert_fail("%s: scalar %" PRId64 " is in no tensor", f->path, k);
   return 0;
+}
+
+static double param_value(const Fixture *f, int64_t k) {
+  return formula_at(f, f->tensors, f->ntensors, k, formula_param);
+}
+
+static double stat_value(const Fixture *f, int64_t k) {
+  return formula_at(f, f->stats, f->nstats, k, formula_stat);
 }
 
 static void inputs_make(const Fixture *f, Inputs *in) {
@@ -185,6 +191,8 @@ static void inputs_make(const Fixture *f, Inputs *in) {
   in->size = size;
   in->params = scalar_alloc(size, f->h.param_count);
   formula_params(f->tensors, f->ntensors, size, in->params);
+  in->stats = scalar_alloc(size, f->h.stats_count);
+  formula_stats(f->stats, f->nstats, size, in->stats);
   in->z = scalar_alloc(size, f->h.batch * f->h.latent_size);
   formula_inputs(STREAM_LATENT, f->h.input_scale, size, f->h.batch * f->h.latent_size, in->z);
   in->x = scalar_alloc(size, f->h.batch * f->h.obs_size);
@@ -193,113 +201,23 @@ static void inputs_make(const Fixture *f, Inputs *in) {
 
 static void inputs_free(Inputs *in) {
   free(in->params);
+  free(in->stats);
   free(in->z);
   free(in->x);
 }
 
 /* ---- The emitted functions, called through either path ---- */
 
-enum {
-  FN_GENERATE,
-  FN_FAKE_SCORE,
-  FN_REAL_SCORE,
-  FN_DISCRIMINATOR_LOSS,
-  FN_GENERATOR_LOSS,
-  FN_GENERATE_BATCH,
-  FN_REAL_SCORE_BATCH,
-  FN_FAKE_SCORE_BATCH,
-  FN_DISCRIMINATOR_LOSS_BATCH,
-  FN_GENERATOR_LOSS_BATCH,
-  FN_COUNT
-};
-
-static const char *const fn_names[FN_COUNT] = {
-    "generate",         "fake_score",          "real_score",
-    "discriminator_loss", "generator_loss",    "generate_batch",
-    "real_score_batch", "fake_score_batch",    "discriminator_loss_batch",
-    "generator_loss_batch",
-};
-
-typedef void (*GenericFn)(void);
-
 typedef struct Api {
-  int size;
-  GenericFn fn[FN_COUNT];
+  const ganc_info *info;
+  ganc_fns fns;
 } Api;
 
-typedef void *(*Lookup)(void *handle, const char *symbol);
-
-static void *jit_lookup(void *handle, const char *symbol) {
-  return ganc_symbol(handle, symbol);
-}
-
-static void *dl_lookup(void *handle, const char *symbol) {
-  return dlsym(handle, symbol);
-}
-
-static void api_bind(Api *api, Lookup lookup, void *handle, const char *model, int size,
-                     const char *how) {
-  api->size = size;
-  for (int i = 0; i < FN_COUNT; i++) {
-    char symbol[128];
-    snprintf(symbol, sizeof symbol, "%s_%s", model, fn_names[i]);
-    void *p = lookup(handle, symbol);
-    cr_assert_not_null(p, "%s: %s: no symbol %s", model, how, symbol);
-    *(void **)&api->fn[i] = p;
-  }
-}
-
-/* One call helper per signature; S is float or double as the model says. */
-typedef void (*OutF)(const float *, const float *, float *);
-typedef void (*OutD)(const double *, const double *, double *);
-typedef float (*ScoreF)(const float *, const float *);
-typedef double (*ScoreD)(const double *, const double *);
-typedef float (*PairF)(const float *, const float *, const float *);
-typedef double (*PairD)(const double *, const double *, const double *);
-typedef void (*BatchOutF)(const float *, int, const float *, float *);
-typedef void (*BatchOutD)(const double *, int, const double *, double *);
-typedef float (*BatchScoreF)(const float *, int, const float *);
-typedef double (*BatchScoreD)(const double *, int, const double *);
-typedef float (*BatchPairF)(const float *, int, const float *, const float *);
-typedef double (*BatchPairD)(const double *, int, const double *, const double *);
-
-/* void f(const S *params, const S *in, S *out) */
-static void call_out(const Api *a, int fn, const void *p, const void *in, void *out) {
-  if (a->size == 4)
-    ((OutF)a->fn[fn])(p, in, out);
-  else
-    ((OutD)a->fn[fn])(p, in, out);
-}
-
-/* S f(const S *params, const S *in) */
-static double call_score(const Api *a, int fn, const void *p, const void *in) {
-  return a->size == 4 ? ((ScoreF)a->fn[fn])(p, in) : ((ScoreD)a->fn[fn])(p, in);
-}
-
-/* S f(const S *params, const S *x_real, const S *z) */
-static double call_pair(const Api *a, int fn, const void *p, const void *x, const void *z) {
-  return a->size == 4 ? ((PairF)a->fn[fn])(p, x, z) : ((PairD)a->fn[fn])(p, x, z);
-}
-
-/* void f(const S *params, int n, const S *in, S *out) */
-static void call_batch_out(const Api *a, int fn, const void *p, int n, const void *in,
-                           void *out) {
-  if (a->size == 4)
-    ((BatchOutF)a->fn[fn])(p, n, in, out);
-  else
-    ((BatchOutD)a->fn[fn])(p, n, in, out);
-}
-
-/* S f(const S *params, int n, const S *z) */
-static double call_batch_score(const Api *a, int fn, const void *p, int n, const void *z) {
-  return a->size == 4 ? ((BatchScoreF)a->fn[fn])(p, n, z) : ((BatchScoreD)a->fn[fn])(p, n, z);
-}
-
-/* S f(const S *params, int n, const S *x_real, const S *z) */
-static double call_batch_pair(const Api *a, int fn, const void *p, int n, const void *x,
-                              const void *z) {
-  return a->size == 4 ? ((BatchPairF)a->fn[fn])(p, n, x, z)
-                      : ((BatchPairD)a->fn[fn])(p, n, x, z);
+/* fn with the fixture's parameters and statistics and a's other arguments. */
+static double call(const Api *api, const Inputs *in, ganc_fn fn, ganc_args a) {
+  a.params = in->params;
+  a.stats = in->stats;
+  return ganc_call(api->info, &api->fns, fn, &a);
 }
 
 static const void *sample(const void *buf, int size, int64_t elements, int i) {
@@ -317,14 +235,14 @@ static double *widen(const void *buf, int size, int64_t n) {
 /* Samples go to generate one at a time; the discriminator's functions
    take packs of pack samples (one sample, unpacked). */
 static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results *r) {
-  int B = f->h.batch, P = fixture_packs(&f->h), pk = fixture_pack(&f->h), size = a->size;
+  int B = f->h.batch, P = fixture_packs(&f->h), pk = fixture_pack(&f->h), size = in->size;
   int64_t L = f->h.latent_size, O = f->h.obs_size;
   void *gen = scalar_alloc(size, B * O), *scores = scalar_alloc(size, P);
   memset(r, 0, sizeof *r);
 
   for (int i = 0; i < B; i++) {
     const void *z = sample(in->z, size, L, i);
-    call_out(a, FN_GENERATE, in->params, z, (char *)gen + (size_t)(i * O * size));
+    call(a, in, GANC_FN_GENERATE, (ganc_args){.z = z, .out = (char *)gen + (size_t)(i * O * size)});
   }
   r->generate = widen(gen, size, B * O);
   r->real_score = malloc((size_t)P * sizeof(double));
@@ -334,22 +252,22 @@ static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results 
   cr_assert(r->real_score && r->fake_score && r->discriminator_loss && r->generator_loss);
   for (int i = 0; i < P; i++) {
     const void *z = sample(in->z, size, L * pk, i), *x = sample(in->x, size, O * pk, i);
-    r->real_score[i] = call_score(a, FN_REAL_SCORE, in->params, x);
-    r->fake_score[i] = call_score(a, FN_FAKE_SCORE, in->params, z);
-    r->discriminator_loss[i] = call_pair(a, FN_DISCRIMINATOR_LOSS, in->params, x, z);
-    r->generator_loss[i] = call_score(a, FN_GENERATOR_LOSS, in->params, z);
+    r->real_score[i] = call(a, in, GANC_FN_REAL_SCORE, (ganc_args){.x = x});
+    r->fake_score[i] = call(a, in, GANC_FN_FAKE_SCORE, (ganc_args){.z = z});
+    r->discriminator_loss[i] = call(a, in, GANC_FN_DISCRIMINATOR_LOSS, (ganc_args){.x = x, .z = z});
+    r->generator_loss[i] = call(a, in, GANC_FN_GENERATOR_LOSS, (ganc_args){.z = z});
   }
 
   memset(gen, 0, (size_t)(B * O * size));
-  call_batch_out(a, FN_GENERATE_BATCH, in->params, B, in->z, gen);
+  call(a, in, GANC_FN_GENERATE_BATCH, (ganc_args){.n = B, .z = in->z, .out = gen});
   r->generate_batch = widen(gen, size, B * O);
-  call_batch_out(a, FN_REAL_SCORE_BATCH, in->params, P, in->x, scores);
+  call(a, in, GANC_FN_REAL_SCORE_BATCH, (ganc_args){.n = P, .x = in->x, .out = scores});
   r->real_score_batch = widen(scores, size, P);
-  call_batch_out(a, FN_FAKE_SCORE_BATCH, in->params, P, in->z, scores);
+  call(a, in, GANC_FN_FAKE_SCORE_BATCH, (ganc_args){.n = P, .z = in->z, .out = scores});
   r->fake_score_batch = widen(scores, size, P);
   r->discriminator_loss_batch =
-      call_batch_pair(a, FN_DISCRIMINATOR_LOSS_BATCH, in->params, P, in->x, in->z);
-  r->generator_loss_batch = call_batch_score(a, FN_GENERATOR_LOSS_BATCH, in->params, P, in->z);
+      call(a, in, GANC_FN_DISCRIMINATOR_LOSS_BATCH, (ganc_args){.n = P, .x = in->x, .z = in->z});
+  r->generator_loss_batch = call(a, in, GANC_FN_GENERATOR_LOSS_BATCH, (ganc_args){.n = P, .z = in->z});
   free(gen);
   free(scores);
 }
@@ -358,20 +276,20 @@ static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results 
    return 0. */
 static void check_empty_batch(const Fixture *f, const Api *a, const Inputs *in,
                               const char *how) {
-  int size = a->size;
+  int size = in->size;
   int64_t n = f->h.obs_size;
   void *out = scalar_alloc(size, n);
   for (int empty = 0; empty >= -1; empty--) {
     for (int64_t i = 0; i < n; i++)
       scalar_store(out, size, i, 42);
-    call_batch_out(a, FN_GENERATE_BATCH, in->params, empty, in->z, out);
-    call_batch_out(a, FN_REAL_SCORE_BATCH, in->params, empty, in->x, out);
-    call_batch_out(a, FN_FAKE_SCORE_BATCH, in->params, empty, in->z, out);
+    call(a, in, GANC_FN_GENERATE_BATCH, (ganc_args){.n = empty, .z = in->z, .out = out});
+    call(a, in, GANC_FN_REAL_SCORE_BATCH, (ganc_args){.n = empty, .x = in->x, .out = out});
+    call(a, in, GANC_FN_FAKE_SCORE_BATCH, (ganc_args){.n = empty, .z = in->z, .out = out});
     for (int64_t i = 0; i < n; i++)
       cr_expect(scalar_load(out, size, i) == 42,
                 "%s: %s: a batch function wrote output for n = %d", f->h.model, how, empty);
-    double d = call_batch_pair(a, FN_DISCRIMINATOR_LOSS_BATCH, in->params, empty, in->x, in->z);
-    double g = call_batch_score(a, FN_GENERATOR_LOSS_BATCH, in->params, empty, in->z);
+    double d = call(a, in, GANC_FN_DISCRIMINATOR_LOSS_BATCH, (ganc_args){.n = empty, .x = in->x, .z = in->z});
+    double g = call(a, in, GANC_FN_GENERATOR_LOSS_BATCH, (ganc_args){.n = empty, .z = in->z});
     cr_expect(d == 0, "%s: %s: discriminator_loss_batch(n = %d) = %.17g, want 0", f->h.model, how,
               empty, d);
     cr_expect(g == 0, "%s: %s: generator_loss_batch(n = %d) = %.17g, want 0", f->h.model, how,
@@ -494,29 +412,13 @@ static struct {
   Inputs inputs;
   Results jit_results, aot_results;
   ganc_model *jit;
-  char dir[64]; /* the AOT build directory, "" if none */
-  void *so;
+  Aot *aot;
 } state;
 
 static void teardown(void) {
-  if (state.so)
-    dlclose(state.so);
+  aot_free(state.aot);
   if (state.jit)
     ganc_free(state.jit);
-  if (state.dir[0]) {
-    DIR *d = opendir(state.dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-      char path[sizeof state.dir + 256];
-      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-        snprintf(path, sizeof path, "%s/%s", state.dir, e->d_name);
-        unlink(path);
-      }
-    }
-    if (d)
-      closedir(d);
-    rmdir(state.dir);
-  }
   results_free(&state.jit_results);
   results_free(&state.aot_results);
   inputs_free(&state.inputs);
@@ -528,6 +430,28 @@ static const Fixture *setup_fixture(const char *name) {
   fixture_load(&state.fixture, name);
   inputs_make(&state.fixture, &state.inputs);
   return &state.fixture;
+}
+
+/* The tensors the compiler describes against the fixture's. */
+static void check_tensors(const Fixture *f, const char *what, const ganc_tensor *tensors, int n,
+                          const Tensor *fixture, int nfixture) {
+  cr_assert_eq(n, nfixture, "%s: %d %s, want %d", f->h.model, n, what, nfixture);
+  for (int i = 0; i < n; i++) {
+    const ganc_tensor *got = &tensors[i];
+    const Tensor *want = &fixture[i];
+    cr_expect_str_eq(got->name, want->name, "%s: %s %d is %s, want %s", f->h.model, what, i,
+                     got->name, want->name);
+    cr_expect(got->offset == want->offset && got->count == want->count &&
+                  got->rank == want->rank,
+              "%s: tensor %s: offset %" PRId64 " count %" PRId64 " rank %d, want %" PRId64
+              " %" PRId64 " %d",
+              f->h.model, want->name, got->offset, got->count, got->rank, want->offset,
+              want->count, want->rank);
+    for (int d = 0; d < want->rank && d < got->rank; d++)
+      cr_expect_eq(got->shape[d], want->shape[d],
+                   "%s: tensor %s: dimension %d is %" PRId64 ", want %" PRId64, f->h.model,
+                   want->name, d, got->shape[d], want->shape[d]);
+  }
 }
 
 /* The JIT's description of the model against the fixture's layout. */
@@ -552,61 +476,39 @@ static void check_info(const Fixture *f, const ganc_info *info) {
   cr_expect_eq(info->d_param_count, f->h.param_count - f->h.g_param_count,
                "%s: d_param_count %" PRId64 ", want %" PRId64, f->h.model, info->d_param_count,
                f->h.param_count - f->h.g_param_count);
-  cr_assert_eq(info->ntensors, f->ntensors, "%s: %d tensors, want %d", f->h.model, info->ntensors,
-               f->ntensors);
-  for (int i = 0; i < f->ntensors; i++) {
-    const ganc_tensor *got = &info->tensors[i];
-    const Tensor *want = &f->tensors[i];
-    cr_expect_str_eq(got->name, want->name, "%s: tensor %d is %s, want %s", f->h.model, i,
-                     got->name, want->name);
-    cr_expect(got->offset == want->offset && got->count == want->count &&
-                  got->rank == want->rank,
-              "%s: tensor %s: offset %" PRId64 " count %" PRId64 " rank %d, want %" PRId64
-              " %" PRId64 " %d",
-              f->h.model, want->name, got->offset, got->count, got->rank, want->offset,
-              want->count, want->rank);
-    for (int d = 0; d < want->rank && d < got->rank; d++)
-      cr_expect_eq(got->shape[d], want->shape[d],
-                   "%s: tensor %s: dimension %d is %" PRId64 ", want %" PRId64, f->h.model,
-                   want->name, d, got->shape[d], want->shape[d]);
-  }
+  cr_assert_eq(info->stats_count, f->h.stats_count,
+               "%s: stats_count %" PRId64 ", want %" PRId64, f->h.model, info->stats_count,
+               f->h.stats_count);
+  check_tensors(f, "tensors", info->tensors, info->ntensors, f->tensors, f->ntensors);
+  check_tensors(f, "statistics", info->stats, info->nstats, f->stats, f->nstats);
 }
 
-static void jit_open(const Fixture *f, Api *api) {
+/* The model's description, from the JIT (which the AOT path needs too). */
+static const ganc_info *open_info(const Fixture *f) {
   static char err[8192];
-  state.jit = ganc_jit(f->h.file, err, sizeof err, NULL);
+  if (!state.jit)
+    state.jit = ganc_jit(f->h.file, err, sizeof err, NULL);
   cr_assert_not_null(state.jit, "%s: ganc_jit(%s) failed:\n%s", f->h.model, f->h.file, err);
   const ganc_info *info = ganc_find_model(state.jit, f->h.model);
   cr_assert_not_null(info, "%s: ganc_find_model found no model %s in %s", f->h.model, f->h.model,
                      f->h.file);
   check_info(f, info);
-  api_bind(api, jit_lookup, state.jit, f->h.model, f->h.scalar_size, "JIT");
+  return info;
 }
 
-static void run_command(const char *model, const char *cmd) {
-  int status = system(cmd);
-  cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-            "%s: command failed (status %d): %s", model, status, cmd);
+static void jit_open(const Fixture *f, Api *api) {
+  api->info = open_info(f);
+  cr_assert_eq(ganc_functions(state.jit, api->info, &api->fns), 0, "%s: JIT: a function is missing",
+               f->h.model);
 }
 
 static void aot_open(const Fixture *f, Api *api) {
-  char cmd[1024], path[512];
-  snprintf(state.dir, sizeof state.dir, "/tmp/ganc-conformance-XXXXXX");
-  if (!mkdtemp(state.dir)) {
-    state.dir[0] = '\0';
-    cr_assert_fail("%s: mkdtemp failed", f->h.model);
-  }
-  snprintf(cmd, sizeof cmd, "build/ganc emit '%s' -o '%s'", f->h.file, state.dir);
-  run_command(f->h.model, cmd);
-  snprintf(path, sizeof path, "%s/%s.h", state.dir, f->h.model);
-  cr_assert(access(path, R_OK) == 0, "%s: ganc emit wrote no %s", f->h.model, path);
-  snprintf(cmd, sizeof cmd, "cc -std=c99 -O2 -shared -fPIC -o '%s/%s.so' '%s/%s.c' -lm", state.dir,
-           f->h.model, state.dir, f->h.model);
-  run_command(f->h.model, cmd);
-  snprintf(path, sizeof path, "%s/%s.so", state.dir, f->h.model);
-  state.so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  cr_assert_not_null(state.so, "%s: dlopen: %s", f->h.model, dlerror());
-  api_bind(api, dl_lookup, state.so, f->h.model, f->h.scalar_size, "AOT");
+  static char why[16384];
+  api->info = open_info(f);
+  state.aot = aot_build(f->h.file, "cc", why, sizeof why);
+  cr_assert_not_null(state.aot, "%s: %s", f->h.model, why);
+  const char *missing = model_fns(NULL, state.aot, api->info, &api->fns);
+  cr_assert_null(missing, "%s: AOT: no function %s_%s", f->h.model, f->h.model, missing);
 }
 
 /* ---- Tests ---- */
@@ -632,8 +534,9 @@ Test(conformance, splitmix64_known_value) {
   cr_assert_eq(weight_exponent(784), 4);
 }
 
-/* The values the script derived (params[0..7] and the last, the first and
-   last inputs) equal this file's bit for bit, and are exact in float32. */
+/* The values the script derived (params[0..7] and the last, the same of
+   the statistics, the first and last inputs) equal this file's bit for
+   bit, and are exact in float32. */
 static void check_samples(const Fixture *f, const char *what, const Check *c,
                           double (*value)(const Fixture *, int64_t)) {
   for (int i = 0; i < c->n; i++) {
@@ -658,6 +561,10 @@ ParameterizedTest(FixtureName *fx, conformance, formula, .fini = teardown) {
   const Fixture *f = &state.fixture;
   cr_assert_eq(f->params_check.k[f->params_check.n - 1], f->h.param_count - 1);
   check_samples(f, "params", &f->params_check, param_value);
+  if (f->h.stats_count > 0) {
+    cr_assert_eq(f->stats_check.k[f->stats_check.n - 1], f->h.stats_count - 1);
+    check_samples(f, "stats", &f->stats_check, stat_value);
+  }
   check_samples(f, "z", &f->z_check, latent_value);
   check_samples(f, "x", &f->x_check, real_value);
 }

@@ -7,16 +7,25 @@
  * two batch losses of a batch of 4 and their gradients, every entry for small
  * models and a sample of each tensor's entries for large ones, with each
  * tensor's largest |entry|. Parameters and inputs are not stored: they come
- * from the formula of forward.py (fixture.c), as in test_conformance.c.
+ * from the formula of forward.py (fixture.c), as in test_conformance.c; so do
+ * the running statistics of a model with batch_norm, from which each
+ * _backward call starts (training mode: they do not change the loss, which
+ * normalizes by the batch's statistics, but the function updates them, and
+ * the fixture has what each function leaves).
  *
- * Each model runs through the JIT and through emitted C built by gcc. Each
- * build's losses and gradients are compared with PyTorch's, for the batch of
- * 4 and for the same batch repeated 16 times (n = 64, the same means); the
- * gradient buffers start out as NaN, so an entry left unwritten fails; for
- * n <= 0 both functions must return 0 and leave the buffer alone. The two
- * builds' full gradients are compared with each other. A gradient entry of
- * tensor T passes when
- *     |got - want| <= rtol * |want| + atol * max |want entry of T|
+ * Each model runs through the JIT and through emitted C built by gcc, every
+ * function called through ganc_call. Each build's losses and gradients are
+ * compared with PyTorch's, for the batch of 4 and for the same batch repeated
+ * 16 times (n = 64, the same means and biased variances); the gradient
+ * buffers start out as NaN, so an entry left unwritten fails; for n <= 0 both
+ * functions must return 0 and leave the buffer and the statistics alone. The
+ * two builds' full gradients are compared with each other. A gradient entry
+ * of tensor T passes when
+ *     |got - want| <= rtol * |want| + atol * grad_max of T
+ * where grad_max is the fixture's largest |entry| of T, or for a bias that a
+ * batch_norm after its layer cancels (gradient 0 in exact arithmetic,
+ * rounding noise in PyTorch and here) the size of the terms it sums
+ * (backward.py's docstring).
  *   scalar float:  rtol 1e-4,  atol 1e-5
  *   scalar double: rtol 1e-10, atol 1e-12
  * Forward values need 1e-5 relative (test_conformance.c); gradients need
@@ -25,9 +34,10 @@
  * proportional to their size, which the tensor's largest entry measures, not
  * to the entry, which may be a small difference of large terms. PyTorch's own
  * float32 autograd on these fixtures stays within 1/20 of this tolerance.
- * Losses are forward values and keep the forward tolerance (float 1e-5
- * relative + 1e-6, double 1e-12 + 1e-14), also where the loss a _backward
- * function returns is compared with NAME_*_loss_batch of the same build.
+ * Losses and the running statistics are forward values and keep the forward
+ * tolerance (float 1e-5 relative + 1e-6, double 1e-12 + 1e-14), also where
+ * the loss a _backward function returns is compared with NAME_*_loss_batch
+ * of the same build (without batch_norm: with it, _batch is inference).
  *
  * Finite differences, in double: for every parameter of the `scalar double`
  * models in tests/models (and of 16 sampled per tensor of each model in models/,
@@ -38,7 +48,15 @@
  * 1e-6 |p| alone: the losses carry a rounding error of a few ulps (about
  * 1e-15), which the difference quotient divides by 2h, so a parameter of 0.05
  * with h = 5e-8 would already miss 1e-8 from rounding alone. The truncation
- * error, of order h^2, stays far below the tolerance either way.
+ * error, of order h^2, stays far below the tolerance either way. With
+ * batch_norm the loss differentiated is the training loss the _backward
+ * function returns, and its rounding is larger: without normalization the
+ * formula's weights shrink activations layer by layer, D's score is small
+ * and the loss mostly its exact target term, while batch_norm keeps
+ * activations of order 1, so the score sums terms of order 1 that cancel.
+ * fashion_dcgan_bn's losses (about 3) carry some 12 ulps (PyTorch's float64
+ * some 7), so there the absolute tolerance is also at least 32 ulps of the
+ * loss divided by 2h.
  *
  * Run from the repository root, with build/ganc and build/libganc.a built. */
 
@@ -70,7 +88,7 @@ enum {
 
 static const double GRAD_RTOL_FLOAT = 1e-4, GRAD_ATOL_FLOAT = 1e-5;
 static const double GRAD_RTOL_DOUBLE = 1e-10, GRAD_ATOL_DOUBLE = 1e-12;
-static const double FD_RTOL = 1e-6, FD_ATOL = 1e-8, FD_STEP = 1e-6;
+static const double FD_RTOL = 1e-6, FD_ATOL = 1e-8, FD_STEP = 1e-6, FD_LOSS_ULPS = 32;
 
 /* ---- Fixtures ---- */
 
@@ -83,12 +101,13 @@ typedef struct GradFixture {
   char path[256];
   FixtureHeader h;
   int sampled; /* entries: sampled, not all */
-  int ntensors;
-  Tensor tensors[MAX_TENSORS];
+  int ntensors, nstats;
+  Tensor tensors[MAX_TENSORS], stats[MAX_TENSORS];
   double grad_max[MAX_TENSORS];
   double d_loss, g_loss;
   Entry *d_grad, *g_grad;
   int nd, ng;
+  double *d_stats, *g_stats; /* the statistics after each _backward function */
 } GradFixture;
 
 static Entry *read_entries(int count, FixtureReader *r) {
@@ -108,12 +127,17 @@ static double read_one(int count, FixtureReader *r) {
   return fixture_parse_double(fixture_read_line(r), r->path);
 }
 
-static int tensor_of(const GradFixture *f, int64_t k) {
-  for (int i = 0; i < f->ntensors; i++)
-    if (k >= f->tensors[i].offset && k < f->tensors[i].offset + f->tensors[i].count)
+/* Which of the n tensors scalar k is in. */
+static int tensor_in(const GradFixture *f, const Tensor *tensors, int n, int64_t k) {
+  for (int i = 0; i < n; i++)
+    if (k >= tensors[i].offset && k < tensors[i].offset + tensors[i].count)
       return i;
-  cr_assert_fail("%s: parameter %" PRId64 " is in no tensor", f->path, k);
+  cr_assert_fail("%s: scalar %" PRId64 " is in no tensor", f->path, k);
   return -1;
+}
+
+static int tensor_of(const GradFixture *f, int64_t k) {
+  return tensor_in(f, f->tensors, f->ntensors, k);
 }
 
 static int cmp_int64(const void *a, const void *b) {
@@ -166,8 +190,15 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
   while ((kind = fixture_next(&r, key, value, &count))) {
     if (kind == 1) {
       if (!strcmp(key, "tensors")) {
-        fixture_read_tensors(f->tensors, MAX_TENSORS, count, &r);
+        fixture_read_tensors(f->tensors, MAX_TENSORS, count, 1, &r);
         f->ntensors = count;
+      } else if (!strcmp(key, "stats_tensors")) {
+        fixture_read_tensors(f->stats, MAX_TENSORS, count, 0, &r);
+        f->nstats = count;
+      } else if (!strcmp(key, "discriminator_stats")) {
+        f->d_stats = fixture_read_values(&r, count, f->h.stats_count, key);
+      } else if (!strcmp(key, "generator_stats")) {
+        f->g_stats = fixture_read_values(&r, count, f->h.stats_count, key);
       } else if (!strcmp(key, "discriminator_loss_batch")) {
         f->d_loss = read_one(count, &r);
         have_d = 1;
@@ -210,12 +241,10 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
             "%s: incomplete header", path);
   cr_assert(f->ntensors > 0 && have_d && have_g && have_max && f->d_grad && f->g_grad,
             "%s: missing sections", path);
-  int64_t offset = 0;
-  for (int i = 0; i < f->ntensors; i++) {
-    cr_assert_eq(f->tensors[i].offset, offset, "%s: tensors not contiguous", path);
-    offset += f->tensors[i].count;
-  }
-  cr_assert_eq(offset, f->h.param_count, "%s: tensors do not cover the parameters", path);
+  cr_assert(f->h.stats_count == 0 || (f->nstats > 0 && f->d_stats && f->g_stats),
+            "%s: statistics without their sections", path);
+  fixture_check_layout(f->tensors, f->ntensors, f->h.param_count, "tensors", path);
+  fixture_check_layout(f->stats, f->nstats, f->h.stats_count, "stats_tensors", path);
   for (int i = 0; i < f->nd; i++)
     cr_assert(f->d_grad[i].k >= f->h.g_param_count && f->d_grad[i].k < f->h.param_count &&
                   (i == 0 || f->d_grad[i].k > f->d_grad[i - 1].k),
@@ -234,76 +263,40 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
 static void grad_fixture_free(GradFixture *f) {
   free(f->d_grad);
   free(f->g_grad);
+  free(f->d_stats);
+  free(f->g_stats);
   memset(f, 0, sizeof *f);
 }
 
-/* ---- The four functions, called through either path ---- */
+/* ---- The functions, called through either path ---- */
 
 typedef struct Fns {
-  int size;
-  void *d_backward, *g_backward, *d_batch, *g_batch;
+  const ganc_info *info;
+  ganc_fns fns;
 } Fns;
 
-typedef float (*DBackF)(const float *, int, const float *, const float *, float *);
-typedef double (*DBackD)(const double *, int, const double *, const double *, double *);
-typedef float (*GBackF)(const float *, int, const float *, float *);
-typedef double (*GBackD)(const double *, int, const double *, double *);
-typedef float (*DBatchF)(const float *, int, const float *, const float *);
-typedef double (*DBatchD)(const double *, int, const double *, const double *);
-typedef float (*GBatchF)(const float *, int, const float *);
-typedef double (*GBatchD)(const double *, int, const double *);
-
-static void *need_fn(ganc_model *jit, Aot *aot, const char *model, const char *suffix,
-                     const char *how) {
-  void *p = model_fn(jit, aot, model, suffix);
-  cr_assert_not_null(p, "%s: %s: no symbol %s_%s", model, how, model, suffix);
-  return p;
-}
-
-static Fns fns_bind(ganc_model *jit, Aot *aot, const char *model, int size, const char *how) {
-  Fns f = {size, need_fn(jit, aot, model, "discriminator_loss_backward", how),
-           need_fn(jit, aot, model, "generator_loss_backward", how),
-           need_fn(jit, aot, model, "discriminator_loss_batch", how),
-           need_fn(jit, aot, model, "generator_loss_batch", how)};
-  return f;
-}
-
-static double d_backward(const Fns *f, const void *p, int n, const void *x, const void *z,
-                         void *grad) {
-  if (f->size == 4)
-    return (*(DBackF *)&f->d_backward)(p, n, x, z, grad);
-  return (*(DBackD *)&f->d_backward)(p, n, x, z, grad);
-}
-
-static double g_backward(const Fns *f, const void *p, int n, const void *z, void *grad) {
-  if (f->size == 4)
-    return (*(GBackF *)&f->g_backward)(p, n, z, grad);
-  return (*(GBackD *)&f->g_backward)(p, n, z, grad);
-}
-
-static double d_batch(const Fns *f, const void *p, int n, const void *x, const void *z) {
-  if (f->size == 4)
-    return (*(DBatchF *)&f->d_batch)(p, n, x, z);
-  return (*(DBatchD *)&f->d_batch)(p, n, x, z);
-}
-
-static double g_batch(const Fns *f, const void *p, int n, const void *z) {
-  if (f->size == 4)
-    return (*(GBatchF *)&f->g_batch)(p, n, z);
-  return (*(GBatchD *)&f->g_batch)(p, n, z);
+static double call(const Fns *f, ganc_fn fn, ganc_args a) {
+  return ganc_call(f->info, &f->fns, fn, &a);
 }
 
 /* ---- Parameters, inputs, results ---- */
 
 typedef struct Inputs {
+  int size;             /* bytes per scalar */
   void *params, *z, *x; /* the fixture's batch */
   void *z_rep, *x_rep;  /* the same batch REPEATS times over */
+  void *stats;          /* the formula's running statistics, where every call starts */
+  void *work;           /* the statistics a call reads and updates: a copy of stats */
 } Inputs;
 
 static void inputs_make(const GradFixture *f, int size, Inputs *in) {
   int64_t zn = f->h.batch * f->h.latent_size, xn = f->h.batch * f->h.obs_size;
+  in->size = size;
   in->params = scalar_alloc(size, f->h.param_count);
   formula_params(f->tensors, f->ntensors, size, in->params);
+  in->stats = scalar_alloc(size, f->h.stats_count);
+  formula_stats(f->stats, f->nstats, size, in->stats);
+  in->work = scalar_alloc(size, f->h.stats_count);
   in->z = scalar_alloc(size, zn);
   formula_inputs(STREAM_LATENT, f->h.input_scale, size, zn, in->z);
   in->x = scalar_alloc(size, xn);
@@ -322,6 +315,8 @@ static void inputs_free(Inputs *in) {
   free(in->x);
   free(in->z_rep);
   free(in->x_rep);
+  free(in->stats);
+  free(in->work);
   memset(in, 0, sizeof *in);
 }
 
@@ -330,11 +325,14 @@ typedef struct Grads {
   double d_loss, g_loss;           /* from the _backward functions */
   double d_loss_batch, g_loss_batch; /* from the _batch functions */
   double *d, *g;                   /* grad_d, grad_g */
+  double *d_stats, *g_stats;       /* the statistics each _backward function left */
 } Grads;
 
 static void grads_free(Grads *g) {
   free(g->d);
   free(g->g);
+  free(g->d_stats);
+  free(g->g_stats);
   memset(g, 0, sizeof *g);
 }
 
@@ -351,19 +349,36 @@ static void fill(void *buf, int size, int64_t n, double v) {
     scalar_store(buf, size, i, v);
 }
 
-/* Both gradients of a batch of n; the gradient buffers start out as NaN, so
-   an entry the function does not overwrite shows. */
-static void run_backward(const GradFixture *f, const Fns *fn, const void *params, int n,
-                         const void *x, const void *z, Grads *out) {
-  int size = fn->size;
+/* The statistics a call starts from: the formula's, in in->work. */
+static void *fresh_stats(const GradFixture *f, Inputs *in) {
+  memcpy(in->work, in->stats, (size_t)(f->h.stats_count * in->size));
+  return in->work;
+}
+
+/* fn's loss of n packs with in's parameters; each call starts from the
+   formula's statistics, and a _backward call overwrites grad. */
+static double loss_of(const GradFixture *f, const Fns *fn, ganc_fn id, Inputs *in, int n,
+                      const void *x, const void *z, void *grad) {
+  return call(fn, id, (ganc_args){.params = in->params, .stats = fresh_stats(f, in), .n = n,
+                                  .x = x, .z = z, .grad = grad});
+}
+
+/* Both gradients of a batch of n, and the statistics each leaves; the
+   gradient buffers start out as NaN, so an entry the function does not
+   overwrite shows. */
+static void run_backward(const GradFixture *f, const Fns *fn, Inputs *in, int n, const void *x,
+                         const void *z, Grads *out) {
+  int size = in->size;
   int64_t nd = f->h.param_count - f->h.g_param_count, ng = f->h.g_param_count;
   void *gd = scalar_alloc(size, nd), *gg = scalar_alloc(size, ng);
   fill(gd, size, nd, NAN);
   fill(gg, size, ng, NAN);
-  out->d_loss = d_backward(fn, params, n, x, z, gd);
-  out->g_loss = g_backward(fn, params, n, z, gg);
-  out->d_loss_batch = d_batch(fn, params, n, x, z);
-  out->g_loss_batch = g_batch(fn, params, n, z);
+  out->d_loss = loss_of(f, fn, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, in, n, x, z, gd);
+  out->d_stats = widen(in->work, size, f->h.stats_count);
+  out->g_loss = loss_of(f, fn, GANC_FN_GENERATOR_LOSS_BACKWARD, in, n, NULL, z, gg);
+  out->g_stats = widen(in->work, size, f->h.stats_count);
+  out->d_loss_batch = loss_of(f, fn, GANC_FN_DISCRIMINATOR_LOSS_BATCH, in, n, x, z, NULL);
+  out->g_loss_batch = loss_of(f, fn, GANC_FN_GENERATOR_LOSS_BATCH, in, n, NULL, z, NULL);
   out->d = widen(gd, size, nd);
   out->g = widen(gg, size, ng);
   free(gd);
@@ -383,7 +398,7 @@ static void cmp_fail(Cmp *c, const char *fn, int64_t k, const char *tensor, doub
   if (c->failures++ >= MAX_REPORTS)
     return;
   if (tensor)
-    cr_expect_fail("%s: %s: %s, parameter %" PRId64 " (%s): got %.17g, want %.17g "
+    cr_expect_fail("%s: %s: %s, entry %" PRId64 " (%s): got %.17g, want %.17g "
                    "(tolerance %.3g)",
                    c->model, c->what, fn, k, tensor, got, want, tol);
   else
@@ -407,12 +422,32 @@ static void cmp_finish(Cmp *c) {
               c->worst);
 }
 
-/* A forward value (a loss): the tolerance of test_conformance.c. A NaN never
-   passes. */
+/* The tolerance of a forward value (a loss, a running statistic): that of
+   test_conformance.c. */
+static double forward_tol(int size, double want) {
+  return size == 4 ? 1e-5 * fabs(want) + 1e-6 : 1e-12 * fabs(want) + 1e-14;
+}
+
+/* A loss within the forward tolerance. A NaN never passes. */
 static void cmp_loss(Cmp *c, int size, const char *fn, double got, double want) {
-  double tol = size == 4 ? 1e-5 * fabs(want) + 1e-6 : 1e-12 * fabs(want) + 1e-14;
+  double tol = forward_tol(size, want);
   if (!(fabs(got - want) <= tol))
     cmp_fail(c, fn, 0, NULL, got, want, tol);
+}
+
+/* The running statistics a _backward function left, within the forward
+   tolerance. A NaN never passes. */
+static void cmp_stats(Cmp *c, const GradFixture *f, const char *fn, const double *got,
+                      const double *want) {
+  double worst = 0;
+  for (int64_t k = 0; k < f->h.stats_count; k++) {
+    double err = fabs(got[k] - want[k]), tol = forward_tol(f->h.scalar_size, want[k]);
+    worst = fmax(worst, err / tol);
+    if (!(err <= tol))
+      cmp_fail(c, fn, k, f->stats[tensor_in(f, f->stats, f->nstats, k)].name, got[k], want[k], tol);
+  }
+  if (f->h.stats_count > 0)
+    cr_log_info("%s: %s: %s: largest error %.3g of the tolerance", c->model, c->what, fn, worst);
 }
 
 static void grad_tolerance(int size, double *rtol, double *atol) {
@@ -445,16 +480,25 @@ static void cmp_finite(Cmp *c, const GradFixture *f, const char *fn, const doubl
 }
 
 /* A build's results for the fixture's batch (or the batch repeated, whose
-   means are the same) against PyTorch's, and the _backward losses against
-   the _batch ones of the same build. */
-static void check_reference(const GradFixture *f, const Grads *r, const char *what) {
+   means and biased variances are the same) against PyTorch's. Without
+   batch_norm, the _backward losses against the _batch ones of the same
+   build; with it (the _batch functions use the running statistics, the
+   _backward ones the batch's), for the fixture's batch the statistics
+   each _backward function leaves (the repeated batch's unbiased variances
+   differ). */
+static void check_reference(const GradFixture *f, const Grads *r, int repeated, const char *what) {
   int64_t gpc = f->h.g_param_count;
   Cmp c = {f->h.model, what, 0, 0};
   cmp_loss(&c, f->h.scalar_size, "discriminator_loss_backward (loss)", r->d_loss, f->d_loss);
   cmp_loss(&c, f->h.scalar_size, "generator_loss_backward (loss)", r->g_loss, f->g_loss);
-  cmp_loss(&c, f->h.scalar_size, "discriminator_loss_backward vs _batch", r->d_loss,
-           r->d_loss_batch);
-  cmp_loss(&c, f->h.scalar_size, "generator_loss_backward vs _batch", r->g_loss, r->g_loss_batch);
+  if (f->h.stats_count == 0) {
+    cmp_loss(&c, f->h.scalar_size, "discriminator_loss_backward vs _batch", r->d_loss,
+             r->d_loss_batch);
+    cmp_loss(&c, f->h.scalar_size, "generator_loss_backward vs _batch", r->g_loss, r->g_loss_batch);
+  } else if (!repeated) {
+    cmp_stats(&c, f, "statistics after discriminator_loss_backward", r->d_stats, f->d_stats);
+    cmp_stats(&c, f, "statistics after generator_loss_backward", r->g_stats, f->g_stats);
+  }
   cmp_entries(&c, f, "grad_d", f->d_grad, f->nd, r->d, gpc);
   cmp_entries(&c, f, "grad_g", f->g_grad, f->ng, r->g, 0);
   cmp_finite(&c, f, "grad_d", r->d, gpc, f->h.param_count - gpc);
@@ -462,8 +506,8 @@ static void check_reference(const GradFixture *f, const Grads *r, const char *wh
   cmp_finish(&c);
 }
 
-/* Two builds' full gradients: within the tolerance against PyTorch, scaled
-   by the largest entry of each tensor of want. */
+/* Two builds' full gradients and statistics: within the tolerance against
+   PyTorch, with the fixture's scale of each tensor. */
 static void check_same(const GradFixture *f, const Grads *got, const Grads *want,
                        const char *what) {
   double rtol, atol;
@@ -471,16 +515,15 @@ static void check_same(const GradFixture *f, const Grads *got, const Grads *want
   Cmp c = {f->h.model, what, 0, 0};
   cmp_loss(&c, f->h.scalar_size, "discriminator_loss_backward (loss)", got->d_loss, want->d_loss);
   cmp_loss(&c, f->h.scalar_size, "generator_loss_backward (loss)", got->g_loss, want->g_loss);
+  cmp_stats(&c, f, "statistics after discriminator_loss_backward", got->d_stats, want->d_stats);
+  cmp_stats(&c, f, "statistics after generator_loss_backward", got->g_stats, want->g_stats);
   for (int t = 0; t < f->ntensors; t++) {
     const Tensor *T = &f->tensors[t];
     int is_d = T->offset >= f->h.g_param_count;
     int64_t base = is_d ? f->h.g_param_count : 0;
     const double *g = is_d ? got->d : got->g, *w = is_d ? want->d : want->g;
-    double max = 0;
-    for (int64_t k = T->offset; k < T->offset + T->count; k++)
-      max = fmax(max, fabs(w[k - base]));
     for (int64_t k = T->offset; k < T->offset + T->count; k++) {
-      double tol = rtol * fabs(w[k - base]) + atol * max;
+      double tol = rtol * fabs(w[k - base]) + atol * f->grad_max[t];
       if (!cmp_within(&c, g[k - base], w[k - base], tol))
         cmp_fail(&c, is_d ? "grad_d" : "grad_g", k, T->name, g[k - base], w[k - base], tol);
     }
@@ -488,18 +531,22 @@ static void check_same(const GradFixture *f, const Grads *got, const Grads *want
   cmp_finish(&c);
 }
 
-/* docs/DESIGN.md §4: for n <= 0 the batch functions write nothing and
-   return 0. */
-static void check_empty_batch(const GradFixture *f, const Fns *fn, const Inputs *in,
-                              const char *how) {
-  int size = fn->size;
+/* docs/DESIGN.md §4: for n <= 0 the batch functions write nothing (neither
+   a gradient nor the statistics) and return 0. */
+static void check_empty_batch(const GradFixture *f, const Fns *fn, Inputs *in, const char *how) {
+  int size = in->size;
+  size_t stats_bytes = (size_t)(f->h.stats_count * size);
   int64_t nd = f->h.param_count - f->h.g_param_count, ng = f->h.g_param_count;
   void *gd = scalar_alloc(size, nd), *gg = scalar_alloc(size, ng);
   for (int n = 0; n >= -1; n--) {
     fill(gd, size, nd, 42);
     fill(gg, size, ng, 42);
-    double d = d_backward(fn, in->params, n, in->x, in->z, gd);
-    double g = g_backward(fn, in->params, n, in->z, gg);
+    double d = loss_of(f, fn, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, in, n, in->x, in->z, gd);
+    cr_expect(memcmp(in->work, in->stats, stats_bytes) == 0,
+              "%s: %s: discriminator_loss_backward(n = %d) changed the statistics", f->h.model, how, n);
+    double g = loss_of(f, fn, GANC_FN_GENERATOR_LOSS_BACKWARD, in, n, NULL, in->z, gg);
+    cr_expect(memcmp(in->work, in->stats, stats_bytes) == 0,
+              "%s: %s: generator_loss_backward(n = %d) changed the statistics", f->h.model, how, n);
     cr_expect(d == 0, "%s: %s: discriminator_loss_backward(n = %d) = %.17g, want 0", f->h.model,
               how, n, d);
     cr_expect(g == 0, "%s: %s: generator_loss_backward(n = %d) = %.17g, want 0", f->h.model, how,
@@ -544,6 +591,14 @@ static void teardown(void) {
   memset(&state, 0, sizeof state);
 }
 
+static void check_layout(const GradFixture *f, const ganc_tensor *got, const Tensor *want, int n) {
+  for (int i = 0; i < n; i++)
+    cr_assert(got[i].offset == want[i].offset && got[i].count == want[i].count,
+              "%s: tensor %s: offset %" PRId64 " count %" PRId64 ", the fixture says %" PRId64
+              " %" PRId64,
+              f->h.model, want[i].name, got[i].offset, got[i].count, want[i].offset, want[i].count);
+}
+
 /* The compiled model's layout against the fixture's. */
 static void check_info(const GradFixture *f, const ganc_info *info, int size) {
   cr_assert_str_eq(info->loss, f->h.loss[0] ? f->h.loss : "lsgan", "%s: loss %s, the fixture's %s", f->h.model,
@@ -555,32 +610,40 @@ static void check_info(const GradFixture *f, const ganc_info *info, int size) {
   cr_assert(info->param_count == f->h.param_count && info->g_param_count == f->h.g_param_count &&
                 info->d_param_count == f->h.param_count - f->h.g_param_count &&
                 info->latent_size == f->h.latent_size && info->obs_size == f->h.obs_size &&
-                info->ntensors == f->ntensors,
+                info->ntensors == f->ntensors && info->stats_count == f->h.stats_count &&
+                info->nstats == f->nstats,
             "%s: the compiled model's sizes differ from %s", f->h.model, f->path);
-  for (int i = 0; i < f->ntensors; i++)
-    cr_assert(info->tensors[i].offset == f->tensors[i].offset &&
-                  info->tensors[i].count == f->tensors[i].count,
-              "%s: tensor %s: offset %" PRId64 " count %" PRId64 ", the fixture says %" PRId64
-              " %" PRId64,
-              f->h.model, f->tensors[i].name, info->tensors[i].offset, info->tensors[i].count,
-              f->tensors[i].offset, f->tensors[i].count);
+  check_layout(f, info->tensors, f->tensors, f->ntensors);
+  check_layout(f, info->stats, f->stats, f->nstats);
 }
 
-static Fns open_jit(const GradFixture *f) {
+/* The model's description, from the JIT (which the AOT path needs too). */
+static const ganc_info *open_info(const GradFixture *f) {
   static char err[8192];
-  state.model = ganc_jit(f->h.file, err, sizeof err, NULL);
+  if (!state.model)
+    state.model = ganc_jit(f->h.file, err, sizeof err, NULL);
   cr_assert_not_null(state.model, "%s: ganc_jit(%s) failed:\n%s", f->h.model, f->h.file, err);
   const ganc_info *info = ganc_find_model(state.model, f->h.model);
   cr_assert_not_null(info, "%s: no model %s in %s", f->h.model, f->h.model, f->h.file);
   check_info(f, info, f->h.scalar_size);
-  return fns_bind(state.model, NULL, f->h.model, f->h.scalar_size, "JIT");
+  return info;
+}
+
+static Fns open_jit(const GradFixture *f) {
+  Fns fn = {.info = open_info(f)};
+  cr_assert_eq(ganc_functions(state.model, fn.info, &fn.fns), 0, "%s: JIT: a function is missing",
+               f->h.model);
+  return fn;
 }
 
 static Fns open_aot(const GradFixture *f) {
   static char why[16384];
+  Fns fn = {.info = open_info(f)};
   state.so = aot_build(f->h.file, "gcc", why, sizeof why);
   cr_assert_not_null(state.so, "%s: %s", f->h.model, why);
-  return fns_bind(NULL, state.so, f->h.model, f->h.scalar_size, "gcc");
+  const char *missing = model_fns(NULL, state.so, fn.info, &fn.fns);
+  cr_assert_null(missing, "%s: gcc: no function %s_%s", f->h.model, f->h.model, missing);
+  return fn;
 }
 
 static const GradFixture *setup(const char *name) {
@@ -592,14 +655,14 @@ static const GradFixture *setup(const char *name) {
 /* Against PyTorch for the batch of 4 and for it repeated REPEATS times;
    the empty batch. */
 static void check_build(const GradFixture *f, const Fns *fn, Grads *out, const char *how) {
-  const Inputs *in = &state.inputs;
+  Inputs *in = &state.inputs;
   char what[64];
-  run_backward(f, fn, in->params, fixture_packs(&f->h), in->x, in->z, out);
+  run_backward(f, fn, in, fixture_packs(&f->h), in->x, in->z, out);
   snprintf(what, sizeof what, "%s vs PyTorch", how);
-  check_reference(f, out, what);
-  run_backward(f, fn, in->params, REPEATS * fixture_packs(&f->h), in->x_rep, in->z_rep, &state.rep);
+  check_reference(f, out, 0, what);
+  run_backward(f, fn, in, REPEATS * fixture_packs(&f->h), in->x_rep, in->z_rep, &state.rep);
   snprintf(what, sizeof what, "%s, batch repeated %d times, vs PyTorch", how, REPEATS);
-  check_reference(f, &state.rep, what);
+  check_reference(f, &state.rep, 1, what);
   check_empty_batch(f, fn, in, how);
 }
 
@@ -610,24 +673,42 @@ static double tensor_scale(const Tensor *t) {
   return ldexp(1, -weight_exponent(t->fan_in));
 }
 
+/* The loss of the fixture's batch that grad_d (is_d) or grad_g belongs to.
+   Without batch_norm, the _batch function's. With it, the training loss,
+   which only the _backward functions compute (the _batch ones normalize by
+   the running statistics), their gradient going to scratch; the loss does
+   not read the running statistics, but each call moves them, and
+   loss_of restores them so that every evaluation is the call that gave
+   the analytic gradient. */
+static double fd_loss(const GradFixture *f, const Fns *fn, int is_d, void *scratch) {
+  Inputs *in = &state.inputs;
+  ganc_fn id = f->h.stats_count == 0
+                   ? (is_d ? GANC_FN_DISCRIMINATOR_LOSS_BATCH : GANC_FN_GENERATOR_LOSS_BATCH)
+                   : (is_d ? GANC_FN_DISCRIMINATOR_LOSS_BACKWARD : GANC_FN_GENERATOR_LOSS_BACKWARD);
+  return loss_of(f, fn, id, in, fixture_packs(&f->h), in->x, in->z, scratch);
+}
+
 /* Parameter k of a double model by central differences of the loss its
    gradient belongs to, against the _backward gradient analytic. */
-static void fd_check(Cmp *c, const GradFixture *f, const Fns *fn, double *params, int64_t k,
+static void fd_check(Cmp *c, const GradFixture *f, const Fns *fn, void *scratch, int64_t k,
                      const Tensor *t, double analytic) {
-  const Inputs *in = &state.inputs;
+  double *params = state.inputs.params;
   int is_d = k >= f->h.g_param_count;
   double p = params[k];
   double h = FD_STEP * fmax(fabs(p), tensor_scale(t));
   double plus = p + h, minus = p - h;
   params[k] = plus;
-  double lp = is_d ? d_batch(fn, params, fixture_packs(&f->h), in->x, in->z)
-                   : g_batch(fn, params, fixture_packs(&f->h), in->z);
+  double lp = fd_loss(f, fn, is_d, scratch);
   params[k] = minus;
-  double lm = is_d ? d_batch(fn, params, fixture_packs(&f->h), in->x, in->z)
-                   : g_batch(fn, params, fixture_packs(&f->h), in->z);
+  double lm = fd_loss(f, fn, is_d, scratch);
   params[k] = p;
   double fd = (lp - lm) / (plus - minus); /* plus - minus is exact */
-  double tol = FD_RTOL * fabs(fd) + FD_ATOL;
+  double atol = FD_ATOL;
+  if (f->h.stats_count > 0) {
+    double big = fmax(fabs(lp), fabs(lm));
+    atol = fmax(atol, FD_LOSS_ULPS * (nextafter(big, INFINITY) - big) / (plus - minus));
+  }
+  double tol = FD_RTOL * fabs(fd) + atol;
   if (!cmp_within(c, analytic, fd, tol))
     cmp_fail(c, is_d ? "grad_d vs finite differences" : "grad_g vs finite differences", k,
              t->name, analytic, fd, tol);
@@ -638,10 +719,13 @@ static void fd_check(Cmp *c, const GradFixture *f, const Fns *fn, double *params
 static void fd_model(const GradFixture *f, const Fns *fn, int samples, const char *what) {
   Grads g = {0};
   Inputs *in = &state.inputs;
-  run_backward(f, fn, in->params, fixture_packs(&f->h), in->x, in->z, &g);
+  run_backward(f, fn, in, fixture_packs(&f->h), in->x, in->z, &g);
   Cmp c = {f->h.model, what, 0, 0};
-  cmp_loss(&c, 8, "discriminator_loss_backward vs _batch", g.d_loss, g.d_loss_batch);
-  cmp_loss(&c, 8, "generator_loss_backward vs _batch", g.g_loss, g.g_loss_batch);
+  if (f->h.stats_count == 0) {
+    cmp_loss(&c, 8, "discriminator_loss_backward vs _batch", g.d_loss, g.d_loss_batch);
+    cmp_loss(&c, 8, "generator_loss_backward vs _batch", g.g_loss, g.g_loss_batch);
+  }
+  void *scratch = scalar_alloc(8, f->h.param_count); /* either gradient */
   int checked = 0;
   for (int i = 0; i < f->ntensors; i++) {
     const Tensor *t = &f->tensors[i];
@@ -656,12 +740,13 @@ static void fd_model(const GradFixture *f, const Fns *fn, int samples, const cha
                        (uint64_t)t->count);
       int is_d = k >= f->h.g_param_count;
       double analytic = is_d ? g.d[k - f->h.g_param_count] : g.g[k];
-      fd_check(&c, f, fn, in->params, k, t, analytic);
+      fd_check(&c, f, fn, scratch, k, t, analytic);
       checked++;
     }
   }
   cr_log_info("%s: %s: %d parameters", f->h.model, what, checked);
   cmp_finish(&c);
+  free(scratch);
   grads_free(&g);
 }
 
@@ -758,9 +843,9 @@ ParameterizedTest(FixtureName *fx, gradients, aot, .fini = teardown) {
 ParameterizedTest(FixtureName *fx, gradients, aot_matches_jit, .fini = teardown) {
   const GradFixture *f = setup(fx->name);
   Fns jit = open_jit(f), aot = open_aot(f);
-  const Inputs *in = &state.inputs;
-  run_backward(f, &jit, in->params, fixture_packs(&f->h), in->x, in->z, &state.jit);
-  run_backward(f, &aot, in->params, fixture_packs(&f->h), in->x, in->z, &state.aot);
+  Inputs *in = &state.inputs;
+  run_backward(f, &jit, in, fixture_packs(&f->h), in->x, in->z, &state.jit);
+  run_backward(f, &aot, in, fixture_packs(&f->h), in->x, in->z, &state.aot);
   check_same(f, &state.aot, &state.jit, "gcc vs JIT");
 }
 
@@ -787,7 +872,8 @@ ParameterizedTest(FixtureName *fx, gradients, finite_differences_as_double, .fin
   const ganc_info *info = ganc_find_model(state.model, f->h.model);
   cr_assert_not_null(info, "%s: no model %s", label, f->h.model);
   check_info(f, info, 8);
-  Fns fn = fns_bind(state.model, NULL, f->h.model, 8, "JIT (as double)");
+  Fns fn = {.info = info};
+  cr_assert_eq(ganc_functions(state.model, info, &fn.fns), 0, "%s: a function is missing", label);
   fd_model(f, &fn, FD_SAMPLES, "JIT as double, finite differences");
 }
 
@@ -826,7 +912,7 @@ Test(gradients, every_model_has_a_fixture) {
 Test(gradients, finite_differences_cover_every_layer) {
   const char *kinds[] = {"linear",  "relu",    "leaky_relu", "tanh",
                          "sigmoid", "reshape", "flatten",    "conv2d",
-                         "conv_transpose2d", "upsample"};
+                         "conv_transpose2d", "upsample", "batch_norm"};
   const char *stacks[] = {"generator", "discriminator"};
   enum { KINDS = sizeof kinds / sizeof *kinds, STACKS = 2 };
   int covered[STACKS][KINDS] = {{0}};

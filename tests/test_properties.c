@@ -131,10 +131,8 @@ static void random_stats(const ganc_info *info, uint64_t seed, void *st)
   {                                                                                               \
     typedef T S;                                                                                  \
     ganc_fns fns;                                                                                 \
-    model_fns(jit, aot, info, &fns);                                                              \
-    for (int f = 0; f < GANC_NFNS; f++)                                                           \
-      cr_assert(fns.fn[f] || !ganc_fn_exists(info, (ganc_fn)f), "%s: %s: no function %s", where,  \
-                info->name, ganc_fn_suffix((ganc_fn)f));                                          \
+    const char *missing = model_fns(jit, aot, info, &fns);                                        \
+    cr_assert(!missing, "%s: %s: no function %s", where, info->name, missing);                    \
                                                                                                   \
     T *p = malloc(sizeof(T) * (size_t)info->param_count + 1);                                     \
     T *st = malloc(sizeof(T) * (size_t)info->stats_count + 1);                                    \

@@ -3,24 +3,34 @@
 
 Run from the repository root with Debian's Python, which has torch and numpy:
 
-    /usr/bin/python3 tests/reference/backward.py
+    /usr/bin/python3 tests/reference/backward.py [MODEL ...]
 
-For every model in models/*.gan and tests/models/*.gan it writes
-tests/fixtures/backward/<model>.txt. The models, their parameters and the
-batch (4 samples) are forward.py's, imported from it: the same nn.Sequential
-pairs, the same formula and streams (parameters stream 1, latent z stream 2,
-real x stream 3; forward.py's docstring gives the formula), so these fixtures
-and the forward ones describe one computation. Everything is float64 autograd;
-this script never runs ganc.
+For every model in models/*.gan and tests/models/*.gan (or only the models
+named) it writes tests/fixtures/backward/<model>.txt. The models, their
+parameters, running statistics and the batch (4 samples) are forward.py's,
+imported from it: the same nn.Sequential pairs, the same formula and streams
+(parameters stream 1, latent z stream 2, real x stream 3, statistics stream
+6; forward.py's docstring gives the formula), so these fixtures and the
+forward ones describe one computation. Everything is float64 autograd; this
+script never runs ganc.
 
 The two losses and their gradients (docs/DESIGN.md §1 and §4), with the
 model's loss terms as forward.py's LOSSES computes them (means over the
-[batch, 1] score tensors; for lsgan nn.MSELoss):
+[batch, 1] score tensors; for lsgan nn.MSELoss), in train() mode:
 
     discriminator_loss_batch = real(D(x)) + fake(D(G(z).detach()))
         differentiated with respect to D's parameters only
     generator_loss_batch     = gen(D(G(z)))
         differentiated with respect to G's parameters only
+
+Without batch_norm train() changes nothing, and these are forward.py's
+batch losses. With it, each pass through a network normalizes by its own
+batch's statistics and updates the running ones, in the order the emitted
+_backward functions make the passes: the discriminator's loss passes z
+through G, then x through D, then the fakes through D; the generator's
+passes z through G, then G(z) through D. Each of the two starts from the
+formula's running statistics, and the fixture keeps the statistics it
+leaves.
 
 Models with more than SAMPLE_ABOVE parameters store a sample of each
 tensor's gradient entries: the tensor's first and last entry and
@@ -39,25 +49,45 @@ Fixture format (text; a value is %.17g of a float64):
                             input_scale, latent_size, obs_size,
                             g_param_count, param_count,
                             entries (all|sampled), and loss (only for a
-                            loss other than lsgan)
+                            loss other than lsgan), pack and stats_count
+                            as forward.py
     section NAME COUNT      followed by COUNT lines
 
 Sections, in this order:
     tensors                   NAME OFFSET FAN_IN RANK D1 .. DRANK, as forward.py
+    stats_tensors             NAME OFFSET RANK D1 .. DRANK, as forward.py (only
+                              with batch_norm)
     discriminator_loss_batch  one value
     discriminator_grad        K VALUE: d loss / d params[K], K ascending, each a
                               discriminator parameter (K >= g_param_count;
                               grad_d[K - g_param_count] in the emitted C)
+    discriminator_stats       the stats_count running statistics that the
+                              discriminator's loss leaves (only with
+                              batch_norm)
     generator_loss_batch      one value
     generator_grad            K VALUE: d loss / d params[K], K < g_param_count
                               (grad_g[K])
+    generator_stats           the running statistics that the generator's
+                              loss leaves (only with batch_norm)
     grad_max                  NAME VALUE: max |gradient entry| over the whole
                               tensor (every entry, also when sampled), one line
                               per tensor in the order of section tensors; the
-                              scale of the tests' absolute tolerance
+                              scale of the tests' absolute tolerance. For a
+                              cancelled bias (below) the size of its terms
+                              instead.
+
+A cancelled bias is one whose layer feeds a batch_norm over the bias's own
+entries (a convolution's bias per channel, a linear layer's before
+batch_norm on [C]): in train() mode the normalization subtracts each
+channel's batch mean, so the bias changes nothing and its gradient is 0 in
+exact arithmetic, PyTorch's and ganc's alike a sum of terms that cancel to
+rounding noise. Its largest entry then measures nothing, and its grad_max is
+the largest sum over the batch of |terms| instead: per entry, the sum of
+|d loss / d output| of the layer over the samples (both of D's passes for
+the discriminator's loss) and positions that share the bias, which is what
+rounds.
 """
 
-import glob
 import math
 import os
 import sys
@@ -84,12 +114,39 @@ def sample_indices(tensor_index, count):
     return sorted({0, count - 1, *(int(d) for d in draws)})
 
 
+def cancelled_biases(prefix, net):
+    """(index, name) of the layers of net whose bias a batch_norm right
+    after them cancels."""
+    return [(i, f"{prefix}.{i}.bias") for i, (layer, after) in enumerate(zip(net, net[1:]))
+            if getattr(layer, "bias", None) is not None
+            and isinstance(after, nn.modules.batchnorm._BatchNorm)
+            and layer.bias.numel() == after.num_features]
+
+
+def term_sums(net, cancelled):
+    """Hooks on the outputs of the cancelled biases' layers adding up, per
+    bias entry, |d loss / d output| over samples and positions; the sums by
+    name, and the hooks' handles."""
+    sums, handles = {}, []
+    for i, name in cancelled:
+        def on_output(module, inputs, out, name=name):
+            def on_grad(g):
+                g = g.abs().transpose(0, 1).reshape(g.shape[1], -1).sum(1)
+                sums[name] = sums[name] + g if name in sums else g
+            out.register_hook(on_grad)
+        handles.append(net[i].register_forward_hook(on_output))
+    return sums, handles
+
+
 def gradients(name):
-    """forward.reference(name) (which sets the parameters), then both losses
-    and their gradients by autograd."""
+    """forward.reference(name) (which sets the parameters and statistics),
+    then both losses and their gradients by autograd in train() mode, and
+    the running statistics after each."""
     r = forward.reference(name)
     m = r["m"]
     G, D = m["generator"], m["discriminator"]
+    G.train()
+    D.train()
     z = torch.from_numpy(r["z"]).reshape(BATCH, *m["latent"])
     x = torch.from_numpy(r["x"]).reshape(BATCH, *m["obs"])
     real_term, fake_term, gen_term = forward.LOSSES[m["loss"]]
@@ -98,18 +155,34 @@ def gradients(name):
         p.requires_grad_(True)
         p.grad = None
 
+    cancelled = {"generator": cancelled_biases("generator", G),
+                 "discriminator": cancelled_biases("discriminator", D)}
+    d_terms, hooks = term_sums(D, cancelled["discriminator"])
+    forward.set_statistics(G, D)
     fake = G(z).detach()
     packs = BATCH // m["pack"]
-    d_loss = (real_term(D(forward.packed(m, x)).reshape(packs, 1))
-              + fake_term(D(forward.packed(m, fake)).reshape(packs, 1)))
+    real_score = D(forward.packed(m, x)).reshape(packs, 1)  # before the fakes' pass
+    d_loss = real_term(real_score) + fake_term(D(forward.packed(m, fake)).reshape(packs, 1))
     d_grad = torch.autograd.grad(d_loss, d_params)
+    r["d_stats"] = forward.statistics(G, D)
+    for h in hooks:
+        h.remove()
 
+    g_terms, hooks = term_sums(G, cancelled["generator"])
+    forward.set_statistics(G, D)
     g_loss = gen_term(D(forward.packed(m, G(z))).reshape(packs, 1))
     g_grad = torch.autograd.grad(g_loss, g_params)
+    r["g_stats"] = forward.statistics(G, D)
+    for h in hooks:
+        h.remove()
+    r["term_max"] = {name: t.max().item() for name, t in {**d_terms, **g_terms}.items()}
+    assert len(r["term_max"]) == sum(len(c) for c in cancelled.values()), name
 
-    # The losses are forward.py's batch losses, recomputed with grad enabled.
-    assert math.isclose(d_loss.item(), r["d_loss_batch"], rel_tol=1e-15), name
-    assert math.isclose(g_loss.item(), r["g_loss_batch"], rel_tol=1e-15), name
+    # Without batch_norm the losses are forward.py's batch losses,
+    # recomputed with grad enabled.
+    if not len(r["stats"]):
+        assert math.isclose(d_loss.item(), r["d_loss_batch"], rel_tol=1e-15), name
+        assert math.isclose(g_loss.item(), r["g_loss_batch"], rel_tol=1e-15), name
 
     r["d_loss"], r["g_loss"] = d_loss.item(), g_loss.item()
     r["grads"] = [g.detach().flatten().numpy() for g in (*g_grad, *d_grad)]
@@ -123,6 +196,12 @@ def sanity(name, r):
         assert g.size == math.prod(t["shape"]), (name, t["name"])
         assert np.all(np.isfinite(g)), (name, t["name"])
     assert r["d_loss"] >= 0 and (r["g_loss"] >= 0 or r["m"]["loss"] == "hinge"), name
+    for key in ("d_stats", "g_stats"):
+        assert len(r[key]) == len(r["stats"]) and np.all(np.isfinite(r[key])), (name, key)
+    # A cancelled bias's gradient is rounding noise of its terms.
+    for t, g in zip(layout, grads):
+        if t["name"] in r["term_max"]:
+            assert np.max(np.abs(g)) <= 1e-14 * r["term_max"][t["name"]], (name, t["name"])
 
 
 def write_fixture(name, r):
@@ -147,6 +226,9 @@ def write_fixture(name, r):
         lines.append(f"loss {m['loss']}")
     if m["pack"] != 1:
         lines.append(f"pack {m['pack']}")
+    sc = len(r["stats"])
+    if sc:
+        lines.append(f"stats_count {sc}")
 
     def section(key, body):
         lines.append(f"section {key} {len(body)}")
@@ -161,13 +243,18 @@ def write_fixture(name, r):
             body += [f"{t['offset'] + k} {fmt(g[k])}" for k in picks]
         return body
 
-    section("tensors", [f"{t['name']} {t['offset']} {t['fan_in']} {len(t['shape'])} "
-                        + " ".join(str(d) for d in t["shape"]) for t in r["layout"]])
+    section("tensors", forward.tensor_lines(r["layout"]))
+    if sc:
+        section("stats_tensors", forward.tensor_lines(r["stats_layout"]))
     section("discriminator_loss_batch", [fmt(r["d_loss"])])
     section("discriminator_grad", grad_lines(gpc, pc))
+    if sc:
+        section("discriminator_stats", [fmt(v) for v in r["d_stats"]])
     section("generator_loss_batch", [fmt(r["g_loss"])])
     section("generator_grad", grad_lines(0, gpc))
-    section("grad_max", [f"{t['name']} {fmt(np.max(np.abs(g)))}"
+    if sc:
+        section("generator_stats", [fmt(v) for v in r["g_stats"]])
+    section("grad_max", [f"{t['name']} {fmt(r['term_max'].get(t['name'], np.max(np.abs(g))))}"
                          for t, g in zip(r["layout"], r["grads"])])
 
     path = os.path.join(OUT_DIR, f"{name}.txt")
@@ -179,17 +266,7 @@ def write_fixture(name, r):
 def main():
     torch.set_default_dtype(torch.float64)
     forward.check_formula()
-    files = sorted(glob.glob("models/*.gan")) + sorted(glob.glob("tests/models/*.gan"))
-    if not files:
-        sys.exit("backward.py: no .gan files found; run from the repository root")
-    wanted = [(path, name) for path in files for name in forward.model_names(path)]
-    missing = [f"{name} ({path})" for path, name in wanted if name not in forward.MODELS]
-    if missing:
-        sys.exit("backward.py: no reference defined in forward.py for " + ", ".join(missing))
-    for path, name in wanted:
-        if forward.MODELS[name]["file"] != path:
-            sys.exit(f"backward.py: {name} is in {path}, forward.py says "
-                     f"{forward.MODELS[name]['file']}")
+    wanted = forward.models_to_write("backward.py", sys.argv[1:])
     os.makedirs(OUT_DIR, exist_ok=True)
     for path, name in wanted:
         r = gradients(name)

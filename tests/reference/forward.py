@@ -3,12 +3,13 @@
 
 Run from the repository root with Debian's Python, which has torch and numpy:
 
-    /usr/bin/python3 tests/reference/forward.py
+    /usr/bin/python3 tests/reference/forward.py [MODEL ...]
 
-For every model in models/*.gan and tests/models/*.gan it writes
-tests/fixtures/forward/<model>.txt. Each model's equivalent nn.Sequential pair
-is written out by hand below (the comment above it names the .gan file); this
-script never runs ganc. Everything is computed in float64.
+For every model in models/*.gan and tests/models/*.gan (or only the models
+named) it writes tests/fixtures/forward/<model>.txt. Each model's equivalent
+nn.Sequential pair is written out by hand below (the comment above it names
+the .gan file); this script never runs ganc. Everything is computed in
+float64.
 
 Parameters and inputs are not stored: both this script and the C test derive
 them from one formula, with values exactly representable in float32 so that
@@ -25,7 +26,14 @@ float and double models see the same numbers:
         dimension 1 of the parameter's tensor times the receptive field
         (for a bias: the fan_in of its layer's weight); PyTorch's rule, so
         in*k*k for conv2d's [out, in, k, k], out*k*k for conv_transpose2d's
-        [in, out, k, k]
+        [in, out, k, k]; batch_norm's weight [C], the one weight of rank 1,
+        is 1/2 + |2u - 1| instead, in [1/2, 3/2] around its initial 1, and
+        its bias counts fan_in 1, in [-1, 1)
+    running statistic k of the flat statistics array (docs/DESIGN.md §3;
+    models with batch_norm), stream 6:
+        running_mean  (2u - 1) / 8       in [-1/8, 1/8)
+        running_var   1/2 + |2u - 1|     in [1/2, 3/2]
+        (not the initial 0 and 1, so that eval() mode shows which it uses)
     latent z, stream 2: input_scale * (2u - 1), k over the whole batch
         (sample after sample)
     real observation x, stream 3: input_scale * (2u - 1), likewise
@@ -33,19 +41,28 @@ float and double models see the same numbers:
 input_scale is a power of two (so still exact): 1 except for the models
 that must drive sigmoid and tanh far into their tails.
 
+Every value here is computed in eval() mode: batch_norm normalizes with the
+running statistics above, each sample on its own (backward.py has the
+train() mode).
+
 Fixture format (text; a value is %.17g of a float64):
 
     # comment lines
     KEY VALUE                 header: model, file, scalar (float|double),
                               batch, input_scale, latent_size, obs_size,
                               g_param_count, param_count, and loss (only
-                              for a loss other than lsgan) and pack (only
-                              for a packed model)
+                              for a loss other than lsgan), pack (only
+                              for a packed model) and stats_count (only
+                              for a model with batch_norm)
     section NAME COUNT        followed by COUNT lines
 
 Sections, in this order:
     tensors          NAME OFFSET FAN_IN RANK D1 .. DRANK  (parameter layout)
+    stats_tensors    NAME OFFSET RANK D1 .. DRANK  (statistics layout; only
+                     with batch_norm)
     params_check     K VALUE  for K = 0..7 and param_count-1
+    stats_check      K VALUE  for K = 0..7 and stats_count-1 (only with
+                     batch_norm)
     z_check, x_check K VALUE  for the first 4 and the last input element
     generate                  batch * obs_size values, G(z_i) row-major
     real_score                D(x_i), one per sample (per pack of a packed
@@ -75,6 +92,7 @@ from torch import nn
 
 BATCH = 4
 OUT_DIR = "tests/fixtures/forward"
+STREAM_STATS = 6
 
 
 def _target(s, value):
@@ -124,7 +142,7 @@ def signed_unit(stream, start, count):
 
 def check_formula():
     assert splitmix64_int(0) == 0xE220A8397B1DCDAF  # SplitMix64's known first output
-    for stream in (1, 2, 3):
+    for stream in (1, 2, 3, STREAM_STATS):
         for k in (0, 1, 2, 12345, (1 << 32) - 1):
             x = (stream << 32) + k
             want = ((splitmix64_int(x) >> 40) - (1 << 23)) / 2.0**23
@@ -392,6 +410,42 @@ model("upsample_double", "tests/models/upsample_double.gan", "double", [4], [2, 
                     nn.Flatten(),
                     nn.Linear(8, 1)))
 
+# models/fashion_dcgan_bn.gan
+model("fashion_dcgan_bn", "models/fashion_dcgan_bn.gan", "float", [64], [1, 28, 28],
+      nn.Sequential(nn.Linear(64, 3136),
+                    Reshape(64, 7, 7),
+                    nn.BatchNorm2d(64), nn.ReLU(),
+                    nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+                    nn.BatchNorm2d(32), nn.ReLU(),
+                    nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Tanh()),
+      nn.Sequential(nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                    nn.Conv2d(32, 64, 4, stride=2, padding=1),
+                    nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
+                    nn.Flatten(),
+                    nn.Linear(3136, 1)))
+
+# tests/models/bn_double.gan: batch_norm on [C], [C, L] and [C, H, W] in both stacks
+model("bn_double", "tests/models/bn_double.gan", "double", [3], [2, 3, 3],
+      nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(),
+                    nn.Linear(6, 8),
+                    Reshape(2, 4),
+                    nn.BatchNorm1d(2, momentum=0.3), nn.Tanh(),
+                    nn.Flatten(),
+                    nn.Linear(8, 18),
+                    Reshape(2, 3, 3),
+                    nn.ConvTranspose2d(2, 3, 2),
+                    nn.BatchNorm2d(3, eps=1e-3), nn.LeakyReLU(0.2),
+                    nn.Conv2d(3, 2, 2)),
+      nn.Sequential(nn.Conv2d(2, 3, 2, padding=1),
+                    nn.BatchNorm2d(3, momentum=0.5, eps=0.01), nn.LeakyReLU(0.2),
+                    nn.Flatten(),
+                    nn.Linear(48, 6),
+                    nn.BatchNorm1d(6, momentum=1), nn.Tanh(),
+                    Reshape(3, 2),
+                    nn.BatchNorm1d(3, momentum=0), nn.Sigmoid(),
+                    nn.Flatten(),
+                    nn.Linear(6, 1)))
+
 
 def fan_in(weight):
     receptive = 1
@@ -413,17 +467,53 @@ def set_parameters(G, D):
         for index, layer in enumerate(net):
             weight_fan_in = None
             for pname, p in layer.named_parameters(recurse=False):
-                if p.dim() >= 2:
-                    weight_fan_in = fan_in(p)
-                assert weight_fan_in is not None, "a bias before its weight"
                 n = p.numel()
-                v = signed_unit(1, offset, n) * 2.0 ** -exponent(weight_fan_in)
+                u = signed_unit(1, offset, n)
+                if pname == "weight" and p.dim() == 1:  # batch_norm's [C]
+                    weight_fan_in = 1
+                    v = 0.5 + np.abs(u)
+                else:
+                    if p.dim() >= 2:
+                        weight_fan_in = fan_in(p)
+                    assert weight_fan_in is not None, "a bias before its weight"
+                    v = u * 2.0 ** -exponent(weight_fan_in)
                 with torch.no_grad():
                     p.copy_(torch.from_numpy(v).reshape(p.shape))
                 layout.append(dict(name=f"{prefix}.{index}.{pname}", offset=offset,
                                    fan_in=weight_fan_in, shape=list(p.shape)))
                 offset += n
     return layout, offset
+
+
+STATISTICS = ("running_mean", "running_var")
+
+
+def set_statistics(G, D):
+    """Fill the running statistics of G's then D's batch_norm layers by the
+    formula; return their layout and the flat array."""
+    layout = []
+    offset = 0
+    for prefix, net in (("generator", G), ("discriminator", D)):
+        for index, layer in enumerate(net):
+            for bname, b in layer.named_buffers(recurse=False):
+                if bname not in STATISTICS:
+                    continue  # num_batches_tracked
+                n = b.numel()
+                u = signed_unit(STREAM_STATS, offset, n)
+                v = u / 8 if bname == "running_mean" else 0.5 + np.abs(u)
+                with torch.no_grad():
+                    b.copy_(torch.from_numpy(v).reshape(b.shape))
+                layout.append(dict(name=f"{prefix}.{index}.{bname}", offset=offset,
+                                   shape=list(b.shape)))
+                offset += n
+    return layout, statistics(G, D)
+
+
+def statistics(G, D):
+    """The running statistics as they stand, flat, in set_statistics' order."""
+    return np.concatenate([b.detach().numpy().copy() for net in (G, D) for layer in net
+                           for bname, b in layer.named_buffers(recurse=False)
+                           if bname in STATISTICS] or [np.zeros(0)])
 
 
 def numel(shape):
@@ -441,6 +531,9 @@ def reference(name):
     m = MODELS[name]
     G, D = m["generator"].double(), m["discriminator"].double()
     layout, param_count = set_parameters(G, D)
+    stats_layout, stats = set_statistics(G, D)
+    G.eval()
+    D.eval()
     g_param_count = sum(p.numel() for p in G.parameters())
     flat = torch.cat([p.detach().flatten() for p in [*G.parameters(), *D.parameters()]])
     assert flat.numel() == param_count
@@ -476,6 +569,7 @@ def reference(name):
 
     return dict(m=m, layout=layout, param_count=param_count,
                 g_param_count=g_param_count, flat=flat.numpy(),
+                stats_layout=stats_layout, stats=stats,
                 latent_size=latent_size, obs_size=obs_size,
                 z=z_flat, x=x_flat, per_sample=per_sample,
                 d_loss_batch=d_loss_batch, g_loss_batch=g_loss_batch)
@@ -498,10 +592,18 @@ def sanity(name, r):
     mean = lambda v: sum(v) / len(v)
     assert math.isclose(r["d_loss_batch"], mean(ps["discriminator_loss"]), rel_tol=1e-13), name
     assert math.isclose(r["g_loss_batch"], mean(ps["generator_loss"]), rel_tol=1e-13), name
-    for v in [*r["flat"], *r["z"], *r["x"]]:
+    for v in [*r["flat"], *r["stats"], *r["z"], *r["x"]]:
         assert float(np.float32(v)) == v, (name, "not exact in float32", v)
     for key, values in ps.items():
         assert all(math.isfinite(v) for v in values), (name, key)
+
+
+def tensor_lines(layout):
+    """NAME OFFSET [FAN_IN] RANK D1 .. DRANK; statistics have no fan_in."""
+    return [" ".join(str(v) for v in [t["name"], t["offset"],
+                                      *([t["fan_in"]] if "fan_in" in t else []),
+                                      len(t["shape"]), *t["shape"]])
+            for t in layout]
 
 
 def check_lines(values, indices):
@@ -527,14 +629,20 @@ def write_fixture(name, r):
         lines.append(f"loss {m['loss']}")
     if m["pack"] != 1:
         lines.append(f"pack {m['pack']}")
+    sc = len(r["stats"])
+    if sc:
+        lines.append(f"stats_count {sc}")
 
     def section(key, body):
         lines.append(f"section {key} {len(body)}")
         lines.extend(body)
 
-    section("tensors", [f"{t['name']} {t['offset']} {t['fan_in']} {len(t['shape'])} "
-                        + " ".join(str(d) for d in t["shape"]) for t in r["layout"]])
+    section("tensors", tensor_lines(r["layout"]))
+    if sc:
+        section("stats_tensors", tensor_lines(r["stats_layout"]))
     section("params_check", check_lines(r["flat"], [*range(8), pc - 1]))
+    if sc:
+        section("stats_check", check_lines(r["stats"], [*range(min(8, sc)), sc - 1]))
     for key, v in (("z_check", r["z"]), ("x_check", r["x"])):
         section(key, check_lines(v, [*range(min(4, len(v))), len(v) - 1]))
     for key, values in r["per_sample"].items():
@@ -555,19 +663,30 @@ def model_names(path):
     return re.findall(r"\bmodel\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{", text)
 
 
-def main():
-    torch.set_default_dtype(torch.float64)
-    check_formula()
+def models_to_write(script, names):
+    """(path, name) of every model in models/*.gan and tests/models/*.gan, or
+    of those named (names on the command line), each checked to have a
+    reference here that names its file."""
     files = sorted(glob.glob("models/*.gan")) + sorted(glob.glob("tests/models/*.gan"))
     if not files:
-        sys.exit("forward.py: no .gan files found; run from the repository root")
+        sys.exit(f"{script}: no .gan files found; run from the repository root")
     wanted = [(path, name) for path in files for name in model_names(path)]
     missing = [f"{name} ({path})" for path, name in wanted if name not in MODELS]
     if missing:
-        sys.exit("forward.py: no reference defined for " + ", ".join(missing))
+        sys.exit(f"{script}: no reference defined in forward.py for " + ", ".join(missing))
     for path, name in wanted:
         if MODELS[name]["file"] != path:
-            sys.exit(f"forward.py: {name} is in {path}, reference says {MODELS[name]['file']}")
+            sys.exit(f"{script}: {name} is in {path}, forward.py says {MODELS[name]['file']}")
+    unknown = set(names) - {name for _, name in wanted}
+    if unknown:
+        sys.exit(f"{script}: no model " + ", ".join(sorted(unknown)))
+    return [(path, name) for path, name in wanted if not names or name in names]
+
+
+def main():
+    torch.set_default_dtype(torch.float64)
+    check_formula()
+    wanted = models_to_write("forward.py", sys.argv[1:])
     os.makedirs(OUT_DIR, exist_ok=True)
     for path, name in wanted:
         r = reference(name)
