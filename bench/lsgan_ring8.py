@@ -16,8 +16,12 @@ in a small autograd function; the result is the same product up to float32
 rounding order. --plain uses F.linear and autograd as they are.
 
     /usr/bin/python3 bench/lsgan_ring8.py [--steps N] [--batch B] [--lr LR]
-        [--beta1 B1] [--beta2 B2] [--seeds 1,2,3] [--grid25] [--csv PATH]
-        [--plain] [--verbose]
+        [--beta1 B1] [--beta2 B2] [--seeds 1,2,3] [--grid25] [--pack M]
+        [--csv PATH] [--plain] [--verbose]
+
+--pack M is PacGAN's packing as models/ring8_pack.gan has it: the
+discriminator's first layer takes M points one after another, each batch
+of B samples becomes B/M packs, and the generator still draws B samples.
 """
 
 import argparse
@@ -90,14 +94,14 @@ def run(net, x, plain):
     return x
 
 
-def make_models():
+def make_models(pack=1):
     g = nn.Sequential(
         nn.Linear(LATENT, HIDDEN), nn.ReLU(),
         nn.Linear(HIDDEN, HIDDEN), nn.ReLU(),
         nn.Linear(HIDDEN, 2),
     )
     d = nn.Sequential(
-        nn.Linear(2, HIDDEN), nn.LeakyReLU(0.2),
+        nn.Linear(2 * pack, HIDDEN), nn.LeakyReLU(0.2),
         nn.Linear(HIDDEN, HIDDEN), nn.LeakyReLU(0.2),
         nn.Linear(HIDDEN, 1),
     )
@@ -123,7 +127,7 @@ def coverage(samples, centres, sigma):
 def train(seed, args, centres, sigma):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    g, d = make_models()
+    g, d = make_models(args.pack)
     betas = (args.beta1, args.beta2)
     opt_g = torch.optim.Adam(g.parameters(), lr=args.lr, betas=betas, eps=1e-8)
     opt_d = torch.optim.Adam(d.parameters(), lr=args.lr, betas=betas, eps=1e-8)
@@ -134,8 +138,9 @@ def train(seed, args, centres, sigma):
     b = args.batch
     centres32 = centres.to(torch.float32)
     k = centres.shape[0]
-    ones = torch.ones(b, 1)
-    zeros = torch.zeros(b, 1)
+    packs = b // args.pack
+    ones = torch.ones(packs, 1)
+    zeros = torch.zeros(packs, 1)
     z = torch.empty(b, LATENT)
     noise = torch.empty(b, 2)
     idx = torch.empty(b, dtype=torch.long)
@@ -149,7 +154,8 @@ def train(seed, args, centres, sigma):
         torch.randn(b, LATENT, generator=gen, out=z)
         with torch.no_grad():
             fake = run(g, z, plain)
-        d_loss = mse(run(d, x_real, plain), ones) + mse(run(d, fake, plain), zeros)
+        d_loss = (mse(run(d, x_real.reshape(packs, -1), plain), ones)
+                  + mse(run(d, fake.reshape(packs, -1), plain), zeros))
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
@@ -158,7 +164,7 @@ def train(seed, args, centres, sigma):
         torch.randn(b, LATENT, generator=gen, out=z)
         for p in d_params:
             p.requires_grad_(False)
-        g_loss = mse(run(d, run(g, z, plain), plain), ones)
+        g_loss = mse(run(d, run(g, z, plain).reshape(packs, -1), plain), ones)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -196,6 +202,7 @@ def main():
     ap.add_argument("--beta2", type=float, default=0.999)
     ap.add_argument("--seeds", type=parse_seeds, default=parse_seeds("1,2,3,4,5"))
     ap.add_argument("--grid25", action="store_true", help="train on grid25 instead of ring8")
+    ap.add_argument("--pack", type=int, default=1, help="points per discriminator input (PacGAN)")
     ap.add_argument("--csv", metavar="PATH", help="also write the per-seed table as CSV")
     ap.add_argument("--plain", action="store_true",
                     help="F.linear and autograd as they are (slow with the reference BLAS)")
@@ -203,6 +210,8 @@ def main():
     args = ap.parse_args()
     if args.steps < 1 or args.batch < 1:
         ap.error("--steps and --batch must be positive")
+    if args.pack < 1 or args.batch % args.pack:
+        ap.error("--pack must be positive and divide --batch")
 
     torch.set_num_threads(1)
     if not torch.backends.mkldnn.is_available():
@@ -224,7 +233,7 @@ def main():
         return statistics.fmean(values), sd
 
     print(f"PyTorch {torch.__version__} LSGAN, {data}: steps {args.steps}, "
-          f"batch {args.batch}, lr {args.lr:g}, betas ({args.beta1:g}, {args.beta2:g}), "
+          f"batch {args.batch}, pack {args.pack}, lr {args.lr:g}, betas ({args.beta1:g}, {args.beta2:g}), "
           f"float32, 1 thread, {'F.linear' if args.plain else 'oneDNN products'}")
     print()
     print(f"| seed | modes (of {k}) | high quality | seconds |")
