@@ -201,8 +201,10 @@ static void plan_stack(IrModel *m, Graph *g, int gen, int64_t t)
    gradient of D's input, the scores and their gradients, the two gradient
    arrays both backward passes share, and the batch moments (G's, then
    D's). */
-static void plan_workspace(IrModel *m, int64_t gacts, int64_t dacts, int64_t obs)
+static void plan_workspace(IrModel *m)
 {
+  int64_t obs = shape_count(&m->model->observation);
+  int64_t gacts = m->gen.acts ? m->gen.acts : 1, dacts = m->disc.acts ? m->disc.acts : 1;
   Buffer *w = m->ws;
   int64_t grads = max2(m->disc.grad_scratch, m->gen.grad_scratch * m->model->pack);
   int n = 0;
@@ -227,6 +229,35 @@ int64_t ws_count(const IrModel *m, const Buffer *b)
 {
   int64_t count = b->obs ? shape_count(&m->model->observation) : b->count;
   return b->per == PER_G_BATCH ? count * m->model->pack : count;
+}
+
+/* The public training functions of a model that trains tile by tile:
+   each keeps a tile's values on its stack. */
+static void plan_tiled_training(Frame *f, int64_t gacts, int64_t dacts, int64_t obs)
+{
+  Frame *db = &f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD];
+  add_buffer(db, "acts", dacts, PER_TILE, "D's values, for its backward pass");
+  add_obs(db, "x", PER_G_TILE, obs);
+  add_buffer(db, "s", 1, PER_TILE, NULL);
+  add_buffer(db, "ds", 1, PER_TILE, NULL);
+  add_calls(db, 3, (Func[]){FN_D_TRAIN, FN_D_BACK, FN_G});
+  Frame *gb = &f[GANC_FN_GENERATOR_LOSS_BACKWARD];
+  add_buffer(gb, "gacts", gacts, PER_G_TILE, "G's values, for its backward pass");
+  add_buffer(gb, "dacts", dacts, PER_TILE, "D's values, for its backward pass");
+  add_obs(gb, "dx", PER_G_TILE, obs);
+  add_buffer(gb, "s", 1, PER_TILE, NULL);
+  add_buffer(gb, "ds", 1, PER_TILE, NULL);
+  add_calls(gb, 4, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK});
+}
+
+/* Those of a model that trains on whole batches: nothing on their stacks
+   (the workspace holds the batch), the heap versions calling the _ws ones. */
+static void plan_whole_batch_training(Frame *f)
+{
+  add_calls(&f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD], 1, (Func[]){FN_PUBLIC + GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS});
+  add_calls(&f[GANC_FN_GENERATOR_LOSS_BACKWARD], 1, (Func[]){FN_PUBLIC + GANC_FN_GENERATOR_LOSS_BACKWARD_WS});
+  add_calls(&f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS], 3, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK});
+  add_calls(&f[GANC_FN_GENERATOR_LOSS_BACKWARD_WS], 4, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK});
 }
 
 /* Every frame for tiles of t packs (t * pack samples of G). */
@@ -261,29 +292,11 @@ static void plan(IrModel *m, int64_t t)
     add_calls(fr, 2, (Func[]){FN_G, FN_D});
   }
 
-  if (m->batch) {
-    plan_workspace(m, gacts, dacts, obs);
-    add_calls(&f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD], 1, (Func[]){FN_PUBLIC + GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS});
-    add_calls(&f[GANC_FN_GENERATOR_LOSS_BACKWARD], 1, (Func[]){FN_PUBLIC + GANC_FN_GENERATOR_LOSS_BACKWARD_WS});
-    add_calls(&f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS], 3, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK});
-    add_calls(&f[GANC_FN_GENERATOR_LOSS_BACKWARD_WS], 4, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK});
-    goto sum;
-  }
-  Frame *db = &f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD];
-  add_buffer(db, "acts", dacts, PER_TILE, "D's values, for its backward pass");
-  add_obs(db, "x", PER_G_TILE, obs);
-  add_buffer(db, "s", 1, PER_TILE, NULL);
-  add_buffer(db, "ds", 1, PER_TILE, NULL);
-  add_calls(db, 3, (Func[]){FN_D_TRAIN, FN_D_BACK, FN_G});
-  Frame *gb = &f[GANC_FN_GENERATOR_LOSS_BACKWARD];
-  add_buffer(gb, "gacts", gacts, PER_G_TILE, "G's values, for its backward pass");
-  add_buffer(gb, "dacts", dacts, PER_TILE, "D's values, for its backward pass");
-  add_obs(gb, "dx", PER_G_TILE, obs);
-  add_buffer(gb, "s", 1, PER_TILE, NULL);
-  add_buffer(gb, "ds", 1, PER_TILE, NULL);
-  add_calls(gb, 4, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK});
+  if (m->batch)
+    plan_whole_batch_training(f);
+  else
+    plan_tiled_training(f, gacts, dacts, obs);
 
-sum:
   for (int i = 0; i < NFUNCS; i++) {
     Frame *fr = &m->frame[i];
     for (int b = 0; b < fr->nbuf; b++) {
@@ -339,6 +352,8 @@ Ir *lower_program(Arena *a, Diag *d, const Program *prog)
     lower_stack(a, &m->model->disc, &m->disc);
     m->batch = m->gen.moments + m->disc.moments > 0;
     m->min_batch = (int)max2(min_packs(&m->gen, m->model->pack), min_packs(&m->disc, 1));
+    if (m->batch) /* the same for every tile */
+      plan_workspace(m);
   }
   int ok = 1;
   for (int i = 0; i < ir->n; i++)

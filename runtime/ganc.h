@@ -194,8 +194,8 @@ void ganc_adam_step(const ganc_adam *opt, int scalar_size, int64_t step, int64_t
 
 /* A model's running statistics as files hold them: info->stats_count
    scalars (model's scalar type), and the training passes each network's
-   batch_norm layers have seen (every one of its layers' num_batches_tracked). Pass NULL
-   for a model without batch_norm. */
+   batch_norm layers have seen (every one of its layers'
+   num_batches_tracked). Pass NULL for a model without batch_norm. */
 typedef struct ganc_stats {
   void *running;
   int64_t g_passes, d_passes;

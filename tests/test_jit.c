@@ -226,3 +226,25 @@ Test(rng, init_rules)
   cr_expect_eq(p[2005], x0, "Xavier after the normals continues the same stream");
   free(p);
 }
+
+/* The training workspace of a batch_norm model does not depend on the tile
+   (here TILE is 8, chosen after three larger tiles did not fit): per sample
+   G's values 1024 + 1024 + 8192 + 8192 + 1024 + 1024, D's 8192 + 8192 + 1,
+   the gradient of D's input 1024, a score and its gradient, and two gradient
+   arrays as large as the largest value, 8192; once, each batch_norm layer's
+   mean and inverse deviation per channel (1024 + 8 in G, 8 in D). */
+Test(jit, batch_norm_workspace)
+{
+  static const char src[] =
+      "model big {\n latent [64]\n observation [1, 32, 32]\n"
+      " generator { linear(1024) batch_norm reshape([1, 32, 32]) conv2d(8, 3, padding=1) batch_norm\n"
+      "             conv2d(1, 3, padding=1) tanh }\n"
+      " discriminator { conv2d(8, 3, padding=1) batch_norm flatten linear(1) }\n}\n";
+  char err[4096];
+  ganc_model *m = ganc_jit_string(src, "big.gan", err, sizeof err, NULL);
+  cr_assert(m, "%s", err);
+  const ganc_info *info = ganc_model_info(m, 0);
+  cr_expect_eq(info->train_workspace_per_n, 20480 + 16385 + 1024 + 2 + 2 * 8192);
+  cr_expect_eq(info->train_workspace_once, 2 * (1024 + 8) + 2 * 8);
+  ganc_free(m);
+}
