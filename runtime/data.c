@@ -479,8 +479,9 @@ int64_t ganc_data_count(const ganc_data *d)
   return d->count;
 }
 
-void ganc_data_batch(ganc_data *d, ganc_rng *r, int n, void *out)
+void ganc_data_batch(ganc_data *d, ganc_rng *r, int n, void *out, int *labels)
 {
+  (void)labels;
   unsigned char *o = out;
   if (d->modes > 0) {
     for (int i = 0; i < n; i++) {

@@ -77,6 +77,10 @@ typedef struct ganc_args {
   int n;           /* batch functions: samples (generate_batch) or packs */
   const void *z;   /* latents */
   const void *x;   /* observations: x, or x_real of the losses */
+  /* A conditional model's labels (info->classes > 0): those of x and those
+     of z, n of each for a batch function; a single-sample function takes
+     the first. */
+  const int *x_labels, *z_labels;
   void *out;       /* generate's x, or the score batches' scores */
   void *grad;      /* the _backward functions' grad_d or grad_g */
   void *workspace; /* the _ws functions' */
@@ -110,6 +114,9 @@ struct ganc_info {
   const char *loss;           /* "lsgan", "logistic" or "hinge" */
   int pack;                   /* samples per discriminator input: the score and
                                  loss functions' n counts packs of these */
+  int classes;                /* class labels of a conditional model (its
+                                 functions take labels, docs/DESIGN.md §4); 0
+                                 for a model without `classes` */
   int latent_rank, obs_rank;
   int64_t latent_shape[GANC_MAX_RANK], obs_shape[GANC_MAX_RANK];
   int64_t latent_size, obs_size;           /* elements */

@@ -63,12 +63,34 @@ typedef struct ganc_data ganc_data;
    once dimensions of 1 are dropped from both (any dims for a 1-D observation
    and for CSV rows, which have no shape). NULL with a message on failure. */
 ganc_data *ganc_data_open(const char *spec, const ganc_info *info, char *err, size_t errlen);
+/* The same with labels for a conditional model (info->classes > 0): ring8
+   and grid25 label each sample with its mode; fashion-mnist reads the
+   labels file named by GANC_FASHION_MNIST_LABELS (by default Debian's
+   training labels); a CSV's first column is the label; an IDX file takes
+   its labels from labels_path (IDX of unsigned bytes or 32-bit integers,
+   .idx or .idx.gz, one per sample). Every label must lie in
+   [0, info->classes): an error names the file and the row (counting from
+   1). labels_path for an unconditional model, labelled data missing for a
+   conditional one, or a count that differs from the samples' is an error
+   naming the files. For an unconditional model with labels_path NULL this
+   is ganc_data_open. */
+ganc_data *ganc_data_open_labels(const char *spec, const char *labels_path, const ganc_info *info, char *err,
+                                 size_t errlen);
+/* Classes of labelled data (what ganc_data_open_labels was given in
+   info->classes); 0 for unlabelled data. */
+int ganc_data_classes(const ganc_data *d);
+/* Names of the classes for display (fashion-mnist: "t-shirt/top", ...),
+   ganc_data_classes of them; NULL when the data set has none. */
+const char *const *ganc_data_class_names(const ganc_data *d);
 /* Samples in a file; 0 for ring8 and grid25 (unbounded). */
 int64_t ganc_data_count(const ganc_data *d);
 /* n samples into out (info->obs_size scalars each, model's scalar type):
    file data uniformly with replacement, mixtures a uniform centre plus
-   sigma times a standard normal per coordinate. */
-void ganc_data_batch(ganc_data *d, ganc_rng *r, int n, void *out);
+   sigma times a standard normal per coordinate. Labelled data writes each
+   sample's label into labels (n ints) unless it is NULL; the labels take
+   no draws of their own, so the samples do not depend on whether they are
+   asked for. */
+void ganc_data_batch(ganc_data *d, ganc_rng *r, int n, void *out, int *labels);
 /* Mixture centres (x, y pairs) and sigma; the number of modes, 0 for files. */
 int ganc_data_modes(const ganc_data *d, const double **centres, double *sigma);
 /* PacGAN's criterion on n 2-D samples: high quality within 3 sigma of the
@@ -76,6 +98,12 @@ int ganc_data_modes(const ganc_data *d, const double **centres, double *sigma);
    Both 0 for file data or n <= 0. */
 void ganc_mode_coverage(const ganc_data *d, const void *samples, int scalar_size, int n,
                         int *modes_covered, double *high_quality_share);
+/* A conditional mixture's criterion: for each label k < classes, the share
+   of the samples drawn for label k (labels[i] == k) whose nearest centre is
+   mode k, into share[k]; NaN for a label no sample has. Mixtures only:
+   -1 for file data, else 0. */
+int ganc_label_accuracy(const ganc_data *d, const void *samples, int scalar_size, const int *labels, int n,
+                        int classes, double *share);
 /* Free what ganc_data_open made; NULL is allowed. */
 void ganc_data_free(ganc_data *d);
 
@@ -86,11 +114,24 @@ void ganc_data_free(ganc_data *d);
    integer factor to be at least about 256 pixels wide. 0 or -1. */
 int ganc_png_grid(const char *path, const void *samples, int scalar_size, int n,
                   int c, int h, int w, char *err, size_t errlen);
+/* One row per class: classes rows of per_class images each (samples hold
+   them row by row, class 0's first), each row headed on the left by its
+   name (names[k], or the number k when names is NULL) in the built-in
+   font, with the same scaling, gaps and pixel mapping as ganc_png_grid.
+   0 or -1. */
+int ganc_png_class_grid(const char *path, const void *samples, int scalar_size, int classes, int per_class, int c,
+                        int h, int w, const char *const *names, char *err, size_t errlen);
 /* 512×512 scatter plot of n 2-D points (dark blue) over nref reference points
    ref (x, y doubles, light orange; may be 0/NULL), white background, light
    grid lines at integer coordinates, view fitted to all points. 0 or -1. */
 int ganc_png_scatter(const char *path, const void *points, int scalar_size, int n,
                      const double *ref, int nref, char *err, size_t errlen);
+/* The same with each point coloured by its label (labels[i] in [0,
+   classes), classes <= GANC_SCATTER_MAX_CLASSES) and a legend of the
+   colours. */
+enum { GANC_SCATTER_MAX_CLASSES = 32 };
+int ganc_png_scatter_labels(const char *path, const void *points, int scalar_size, int n, const int *labels,
+                            int classes, const double *ref, int nref, char *err, size_t errlen);
 
 /* A line plot, GANC_PLOT_WIDTH × GANC_PLOT_HEIGHT RGB: white, a framed
    plot area with light grid lines, tick marks and numeric tick labels on

@@ -125,7 +125,7 @@ static void draw_batches(void *ctx, void *x, void *z)
 {
   Trainer *t = ctx;
   if (x)
-    ganc_data_batch(t->data, &t->rng, t->opt->batch, x);
+    ganc_data_batch(t->data, &t->rng, t->opt->batch, x, NULL);
   ganc_normal_fill(&t->rng, t->info->scalar_size, t->info->latent_size * t->opt->batch, z);
 }
 

@@ -94,7 +94,7 @@ static void check_mixture(const char *spec, int scalar_size, double want_sigma)
   void *out = malloc(N * 2 * (size_t)scalar_size);
   ganc_rng r;
   ganc_rng_seed(&r, 7);
-  ganc_data_batch(d, &r, N, out);
+  ganc_data_batch(d, &r, N, out, NULL);
   int hit[25] = {0};
   for (int i = 0; i < 2 * N; i++)
     xs[i] = scalar_size == 4 ? ((float *)out)[i] : ((double *)out)[i];
@@ -158,8 +158,8 @@ Test(data, mixture_batches_are_deterministic)
   ganc_rng r1, r2;
   ganc_rng_seed(&r1, 3);
   ganc_rng_seed(&r2, 3);
-  ganc_data_batch(d, &r1, 10, a);
-  ganc_data_batch(d, &r2, 10, b);
+  ganc_data_batch(d, &r1, 10, a, NULL);
+  ganc_data_batch(d, &r2, 10, b, NULL);
   cr_assert_eq(memcmp(a, b, sizeof a), 0);
   ganc_data_free(d);
 }
@@ -287,7 +287,7 @@ static void check_samples(ganc_data *d, int scalar_size, int size, const double 
   void *out = malloc((size_t)N * (size_t)size * (size_t)scalar_size);
   ganc_rng r;
   ganc_rng_seed(&r, 11);
-  ganc_data_batch(d, &r, N, out);
+  ganc_data_batch(d, &r, N, out, NULL);
   int seen[16] = {0};
   for (int i = 0; i < N; i++) {
     int match = -1;
@@ -610,7 +610,7 @@ Test(data, fashion_mnist)
   ganc_rng r, copy;
   ganc_rng_seed(&r, 5);
   copy = r;
-  ganc_data_batch(d, &r, N, out);
+  ganc_data_batch(d, &r, N, out, NULL);
   float lo = 1, hi = -1;
   for (int i = 0; i < N * 784; i++) {
     cr_assert(out[i] >= -1 && out[i] <= 1, "value %g", out[i]);

@@ -449,7 +449,7 @@ Test(reliability, idx_larger_than_a_read)
   ganc_rng rng;
   ganc_rng_seed(&rng, 5);
   float x[2 * 64];
-  ganc_data_batch(d, &rng, 64, x);
+  ganc_data_batch(d, &rng, 64, x, NULL);
   ganc_rng_seed(&rng, 5);
   for (int i = 0; i < 64; i++) {
     uint64_t k = ganc_rng_next(&rng) % COUNT;
@@ -564,7 +564,7 @@ static void replay_data(const char *file, const char *suffix)
       double out[3 * 4];
       ganc_rng rng;
       ganc_rng_seed(&rng, 1);
-      ganc_data_batch(d, &rng, 3, out);
+      ganc_data_batch(d, &rng, 3, out, NULL);
     }
     ganc_data_free(d);
   }

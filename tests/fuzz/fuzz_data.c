@@ -59,7 +59,7 @@ void *fuzz_batch(ganc_data *d, const ganc_info *info, int n)
     fuzz_fail("out of memory", NULL);
   ganc_rng r;
   ganc_rng_seed(&r, 42);
-  ganc_data_batch(d, &r, n, out);
+  ganc_data_batch(d, &r, n, out, NULL);
   return out;
 }
 
