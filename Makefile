@@ -177,7 +177,7 @@ $(B)/ganc: $(CLI:%=$(B)/cli/%.o) $(B)/libganc.a
 
 # ---- tests ------------------------------------------------------------------
 
-$(B)/tests/%.o: tests/%.c runtime/ganc.h tests/test.h tests/fixture.h
+$(B)/tests/%.o: tests/%.c tests/test.h tests/fixture.h compiler/compiler.h $(B)/parser.h $(RUNTIME_H)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -c -o $@ $<

@@ -54,6 +54,8 @@ void summary_print(const Model *m)
   char pack[48] = "";
   if (m->pack > 1)
     snprintf(pack, sizeof pack, ", pack %d", m->pack);
+  else if (m->classes)
+    snprintf(pack, sizeof pack, ", classes %d", m->classes);
   printf("model %s (scalar %s, loss %s%s): latent %s, observation %s\n\n", m->name,
          m->scalar == SCALAR_DOUBLE ? "double" : "float", m->loss->name, pack, shape_str(&m->latent, a, sizeof a),
          shape_str(&m->observation, b, sizeof b));

@@ -356,7 +356,7 @@ static const LayerClass *find_layer(const char *name)
 
 /* Check one stack starting from `in`; *offset is the next free parameter
    slot and advances. Returns 0 if any error was reported. */
-static int check_stack(Checker *c, const DeclNode *decl, const char *name, const Shape *in,
+static int check_stack(Checker *c, const DeclNode *decl, const char *name, const Shape *in, int classes,
                        int64_t *offset, int64_t *stats_offset, Stack *st)
 {
   int ok = 1, shapes_known = in != NULL;
@@ -391,8 +391,14 @@ static int check_stack(Checker *c, const DeclNode *decl, const char *name, const
       continue;
     }
     l->kind = (LayerKind)(lc - layer_classes);
+    l->classes = classes;
     Args b;
     if (!bind_args(c, ln, lc, &b)) {
+      ok = shapes_known = 0;
+      continue;
+    }
+    if (l->kind == LY_LABEL && classes == 0) {
+      diag_error(c->diag, ln->loc, "label needs a conditional model: declare its classes, e.g. classes 10");
       ok = shapes_known = 0;
       continue;
     }
@@ -509,7 +515,10 @@ static void check_model_name(Checker *c, const ModelNode *mn, const Model *prev,
 }
 
 /* The declarations of a model; the first four are required. */
-enum { D_LATENT, D_OBSERVATION, D_GENERATOR, D_DISCRIMINATOR, D_LOSS, D_SCALAR, D_PACK, NDECLS };
+enum { D_LATENT, D_OBSERVATION, D_GENERATOR, D_DISCRIMINATOR, D_LOSS, D_SCALAR, D_PACK, D_CLASSES, NDECLS };
+
+/* The most classes a conditional model may have. */
+enum { MAX_CLASSES = 65536 };
 
 static const struct {
   const char *name;
@@ -523,6 +532,7 @@ static const struct {
     [D_LOSS] = {"loss", DECL_WORD, "a loss name: loss lsgan, loss logistic or loss hinge"},
     [D_SCALAR] = {"scalar", DECL_WORD, "a scalar type: scalar float or scalar double"},
     [D_PACK] = {"pack", DECL_NUMBER, "a number of observations, e.g. pack 2"},
+    [D_CLASSES] = {"classes", DECL_NUMBER, "a number of class labels, e.g. classes 10"},
 };
 
 static int usable(const DeclNode *d, DeclKind kind)
@@ -647,14 +657,41 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
       ok = 0;
     }
   }
+  /* A conditional model: its labels, which its label layers embed. */
+  if (usable(decl[D_CLASSES], DECL_NUMBER)) {
+    Value v = {.kind = VAL_NUMBER, .loc = decl[D_CLASSES]->word_loc, .text = decl[D_CLASSES]->word};
+    int64_t k = 0;
+    if (!positive_int(c, &v, "classes", &k))
+      ok = 0;
+    else if (k < 2) {
+      diag_error(c->diag, v.loc, "classes must be at least 2, not %s (one class needs no label)", v.text);
+      ok = 0;
+    } else if (k > MAX_CLASSES) {
+      diag_error(c->diag, v.loc, "classes %s is too many (at most %d)", v.text, MAX_CLASSES);
+      ok = 0;
+    } else if (m->pack > 1) {
+      diag_error(c->diag, decl[D_CLASSES]->loc,
+                 "classes cannot be combined with pack %d yet: a pack of samples has no single label", m->pack);
+      ok = 0;
+    } else
+      m->classes = (int)k;
+  }
+  /* Whether a layer may take labels is known even when classes is wrong. */
+  int classes = m->classes ? m->classes : decl[D_CLASSES] ? 2 : 0;
   int64_t offset = 0, stats_offset = 0;
   int gen_ok = 0, disc_ok = 0;
   if (usable(decl[D_GENERATOR], DECL_BLOCK))
-    gen_ok = check_stack(c, decl[D_GENERATOR], "generator", lat_ok ? &m->latent : NULL, &offset, &stats_offset,
-                         &m->gen);
+    gen_ok = check_stack(c, decl[D_GENERATOR], "generator", lat_ok ? &m->latent : NULL, classes, &offset,
+                         &stats_offset, &m->gen);
   if (usable(decl[D_DISCRIMINATOR], DECL_BLOCK))
-    disc_ok = check_stack(c, decl[D_DISCRIMINATOR], "discriminator", obs_ok && ok ? &packed : NULL, &offset,
-                          &stats_offset, &m->disc);
+    disc_ok = check_stack(c, decl[D_DISCRIMINATOR], "discriminator", obs_ok && ok ? &packed : NULL, classes,
+                          &offset, &stats_offset, &m->disc);
+  if (m->classes && gen_ok && disc_ok && !stack_takes_labels(&m->gen) && !stack_takes_labels(&m->disc)) {
+    diag_error(c->diag, decl[D_CLASSES]->loc,
+               "classes %d but no layer takes the label: add label(dim) to the generator or the discriminator",
+               m->classes);
+    ok = 0;
+  }
   m->param_count = offset;
   m->stats_count = stats_offset;
   ok &= lat_ok && obs_ok;

@@ -156,6 +156,7 @@ typedef enum {
   LY_CONV_TRANSPOSE2D,
   LY_UPSAMPLE,
   LY_BATCH_NORM,
+  LY_LABEL,
   NLAYER_KINDS
 } LayerKind;
 
@@ -190,6 +191,8 @@ typedef struct Layer {
   Tensor stat[MAX_TENSORS];
   int nstats;
   int64_t batch_positions; /* batch_norm: values per channel in one sample */
+  int classes;             /* the model's classes, the rows of a label layer's
+                              embedding (0 for an unconditional model) */
   KArg karg[MAX_KARGS]; /* what its kernels take after the tile size */
   int nkargs;
   int64_t flops;       /* per sample; a multiply-add counts 2 */
@@ -217,6 +220,7 @@ typedef struct Model {
   ScalarKind scalar;
   const LossClass *loss;
   int pack;         /* observations the discriminator judges at once (PacGAN) */
+  int classes;      /* class labels of a conditional model; 0: none */
   Shape latent, observation;
   Stack gen, disc;
   int64_t param_count;
@@ -267,6 +271,7 @@ typedef struct Args {
      W B      its tensors 0 and 1 (params + offset)
      gW gB    their gradients (grad + offset in the stack)
      S        its running statistics (stats + offset)
+     L        the labels of the samples (a conditional model's)
      M        its batch's moments (training: moments + offset)
      cs       the kernels' scratch              t      the tile's samples
      n        t times the output's elements     G      the samples per group
@@ -307,6 +312,8 @@ static inline const LayerClass *layer_class(const Layer *l)
 
 /* Does a kernel call's template name this word? */
 int kernel_takes(const KernelCall *k, const char *word);
+/* Does a stack have a layer whose kernels take the samples' labels? */
+int stack_takes_labels(const Stack *st);
 
 /* ---- losses.c: the loss table ---- */
 

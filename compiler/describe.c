@@ -61,6 +61,7 @@ void describe_model(Arena *a, const IrModel *ir, ganc_info *info)
   info->scalar_size = m->scalar == SCALAR_DOUBLE ? 8 : 4;
   info->loss = m->loss->name;
   info->pack = m->pack;
+  info->classes = m->classes;
   info->latent_rank = m->latent.rank;
   info->obs_rank = m->observation.rank;
   memcpy(info->latent_shape, m->latent.dim, sizeof info->latent_shape);

@@ -29,11 +29,15 @@ typedef struct Emitter {
   /* The leading arguments of every call of the model's functions:
      "params", or "params, stats" for a model with batch_norm. */
   const char *pa;
+  int labels; /* a conditional model: its functions take labels */
+  char lab[8][128]; /* lab()'s results, used in turn */
+  int nlab;
 } Emitter;
 
 static Emitter emitter(Str *out, const IrModel *ir, const EmitOptions *opt)
 {
-  Emitter e = {out, ir, ir->model, opt, "", "", "", ir->batch ? "params, stats" : "params"};
+  Emitter e = {.out = out, .ir = ir, .m = ir->model, .opt = opt, .pa = ir->batch ? "params, stats" : "params",
+               .labels = ir->model->classes > 0};
   const char *n = ir->model->name;
   if (ir->model->pack > 1) {
     snprintf(e.obs_in, sizeof e.obs_in, "%s_PACK * %s_OBS_SIZE", n, n);
@@ -69,6 +73,25 @@ static const char *scalar_type(const Model *m)
   return m->scalar == SCALAR_DOUBLE ? "double" : "float";
 }
 
+/* The labels argument of a call, ", expr", in a conditional model; "" in
+   any other. The text lasts for the next seven calls. */
+static const char *lab(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static const char *lab(Emitter *e, const char *fmt, ...)
+{
+  char *b = e->lab[e->nlab++ % 8];
+  b[0] = 0;
+  if (e->labels) {
+    va_list ap;
+    va_start(ap, fmt);
+    b[0] = ',';
+    b[1] = ' ';
+    vsnprintf(b + 2, sizeof e->lab[0] - 2, fmt, ap);
+    va_end(ap);
+  }
+  return b;
+}
+
 /* A constant of the scalar type that reads back exactly. */
 static const char *literal(const Emitter *e, double v, char *buf, size_t size)
 {
@@ -98,13 +121,16 @@ static void put_comment_text(Emitter *e, const char *s)
 /* What each emitted function takes, in order. */
 /* A_STATS: the running statistics, only in a model with batch_norm; const
    but in the training functions, which update them. */
+/* A_LABEL...: a conditional model's labels of the input before them, one
+   (int) for a single sample, n (const int *) for a batch. */
 typedef enum {
-  A_END, A_PARAMS, A_STATS, A_N, A_Z, A_X, A_X_REAL, A_X_OUT, A_SCORES, A_GRAD_D, A_GRAD_G, A_WORKSPACE
+  A_END, A_PARAMS, A_STATS, A_N, A_Z, A_X, A_X_REAL, A_X_OUT, A_SCORES, A_GRAD_D, A_GRAD_G, A_WORKSPACE,
+  A_LABEL, A_LABEL_REAL, A_LABEL_FAKE, A_LABELS, A_LABELS_REAL, A_LABELS_FAKE
 } ArgKind;
 
 typedef struct FnSpec {
   int scalar_result; /* returns a scalar, else void */
-  ArgKind args[8];
+  ArgKind args[10];
   /* A comment the header puts before it, NULL for none: $N is the model's
      name, $D and $G its loss's formulas, $d and $g their batch means. */
   const char *doc;
@@ -112,34 +138,36 @@ typedef struct FnSpec {
 
 /* Indexed by ganc.h's ids, so that the header keeps GANC_FUNCTIONS' order. */
 static const FnSpec fn_specs[GANC_NFNS] = {
-    [GANC_FN_GENERATE] = {0, {A_PARAMS, A_STATS, A_Z, A_X_OUT},
+    [GANC_FN_GENERATE] = {0, {A_PARAMS, A_STATS, A_Z, A_LABEL, A_X_OUT},
                           "/* params: $N_PARAM_COUNT scalars, G then D, each layer's weight then bias,\n"
                           "   row-major in PyTorch's layout. x: one observation; z: one latent vector. */\n"},
-    [GANC_FN_FAKE_SCORE] = {1, {A_PARAMS, A_STATS, A_Z}, NULL},
-    [GANC_FN_REAL_SCORE] = {1, {A_PARAMS, A_STATS, A_X}, NULL},
-    [GANC_FN_DISCRIMINATOR_LOSS] = {1, {A_PARAMS, A_STATS, A_X_REAL, A_Z}, "/* $D */\n"},
-    [GANC_FN_GENERATOR_LOSS] = {1, {A_PARAMS, A_STATS, A_Z}, "/* $G */\n"},
-    [GANC_FN_GENERATE_BATCH] = {0, {A_PARAMS, A_STATS, A_N, A_Z, A_X_OUT},
+    [GANC_FN_FAKE_SCORE] = {1, {A_PARAMS, A_STATS, A_Z, A_LABEL}, NULL},
+    [GANC_FN_REAL_SCORE] = {1, {A_PARAMS, A_STATS, A_X, A_LABEL}, NULL},
+    [GANC_FN_DISCRIMINATOR_LOSS] = {1, {A_PARAMS, A_STATS, A_X_REAL, A_LABEL_REAL, A_Z, A_LABEL_FAKE}, "/* $D */\n"},
+    [GANC_FN_GENERATOR_LOSS] = {1, {A_PARAMS, A_STATS, A_Z, A_LABEL}, "/* $G */\n"},
+    [GANC_FN_GENERATE_BATCH] = {0, {A_PARAMS, A_STATS, A_N, A_Z, A_LABELS, A_X_OUT},
                                 "\n/* n samples, stored one after another. Losses are batch means:\n"
                                 "   $d and $g.\n"
                                 "   For n <= 0 nothing is written and the losses are 0. */\n"},
-    [GANC_FN_REAL_SCORE_BATCH] = {0, {A_PARAMS, A_STATS, A_N, A_X, A_SCORES}, NULL},
-    [GANC_FN_FAKE_SCORE_BATCH] = {0, {A_PARAMS, A_STATS, A_N, A_Z, A_SCORES}, NULL},
-    [GANC_FN_DISCRIMINATOR_LOSS_BATCH] = {1, {A_PARAMS, A_STATS, A_N, A_X_REAL, A_Z}, NULL},
-    [GANC_FN_GENERATOR_LOSS_BATCH] = {1, {A_PARAMS, A_STATS, A_N, A_Z}, NULL},
+    [GANC_FN_REAL_SCORE_BATCH] = {0, {A_PARAMS, A_STATS, A_N, A_X, A_LABELS, A_SCORES}, NULL},
+    [GANC_FN_FAKE_SCORE_BATCH] = {0, {A_PARAMS, A_STATS, A_N, A_Z, A_LABELS, A_SCORES}, NULL},
+    [GANC_FN_DISCRIMINATOR_LOSS_BATCH] = {1, {A_PARAMS, A_STATS, A_N, A_X_REAL, A_LABELS_REAL, A_Z, A_LABELS_FAKE},
+                                          NULL},
+    [GANC_FN_GENERATOR_LOSS_BATCH] = {1, {A_PARAMS, A_STATS, A_N, A_Z, A_LABELS}, NULL},
     [GANC_FN_DISCRIMINATOR_LOSS_BACKWARD] =
-        {1, {A_PARAMS, A_STATS, A_N, A_X_REAL, A_Z, A_GRAD_D},
+        {1, {A_PARAMS, A_STATS, A_N, A_X_REAL, A_LABELS_REAL, A_Z, A_LABELS_FAKE, A_GRAD_D},
          "\n/* Training. Return the batch loss; overwrite grad with its gradient: the\n"
          "   discriminator's parameters ($N_D_PARAM_COUNT scalars, grad_d[k] for\n"
          "   params[$N_G_PARAM_COUNT + k]) for the first, the generator's\n"
          "   ($N_G_PARAM_COUNT) for the second, the discriminator held fixed.\n"
          "   For n <= 0 nothing is written and the result is 0. */\n"},
-    [GANC_FN_GENERATOR_LOSS_BACKWARD] = {1, {A_PARAMS, A_STATS, A_N, A_Z, A_GRAD_G}, NULL},
+    [GANC_FN_GENERATOR_LOSS_BACKWARD] = {1, {A_PARAMS, A_STATS, A_N, A_Z, A_LABELS, A_GRAD_G}, NULL},
     [GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS] =
-        {1, {A_PARAMS, A_STATS, A_N, A_X_REAL, A_Z, A_GRAD_D, A_WORKSPACE},
+        {1, {A_PARAMS, A_STATS, A_N, A_X_REAL, A_LABELS_REAL, A_Z, A_LABELS_FAKE, A_GRAD_D, A_WORKSPACE},
          "\n/* The same with the memory they take from the heap given by the caller:\n"
          "   workspace holds $N_TRAIN_WORKSPACE_BYTES(n) bytes, aligned for $N_scalar. */\n"},
-    [GANC_FN_GENERATOR_LOSS_BACKWARD_WS] = {1, {A_PARAMS, A_STATS, A_N, A_Z, A_GRAD_G, A_WORKSPACE}, NULL},
+    [GANC_FN_GENERATOR_LOSS_BACKWARD_WS] = {1, {A_PARAMS, A_STATS, A_N, A_Z, A_LABELS, A_GRAD_G, A_WORKSPACE},
+                                            NULL},
 };
 
 /* The names the emitter defines besides the functions (check.c keeps two
@@ -147,7 +175,7 @@ static const FnSpec fn_specs[GANC_NFNS] = {
    type, the include guard and the weights. */
 const char *const emit_names[] = {"scalar", "LATENT_SIZE", "OBS_SIZE", "G_PARAM_COUNT", "D_PARAM_COUNT",
                                   "PARAM_COUNT", "PACK", "H", "weights", "STATS_COUNT", "G_STATS_COUNT",
-                                  "D_STATS_COUNT", "TRAIN_WORKSPACE_BYTES", "MIN_BATCH", "stats", NULL};
+                                  "D_STATS_COUNT", "TRAIN_WORKSPACE_BYTES", "MIN_BATCH", "stats", "CLASSES", NULL};
 
 /* Does the model have fn? (ganc_fn_exists, for the compiler's Model.) */
 static int has_fn(const Emitter *e, ganc_fn fn)
@@ -167,11 +195,14 @@ static void put_signature(Emitter *e, ganc_fn fn, const char *scalar)
   static const char *const arg_text[] = {
       [A_PARAMS] = "const %s *params", [A_STATS] = "const %s *stats", [A_N] = "int n", [A_Z] = "const %s *z",
       [A_X] = "const %s *x", [A_X_REAL] = "const %s *x_real", [A_X_OUT] = "%s *x", [A_SCORES] = "%s *scores",
-      [A_GRAD_D] = "%s *grad_d", [A_GRAD_G] = "%s *grad_g", [A_WORKSPACE] = "void *workspace"};
+      [A_GRAD_D] = "%s *grad_d", [A_GRAD_G] = "%s *grad_g", [A_WORKSPACE] = "void *workspace",
+      [A_LABEL] = "int label", [A_LABEL_REAL] = "int label_real", [A_LABEL_FAKE] = "int label_fake",
+      [A_LABELS] = "const int *labels", [A_LABELS_REAL] = "const int *labels_real",
+      [A_LABELS_FAKE] = "const int *labels_fake"};
   const FnSpec *f = &fn_specs[fn];
   put(e, "%s %s_%s(", f->scalar_result ? scalar : "void", e->m->name, ganc_fn_suffix(fn));
   for (int i = 0; f->args[i] != A_END; i++) {
-    if (f->args[i] == A_STATS && !e->ir->batch)
+    if ((f->args[i] == A_STATS && !e->ir->batch) || (f->args[i] >= A_LABEL && !e->labels))
       continue;
     put(e, "%s", i ? ", " : "");
     if (f->args[i] == A_STATS && is_training_fn(fn))
@@ -248,9 +279,16 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   put(&e, "#define %s_PARAM_COUNT %lld /* G then D */\n", n, (long long)m->param_count);
   if (m->pack > 1)
     put(&e, "#define %s_PACK %d /* observations the discriminator judges at once */\n", n, m->pack);
+  if (m->classes)
+    put(&e, "#define %s_CLASSES %d /* class labels: 0 .. %d */\n", n, m->classes, m->classes - 1);
   if (ir->batch)
     put_stats_constants(&e);
   put(&e, "\n");
+  if (m->classes)
+    put(&e, "/* Conditional: each z and x is followed by its labels, one int for a single\n"
+            "   sample, n for a batch (x_real's labels_real, z's labels_fake). A label\n"
+            "   outside [0, %s_CLASSES) makes no access outside the arguments; what\n"
+            "   it computes is unspecified. */\n", n);
   if (m->pack > 1)
     put(&e, "/* Packed (PacGAN): each x, x_real and z of the score and loss functions\n"
             "   holds %s_PACK samples, one after another, and n counts packs;\n"
@@ -408,6 +446,7 @@ static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
 typedef struct CallNames {
   const char *x, *y, *dx, *dy;
   const char *t; /* the samples: "t", or "n" for a whole batch */
+  const char *L; /* their labels */
 } CallNames;
 
 /* One kernel call from its template (compiler.h: KernelCall). */
@@ -440,6 +479,8 @@ static void put_call(Emitter *e, const char *indent, const KernelCall *k, const 
       put(e, "moments + %lld", (long long)op->moments_off);
     else if (!strcmp(w, "G"))
       put(e, "%d", op->group);
+    else if (!strcmp(w, "L"))
+      put(e, "%s", nm->L);
     else if (!strcmp(w, "K"))
       for (int i = 0; i < l->nkargs; i++) {
         const KArg *a = &l->karg[i];
@@ -477,16 +518,24 @@ static void put_train_call(Emitter *e, const char *indent, const KernelCall *k, 
   }
   const char *tile = tile_of(e, g == &e->ir->gen);
   long long in = (long long)g->size[op->in], out = (long long)g->size[op->out];
-  char x[96], y[96], dx[96], dy[96], inner[16];
+  char x[96], y[96], dx[96], dy[96], L[96], inner[16];
   snprintf(x, sizeof x, "%s + (size_t)i * %lld", nm->x, in);
   snprintf(y, sizeof y, "%s + (size_t)i * %lld", nm->y, out);
   snprintf(dx, sizeof dx, "%s + (size_t)i * %lld", nm->dx ? nm->dx : "", in);
   snprintf(dy, sizeof dy, "%s + (size_t)i * %lld", nm->dy ? nm->dy : "", out);
+  snprintf(L, sizeof L, "%s + i", nm->L);
   snprintf(inner, sizeof inner, "%s  ", indent);
   put(e, "%sfor (int i = 0; i < n; i += %s) {\n", indent, tile);
   put(e, "%s  int t = n - i < %s ? n - i : %s;\n", indent, tile, tile);
-  put_call(e, inner, k, op, g, &(CallNames){x, y, dx, dy, "t"});
+  put_call(e, inner, k, op, g, &(CallNames){x, y, dx, dy, "t", L});
   put(e, "%s}\n", indent);
+}
+
+/* A conditional model's stack without a label layer ignores its labels. */
+static void put_unused_labels(Emitter *e, const Stack *st)
+{
+  if (e->labels && !stack_takes_labels(st))
+    put(e, "  (void)labels;\n");
 }
 
 /* One layer's forward code for t samples, reading x and writing y. */
@@ -494,7 +543,7 @@ static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, cons
 {
   put_layer_comment(e, op, g);
   if (!op->view)
-    put_call(e, "  ", &layer_class(op->layer)->forward, op, g, &(CallNames){x, y, NULL, NULL, "t"});
+    put_call(e, "  ", &layer_class(op->layer)->forward, op, g, &(CallNames){x, y, NULL, NULL, "t", "labels"});
 }
 
 /* NAME_G (latent to observation) and NAME_D (observation to score), for
@@ -508,9 +557,10 @@ static void put_forward(Emitter *e, const Graph *g, int is_gen)
       shape_str(&st->in, in, sizeof in), shape_str(&st->out, out, sizeof out), st->n, st->n == 1 ? "" : "s",
       (long long)st->param_off, (long long)(st->param_off + st->param_count), tile_of(e, is_gen),
       !is_gen && e->m->pack > 1 ? "packs" : "samples");
-  put(e, "static void %s_%c(const scalar *params, %sint t, const scalar *in, scalar *out)\n{\n", n, st->letter,
-      e->ir->batch ? "const scalar *stats, " : "");
+  put(e, "static void %s_%c(const scalar *params, %sint t, const scalar *in%s, scalar *out)\n{\n", n, st->letter,
+      e->ir->batch ? "const scalar *stats, " : "", lab(e, "const int *labels"));
   put_frame(e, is_gen ? FN_G : FN_D);
+  put_unused_labels(e, st);
   if (st->param_count == 0)
     put(e, "  (void)params;\n");
   if (e->ir->batch && st->stats_count == 0)
@@ -574,11 +624,12 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
     put(e, "\n/* The %s for training: keeps every value in acts (%s * %lld scalars)%s. */\n", g->stack->name,
         tile_of(e, is_gen), (long long)g->acts, is_gen ? "" : " and writes the t scores");
   const char *count = batch ? "n" : "t";
-  put(e, "static void %s_%c_train(const scalar *params, %sint %s, const scalar *in, scalar *acts%s%s)\n{\n", n,
-      g->stack->letter, batch ? "scalar *stats, " : "", count, batch ? ", scalar *moments" : "",
-      is_gen ? "" : ", scalar *score");
+  put(e, "static void %s_%c_train(const scalar *params, %sint %s, const scalar *in%s, scalar *acts%s%s)\n{\n", n,
+      g->stack->letter, batch ? "scalar *stats, " : "", count, lab(e, "const int *labels"),
+      batch ? ", scalar *moments" : "", is_gen ? "" : ", scalar *score");
   put_value_decls(e, g, used, "");
   put_frame(e, is_gen ? FN_G_TRAIN : FN_D_TRAIN);
+  put_unused_labels(e, g->stack);
   if (g->stack->param_count == 0)
     put(e, "  (void)params;\n");
   if (batch && g->stack->stats_count == 0)
@@ -594,7 +645,7 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
     put_layer_comment(e, op, g);
     if (op->view)
       continue;
-    CallNames nm = {value_name(op->in, x, sizeof x), value_name(op->out, y, sizeof y), NULL, NULL, "t"};
+    CallNames nm = {value_name(op->in, x, sizeof x), value_name(op->out, y, sizeof y), NULL, NULL, "t", "labels"};
     put_train_call(e, "  ", batch && lc->batch ? &lc->train : &lc->forward, op, g, &nm);
   }
   if (!is_gen)
@@ -628,7 +679,7 @@ static void put_back_op(Emitter *e, const Graph *g, const Op *op, int is_gen, Ba
   const LayerClass *lc = layer_class(op->layer);
   char xb[32], yb[32];
   CallNames nm = {value_name(op->in, xb, sizeof xb), value_name(op->out, yb, sizeof yb), grad_name(op->dx_buf),
-                  grad_name(op->dy_buf), "t"};
+                  grad_name(op->dy_buf), "t", "labels"};
   int want_dx = !(op->dx_buf == GRAD_IN && is_gen); /* nothing flows into the latent */
 
   put_layer_comment(e, op, g);
@@ -675,16 +726,18 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
   if (is_gen) {
     put(e, "\n/* Backward through the generator from dout (dL/dx): adds dL/dparams into grad\n"
            "   (indexed from params[0]). */\n");
-    put(e, "static void %s_G_back(const scalar *params, int %s, const scalar *in, const scalar *acts, %s"
-           "const scalar *dout, scalar *grad%s)\n{\n", n, count, moments, grads);
+    put(e, "static void %s_G_back(const scalar *params, int %s, const scalar *in%s, const scalar *acts, %s"
+           "const scalar *dout, scalar *grad%s)\n{\n", n, count, lab(e, "const int *labels"), moments, grads);
   } else {
     put(e, "\n/* Backward through the discriminator from dout (dL/dscore, one per %s): adds\n"
            "   dL/dparams into grad (indexed from params[%lld]) if grad is not NULL, and writes\n"
            "   dL/din into din if din is not NULL. */\n", e->m->pack > 1 ? "pack" : "sample",
         (long long)g->stack->param_off);
-    put(e, "static void %s_D_back(const scalar *params, int %s, const scalar *in, const scalar *acts, %s"
-           "const scalar *dout, scalar *grad, scalar *din%s)\n{\n", n, count, moments, grads);
+    put(e, "static void %s_D_back(const scalar *params, int %s, const scalar *in%s, const scalar *acts, %s"
+           "const scalar *dout, scalar *grad, scalar *din%s)\n{\n", n, count, lab(e, "const int *labels"), moments,
+        grads);
   }
+  put_unused_labels(e, g->stack);
   if (batch) {
     if (g->stack->stats_count == 0)
       put(e, "  (void)moments;\n");
@@ -785,46 +838,49 @@ static void put_public(Emitter *e)
   snprintf(pk, sizeof pk, e->m->pack > 1 ? "%s_PACK" : "1", n);
   put(e, "\n/* ---- single samples%s: tiles of one ---- */\n", e->m->pack > 1 ? " and single packs" : "");
   put_public_open(e, GANC_FN_GENERATE);
-  put(e, "  %s_G(%s, 1, z, x);\n}\n", n, pa);
+  put(e, "  %s_G(%s, 1, z%s, x);\n}\n", n, pa, lab(e, "&label"));
   put_public_open(e, GANC_FN_FAKE_SCORE);
-  put(e, "  %s_G(%s, %s, z, x);\n  %s_D(%s, 1, x, &score);\n", n, pa, pk, n, pa);
+  put(e, "  %s_G(%s, %s, z%s, x);\n  %s_D(%s, 1, x%s, &score);\n", n, pa, pk, lab(e, "&label"), n, pa,
+      lab(e, "&label"));
   put(e, "  return score;\n}\n");
   put_public_open(e, GANC_FN_REAL_SCORE);
-  put(e, "  %s_D(%s, 1, x, &score);\n  return score;\n}\n", n, pa);
+  put(e, "  %s_D(%s, 1, x%s, &score);\n  return score;\n}\n", n, pa, lab(e, "&label"));
   put_public_open(e, GANC_FN_DISCRIMINATOR_LOSS);
-  put(e, "  return loss_real(%s_real_score(%s, x_real)) + loss_fake(%s_fake_score(%s, z));\n}\n", n, pa, n, pa);
+  put(e, "  return loss_real(%s_real_score(%s, x_real%s)) + loss_fake(%s_fake_score(%s, z%s));\n}\n", n, pa,
+      lab(e, "label_real"), n, pa, lab(e, "label_fake"));
   put_public_open(e, GANC_FN_GENERATOR_LOSS);
-  put(e, "  return loss_gen(%s_fake_score(%s, z));\n}\n", n, pa);
+  put(e, "  return loss_gen(%s_fake_score(%s, z%s));\n}\n", n, pa, lab(e, "label"));
 
   put(e, "\n/* ---- batches, TILE %s at a time; means summed in double ---- */\n",
       e->m->pack > 1 ? "packs" : "samples");
   put_public_open(e, GANC_FN_GENERATE_BATCH);
   put(e, "  for (int i = 0; i < n; i += %s)\n", gt);
-  put(e, "    %s_G(%s, n - i < %s ? n - i : %s, z + (size_t)i * %s_LATENT_SIZE, x + (size_t)i * %s_OBS_SIZE);\n}\n",
-      n, pa, gt, gt, n, n);
+  put(e, "    %s_G(%s, n - i < %s ? n - i : %s, z + (size_t)i * %s_LATENT_SIZE%s, x + (size_t)i * %s_OBS_SIZE);\n}\n",
+      n, pa, gt, gt, n, lab(e, "labels + i"), n);
   put_public_open(e, GANC_FN_REAL_SCORE_BATCH);
   put(e, "  for (int i = 0; i < n; i += TILE)\n");
-  put(e, "    %s_D(%s, n - i < TILE ? n - i : TILE, x + (size_t)i * %s, scores + i);\n}\n", n, pa, e->obs_in);
+  put(e, "    %s_D(%s, n - i < TILE ? n - i : TILE, x + (size_t)i * %s%s, scores + i);\n}\n", n, pa, e->obs_in,
+      lab(e, "labels + i"));
   put_public_open(e, GANC_FN_FAKE_SCORE_BATCH);
   put_tile_loop(e);
-  put(e, "    %s_G(%s, %s, z + (size_t)i * %s, x);\n", n, pa, gn, e->lat_in);
-  put(e, "    %s_D(%s, t, x, scores + i);\n  }\n}\n", n, pa);
+  put(e, "    %s_G(%s, %s, z + (size_t)i * %s%s, x);\n", n, pa, gn, e->lat_in, lab(e, "labels + i"));
+  put(e, "    %s_D(%s, t, x%s, scores + i);\n  }\n}\n", n, pa, lab(e, "labels + i"));
   put_public_open(e, GANC_FN_DISCRIMINATOR_LOSS_BATCH);
   put(e, "  double real = 0, fake = 0;\n");
   put(e, "  if (n <= 0)\n    return 0;\n");
   put_tile_loop(e);
-  put(e, "    %s_D(%s, t, x_real + (size_t)i * %s, s);\n", n, pa, e->obs_in);
+  put(e, "    %s_D(%s, t, x_real + (size_t)i * %s%s, s);\n", n, pa, e->obs_in, lab(e, "labels_real + i"));
   put(e, "    for (int k = 0; k < t; k++)\n      real += loss_real(s[k]);\n");
-  put(e, "    %s_G(%s, %s, z + (size_t)i * %s, x);\n", n, pa, gn, e->lat_in);
-  put(e, "    %s_D(%s, t, x, s);\n", n, pa);
+  put(e, "    %s_G(%s, %s, z + (size_t)i * %s%s, x);\n", n, pa, gn, e->lat_in, lab(e, "labels_fake + i"));
+  put(e, "    %s_D(%s, t, x%s, s);\n", n, pa, lab(e, "labels_fake + i"));
   put(e, "    for (int k = 0; k < t; k++)\n      fake += loss_fake(s[k]);\n  }\n");
   put(e, "  return (scalar)(real / n + fake / n);\n}\n");
   put_public_open(e, GANC_FN_GENERATOR_LOSS_BATCH);
   put(e, "  double fake = 0;\n");
   put(e, "  if (n <= 0)\n    return 0;\n");
   put_tile_loop(e);
-  put(e, "    %s_G(%s, %s, z + (size_t)i * %s, x);\n", n, pa, gn, e->lat_in);
-  put(e, "    %s_D(%s, t, x, s);\n", n, pa);
+  put(e, "    %s_G(%s, %s, z + (size_t)i * %s%s, x);\n", n, pa, gn, e->lat_in, lab(e, "labels + i"));
+  put(e, "    %s_D(%s, t, x%s, s);\n", n, pa, lab(e, "labels + i"));
   put(e, "    for (int k = 0; k < t; k++)\n      fake += loss_gen(s[k]);\n  }\n");
   put(e, "  return (scalar)(fake / n);\n}\n");
 }
@@ -842,15 +898,15 @@ static void put_public_backward(Emitter *e)
   put(e, "  memset(grad_d, 0, sizeof(scalar) * %s_D_PARAM_COUNT);\n", n);
   put_tile_loop(e);
   put(e, "    const scalar *xi = x_real + (size_t)i * %s;\n", e->obs_in);
-  put(e, "    %s_D_train(params, t, xi, acts, s);\n", n);
+  put(e, "    %s_D_train(params, t, xi%s, acts, s);\n", n, lab(e, "labels_real + i"));
   put(e, "    for (int k = 0; k < t; k++) {\n      real += loss_real(s[k]);\n");
   put(e, "      ds[k] = loss_real_d(s[k]) / (scalar)n;\n    }\n");
-  put(e, "    %s_D_back(params, t, xi, acts, ds, grad_d, NULL);\n", n);
-  put(e, "    %s_G(params, %s, z + (size_t)i * %s, x);\n", n, gn, e->lat_in);
-  put(e, "    %s_D_train(params, t, x, acts, s);\n", n);
+  put(e, "    %s_D_back(params, t, xi%s, acts, ds, grad_d, NULL);\n", n, lab(e, "labels_real + i"));
+  put(e, "    %s_G(params, %s, z + (size_t)i * %s%s, x);\n", n, gn, e->lat_in, lab(e, "labels_fake + i"));
+  put(e, "    %s_D_train(params, t, x%s, acts, s);\n", n, lab(e, "labels_fake + i"));
   put(e, "    for (int k = 0; k < t; k++) {\n      fake += loss_fake(s[k]);\n");
   put(e, "      ds[k] = loss_fake_d(s[k]) / (scalar)n;\n    }\n");
-  put(e, "    %s_D_back(params, t, x, acts, ds, grad_d, NULL);\n  }\n", n);
+  put(e, "    %s_D_back(params, t, x%s, acts, ds, grad_d, NULL);\n  }\n", n, lab(e, "labels_fake + i"));
   put(e, "  return (scalar)(real / n + fake / n);\n}\n");
 
   put_public_open(e, GANC_FN_GENERATOR_LOSS_BACKWARD);
@@ -858,14 +914,14 @@ static void put_public_backward(Emitter *e)
   put(e, "  memset(grad_g, 0, sizeof(scalar) * %s_G_PARAM_COUNT);\n", n);
   put_tile_loop(e);
   put(e, "    const scalar *zi = z + (size_t)i * %s;\n", e->lat_in);
-  put(e, "    %s_G_train(params, %s, zi, gacts);\n", n, gn);
+  put(e, "    %s_G_train(params, %s, zi%s, gacts);\n", n, gn, lab(e, "labels + i"));
   if (g->nvalues > 1)
     put(e, "    const scalar *x = gacts + %s * %lld;\n", tile_of(e, 1), (long long)g->act_off[g->nvalues - 1]);
-  put(e, "    %s_D_train(params, t, %s, dacts, s);\n", n, x);
+  put(e, "    %s_D_train(params, t, %s%s, dacts, s);\n", n, x, lab(e, "labels + i"));
   put(e, "    for (int k = 0; k < t; k++) {\n      loss += loss_gen(s[k]);\n");
   put(e, "      ds[k] = loss_gen_d(s[k]) / (scalar)n;\n    }\n");
-  put(e, "    %s_D_back(params, t, %s, dacts, ds, NULL, dx);\n", n, x);
-  put(e, "    %s_G_back(params, %s, zi, gacts, dx, grad_g);\n  }\n", n, gn);
+  put(e, "    %s_D_back(params, t, %s%s, dacts, ds, NULL, dx);\n", n, x, lab(e, "labels + i"));
+  put(e, "    %s_G_back(params, %s, zi%s, gacts, dx, grad_g);\n  }\n", n, gn, lab(e, "labels + i"));
   put(e, "  return (scalar)(loss / n);\n}\n");
 }
 
@@ -924,13 +980,14 @@ static void put_ws_open(Emitter *e, ganc_fn fn, const char *result, const char *
 /* D over the whole batch x in training mode, its loss term (real, fake or
    gen) summed into the variable of that name, and the term's gradient back
    through D into grad and din (either may be NULL). */
-static void put_d_pass(Emitter *e, const char *x, const char *term, const char *grad, const char *din)
+static void put_d_pass(Emitter *e, const char *x, const char *labels, const char *term, const char *grad,
+                       const char *din)
 {
   const char *n = e->m->name;
-  put(e, "  %s_D_train(params, stats, n, %s, dacts, dmoments, s);\n", n, x);
+  put(e, "  %s_D_train(params, stats, n, %s%s, dacts, dmoments, s);\n", n, x, lab(e, "%s", labels));
   put(e, "  for (int k = 0; k < n; k++) {\n    %s += loss_%s(s[k]);\n", term, term);
   put(e, "    ds[k] = loss_%s_d(s[k]) / (scalar)n;\n  }\n", term);
-  put(e, "  %s_D_back(params, n, %s, dacts, dmoments, ds, %s, %s, ga, gb);\n", n, x, grad, din);
+  put(e, "  %s_D_back(params, n, %s%s, dacts, dmoments, ds, %s, %s, ga, gb);\n", n, x, lab(e, "%s", labels), grad, din);
 }
 
 static void put_batch_public_backward(Emitter *e)
@@ -947,25 +1004,28 @@ static void put_batch_public_backward(Emitter *e)
   put(e, "\n/* ---- gradients of the batch losses, a whole batch at a time ----\n"
          "   Each pass runs in training mode, layer by layer over its batch, as the\n"
          "   PyTorch loop does: G on z, then D on the real batch, then D on the fake. */\n");
-  put_heap_backward(e, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS, "x_real, z, grad_d");
-  put_heap_backward(e, GANC_FN_GENERATOR_LOSS_BACKWARD, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, "z, grad_g");
+  char args[200];
+  snprintf(args, sizeof args, "x_real%s, z%s, grad_d", lab(e, "labels_real"), lab(e, "labels_fake"));
+  put_heap_backward(e, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS, args);
+  snprintf(args, sizeof args, "z%s, grad_g", lab(e, "labels"));
+  put_heap_backward(e, GANC_FN_GENERATOR_LOSS_BACKWARD, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, args);
 
   static const char *const d_bufs[] = {"gacts", "dacts", "s", "ds", "ga", "gb", "gmoments", "dmoments", NULL};
   put_ws_open(e, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS, "double real = 0, fake = 0", d_bufs);
   put(e, "  const scalar *x = %s;\n", x);
   put(e, "  memset(grad_d, 0, sizeof(scalar) * %s_D_PARAM_COUNT);\n", n);
-  put(e, "  %s_G_train(params, stats, %s, z, gacts, gmoments);\n", n, ng);
-  put_d_pass(e, "x_real", "real", "grad_d", "NULL");
-  put_d_pass(e, "x", "fake", "grad_d", "NULL");
+  put(e, "  %s_G_train(params, stats, %s, z%s, gacts, gmoments);\n", n, ng, lab(e, "labels_fake"));
+  put_d_pass(e, "x_real", "labels_real", "real", "grad_d", "NULL");
+  put_d_pass(e, "x", "labels_fake", "fake", "grad_d", "NULL");
   put(e, "  return (scalar)(real / n + fake / n);\n}\n");
 
   static const char *const g_bufs[] = {"gacts", "dacts", "dx", "s", "ds", "ga", "gb", "gmoments", "dmoments", NULL};
   put_ws_open(e, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, "double gen = 0", g_bufs);
   put(e, "  const scalar *x = %s;\n", x);
   put(e, "  memset(grad_g, 0, sizeof(scalar) * %s_G_PARAM_COUNT);\n", n);
-  put(e, "  %s_G_train(params, stats, %s, z, gacts, gmoments);\n", n, ng);
-  put_d_pass(e, "x", "gen", "NULL", "dx");
-  put(e, "  %s_G_back(params, %s, z, gacts, gmoments, dx, grad_g, ga, gb);\n", n, ng);
+  put(e, "  %s_G_train(params, stats, %s, z%s, gacts, gmoments);\n", n, ng, lab(e, "labels"));
+  put_d_pass(e, "x", "labels", "gen", "NULL", "dx");
+  put(e, "  %s_G_back(params, %s, z%s, gacts, gmoments, dx, grad_g, ga, gb);\n", n, ng, lab(e, "labels"));
   put(e, "  return (scalar)(gen / n);\n}\n");
 }
 

@@ -221,6 +221,32 @@ static int batch_norm_shape(Diag *d, Layer *l, const Args *a)
   return 1;
 }
 
+/* ---- label ---- */
+
+/* The input, then the embedding of the sample's label: [n] -> [n + dim],
+   [C, H, W] -> [C + dim, H, W] with the embedding repeated at every
+   position. The kernels take the input's channels, its positions, dim and
+   the classes (a label outside them reads nothing). */
+static int label_shape(Diag *d, Layer *l, const Args *a)
+{
+  char in[160];
+  if (l->in.rank != 1 && l->in.rank != 3) {
+    diag_error(d, l->loc, "label needs a [features] or [channels, height, width] input, but its input is %s",
+               shape_str(&l->in, in, sizeof in));
+    return 0;
+  }
+  int64_t dim = a->integer[0], c = l->in.dim[0], positions = shape_count(&l->in) / c, count;
+  l->out = l->in;
+  if (!add_ok(c, dim, &l->out.dim[0]) || !count_ok(&l->out, &count)) {
+    diag_error(d, l->loc, "label output has too many elements (more than %d)", MAX_ELEMENTS);
+    return 0;
+  }
+  set_tensor(l, "weight", GANC_INIT_NORMAL, 2, (int64_t[]){l->classes, dim});
+  set_kargs(l, 4, (int64_t[]){c, positions, dim, l->classes});
+  l->flops = 0;
+  return 1;
+}
+
 /* ---- the table (grep ORDER LAYER) ---- */
 
 #define ACTIVATION(id, fwd, back, reads)                                                \
@@ -253,7 +279,20 @@ const LayerClass layer_classes[NLAYER_KINDS] = {
                        batch_norm_shape, NULL, NULL, 1, 0, {"batch_norm", "y W B S x t K"},
                        {"batch_norm_back_params", "gW gB dy x M t K"}, {"batch_norm_back_input", "dx W dy x M t K"},
                        1, {"batch_norm_train", "y W B S M x t K"}},
+    [LY_LABEL] = {"label", {{"dim", ARG_POSITIVE, 1, 0}}, label_shape, NULL, NULL, 0, 0,
+                  {"embed_label", "y W x L t K"}, {"embed_label_back_params", "gW dy L t K"},
+                  {"embed_label_back_input", "dx dy t K"}},
 };
+
+int stack_takes_labels(const Stack *st)
+{
+  for (int i = 0; i < st->n; i++) {
+    const LayerClass *lc = layer_class(&st->layers[i]);
+    if (kernel_takes(&lc->forward, "L") || kernel_takes(&lc->back_params, "L") || kernel_takes(&lc->back_input, "L"))
+      return 1;
+  }
+  return 0;
+}
 
 int kernel_takes(const KernelCall *k, const char *word)
 {
