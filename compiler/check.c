@@ -397,8 +397,8 @@ static int check_stack(Checker *c, const DeclNode *decl, const char *name, const
       ok = shapes_known = 0;
       continue;
     }
-    if (l->kind == LY_LABEL && classes == 0) {
-      diag_error(c->diag, ln->loc, "label needs a conditional model: declare its classes, e.g. classes 10");
+    if ((l->kind == LY_LABEL || l->kind == LY_PROJECTION) && classes == 0) {
+      diag_error(c->diag, ln->loc, "%s needs a conditional model: declare its classes, e.g. classes 10", lc->name);
       ok = shapes_known = 0;
       continue;
     }
@@ -688,7 +688,8 @@ static int check_model(Checker *c, const ModelNode *mn, Model *m)
                           &offset, &stats_offset, &m->disc);
   if (m->classes && gen_ok && disc_ok && !stack_takes_labels(&m->gen) && !stack_takes_labels(&m->disc)) {
     diag_error(c->diag, decl[D_CLASSES]->loc,
-               "classes %d but no layer takes the label: add label(dim) to the generator or the discriminator",
+               "classes %d but no layer takes the label: add label(dim) to the generator or the discriminator, "
+               "or end the discriminator in projection",
                m->classes);
     ok = 0;
   }

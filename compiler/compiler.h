@@ -157,10 +157,11 @@ typedef enum {
   LY_UPSAMPLE,
   LY_BATCH_NORM,
   LY_LABEL,
+  LY_PROJECTION,
   NLAYER_KINDS
 } LayerKind;
 
-enum { MAX_ARGS = 4, MAX_TENSORS = 2, MAX_KARGS = 10 };
+enum { MAX_ARGS = 4, MAX_TENSORS = 3, MAX_KARGS = 10 };
 
 /* One parameter tensor of a layer: a slice of the model's flat array. */
 typedef struct Tensor {
@@ -268,8 +269,8 @@ typedef struct Args {
 
 /* One kernel call: the kernel's name and its arguments, one word each:
      y x      the layer's output and input      dy dx  their gradients
-     W B      its tensors 0 and 1 (params + offset)
-     gW gB    their gradients (grad + offset in the stack)
+     W B E    its tensors 0, 1 and 2 (params + offset)
+     gW gB gE their gradients (grad + offset in the stack)
      S        its running statistics (stats + offset)
      L        the labels of the samples (a conditional model's)
      M        its batch's moments (training: moments + offset)

@@ -449,6 +449,12 @@ typedef struct CallNames {
   const char *L; /* their labels */
 } CallNames;
 
+/* The tensor a template's W, B or E names. */
+static int tensor_of(char letter)
+{
+  return letter == 'W' ? 0 : letter == 'B' ? 1 : 2;
+}
+
 /* One kernel call from its template (compiler.h: KernelCall). */
 static void put_call(Emitter *e, const char *indent, const KernelCall *k, const Op *op, const Graph *g,
                      const CallNames *nm)
@@ -465,10 +471,10 @@ static void put_call(Emitter *e, const char *indent, const KernelCall *k, const 
       put(e, ", ");
     if (!strcmp(w, "x") || !strcmp(w, "y") || !strcmp(w, "dx") || !strcmp(w, "dy"))
       put(e, "%s", w[0] == 'x' ? nm->x : w[0] == 'y' ? nm->y : w[1] == 'x' ? nm->dx : nm->dy);
-    else if (!strcmp(w, "W") || !strcmp(w, "B"))
-      put(e, "params + %lld", (long long)l->tensor[w[0] == 'B'].off);
-    else if (!strcmp(w, "gW") || !strcmp(w, "gB"))
-      put(e, "grad + %lld", (long long)l->tensor[w[1] == 'B'].off - base);
+    else if (!strcmp(w, "W") || !strcmp(w, "B") || !strcmp(w, "E"))
+      put(e, "params + %lld", (long long)l->tensor[tensor_of(w[0])].off);
+    else if (!strcmp(w, "gW") || !strcmp(w, "gB") || !strcmp(w, "gE"))
+      put(e, "grad + %lld", (long long)l->tensor[tensor_of(w[1])].off - base);
     else if (!strcmp(w, "n"))
       put(e, "%s * %lld", nm->t, (long long)g->size[op->out]);
     else if (!strcmp(w, "t"))

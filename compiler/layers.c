@@ -247,6 +247,33 @@ static int label_shape(Diag *d, Layer *l, const Args *a)
   return 1;
 }
 
+/* ---- projection ---- */
+
+/* The projection discriminator's head (Miyato and Koyama 2018): the score
+   of features h is w . h + b + E[label] . h, a linear score plus the inner
+   product of h with the label's embedding. The embedding starts as a
+   weight does (Xavier), not as label's (standard normal), so that the two
+   terms start at one scale. The kernels take the features and the
+   classes. */
+static int projection_shape(Diag *d, Layer *l, const Args *a)
+{
+  (void)a;
+  char in[160];
+  if (l->in.rank != 1) {
+    diag_error(d, l->loc, "projection needs a 1-D input of features, but its input is %s%s",
+               shape_str(&l->in, in, sizeof in), l->in.rank > 1 ? " (flatten it first)" : "");
+    return 0;
+  }
+  int64_t n = l->in.dim[0], one = 1;
+  shape_set(&l->out, 1, &one);
+  set_tensor(l, "weight", GANC_INIT_XAVIER, 2, (int64_t[]){1, n});
+  set_tensor(l, "bias", GANC_INIT_ZERO, 1, &one);
+  set_tensor(l, "embedding", GANC_INIT_XAVIER, 2, (int64_t[]){l->classes, n});
+  set_kargs(l, 2, (int64_t[]){n, l->classes});
+  l->flops = 4 * n; /* two multiply-adds per feature */
+  return 1;
+}
+
 /* ---- the table (grep ORDER LAYER) ---- */
 
 #define ACTIVATION(id, fwd, back, reads)                                                \
@@ -282,6 +309,8 @@ const LayerClass layer_classes[NLAYER_KINDS] = {
     [LY_LABEL] = {"label", {{"dim", ARG_POSITIVE, 1, 0}}, label_shape, NULL, NULL, 0, 0,
                   {"embed_label", "y W x L t K"}, {"embed_label_back_params", "gW dy L t K"},
                   {"embed_label_back_input", "dx dy t K"}},
+    [LY_PROJECTION] = {"projection", {{0}}, projection_shape, NULL, NULL, 0, 0, {"project", "y W B E x L t K"},
+                       {"project_back_params", "gW gB gE dy x L t K"}, {"project_back_input", "dx W E dy L t K"}},
 };
 
 int stack_takes_labels(const Stack *st)
