@@ -1,6 +1,7 @@
 /* data.c — training data: the synthetic Gaussian mixtures ring8 and grid25,
  * and sample files (IDX, gzip'd or not, and CSV) held in memory in the
- * model's scalar type; plus PacGAN's mode coverage for the mixtures. */
+ * model's scalar type, with the labels of a conditional model's data; plus
+ * PacGAN's mode coverage and the label accuracy for the mixtures. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -9,6 +10,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,11 +20,20 @@
 #include "scalar.h"
 
 #define FASHION_MNIST_PATH "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+#define FASHION_MNIST_LABELS_PATH "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz"
 
 enum {
   MAX_MODES = 25,
   IDX_MAX_DIMS = 1 + 16,  /* the sample count, then the sample's dims */
   COVER_MIN_SAMPLES = 20, /* PacGAN's threshold for a covered mode */
+  FASHION_CLASSES = 10,
+};
+
+/* In the order of the labels file's numbers; lowercase, as the bitmap font
+   that draws them has no capitals. */
+static const char *const fashion_names[FASHION_CLASSES] = {
+    "t-shirt/top", "trouser", "pullover", "dress", "coat",
+    "sandal",      "shirt",   "sneaker",  "bag",   "ankle boot",
 };
 
 /* Bytes of data an IDX file may promise. */
@@ -33,11 +44,19 @@ struct ganc_data {
   int64_t obs_size;
   int64_t count;          /* samples in memory; 0 for mixtures */
   unsigned char *samples; /* count * obs_size scalars */
-  int64_t capacity;       /* samples there is room for */
+  int *labels;            /* files of labelled data: one per sample, else NULL */
+  int64_t capacity;       /* samples (and labels) there is room for */
+  int classes;            /* labelled data: the model's classes; else 0 */
+  const char **names;     /* classes of them, or NULL */
   int modes;              /* mixtures: centres and their spread */
   double sigma;
   double centres[2 * MAX_MODES];
 };
+
+static const char *model_name(const ganc_info *info)
+{
+  return info->name ? info->name : "(unnamed)";
+}
 
 /* Drop the dimensions equal to 1; the rank left. */
 static int squeeze(const int64_t *dims, int rank, int64_t *out)
@@ -82,12 +101,14 @@ static ganc_data *new_data(const ganc_info *info, char *err, size_t errlen)
   }
   d->scalar_size = info->scalar_size;
   d->obs_size = info->obs_size;
+  d->classes = info->classes;
   return d;
 }
 
-/* Room for at least need samples, of at most most: the array grows as the
-   file proves to hold them, so that a few bytes promising a huge data set
-   cost no more than they hold. 0, or -1 with a message. */
+/* Room for at least need samples, of at most most, and for their labels when
+   the data is labelled: the arrays grow as the file proves to hold them, so
+   that a few bytes promising a huge data set cost no more than they hold.
+   0, or -1 with a message. */
 static int reserve_samples(ganc_data *d, const char *name, int64_t need, int64_t most,
                            char *err, size_t errlen)
 {
@@ -102,11 +123,18 @@ static int reserve_samples(ganc_data *d, const char *name, int64_t need, int64_t
   unsigned char *p = NULL;
   if (cap >= need && per > 0 && (uint64_t)cap <= SIZE_MAX / per)
     p = realloc(d->samples, (size_t)cap * (size_t)per);
-  if (!p) {
+  if (p)
+    d->samples = p;
+  int *l = NULL;
+  if (p && d->classes > 0 && (uint64_t)cap <= SIZE_MAX / sizeof *l) {
+    l = realloc(d->labels, (size_t)cap * sizeof *l);
+    if (l)
+      d->labels = l;
+  }
+  if (!p || (d->classes > 0 && !l)) {
     ganc_seterr(err, errlen, "%s: out of memory for %" PRId64 " samples", name, need);
     return -1;
   }
-  d->samples = p;
   d->capacity = cap;
   return 0;
 }
@@ -119,6 +147,12 @@ static ganc_data *open_mixture(const char *spec, const ganc_info *info, char *er
   const int64_t point[1] = {2};
   if (check_shape(spec, point, 1, info, err, errlen))
     return NULL;
+  int modes = strcmp(spec, "ring8") == 0 ? 8 : 25;
+  if (info->classes > 0 && info->classes < modes) {
+    ganc_seterr(err, errlen, "%s labels its samples 0..%d by mode, but model %s has classes %d", spec,
+                modes - 1, model_name(info), info->classes);
+    return NULL;
+  }
   ganc_data *d = new_data(info, err, errlen);
   if (!d)
     return NULL;
@@ -225,110 +259,223 @@ static void short_header(const char *path, gzFile g, char *err, size_t errlen)
     ganc_seterr(err, errlen, "%s: truncated IDX header", path);
 }
 
-static ganc_data *read_idx(const char *name, const char *path, gzFile g,
-                           const ganc_info *info, char *err, size_t errlen)
+/* What an IDX header says. */
+typedef struct IdxHeader {
+  int type, tsize, ndims;
+  int64_t dims[IDX_MAX_DIMS];
+  uint64_t total; /* bytes of data after the header */
+} IdxHeader;
+
+/* The magic bytes and the dims, bounded. 0, or -1 with a message. */
+static int idx_header(const char *path, gzFile g, IdxHeader *h, char *err, size_t errlen)
 {
   unsigned char head[4], dimbuf[4 * IDX_MAX_DIMS];
   if (gz_read_full(g, head, 4) != 4) {
     short_header(path, g, err, errlen);
-    return NULL;
+    return -1;
   }
-  int type = head[2], ndims = head[3], tsize = idx_type_size(type);
-  if (head[0] != 0 || head[1] != 0 || tsize == 0) {
+  h->type = head[2];
+  h->ndims = head[3];
+  h->tsize = idx_type_size(h->type);
+  if (head[0] != 0 || head[1] != 0 || h->tsize == 0) {
     ganc_seterr(err, errlen, "%s: not an IDX file (magic bytes %02x %02x %02x %02x; expected"
            " 00 00, a type among 08 09 0b 0c 0d 0e, the number of dims)", path, head[0],
            head[1], head[2], head[3]);
-    return NULL;
+    return -1;
   }
-  if (ndims == 0 || ndims > IDX_MAX_DIMS) {
-    ganc_seterr(err, errlen, "%s: IDX file has %d dims; ganc reads 1 to %d", path, ndims,
+  if (h->ndims == 0 || h->ndims > IDX_MAX_DIMS) {
+    ganc_seterr(err, errlen, "%s: IDX file has %d dims; ganc reads 1 to %d", path, h->ndims,
            IDX_MAX_DIMS);
-    return NULL;
+    return -1;
   }
-  if (gz_read_full(g, dimbuf, 4 * (uint64_t)ndims) != 4 * (uint64_t)ndims) {
+  if (gz_read_full(g, dimbuf, 4 * (uint64_t)h->ndims) != 4 * (uint64_t)h->ndims) {
     short_header(path, g, err, errlen);
-    return NULL;
+    return -1;
   }
-  int64_t dims[IDX_MAX_DIMS];
-  uint64_t total = (uint64_t)tsize; /* bytes of data, bounded as we go */
+  h->total = (uint64_t)h->tsize; /* bounded as we go */
   int absurd = 0;
-  for (int i = 0; i < ndims; i++) {
-    dims[i] = (int64_t)get_be(dimbuf + 4 * i, 4);
-    if (dims[i] != 0 && total > IDX_MAX_BYTES / (uint64_t)dims[i])
+  for (int i = 0; i < h->ndims; i++) {
+    h->dims[i] = (int64_t)get_be(dimbuf + 4 * i, 4);
+    if (h->dims[i] != 0 && h->total > IDX_MAX_BYTES / (uint64_t)h->dims[i])
       absurd = 1;
     else
-      total *= (uint64_t)dims[i];
+      h->total *= (uint64_t)h->dims[i];
   }
   if (absurd) {
     char shape[512];
-    ganc_format_shape(shape, sizeof shape, dims, ndims);
+    ganc_format_shape(shape, sizeof shape, h->dims, h->ndims);
     ganc_seterr(err, errlen, "%s: IDX dims %s are absurd (more than 4 GiB of data)", path, shape);
-    return NULL;
+    return -1;
   }
-  int64_t count = dims[0];
-  if (count == 0 || total == 0) {
-    ganc_seterr(err, errlen, "%s: the IDX file holds no samples", path);
-    return NULL;
-  }
-  if (check_shape(name, dims + 1, ndims - 1, info, err, errlen))
-    return NULL;
+  return 0;
+}
 
-  ganc_data *d = new_data(info, err, errlen);
-  size_t chunk_size = total < (1 << 20) ? (size_t)total : (1 << 20);
-  unsigned char *chunk = malloc(chunk_size);
-  if (!d || !chunk) {
-    if (d)
-      ganc_seterr(err, errlen, "%s: out of memory", path);
-    free(chunk);
-    ganc_data_free(d);
-    return NULL;
+/* Where the elements of an IDX file go: take is handed them a chunk at a
+   time, n elements of the header's type from element first on. */
+typedef struct IdxSink {
+  const char *path;
+  const IdxHeader *h;
+  ganc_data *d;
+  const ganc_info *info;
+  int (*take)(struct IdxSink *s, const unsigned char *bytes, uint64_t first, uint64_t n, char *err,
+              size_t errlen);
+} IdxSink;
+
+/* The data after the header, into s. what names the elements the header
+   promises ("60000 samples of [28, 28]"), for the message when the file
+   ends early. 0, or -1 with a message. */
+static int idx_body(gzFile g, IdxSink *s, const char *what, char *err, size_t errlen)
+{
+  const IdxHeader *h = s->h;
+  size_t chunk_size = h->total < (1 << 20) ? (size_t)h->total : (1 << 20); /* whole elements */
+  unsigned char *chunk = malloc(chunk_size ? chunk_size : 1);
+  if (!chunk) {
+    ganc_seterr(err, errlen, "%s: out of memory", s->path);
+    return -1;
   }
-  uint64_t done = 0, per = (uint64_t)tsize * (uint64_t)info->obs_size; /* bytes a sample */
-  while (done < total) {
-    uint64_t want = total - done < chunk_size ? total - done : chunk_size;
+  uint64_t done = 0;
+  while (done < h->total) {
+    uint64_t want = h->total - done < chunk_size ? h->total - done : chunk_size;
     uint64_t got = gz_read_full(g, chunk, want);
     if (got != want) {
-      char shape[512];
-      ganc_format_shape(shape, sizeof shape, dims + 1, ndims - 1);
-      const char *why = gz_reason(g, path);
+      const char *why = gz_reason(g, s->path);
       uint64_t have = done + (uint64_t)got;
-      ganc_seterr(err, errlen, "%s: truncated%s: the header promises %" PRId64 " samples of %s"
-             " (%" PRIu64 " bytes of data) but %s after %" PRIu64 " bytes%s%s%s", path,
-             why ? " or corrupt" : "", count, shape, total,
+      ganc_seterr(err, errlen, "%s: truncated%s: the header promises %s"
+             " (%" PRIu64 " bytes of data) but %s after %" PRIu64 " bytes%s%s%s", s->path,
+             why ? " or corrupt" : "", what, h->total,
              why ? "reading stops" : "the data ends", have, why ? " (" : "",
              why ? why : "", why ? ")" : "");
       free(chunk);
-      ganc_data_free(d);
-      return NULL;
+      return -1;
     }
-    if (reserve_samples(d, path, (int64_t)((done + want + per - 1) / per), count, err, errlen)) {
+    if (s->take(s, chunk, done / (uint64_t)h->tsize, want / (uint64_t)h->tsize, err, errlen)) {
       free(chunk);
-      ganc_data_free(d);
-      return NULL;
+      return -1;
     }
-    for (uint64_t i = 0; i < want / (uint64_t)tsize; i++)
-      ganc_scalar_store(d->samples, d->scalar_size, (int64_t)(done / (uint64_t)tsize + i),
-                        idx_value(chunk + i * (uint64_t)tsize, type));
     done += want;
   }
   free(chunk);
-  d->count = count;
+  return 0;
+}
+
+static int take_samples(IdxSink *s, const unsigned char *bytes, uint64_t first, uint64_t n, char *err,
+                        size_t errlen)
+{
+  ganc_data *d = s->d;
+  uint64_t size = (uint64_t)d->obs_size;
+  if (reserve_samples(d, s->path, (int64_t)((first + n + size - 1) / size), s->h->dims[0], err, errlen))
+    return -1;
+  for (uint64_t i = 0; i < n; i++)
+    ganc_scalar_store(d->samples, d->scalar_size, (int64_t)(first + i),
+                      idx_value(bytes + i * (uint64_t)s->h->tsize, s->h->type));
+  return 0;
+}
+
+/* Labels go in as stored (unsigned bytes are not scaled), each checked
+   against the model's classes. */
+static int take_labels(IdxSink *s, const unsigned char *bytes, uint64_t first, uint64_t n, char *err,
+                       size_t errlen)
+{
+  int classes = s->d->classes;
+  for (uint64_t i = 0; i < n; i++) {
+    int64_t v = s->h->type == 0x08 ? bytes[i] : (int32_t)(uint32_t)get_be(bytes + 4 * i, 4);
+    if (v < 0 || v >= classes) {
+      ganc_seterr(err, errlen, "%s: row %" PRIu64 ": label %" PRId64 " is outside [0, %d) for model %s",
+                  s->path, first + i + 1, v, classes, model_name(s->info));
+      return -1;
+    }
+    s->d->labels[first + i] = (int)v;
+  }
+  return 0;
+}
+
+static ganc_data *read_idx(const char *name, const char *path, gzFile g,
+                           const ganc_info *info, char *err, size_t errlen)
+{
+  IdxHeader h;
+  if (idx_header(path, g, &h, err, errlen))
+    return NULL;
+  if (h.dims[0] == 0 || h.total == 0) {
+    ganc_seterr(err, errlen, "%s: the IDX file holds no samples", path);
+    return NULL;
+  }
+  if (check_shape(name, h.dims + 1, h.ndims - 1, info, err, errlen))
+    return NULL;
+  ganc_data *d = new_data(info, err, errlen);
+  if (!d)
+    return NULL;
+  char shape[512], what[600];
+  ganc_format_shape(shape, sizeof shape, h.dims + 1, h.ndims - 1);
+  snprintf(what, sizeof what, "%" PRId64 " samples of %s", h.dims[0], shape);
+  IdxSink s = {path, &h, d, info, take_samples};
+  if (idx_body(g, &s, what, err, errlen)) {
+    ganc_data_free(d);
+    return NULL;
+  }
+  d->count = h.dims[0];
   return d;
+}
+
+/* gzopen, with a message naming path when it fails; hint is added when the
+   file does not exist. */
+static gzFile open_gz(const char *path, const char *hint, char *err, size_t errlen)
+{
+  errno = 0;
+  gzFile g = gzopen(path, "rb");
+  if (!g)
+    ganc_seterr(err, errlen, "cannot open '%s': %s%s", path,
+           errno ? strerror(errno) : "out of memory", errno == ENOENT && hint ? hint : "");
+  return g;
 }
 
 static ganc_data *open_idx(const char *name, const char *path, const ganc_info *info,
                            const char *hint, char *err, size_t errlen)
 {
-  errno = 0;
-  gzFile g = gzopen(path, "rb");
-  if (!g) {
-    ganc_seterr(err, errlen, "cannot open '%s': %s%s", path,
-           errno ? strerror(errno) : "out of memory", errno == ENOENT && hint ? hint : "");
+  gzFile g = open_gz(path, hint, err, errlen);
+  if (!g)
     return NULL;
-  }
   ganc_data *d = read_idx(name, path, g, info, err, errlen);
   gzclose(g);
   return d;
+}
+
+/* The labels of d's samples (read from samples_path) from the IDX file path:
+   1-D, unsigned bytes or 32-bit integers, one per sample. 0, or -1 with a
+   message. */
+static int read_idx_labels(ganc_data *d, const char *samples_path, const char *path, const ganc_info *info,
+                           const char *hint, char *err, size_t errlen)
+{
+  gzFile g = open_gz(path, hint, err, errlen);
+  if (!g)
+    return -1;
+  IdxHeader h;
+  int rc = idx_header(path, g, &h, err, errlen);
+  if (rc == 0 && h.type != 0x08 && h.type != 0x0C) {
+    ganc_seterr(err, errlen, "%s: labels are unsigned bytes (IDX type 08) or 32-bit integers (0c),"
+                " but this file holds type %02x", path, h.type);
+    rc = -1;
+  }
+  if (rc == 0 && h.ndims != 1) {
+    char shape[512];
+    ganc_format_shape(shape, sizeof shape, h.dims, h.ndims);
+    ganc_seterr(err, errlen, "%s: labels are one number per sample (a 1-D IDX file), but this file"
+                " has dims %s", path, shape);
+    rc = -1;
+  }
+  if (rc == 0 && h.dims[0] != d->count) {
+    ganc_seterr(err, errlen, "%" PRId64 " samples in %s but %" PRId64 " labels in %s", d->count,
+                samples_path, h.dims[0], path);
+    rc = -1;
+  }
+  if (rc == 0) {
+    /* reserve_samples made room for a label per sample */
+    char what[64];
+    snprintf(what, sizeof what, "%" PRId64 " labels", h.dims[0]);
+    IdxSink s = {path, &h, d, info, take_labels};
+    rc = idx_body(g, &s, what, err, errlen);
+  }
+  gzclose(g);
+  return rc;
 }
 
 /* ---- CSV ---- */
@@ -336,6 +483,15 @@ static ganc_data *open_idx(const char *name, const char *path, const ganc_info *
 static int is_blank(int c)
 {
   return c == ' ' || c == '\t';
+}
+
+/* The cell [s, e) without the spaces around it. */
+static void trim(char **s, char **e)
+{
+  while (*s < *e && is_blank(**s))
+    (*s)++;
+  while (*e > *s && is_blank((*e)[-1]))
+    (*e)--;
 }
 
 /* The whole cell [s, e) is one number, perhaps with spaces around it. */
@@ -354,6 +510,28 @@ static int parse_cell(char *s, char *e, double *v)
   return ok && end == e ? 0 : -1;
 }
 
+/* The whole cell [s, e) is a label: decimal digits, perhaps signed, perhaps
+   with spaces around them. Its value (LLONG_MIN or LLONG_MAX when it does
+   not fit) into *v, or -1. */
+static int parse_label(char *s, char *e, long long *v)
+{
+  trim(&s, &e);
+  char *p = s + (s < e && (*s == '+' || *s == '-'));
+  if (p == e)
+    return -1;
+  for (char *q = p; q < e; q++)
+    if (*q < '0' || *q > '9')
+      return -1;
+  char saved = *e;
+  *e = 0;
+  *v = strtoll(s, NULL, 10);
+  *e = saved;
+  return 0;
+}
+
+/* One sample per line, a header line allowed first (a line whose first cell
+   is not a number); for a conditional model each line begins with its
+   label. */
 static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
                            size_t errlen)
 {
@@ -367,6 +545,15 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
   int64_t lines = 1;
   for (char *p = text; (p = memchr(p, '\n', (size_t)(end - p))); p++)
     lines++;
+
+  int labelled = info->classes > 0;
+  int64_t want = info->obs_size + labelled;
+  char expected[128];
+  if (labelled)
+    snprintf(expected, sizeof expected, "%" PRId64 " values (a label and %" PRId64 " for the sample)",
+             want, info->obs_size);
+  else
+    snprintf(expected, sizeof expected, "%" PRId64 " values", want);
 
   ganc_data *d = new_data(info, err, errlen);
   if (!d) {
@@ -392,8 +579,7 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
       continue;
     }
     if (blank) {
-      ganc_seterr(err, errlen, "%s:%" PRId64 ": expected %" PRId64 " values, found an empty line",
-             path, blank, info->obs_size);
+      ganc_seterr(err, errlen, "%s:%" PRId64 ": expected %s, found an empty line", path, blank, expected);
       goto fail;
     }
     char *comma = memchr(p, ',', (size_t)(stop - p));
@@ -405,9 +591,8 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
     int64_t cells = 1;
     for (char *c = p; (c = memchr(c, ',', (size_t)(stop - c))); c++)
       cells++;
-    if (cells != info->obs_size) {
-      ganc_seterr(err, errlen, "%s:%" PRId64 ": expected %" PRId64 " values, found %" PRId64,
-             path, line, info->obs_size, cells);
+    if (cells != want) {
+      ganc_seterr(err, errlen, "%s:%" PRId64 ": expected %s, found %" PRId64, path, line, expected, cells);
       goto fail;
     }
     if (reserve_samples(d, path, d->count + 1, lines, err, errlen))
@@ -417,16 +602,31 @@ static ganc_data *open_csv(const char *path, const ganc_info *info, char *err,
       char *cend = memchr(cell, ',', (size_t)(stop - cell));
       if (!cend)
         cend = stop;
-      if (parse_cell(cell, cend, &v) != 0) {
-        while (cell < cend && is_blank(*cell))
-          cell++;
-        while (cend > cell && is_blank(cend[-1]))
-          cend--;
+      if (labelled && col == 0) {
+        long long label;
+        int bad = parse_label(cell, cend, &label);
+        char *ts = cell, *te = cend; /* for the messages */
+        trim(&ts, &te);
+        int shown = (int)(te - ts < 64 ? te - ts : 64);
+        if (bad) {
+          ganc_seterr(err, errlen, "%s:%" PRId64 ": column 1: '%.*s' is not an integer label", path, line,
+                      shown, ts);
+          goto fail;
+        }
+        if (label < 0 || label >= info->classes) {
+          ganc_seterr(err, errlen, "%s:%" PRId64 ": label %.*s is outside [0, %d) for model %s", path, line,
+                      shown, ts, info->classes, model_name(info));
+          goto fail;
+        }
+        d->labels[d->count] = (int)label;
+      } else if (parse_cell(cell, cend, &v) != 0) {
+        trim(&cell, &cend);
         ganc_seterr(err, errlen, "%s:%" PRId64 ": column %" PRId64 ": '%.*s' is not a number",
                path, line, col + 1, (int)(cend - cell < 64 ? cend - cell : 64), cell);
         goto fail;
+      } else {
+        ganc_scalar_store(d->samples, d->scalar_size, d->count * info->obs_size + col - labelled, v);
       }
-      ganc_scalar_store(d->samples, d->scalar_size, d->count * info->obs_size + col, v);
       cell = cend + 1;
     }
     d->count++;
@@ -446,32 +646,125 @@ fail:
 
 /* ---- The interface ---- */
 
+/* Fashion-MNIST's names for d's classes; any beyond its ten (they never
+   occur) are named by their number. 0, or -1 with a message. */
+static int name_fashion_classes(ganc_data *d, char *err, size_t errlen)
+{
+  enum { DIGITS = 12 };
+  size_t n = (size_t)d->classes, extra = n - FASHION_CLASSES;
+  d->names = malloc(n * sizeof *d->names + extra * DIGITS);
+  if (!d->names) {
+    ganc_seterr(err, errlen, "out of memory");
+    return -1;
+  }
+  char *numbers = (char *)(d->names + n);
+  for (int k = 0; k < d->classes; k++) {
+    if (k < FASHION_CLASSES) {
+      d->names[k] = fashion_names[k];
+    } else {
+      snprintf(numbers, DIGITS, "%d", k);
+      d->names[k] = numbers;
+      numbers += DIGITS;
+    }
+  }
+  return 0;
+}
+
+static ganc_data *open_fashion_mnist(const char *spec, const ganc_info *info, char *err, size_t errlen)
+{
+  const char *path = getenv("GANC_FASHION_MNIST");
+  if (!path || !*path)
+    path = FASHION_MNIST_PATH;
+  ganc_data *d = open_idx(spec, path, info,
+                          " (install Debian's dataset-fashion-mnist, or set GANC_FASHION_MNIST"
+                          " to the gzip'd IDX training images)", err, errlen);
+  if (!d || info->classes == 0)
+    return d;
+  const char *labels = getenv("GANC_FASHION_MNIST_LABELS");
+  if (!labels || !*labels)
+    labels = FASHION_MNIST_LABELS_PATH;
+  if (read_idx_labels(d, path, labels, info,
+                      " (install Debian's dataset-fashion-mnist, or set GANC_FASHION_MNIST_LABELS"
+                      " to the gzip'd IDX training labels)", err, errlen) ||
+      name_fashion_classes(d, err, errlen)) {
+    ganc_data_free(d);
+    return NULL;
+  }
+  return d;
+}
+
 ganc_data *ganc_data_open(const char *spec, const ganc_info *info, char *err, size_t errlen)
+{
+  return ganc_data_open_labels(spec, NULL, info, err, errlen);
+}
+
+ganc_data *ganc_data_open_labels(const char *spec, const char *labels_path, const ganc_info *info, char *err,
+                                 size_t errlen)
 {
   ganc_seterr(err, errlen, "%s", "");
   if ((info->scalar_size != 4 && info->scalar_size != 8) || info->obs_size < 1 ||
-      info->obs_rank < 0 || info->obs_rank > GANC_MAX_RANK) {
+      info->obs_rank < 0 || info->obs_rank > GANC_MAX_RANK || info->classes < 0) {
     ganc_seterr(err, errlen, "internal error: bad model description (scalar size %d,"
-           " observation of %" PRId64 " elements)", info->scalar_size, info->obs_size);
+           " observation of %" PRId64 " elements, %d classes)", info->scalar_size, info->obs_size,
+           info->classes);
     return NULL;
   }
-  if (strcmp(spec, "ring8") == 0 || strcmp(spec, "grid25") == 0)
-    return open_mixture(spec, info, err, errlen);
-  if (strcmp(spec, "fashion-mnist") == 0) {
-    const char *path = getenv("GANC_FASHION_MNIST");
-    if (!path || !*path)
-      path = FASHION_MNIST_PATH;
-    return open_idx(spec, path, info,
-                    " (install Debian's dataset-fashion-mnist, or set GANC_FASHION_MNIST"
-                    " to the gzip'd IDX training images)", err, errlen);
+  int mixture = strcmp(spec, "ring8") == 0 || strcmp(spec, "grid25") == 0;
+  int fashion = strcmp(spec, "fashion-mnist") == 0;
+  int idx = ganc_ends_with(spec, ".idx") || ganc_ends_with(spec, ".idx.gz");
+  int csv = ganc_ends_with(spec, ".csv");
+  if (!mixture && !fashion && !idx && !csv) {
+    ganc_seterr(err, errlen, "unknown data set '%s': expected ring8, grid25, fashion-mnist, or a"
+           " file ending in .idx, .idx.gz or .csv", spec);
+    return NULL;
   }
-  if (ganc_ends_with(spec, ".idx") || ganc_ends_with(spec, ".idx.gz"))
-    return open_idx(spec, spec, info, NULL, err, errlen);
-  if (ganc_ends_with(spec, ".csv"))
+
+  /* Who gives the labels, before any file is read. */
+  if (labels_path && info->classes == 0) {
+    ganc_seterr(err, errlen, "labels file '%s' given, but model %s has no classes (it is not conditional)",
+                labels_path, model_name(info));
+    return NULL;
+  }
+  if (labels_path && !idx) {
+    const char *own = mixture ? "each sample's mode" : csv ? "its first column"
+                                                           : "the file GANC_FASHION_MNIST_LABELS names";
+    ganc_seterr(err, errlen, "%s carries its own labels (%s), so it takes no labels file ('%s')", spec, own,
+                labels_path);
+    return NULL;
+  }
+  if (idx && info->classes > 0 && !labels_path) {
+    ganc_seterr(err, errlen, "model %s has classes %d but data set '%s' has no labels: pass"
+                " --labels FILE.idx[.gz]", model_name(info), info->classes, spec);
+    return NULL;
+  }
+  if (fashion && info->classes > 0 && info->classes < FASHION_CLASSES) {
+    ganc_seterr(err, errlen, "fashion-mnist labels its samples 0..%d by class, but model %s has classes %d",
+                FASHION_CLASSES - 1, model_name(info), info->classes);
+    return NULL;
+  }
+
+  if (mixture)
+    return open_mixture(spec, info, err, errlen);
+  if (fashion)
+    return open_fashion_mnist(spec, info, err, errlen);
+  if (csv)
     return open_csv(spec, info, err, errlen);
-  ganc_seterr(err, errlen, "unknown data set '%s': expected ring8, grid25, fashion-mnist, or a"
-         " file ending in .idx, .idx.gz or .csv", spec);
-  return NULL;
+  ganc_data *d = open_idx(spec, spec, info, NULL, err, errlen);
+  if (d && labels_path && read_idx_labels(d, spec, labels_path, info, NULL, err, errlen)) {
+    ganc_data_free(d);
+    return NULL;
+  }
+  return d;
+}
+
+int ganc_data_classes(const ganc_data *d)
+{
+  return d->classes;
+}
+
+const char *const *ganc_data_class_names(const ganc_data *d)
+{
+  return (const char *const *)d->names;
 }
 
 int64_t ganc_data_count(const ganc_data *d)
@@ -481,11 +774,12 @@ int64_t ganc_data_count(const ganc_data *d)
 
 void ganc_data_batch(ganc_data *d, ganc_rng *r, int n, void *out, int *labels)
 {
-  (void)labels;
   unsigned char *o = out;
   if (d->modes > 0) {
     for (int i = 0; i < n; i++) {
       int k = (int)(ganc_rng_next(r) % (uint64_t)d->modes);
+      if (labels && d->classes > 0) /* a sample's label is its mode */
+        labels[i] = k;
       for (int j = 0; j < 2; j++)
         ganc_scalar_store(o, d->scalar_size, 2 * (int64_t)i + j,
                           d->centres[2 * k + j] + d->sigma * ganc_rng_normal(r));
@@ -496,6 +790,8 @@ void ganc_data_batch(ganc_data *d, ganc_rng *r, int n, void *out, int *labels)
   for (int i = 0; i < n; i++) {
     uint64_t k = ganc_rng_next(r) % (uint64_t)d->count;
     memcpy(o + (size_t)i * row, d->samples + k * row, row);
+    if (labels && d->labels)
+      labels[i] = d->labels[k];
   }
 }
 
@@ -508,24 +804,33 @@ int ganc_data_modes(const ganc_data *d, const double **centres, double *sigma)
   return d->modes;
 }
 
+/* The mode whose centre is nearest to sample i, its squared distance into
+   *d2; -1 (and infinity) when no distance is finite (a NaN or huge sample). */
+static int nearest_mode(const ganc_data *d, const void *samples, int scalar_size, int i, double *d2)
+{
+  double x = ganc_scalar_load(samples, scalar_size, 2 * (int64_t)i);
+  double y = ganc_scalar_load(samples, scalar_size, 2 * (int64_t)i + 1);
+  int best = -1;
+  *d2 = INFINITY;
+  for (int k = 0; k < d->modes; k++) {
+    double dx = x - d->centres[2 * k], dy = y - d->centres[2 * k + 1];
+    double dk = dx * dx + dy * dy;
+    if (dk < *d2) { /* false for NaN */
+      *d2 = dk;
+      best = k;
+    }
+  }
+  return best;
+}
+
 void ganc_mode_coverage(const ganc_data *d, const void *samples, int scalar_size, int n,
                         int *modes_covered, double *high_quality_share)
 {
   int hits[MAX_MODES] = {0}, good = 0, covered = 0;
   for (int i = 0; d->modes > 0 && i < n; i++) {
-    double x = ganc_scalar_load(samples, scalar_size, 2 * (int64_t)i);
-    double y = ganc_scalar_load(samples, scalar_size, 2 * (int64_t)i + 1);
-    int best = 0;
-    double best_d2 = INFINITY;
-    for (int k = 0; k < d->modes; k++) {
-      double dx = x - d->centres[2 * k], dy = y - d->centres[2 * k + 1];
-      double d2 = dx * dx + dy * dy;
-      if (d2 < best_d2) {
-        best_d2 = d2;
-        best = k;
-      }
-    }
-    if (best_d2 <= 9 * d->sigma * d->sigma) { /* false for NaN */
+    double best_d2;
+    int best = nearest_mode(d, samples, scalar_size, i, &best_d2);
+    if (best_d2 <= 9 * d->sigma * d->sigma) { /* false when best is -1 */
       good++;
       hits[best]++;
     }
@@ -538,10 +843,36 @@ void ganc_mode_coverage(const ganc_data *d, const void *samples, int scalar_size
     *high_quality_share = d->modes > 0 && n > 0 ? (double)good / n : 0;
 }
 
+int ganc_label_accuracy(const ganc_data *d, const void *samples, int scalar_size, const int *labels, int n,
+                        int classes, double *share)
+{
+  if (d->modes == 0)
+    return -1;
+  /* share[k] counts the samples drawn for label k first; only a label that
+     is a mode can have samples nearest to it */
+  int64_t right[MAX_MODES] = {0};
+  for (int k = 0; k < classes; k++)
+    share[k] = 0;
+  for (int i = 0; i < n; i++) {
+    int k = labels[i];
+    if (k < 0 || k >= classes)
+      continue;
+    double d2;
+    share[k]++;
+    if (nearest_mode(d, samples, scalar_size, i, &d2) == k)
+      right[k]++;
+  }
+  for (int k = 0; k < classes; k++)
+    share[k] = share[k] > 0 ? (double)(k < d->modes ? right[k] : 0) / share[k] : NAN;
+  return 0;
+}
+
 void ganc_data_free(ganc_data *d)
 {
   if (!d)
     return;
   free(d->samples);
+  free(d->labels);
+  free(d->names);
   free(d);
 }

@@ -548,26 +548,58 @@ static const ganc_info data_infos[] = {
     {.name = "image", .scalar_size = 8, .obs_rank = 3, .obs_shape = {1, 2, 2}, .obs_size = 4},
     {.name = "matrix", .scalar_size = 4, .obs_rank = 2, .obs_shape = {2, 2}, .obs_size = 4},
 };
+/* The fuzz targets' conditional model: CSV rows begin with a label, and an
+   IDX input is read as the labels of a samples file too. */
+static const ganc_info labelled_info = {.name = "labelled", .scalar_size = 4, .classes = 200, .obs_rank = 1,
+                                        .obs_shape = {2}, .obs_size = 2};
+
+static void replay_open(const char *file, const char *spec, const char *labels, const ganc_info *info)
+{
+  char err[512];
+  ganc_data *d = ganc_data_open_labels(spec, labels, info, err, sizeof err);
+  cr_expect(d || err[0], "%s: a failure without a message", file);
+  if (d) {
+    double out[3 * 4];
+    int drawn[3];
+    ganc_rng rng;
+    ganc_rng_seed(&rng, 1);
+    ganc_data_batch(d, &rng, 3, out, drawn);
+  }
+  ganc_data_free(d);
+}
 
 static void replay_data(const char *file, const char *suffix)
 {
   size_t n;
-  char *bytes = slurp(file, &n), path[700], err[512];
+  unsigned char *bytes = (unsigned char *)slurp(file, &n);
+  char path[700];
   cr_assert(bytes, "%s", file);
   snprintf(path, sizeof path, "%s/replay%s", dir, suffix);
   write_file(path, bytes, n);
-  free(bytes);
-  for (size_t i = 0; i < sizeof data_infos / sizeof *data_infos; i++) {
-    ganc_data *d = ganc_data_open(path, &data_infos[i], err, sizeof err);
-    cr_expect(d || err[0], "%s: a failure without a message", file);
-    if (d) {
-      double out[3 * 4];
-      ganc_rng rng;
-      ganc_rng_seed(&rng, 1);
-      ganc_data_batch(d, &rng, 3, out, NULL);
-    }
-    ganc_data_free(d);
+  for (size_t i = 0; i < sizeof data_infos / sizeof *data_infos; i++)
+    replay_open(file, path, NULL, &data_infos[i]);
+  if (strcmp(suffix, ".csv") == 0) {
+    replay_open(file, path, NULL, &labelled_info);
+  } else if (strcmp(suffix, ".idx") == 0) {
+    /* As fuzz_idx does: the labels of as many samples of [2] as a 1-D
+       header promises (up to 4096), else of 3. */
+    uint32_t count = n >= 8 && bytes[3] == 1
+                         ? (uint32_t)bytes[4] << 24 | (uint32_t)bytes[5] << 16 | (uint32_t)bytes[6] << 8 | bytes[7]
+                         : 0;
+    if (count < 1 || count > 4096)
+      count = 3;
+    size_t size = 12 + 2 * (size_t)count;
+    unsigned char *samples = calloc(size, 1);
+    const unsigned char head[12] = {0, 0, 0x08, 2, (unsigned char)(count >> 24), (unsigned char)(count >> 16),
+                                    (unsigned char)(count >> 8), (unsigned char)count, 0, 0, 0, 2};
+    memcpy(samples, head, sizeof head);
+    char spath[700];
+    snprintf(spath, sizeof spath, "%s/replay-samples.idx", dir);
+    write_file(spath, samples, size);
+    free(samples);
+    replay_open(file, spath, path, &labelled_info);
   }
+  free(bytes);
 }
 
 /* Each file tests/fuzz/crashes/TARGET-* once crashed fuzz target TARGET;

@@ -1,10 +1,11 @@
 /* fuzz_csv.c — libFuzzer target for the CSV loader: bytes as FILE.csv, read
- * for three observations (fuzz_data.h).
+ * for three observations and, with a label first on every row, for a
+ * conditional model's (fuzz_data.h).
  *
  * Beyond what the sanitizers see, it checks what the format's description
  * promises does not matter: a final newline, a UTF-8 byte order mark in
- * front, and CRLF line ends instead of LF each leave the samples as they
- * were, or the failure a failure. */
+ * front, and CRLF line ends instead of LF each leave the samples (and
+ * labels) as they were, or the failure a failure. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ typedef struct Result {
   int loaded;
   int64_t count;
   void *samples; /* DRAWS of them, drawn with a fixed seed */
+  int labels[DRAWS];
   char err[512];
 } Result;
 
@@ -28,7 +30,7 @@ static Result load(const uint8_t *data, size_t size, const ganc_info *info)
   if (d) {
     r.loaded = 1;
     r.count = ganc_data_count(d);
-    r.samples = fuzz_batch(d, info, DRAWS);
+    r.samples = fuzz_batch(d, info, DRAWS, r.labels);
     ganc_data_free(d);
   }
   return r;
@@ -41,6 +43,8 @@ static void same(const Result *a, const Result *b, const ganc_info *info, const 
     fuzz_fail(what, a->loaded ? b->err : a->err);
   if (a->loaded && (a->count != b->count || memcmp(a->samples, b->samples, bytes) != 0))
     fuzz_fail(what, "other samples");
+  if (a->loaded && info->classes > 0 && memcmp(a->labels, b->labels, sizeof a->labels) != 0)
+    fuzz_fail(what, "other labels");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -54,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
   int has_cr = memchr(data, '\r', size) != NULL;
   int has_bom = size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0;
-  for (int i = 0; i < NOBS; i++) {
-    const ganc_info *info = &fuzz_obs[i];
+  for (int i = 0; i <= NOBS; i++) {
+    const ganc_info *info = i < NOBS ? &fuzz_obs[i] : &fuzz_labelled;
     Result base = load(data, size, info);
     if (base.loaded) {
       int64_t lines = 1;

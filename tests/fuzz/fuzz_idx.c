@@ -1,11 +1,13 @@
 /* fuzz_idx.c — libFuzzer target for the IDX loader: bytes as FILE.idx, the
  * same bytes gzip'd as FILE.idx.gz, and the bytes themselves as a gzip
- * stream (FILE.idx.gz), each read for three observations (fuzz_data.h).
+ * stream (FILE.idx.gz), each read for three observations (fuzz_data.h);
+ * and the bytes as the labels file of a conditional model's samples.
  *
  * Beyond what the sanitizers see, a small decoder written from the format's
  * description (io.h, yann.lecun.com/exdb/mnist) says whether a file must
- * load, how many samples it holds and what they are; the loader must agree
- * with it, and the gzip'd copy must load exactly as the plain file. */
+ * load, how many samples it holds and what they are (or, as labels, what
+ * the labels are); the loader must agree with it, and the gzip'd copy must
+ * load exactly as the plain file. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +18,7 @@
 
 #include "fuzz_data.h"
 
-enum { MAX_DIMS = 17, DRAWS = 8 };
+enum { MAX_DIMS = 17, DRAWS = 8, MAX_LABELLED = 4096 };
 #define MAX_DATA_BYTES ((uint64_t)4 << 30)
 
 typedef struct Expect {
@@ -129,7 +131,7 @@ static int same_scalar(const unsigned char *got, double want, int scalar_size)
 /* The samples ganc_data_batch draws with the seed fuzz_batch uses. */
 static void check_samples(ganc_data *d, const ganc_info *info, const Expect *e)
 {
-  unsigned char *got = fuzz_batch(d, info, DRAWS);
+  unsigned char *got = fuzz_batch(d, info, DRAWS, NULL);
   ganc_rng r;
   ganc_rng_seed(&r, 42);
   size_t s = (size_t)info->scalar_size;
@@ -143,6 +145,79 @@ static void check_samples(ganc_data *d, const ganc_info *info, const Expect *e)
     }
   }
   free(got);
+}
+
+/* Labels are 1-D, unsigned bytes or signed 32-bit integers. */
+static int64_t label_value(const uint8_t *p, int type)
+{
+  return type == 0x08 ? p[0] : (int32_t)(uint32_t)be(p, 4);
+}
+
+/* The samples to read the bytes as labels for: as many as a 1-D header
+   promises, within reason; else 3. */
+static uint64_t label_count(const uint8_t *p, size_t size)
+{
+  uint64_t n = size >= 8 && p[3] == 1 ? be(p + 4, 4) : 0;
+  return n >= 1 && n <= MAX_LABELLED ? n : 3;
+}
+
+/* The bytes as the labels of n samples must load: 1-D unsigned bytes or
+   32-bit integers, n of them, each in [0, FUZZ_CLASSES). */
+static int labels_load(const uint8_t *p, size_t size, uint64_t n)
+{
+  if (size < 8 || p[0] || p[1] || (p[2] != 0x08 && p[2] != 0x0C) || p[3] != 1 || be(p + 4, 4) != n)
+    return 0;
+  int t = type_size(p[2]);
+  if ((size - 8) / (size_t)t < n)
+    return 0;
+  for (uint64_t i = 0; i < n; i++) {
+    int64_t v = label_value(p + 8 + i * (uint64_t)t, p[2]);
+    if (v < 0 || v >= FUZZ_CLASSES)
+      return 0;
+  }
+  return 1;
+}
+
+/* The bytes as the labels file of n samples of [2]. */
+static void check_as_labels(const uint8_t *data, size_t size, int is_gzip)
+{
+  uint64_t n = label_count(data, size);
+  size_t bytes = 12 + 2 * (size_t)n;
+  uint8_t *samples = calloc(bytes, 1);
+  if (!samples)
+    fuzz_fail("out of memory", NULL);
+  samples[2] = 0x08;
+  samples[3] = 2;
+  for (int b = 0; b < 4; b++)
+    samples[4 + b] = (uint8_t)(n >> (24 - 8 * b));
+  samples[11] = 2;
+  for (size_t i = 12; i < bytes; i++)
+    samples[i] = (uint8_t)(i * 37);
+  char spath[320], lpath[320], err[512];
+  snprintf(spath, sizeof spath, "%s", fuzz_write("samples.idx", samples, bytes));
+  snprintf(lpath, sizeof lpath, "%s", fuzz_write("labels.idx", data, size));
+  free(samples);
+  ganc_data *d = fuzz_open_labels(spath, lpath, &fuzz_labelled, err, sizeof err);
+  if (!is_gzip) {
+    int loads = labels_load(data, size, n);
+    if (loads != (d != NULL))
+      fuzz_fail(loads ? "good labels did not load" : "bad labels loaded", err[0] ? err : NULL);
+    if (d && (uint64_t)ganc_data_count(d) != n)
+      fuzz_fail("the wrong number of labelled samples", NULL);
+  }
+  if (d && !is_gzip) {
+    int labels[DRAWS];
+    free(fuzz_batch(d, &fuzz_labelled, DRAWS, labels));
+    ganc_rng r;
+    ganc_rng_seed(&r, 42);
+    int t = type_size(data[2]);
+    for (int i = 0; i < DRAWS; i++) {
+      uint64_t k = ganc_rng_next(&r) % n;
+      if (labels[i] != label_value(data + 8 + k * (uint64_t)t, data[2]))
+        fuzz_fail("a label differs from the file", NULL);
+    }
+  }
+  ganc_data_free(d);
 }
 
 static size_t gzip(const uint8_t *data, size_t size, uint8_t **out)
@@ -198,7 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       fuzz_fail("the gzip'd file and the plain one disagree", d ? err_gz : err);
     if (!is_gzip && d && g) {
       size_t bytes = 16 * (size_t)info->obs_size * (size_t)info->scalar_size;
-      void *a = fuzz_batch(d, info, 16), *b = fuzz_batch(g, info, 16);
+      void *a = fuzz_batch(d, info, 16, NULL), *b = fuzz_batch(g, info, 16, NULL);
       if (ganc_data_count(d) != ganc_data_count(g) || memcmp(a, b, bytes) != 0)
         fuzz_fail("the gzip'd file holds other samples than the plain one", info->name);
       free(a);
@@ -212,5 +287,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   const char *raw = fuzz_write("raw.idx.gz", data, size);
   for (int i = 0; i < NOBS; i++)
     ganc_data_free(fuzz_open(raw, &fuzz_obs[i], err, sizeof err));
+
+  check_as_labels(data, size, is_gzip);
   return 0;
 }
