@@ -116,9 +116,11 @@ int ganc_png_grid(const char *path, const void *samples, int scalar_size, int n,
                   int c, int h, int w, char *err, size_t errlen);
 /* One row per class: classes rows of per_class images each (samples hold
    them row by row, class 0's first), each row headed on the left by its
-   name (names[k], or the number k when names is NULL) in the built-in
-   font, with the same scaling, gaps and pixel mapping as ganc_png_grid.
-   0 or -1. */
+   name (names[k], or the number k when names or names[k] is NULL) in the
+   built-in font, with the same scaling, gaps and pixel mapping as
+   ganc_png_grid: the picture is the grid ganc_png_grid draws of per_class
+   columns, with a white margin on its left as wide as the longest name and
+   some padding. 0 or -1. */
 int ganc_png_class_grid(const char *path, const void *samples, int scalar_size, int classes, int per_class, int c,
                         int h, int w, const char *const *names, char *err, size_t errlen);
 /* 512×512 scatter plot of n 2-D points (dark blue) over nref reference points
@@ -128,10 +130,13 @@ int ganc_png_scatter(const char *path, const void *points, int scalar_size, int 
                      const double *ref, int nref, char *err, size_t errlen);
 /* The same with each point coloured by its label (labels[i] in [0,
    classes), classes <= GANC_SCATTER_MAX_CLASSES) and a legend of the
-   colours. */
+   colours with the labels' numbers along the top edge, above the points. */
 enum { GANC_SCATTER_MAX_CLASSES = 32 };
 int ganc_png_scatter_labels(const char *path, const void *points, int scalar_size, int n, const int *labels,
                             int classes, const double *ref, int nref, char *err, size_t errlen);
+/* The colour ganc_png_scatter_labels gives label k, in the plot and its
+   legend (label 0's is ganc_png_scatter's dark blue). */
+void ganc_scatter_colour(int k, unsigned char rgb[3]);
 
 /* A line plot, GANC_PLOT_WIDTH × GANC_PLOT_HEIGHT RGB: white, a framed
    plot area with light grid lines, tick marks and numeric tick labels on
