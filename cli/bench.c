@@ -71,6 +71,7 @@ static void call(const Work *wk, const ganc_fns *fns, int f)
   /* generate_batch takes samples; the discriminator's functions packs */
   ganc_args a = {.params = w->params, .stats = w->stats,
                  .n = f == GANC_FN_GENERATE_BATCH ? w->batch : w->batch / w->info->pack, .z = w->z, .x = w->x,
+                 .x_labels = w->x_labels, .z_labels = w->z_labels,
                  .out = f == GANC_FN_GENERATE_BATCH ? w->x : wk->scores, .grad = is_d ? w->grad_d : w->grad_g};
   ganc_call(w->info, fns, (ganc_fn)f, &a);
 }
@@ -121,6 +122,14 @@ static int work_alloc(Work *wk, const ganc_info *info, int n)
   w->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
   if (!w->params || !w->stats || !w->adam_m || !w->adam_v || !w->z || !w->x || !wk->scores || !w->grad_d || !w->grad_g)
     return -1;
+  if (info->classes) { /* labels in turn, for x and z alike */
+    w->x_labels = malloc(sizeof(int) * (size_t)n);
+    w->z_labels = malloc(sizeof(int) * (size_t)n);
+    if (!w->x_labels || !w->z_labels)
+      return -1;
+    for (int i = 0; i < n; i++)
+      w->x_labels[i] = w->z_labels[i] = i % info->classes;
+  }
   ganc_rng r;
   ganc_rng_seed(&r, 1);
   ganc_init_params(info, 1, w->params);
@@ -138,6 +147,8 @@ static void work_free(Work *wk)
   free(w->adam_m);
   free(w->adam_v);
   free(w->z);
+  free(w->x_labels);
+  free(w->z_labels);
   free(w->x);
   free(wk->scores);
   free(w->grad_d);

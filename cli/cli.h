@@ -40,10 +40,12 @@ typedef enum SampleFormat {
 SampleFormat output_sample_format(const char *out);
 
 /* n samples x of info's model to out in format; a scatter plot is drawn
-   over data_spec's distribution when it is not NULL. 0, or EXIT_USER after
-   saying why. */
-int output_write_samples(const char *out, SampleFormat format, const ganc_info *info, const void *x, long n,
-                         const char *data_spec);
+   over data_spec's distribution when it is not NULL. A conditional model's
+   labels (n, or NULL) lead each CSV row and colour a scatter plot; with
+   per_class > 0 an image grid shows one row of per_class per class (n =
+   per_class * classes, class by class). 0, or EXIT_USER after saying why. */
+int output_write_samples(const char *out, SampleFormat format, const ganc_info *info, const void *x, const int *labels,
+                         int per_class, long n, const char *data_spec);
 
 /* ---- progress.c: the training progress display ---- */
 

@@ -10,6 +10,7 @@
  * error. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -421,6 +422,7 @@ done:
 typedef struct SampleArgs {
   const char *out, *weights, *data;
   long n;
+  long label; /* --label K; -1 for none */
   uint64_t seed;
 } SampleArgs;
 
@@ -452,6 +454,8 @@ static int sample_opt(int opt, const char *arg, void *ctx)
     return parse_count("sample", "-n", arg, 1, 1 << 20, &sa->n);
   case 's':
     return parse_seed("sample", arg, &sa->seed);
+  case 'L':
+    return parse_count("sample", "--label", arg, 0, INT32_MAX, &sa->label);
   }
   return EXIT_INTERNAL;
 }
@@ -459,11 +463,12 @@ static int sample_opt(int opt, const char *arg, void *ctx)
 static int cmd_sample(int argc, char **argv)
 {
   Common co = {0};
-  SampleArgs sa = {.n = 64, .seed = 1};
+  SampleArgs sa = {.n = 64, .label = -1, .seed = 1};
   static const struct option longs[] = {{"output", required_argument, NULL, 'o'},
                                         {"seed", required_argument, NULL, 's'},
                                         {"weights", required_argument, NULL, 'w'},
                                         {"data", required_argument, NULL, 'd'},
+                                        {"label", required_argument, NULL, 'L'},
                                         {0}};
   int rc = parse_args(find_command("sample"), argc, argv, &co, "o:n:", longs, sample_opt, &sa);
   if (rc >= 0)
@@ -478,14 +483,34 @@ static int cmd_sample(int argc, char **argv)
   if ((rc = jit_one(co.file, co.model, &j)))
     return rc;
   const ganc_info *info = j.info;
+  if (sa.label >= 0 && info->classes == 0) {
+    fprintf(stderr, "ganc: --label %ld, but model '%s' has no classes (it is not conditional)\n", sa.label,
+            info->name);
+    ganc_free(j.m);
+    return EXIT_USER;
+  }
+  if (sa.label >= info->classes && info->classes > 0) {
+    fprintf(stderr, "ganc: --label %ld is outside model '%s''s classes 0 .. %d\n", sa.label, info->name,
+            info->classes - 1);
+    ganc_free(j.m);
+    return EXIT_USER;
+  }
+  /* A conditional model without --label draws every class in turn, the
+     same number of each: a row per class in an image grid. */
+  int per_class = 0;
+  if (info->classes > 0 && sa.label < 0) {
+    per_class = (int)((sa.n + info->classes - 1) / info->classes);
+    sa.n = (long)per_class * info->classes;
+  }
   Weights wt = {0};
   rc = load_params(info, sa.weights, sa.seed, &wt);
   size_t s = (size_t)info->scalar_size;
   void *z = malloc(s * (size_t)info->latent_size * (size_t)sa.n);
   void *x = malloc(s * (size_t)info->obs_size * (size_t)sa.n);
+  int *labels = info->classes ? malloc(sizeof(int) * (size_t)sa.n) : NULL;
   ganc_fns fns;
   int have = ganc_functions(j.m, info, &fns) == 0;
-  if (!rc && (!z || !x || !have)) {
+  if (!rc && (!z || !x || (info->classes && !labels) || !have)) {
     fprintf(stderr, "ganc: %s\n", have ? "out of memory" : "internal error: a function is missing");
     rc = have ? EXIT_USER : EXIT_INTERNAL;
   }
@@ -493,12 +518,16 @@ static int cmd_sample(int argc, char **argv)
     ganc_rng rng;
     ganc_rng_seed(&rng, sa.seed ^ 0x5a3c96e1d2b4f708ull);
     ganc_normal_fill(&rng, info->scalar_size, info->latent_size * sa.n, z);
-    ganc_generate(info, &fns, wt.params, wt.stats, (int)sa.n, z, x);
-    rc = output_write_samples(sa.out, format, info, x, sa.n, sa.data);
+    for (long i = 0; labels && i < sa.n; i++)
+      labels[i] = sa.label >= 0 ? (int)sa.label : (int)(i / per_class);
+    ganc_generate(info, &fns, wt.params, wt.stats, (int)sa.n, z, labels, x);
+    int is_grid = per_class > 0 && info->obs_size != 2;
+    rc = output_write_samples(sa.out, format, info, x, labels, is_grid ? per_class : 0, sa.n, sa.data);
   }
   weights_free(&wt);
   free(z);
   free(x);
+  free(labels);
   ganc_free(j.m);
   return rc;
 }
@@ -521,6 +550,7 @@ static int train_opt(int opt, const char *arg, void *ctx)
   switch (opt) {
   case 'o': o->outdir = arg; return -1;
   case 'd': o->data = arg; return -1;
+  case 'L': o->labels = arg; return -1;
   case 'r': o->resume = 1; return -1;
   case 'f': ta->force = 1; return -1;
   case 's': return parse_seed("train", arg, &o->seed);
@@ -564,6 +594,28 @@ static int train_opt(int opt, const char *arg, void *ctx)
   return EXIT_INTERNAL;
 }
 
+/* A conditional mixture's share of each label's samples at its mode. */
+static void print_label_shares(const ganc_info *info, const ganc_train_result *res)
+{
+  double sum = 0, least = 1;
+  int counted = 0;
+  printf("%s: samples drawn for label k whose nearest mode is k:", info->name);
+  for (int k = 0; k < res->nlabels; k++) {
+    double v = res->label_share[k];
+    if (isnan(v)) {
+      printf("%s %d -", k ? "," : "", k);
+      continue;
+    }
+    printf("%s %d %.1f%%", k ? "," : "", k, 100 * v);
+    sum += v;
+    least = v < least ? v : least;
+    counted++;
+  }
+  if (counted)
+    printf(" (mean %.1f%%, least %.1f%%)", 100 * sum / counted, 100 * least);
+  printf("\n");
+}
+
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
@@ -586,7 +638,8 @@ static int cmd_train(int argc, char **argv)
       {"seed", required_argument, NULL, 's'},   {"every", required_argument, NULL, 'e'},
       {"resume", no_argument, NULL, 'r'},       {"force", no_argument, NULL, 'f'},
       {"lr-d", required_argument, NULL, 'D'},   {"lr-g", required_argument, NULL, 'G'},
-      {"ema", required_argument, NULL, 'E'},    {0}};
+      {"ema", required_argument, NULL, 'E'},    {"labels", required_argument, NULL, 'L'},
+      {0}};
   int rc = parse_args(find_command("train"), argc, argv, &co, "o:n:", longs, train_opt, &ta);
   if (rc >= 0)
     return rc;
@@ -652,6 +705,8 @@ static int cmd_train(int argc, char **argv)
     if (res.nmodes)
       printf("%s: %d of %d modes covered, %.1f%% high-quality samples (PacGAN criterion, 2500 samples)\n",
              j.info->name, res.modes, res.nmodes, 100 * res.high_quality);
+    if (res.nlabels)
+      print_label_shares(j.info, &res);
     printf("wrote %s/weights.safetensors, checkpoint.safetensors, loss.csv, loss.png, samples.png\n", o->outdir);
     rc = 0;
     break;
@@ -757,6 +812,9 @@ static const Command commands[] = {
      "samples.png. SIGINT or SIGTERM writes a checkpoint and stops (exit 130\n"
      "or 143); --resume continues bit for bit.\n\n"
      "  --data SPEC      ring8, grid25, fashion-mnist, or FILE.idx, FILE.idx.gz, FILE.csv\n"
+     "                   (a conditional model's labels: the modes of ring8 and grid25,\n"
+     "                   fashion-mnist's labels file, a CSV's first column)\n"
+     "  --labels FILE    the labels of FILE.idx[.gz] data (FILE.idx or FILE.idx.gz)\n"
      "  -o, --output DIR the folder to write (created if missing)\n"
      "  --steps N        total steps, also with --resume (10000)\n"
      "  --batch B        batch size (64)\n"
@@ -768,7 +826,8 @@ static const Command commands[] = {
      "  --d-steps K      discriminator updates per step (1)\n"
      "  --seed S         initialization and noise seed (1)\n"
      "  --every K        outputs every K steps (500)\n"
-     "  -n N             samples in samples.png (64 images, or 1000 points)\n"
+     "  -n N             samples in samples.png (64 images, or 1000 points; a\n"
+     "                   conditional image model's has a row per class, 8 each)\n"
      "  --ema DECAY      keep a moving average of the generator, 0 < DECAY < 1\n"
      "                   (0.999 is usual; off by default): samples.png, the mode\n"
      "                   coverage and weights.safetensors use it, the checkpoint\n"
@@ -776,7 +835,7 @@ static const Command commands[] = {
      "  --resume         continue from DIR/checkpoint.safetensors\n"
      "  --force          start over even if DIR holds a checkpoint\n"
      "  --model NAME     the model to train, in a file with several\n", 0},
-    {"sample", cmd_sample, "FILE.gan [--weights W] -o OUT [-n N] [--seed S] [--data SPEC]",
+    {"sample", cmd_sample, "FILE.gan [--weights W] -o OUT [-n N] [--seed S] [--label K] [--data SPEC]",
      "Draw N samples (default 64) from the model compiled in memory, with latent\n"
      "noise from the seed (default 1). The parameters come from W (weights or a\n"
      "checkpoint), or without --weights are freshly initialized from the seed.\n\n"
@@ -785,7 +844,11 @@ static const Command commands[] = {
      "                    (raw little-endian floats), or - (CSV on standard output)\n"
      "  --weights W       a .safetensors file from ganc train (or PyTorch)\n"
      "  --data SPEC       for a scatter plot, draw it over this distribution\n"
-     "  -n N              samples to draw\n"
+     "  -n N              samples to draw; a conditional model without --label\n"
+     "                    draws ceil(N / classes) of each class, class by class:\n"
+     "                    one row per class in an image grid, the label first in\n"
+     "                    each CSV row, a colour per label in a scatter plot\n"
+     "  --label K         draw class K of a conditional model\n"
      "  --seed S          the seed\n", 0},
     {"bench", cmd_bench, "FILE.gan [--model NAME] [--batch N,...] [--json] [--dump=ast|ir|plan]",
      "Time the model's emitted functions: the JIT's compile time, then for each\n"

@@ -84,15 +84,20 @@ static int cannot_write(const char *out)
 }
 
 /* A sample per row, with the digits that read back to the same scalar. */
-static int write_csv(const char *out, const ganc_info *info, const void *x, long n)
+/* A sample per row, after its label when it has one (as labelled CSV data
+   reads it back). */
+static int write_csv(const char *out, const ganc_info *info, const void *x, const int *labels, long n)
 {
   FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
   if (!f)
     return cannot_write(out);
-  for (long i = 0; i < n; i++)
+  for (long i = 0; i < n; i++) {
+    if (labels)
+      fprintf(f, "%d,", labels[i]);
     for (int64_t j = 0; j < info->obs_size; j++)
       fprintf(f, info->scalar_size == 4 ? "%.9g%c" : "%.17g%c", value_at(x, info->scalar_size, i * info->obs_size + j),
               j + 1 < info->obs_size ? ',' : '\n');
+  }
   if (f != stdout ? fclose(f) != 0 : fflush(f) != 0)
     return cannot_write(out);
   return 0;
@@ -116,7 +121,8 @@ static int write_f32(const char *out, const ganc_info *info, const void *x, long
   return 0;
 }
 
-static int write_png(const char *out, const ganc_info *info, const void *x, long n, const char *data_spec)
+static int write_png(const char *out, const ganc_info *info, const void *x, const int *labels, int per_class, long n,
+                     const char *data_spec)
 {
   char err[4096];
   ganc_data *data = NULL;
@@ -124,7 +130,7 @@ static int write_png(const char *out, const ganc_info *info, const void *x, long
     fprintf(stderr, "ganc: %s\n", err);
     return EXIT_USER;
   }
-  int rc = ganc_write_samples_png(info, out, x, (int)n, data, err, sizeof err);
+  int rc = ganc_write_samples_png(info, out, x, (int)n, labels, per_class, data, err, sizeof err);
   ganc_data_free(data);
   if (rc < 0) {
     fprintf(stderr, "ganc: %s\n", err);
@@ -133,13 +139,13 @@ static int write_png(const char *out, const ganc_info *info, const void *x, long
   return 0;
 }
 
-int output_write_samples(const char *out, SampleFormat format, const ganc_info *info, const void *x, long n,
-                         const char *data_spec)
+int output_write_samples(const char *out, SampleFormat format, const ganc_info *info, const void *x, const int *labels,
+                         int per_class, long n, const char *data_spec)
 {
   switch (format) {
-  case SAMPLES_CSV: return write_csv(out, info, x, n);
+  case SAMPLES_CSV: return write_csv(out, info, x, labels, n);
   case SAMPLES_F32: return write_f32(out, info, x, n);
-  case SAMPLES_PNG: return write_png(out, info, x, n, data_spec);
+  case SAMPLES_PNG: return write_png(out, info, x, labels, per_class, n, data_spec);
   case SAMPLES_NONE: break;
   }
   fprintf(stderr, "ganc: internal error: no sample format for '%s'\n", out);

@@ -5,7 +5,8 @@
  * network's half of the parameters. One RNG, seeded from --seed, draws every
  * batch, so the run is a function of the seed and the options; snapshots
  * (samples.png, mode coverage) use fixed streams of their own and never
- * touch it. A checkpoint holds the parameters, both networks' Adam moments,
+ * touch it. A conditional model's real labels come with the data; its fake
+ * labels are drawn uniformly over the classes after the latents. A checkpoint holds the parameters, both networks' Adam moments,
  * the step and the RNG state (and with --ema the generator's moving
  * average): resuming from it continues bit for bit. loss.png plots the rows
  * of loss.csv, which the trainer keeps in memory. */
@@ -38,7 +39,8 @@ typedef struct Trainer {
      them, then the discriminator's. */
   void *avg, *avg_stats;
   void *snap_z, *snap_x; /* fixed latents for samples.png and coverage */
-  int nsnap;
+  int *snap_labels;      /* and a conditional model's labels for them */
+  int nsnap, per_class;  /* samples in samples.png; a conditional image model's per class */
   ganc_rng rng;
   int64_t step;
   double seconds_before; /* elapsed time of the runs this one resumes */
@@ -60,22 +62,28 @@ static char *join(const char *dir, const char *name)
 static double call_dloss_back(const ganc_step *s)
 {
   ganc_args a = {.params = s->params, .stats = s->stats, .n = s->batch / s->info->pack, .x = s->x, .z = s->z,
-                 .grad = s->grad_d};
+                 .x_labels = s->x_labels, .z_labels = s->z_labels, .grad = s->grad_d};
   return ganc_call(s->info, s->fns, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, &a);
 }
 
 static double call_gloss_back(const ganc_step *s)
 {
   ganc_args a = {.params = s->params, .stats = s->stats, .n = s->batch / s->info->pack, .z = s->z,
-                 .grad = s->grad_g};
+                 .z_labels = s->z_labels, .grad = s->grad_g};
   return ganc_call(s->info, s->fns, GANC_FN_GENERATOR_LOSS_BACKWARD, &a);
 }
 
 void ganc_generate(const ganc_info *info, const ganc_fns *fns, const void *params, const void *stats, int n,
-                   const void *z, void *x)
+                   const void *z, const int *labels, void *x)
 {
-  ganc_args a = {.params = params, .stats = (void *)stats, .n = n, .z = z, .out = x};
+  ganc_args a = {.params = params, .stats = (void *)stats, .n = n, .z = z, .z_labels = labels, .out = x};
   ganc_call(info, fns, GANC_FN_GENERATE_BATCH, &a);
+}
+
+void ganc_snapshot_labels(int classes, int per_class, int n, int *labels)
+{
+  for (int i = 0; i < n; i++)
+    labels[i] = per_class > 0 ? i / per_class : i % classes;
 }
 
 static void *offset(void *p, size_t s, int64_t n)
@@ -119,20 +127,26 @@ void ganc_ema_update(int scalar_size, double decay, int64_t n, void *ema, const 
   }
 }
 
-/* The batches of a training run: a real batch (when x is wanted), then
-   latents, both from the run's one RNG, in that order. */
+/* The batches of a training run: a real batch (when x is wanted, with its
+   labels), then latents, then a conditional model's fake labels, all from
+   the run's one RNG, in that order. */
 static void draw_batches(void *ctx, void *x, void *z)
 {
   Trainer *t = ctx;
+  int b = t->opt->batch, classes = t->info->classes;
   if (x)
-    ganc_data_batch(t->data, &t->rng, t->opt->batch, x, NULL);
-  ganc_normal_fill(&t->rng, t->info->scalar_size, t->info->latent_size * t->opt->batch, z);
+    ganc_data_batch(t->data, &t->rng, b, x, t->work.x_labels);
+  ganc_normal_fill(&t->rng, t->info->scalar_size, t->info->latent_size * b, z);
+  for (int i = 0; i < b && classes > 0; i++) {
+    int k = (int)(ganc_rng_uniform(&t->rng) * classes);
+    t->work.z_labels[i] = k < classes ? k : classes - 1;
+  }
 }
 
 /* ---- snapshots ---- */
 
-int ganc_write_samples_png(const ganc_info *info, const char *path, const void *x, int n, const ganc_data *data,
-                           char *err, size_t errlen)
+int ganc_write_samples_png(const ganc_info *info, const char *path, const void *x, int n, const int *labels,
+                           int per_class, const ganc_data *data, char *err, size_t errlen)
 {
   const int64_t *d = info->obs_shape;
   int r = info->obs_rank;
@@ -151,7 +165,9 @@ int ganc_write_samples_png(const ganc_info *info, const char *path, const void *
         ref[2 * i + 1] = centres[2 * k + 1] + sigma * ganc_rng_normal(&rr);
       }
     }
-    int rc = ganc_png_scatter(path, x, info->scalar_size, n, ref, ref ? REF : 0, err, errlen);
+    int rc = labels ? ganc_png_scatter_labels(path, x, info->scalar_size, n, labels, info->classes, ref,
+                                              ref ? REF : 0, err, errlen)
+                    : ganc_png_scatter(path, x, info->scalar_size, n, ref, ref ? REF : 0, err, errlen);
     free(ref);
     return rc;
   }
@@ -168,6 +184,9 @@ int ganc_write_samples_png(const ganc_info *info, const char *path, const void *
     if ((int64_t)side * side == info->obs_size)
       h = w = side;
   }
+  if (labels)
+    return ganc_png_class_grid(path, x, info->scalar_size, info->classes, per_class, c, h, w,
+                               data ? ganc_data_class_names(data) : NULL, err, errlen);
   return ganc_png_grid(path, x, info->scalar_size, n, c, h, w, err, errlen);
 }
 
@@ -212,18 +231,32 @@ static ganc_stats file_stats(Trainer *t, const void *running)
   return (ganc_stats){(void *)running, t->step * (1 + k), t->step * (2 * k + 1)};
 }
 
-/* Coverage of the fixed snapshot latents, for mixtures. */
-static void coverage(Trainer *t, int *modes, double *hq)
-{
-  ganc_generate(t->info, t->fns, shown_params(t), shown_stats(t), COVERAGE_SAMPLES, t->snap_z, t->snap_x);
-  ganc_mode_coverage(t->data, t->snap_x, t->info->scalar_size, COVERAGE_SAMPLES, modes, hq);
-}
-
 static int mode_count(const Trainer *t)
 {
   const double *c;
   double s;
   return ganc_data_modes(t->data, &c, &s);
+}
+
+/* Coverage of the fixed snapshot latents, for mixtures; with result, a
+   conditional model's share of each label's samples at its mode too. */
+static void coverage(Trainer *t, int *modes, double *hq, ganc_train_result *result)
+{
+  int classes = t->info->classes;
+  int *labels = classes ? t->snap_labels : NULL;
+  if (labels)
+    ganc_snapshot_labels(classes, 0, COVERAGE_SAMPLES, labels);
+  ganc_generate(t->info, t->fns, shown_params(t), shown_stats(t), COVERAGE_SAMPLES, t->snap_z, labels, t->snap_x);
+  ganc_mode_coverage(t->data, t->snap_x, t->info->scalar_size, COVERAGE_SAMPLES, modes, hq);
+  if (labels && result) {
+    double share[GANC_MAX_LABEL_SHARES];
+    int nmodes = mode_count(t), n = classes < nmodes ? classes : nmodes;
+    if (n <= GANC_MAX_LABEL_SHARES &&
+        ganc_label_accuracy(t->data, t->snap_x, t->info->scalar_size, labels, COVERAGE_SAMPLES, n, share) == 0) {
+      result->nlabels = n;
+      memcpy(result->label_share, share, sizeof(double) * (size_t)n);
+    }
+  }
 }
 
 static int is_mixture(const Trainer *t)
@@ -233,8 +266,12 @@ static int is_mixture(const Trainer *t)
 
 static int write_snapshot(Trainer *t, char *err, size_t errlen)
 {
-  ganc_generate(t->info, t->fns, shown_params(t), shown_stats(t), t->nsnap, t->snap_z, t->snap_x);
-  return ganc_write_samples_png(t->info, t->path_png, t->snap_x, t->nsnap, t->data, err, errlen);
+  int *labels = t->info->classes ? t->snap_labels : NULL;
+  if (labels)
+    ganc_snapshot_labels(t->info->classes, t->per_class, t->nsnap, labels);
+  ganc_generate(t->info, t->fns, shown_params(t), shown_stats(t), t->nsnap, t->snap_z, labels, t->snap_x);
+  return ganc_write_samples_png(t->info, t->path_png, t->snap_x, t->nsnap, labels, t->per_class, t->data, err,
+                                errlen);
 }
 
 static int write_checkpoint(Trainer *t, char *err, size_t errlen)
@@ -405,6 +442,9 @@ static void trainer_free(Trainer *t)
   free(t->work.grad_g);
   free(t->work.x);
   free(t->work.z);
+  free(t->work.x_labels);
+  free(t->work.z_labels);
+  free(t->snap_labels);
   free(t->snap_z);
   free(t->snap_x);
   free(t->path_weights);
@@ -449,10 +489,19 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
     snprintf(err, errlen, "internal error: model '%s' has no training functions", info->name);
     return GANC_TRAIN_INTERNAL;
   }
-  t->data = ganc_data_open(o->data, info, err, errlen);
+  t->data = ganc_data_open_labels(o->data, o->labels, info, err, errlen);
   if (!t->data)
     return GANC_TRAIN_ERROR;
   t->nsnap = o->samples > 0 ? o->samples : info->obs_size == 2 ? 1000 : 64; /* points, or images */
+  if (info->classes && info->obs_size != 2) { /* a row of images per class */
+    t->per_class = o->samples > 0 ? (o->samples + info->classes - 1) / info->classes : 8;
+    if ((int64_t)t->per_class * info->classes > 4096) {
+      snprintf(err, errlen, "samples.png would show %lld images (%d classes, %d each); ask for fewer with "
+               "--samples", (long long)t->per_class * info->classes, info->classes, t->per_class);
+      return GANC_TRAIN_ERROR;
+    }
+    t->nsnap = t->per_class * info->classes;
+  }
   int nz = is_mixture(t) && t->nsnap < COVERAGE_SAMPLES ? COVERAGE_SAMPLES : t->nsnap;
   size_t s = (size_t)info->scalar_size, np = (size_t)info->param_count, b = (size_t)o->batch;
   size_t ns = (size_t)(info->stats_count ? info->stats_count : 1);
@@ -470,6 +519,15 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   w->z = malloc(s * b * (size_t)info->latent_size);
   t->snap_z = malloc(s * (size_t)nz * (size_t)info->latent_size);
   t->snap_x = malloc(s * (size_t)nz * (size_t)info->obs_size);
+  if (info->classes) {
+    w->x_labels = malloc(sizeof(int) * b);
+    w->z_labels = malloc(sizeof(int) * b);
+    t->snap_labels = malloc(sizeof(int) * (size_t)nz);
+    if (!w->x_labels || !w->z_labels || !t->snap_labels) {
+      snprintf(err, errlen, "out of memory");
+      return GANC_TRAIN_ERROR;
+    }
+  }
   t->path_weights = join(o->outdir, "weights.safetensors");
   t->path_ckpt = join(o->outdir, "checkpoint.safetensors");
   t->path_csv = join(o->outdir, "loss.csv");
@@ -483,6 +541,10 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   ganc_rng snap;
   ganc_rng_seed(&snap, SNAPSHOT_SEED);
   ganc_normal_fill(&snap, info->scalar_size, (int64_t)nz * info->latent_size, t->snap_z);
+  for (int i = t->per_class; t->per_class > 0 && i < t->nsnap; i++) /* a column shares its latent */
+    memcpy((char *)t->snap_z + s * (size_t)i * (size_t)info->latent_size,
+           (char *)t->snap_z + s * (size_t)(i % t->per_class) * (size_t)info->latent_size,
+           s * (size_t)info->latent_size);
 
   if (o->resume) {
     ganc_train_state st = {w->adam_m, w->adam_v, 0, {{0}}};
@@ -568,7 +630,7 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
       p.modes = 0;
       p.high_quality = 0;
       if (p.nmodes)
-        coverage(&t, &p.modes, &p.high_quality);
+        coverage(&t, &p.modes, &p.high_quality, NULL);
       if (csv_append(&t, sum_d / (double)in_window, sum_g / (double)in_window, p.seconds, p.modes,
                      p.high_quality, err, errlen) < 0 ||
           write_snapshot(&t, err, errlen) < 0 || write_checkpoint(&t, err, errlen) < 0) {
@@ -595,7 +657,7 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
       rc = GANC_TRAIN_ERROR;
   }
   if (rc == GANC_TRAIN_DONE && is_mixture(&t)) {
-    coverage(&t, &result->modes, &result->high_quality);
+    coverage(&t, &result->modes, &result->high_quality, result);
     result->nmodes = p.nmodes;
   }
   trainer_free(&t);

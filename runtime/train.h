@@ -21,6 +21,7 @@ typedef struct ganc_progress {
 
 typedef struct ganc_train_options {
   const char *data;   /* --data SPEC */
+  const char *labels; /* --labels FILE: an IDX data set's labels (conditional models); NULL for none */
   const char *outdir; /* must exist */
   int64_t steps;      /* the total, also when resuming */
   int batch;
@@ -30,15 +31,23 @@ typedef struct ganc_train_options {
   uint64_t seed;
   int64_t every;      /* loss.csv row, samples.png and checkpoint every K steps */
   int resume;         /* continue from outdir/checkpoint.safetensors */
-  int samples;        /* images in samples.png (64 if 0) */
+  int samples;        /* images in samples.png (64 if 0; a conditional model's
+                         has one row per class, samples / classes each, 8 if 0) */
   volatile sig_atomic_t *stop; /* set asynchronously: checkpoint and return */
   void (*progress)(const ganc_progress *p, void *ctx); /* after every step */
   void *progress_ctx;
 } ganc_train_options;
 
+enum { GANC_MAX_LABEL_SHARES = 32 };
+
 typedef struct ganc_train_result {
   int modes, nmodes;  /* mixtures: PacGAN's coverage of 2500 samples */
   double high_quality;
+  /* Conditional mixtures: for each label k < nlabels (the classes that
+     name a mode), the share of the 2500 samples drawn for label k whose
+     nearest mode is k. */
+  int nlabels;
+  double label_share[GANC_MAX_LABEL_SHARES];
 } ganc_train_result;
 
 enum {
@@ -72,9 +81,10 @@ typedef struct ganc_step {
   void *adam_m, *adam_v; /* the Adam moments, laid out as params */
   void *grad_d, *grad_g; /* d_param_count + 1 and g_param_count + 1 scalars */
   void *x, *z;           /* a batch of observations and one of latents */
-  /* Called before every update to draw its batches: x and z before each
-     discriminator update, z alone (x NULL) before the generator's. NULL:
-     every update uses x and z as they are. */
+  int *x_labels, *z_labels; /* a conditional model's: x's and z's labels (batch ints each) */
+  /* Called before every update to draw its batches (and their labels): x
+     and z before each discriminator update, z alone (x NULL) before the
+     generator's. NULL: every update uses x and z as they are. */
   void (*draw)(void *ctx, void *x, void *z);
   void *draw_ctx;
 } ganc_step;
@@ -92,16 +102,27 @@ void ganc_ema_update(int scalar_size, double decay, int64_t n, void *ema, const 
 
 /* The latents of every snapshot (samples.png, and the coverage of 2500
    samples): the first ones of a ganc_rng seeded with this, drawn by
-   ganc_normal_fill. */
+   ganc_normal_fill. A conditional image model's samples.png, a row of
+   per_class samples per class, gives every class the first per_class of
+   them: a column shares its latent. */
 #define GANC_SNAPSHOT_SEED 0x5eed
 
-/* n samples of info's model from the latents z (its generate_batch). */
+/* n samples of info's model from the latents z (its generate_batch), with
+   labels (n ints) for a conditional model, else NULL. */
 void ganc_generate(const ganc_info *info, const ganc_fns *fns, const void *params, const void *stats, int n,
-                   const void *z, void *x);
+                   const void *z, const int *labels, void *x);
+
+/* The labels of n snapshot samples of a model with classes: sample i
+   draws class i / per_class when per_class > 0 (one row of per_class per
+   class), or i % classes when per_class is 0. */
+void ganc_snapshot_labels(int classes, int per_class, int n, int *labels);
 
 /* n samples as a PNG: a scatter plot over the data's distribution for 2-D
-   observations, an image grid otherwise. data may be NULL. */
-int ganc_write_samples_png(const ganc_info *info, const char *path, const void *x, int n, const ganc_data *data,
-                           char *err, size_t errlen);
+   observations (coloured by label when labels is not NULL), an image grid
+   otherwise, with one row of per_class images for each class when
+   labels is not NULL (n = classes * per_class, labels as
+   ganc_snapshot_labels makes them). data may be NULL. */
+int ganc_write_samples_png(const ganc_info *info, const char *path, const void *x, int n, const int *labels,
+                           int per_class, const ganc_data *data, char *err, size_t errlen);
 
 #endif

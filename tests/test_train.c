@@ -494,8 +494,8 @@ Test(train, ema_drives_the_outputs)
   ganc_normal_fill(&rng, 4, 2 * COVER, z);
   ganc_fns fns;
   cr_assert_eq(ganc_functions(r.m, r.info, &fns), 0);
-  ganc_generate(r.info, &fns, w, NULL, COVER, z, x);
-  ganc_generate(r.info, &fns, p, NULL, COVER, z, xr);
+  ganc_generate(r.info, &fns, w, NULL, COVER, z, NULL, x);
+  ganc_generate(r.info, &fns, p, NULL, COVER, z, NULL, xr);
   int modes, modes_raw;
   double hq, hq_raw;
   ganc_mode_coverage(data, x, 4, COVER, &modes, &hq);
@@ -510,8 +510,8 @@ Test(train, ema_drives_the_outputs)
   cr_expect(ganc_ends_with(csv, want), "the last row of loss.csv should end '%s':\n%s", want, csv);
   free(csv);
 
-  cr_assert_eq(ganc_write_samples_png(r.info, in("avg.png"), x, SAMPLES, data, err, sizeof err), 0, "%s", err);
-  cr_assert_eq(ganc_write_samples_png(r.info, in("raw.png"), xr, SAMPLES, data, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_write_samples_png(r.info, in("avg.png"), x, SAMPLES, NULL, 0, data, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(ganc_write_samples_png(r.info, in("raw.png"), xr, SAMPLES, NULL, 0, data, err, sizeof err), 0, "%s", err);
   cr_expect(same_file(in("avg.png"), in("e/samples.png")), "samples.png is not drawn from the average");
   cr_expect(!same_file(in("raw.png"), in("e/samples.png")));
   ganc_data_free(data);
