@@ -76,6 +76,19 @@ void formula_inputs(uint64_t stream, double scale, int size, int64_t n, void *ou
     scalar_store(out, size, k, scale * signed_unit(stream, (uint64_t)k));
 }
 
+int formula_label(uint64_t stream, int classes, uint64_t k) {
+  uint64_t top = splitmix64((stream << 32) + k) >> 40;
+  return (int)((top * (uint64_t)classes) >> 24);
+}
+
+int *formula_labels(uint64_t stream, int classes, int64_t n) {
+  int *labels = calloc((size_t)(n > 0 ? n : 1), sizeof *labels);
+  cr_assert_not_null(labels);
+  for (int64_t k = 0; classes > 0 && k < n; k++)
+    labels[k] = formula_label(stream, classes, (uint64_t)k);
+  return labels;
+}
+
 /* ---- Fixture text ---- */
 
 void fixture_open(FixtureReader *r, const char *path) {
@@ -120,6 +133,24 @@ double *fixture_read_values(FixtureReader *r, int count, int64_t expected, const
   for (int i = 0; i < count; i++)
     v[i] = fixture_parse_double(fixture_read_line(r), r->path);
   return v;
+}
+
+int fixture_labels_section(FixtureReader *r, const char *key, int count, const FixtureHeader *h) {
+  int which = !strcmp(key, "labels_real") ? FIXTURE_LABELS_REAL : !strcmp(key, "labels_fake") ? FIXTURE_LABELS_FAKE : 0;
+  if (!which)
+    return 0;
+  uint64_t stream = which == FIXTURE_LABELS_REAL ? STREAM_LABELS_REAL : STREAM_LABELS_FAKE;
+  cr_assert(h->classes >= 2, "%s: section %s without `classes` in the header", r->path, key);
+  cr_assert(count == h->batch, "%s: section %s has %d labels, expected %d", r->path, key, count, h->batch);
+  for (int k = 0; k < count; k++) {
+    char *s = fixture_read_line(r), *end;
+    long v = strtol(s, &end, 10);
+    cr_assert(end != s && (*end == '\n' || *end == '\0'), "%s: %s: not a label: %s", r->path, key, s);
+    int want = formula_label(stream, h->classes, (uint64_t)k);
+    cr_assert(v == want, "%s: %s[%d] is %ld, the formula's %d (of %d classes)", r->path, key, k, v, want,
+              h->classes);
+  }
+  return which;
 }
 
 static void fixture_read_tensor(Tensor *t, int with_fan_in, const char *line, const char *path) {
@@ -189,6 +220,8 @@ int fixture_header_key(FixtureHeader *h, const char *key, const char *value, con
     h->param_count = strtoll(value, NULL, 10);
   else if (!strcmp(key, "stats_count"))
     h->stats_count = strtoll(value, NULL, 10);
+  else if (!strcmp(key, "classes"))
+    h->classes = atoi(value);
   else
     return 0;
   return 1;

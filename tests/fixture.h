@@ -3,7 +3,8 @@
  * uses its scalars): the formula that derives a fixture's parameters, running
  * statistics and inputs (tests/reference/forward.py describes it and computes
  * the same values), the fixtures' text parsing, the fixture names of the
- * suites' test instances, and scalars of either width. */
+ * suites' test instances, and scalars of either width. A conditional
+ * model's labels come from the formula too; its fixtures also list them. */
 #ifndef GANC_TEST_FIXTURE_H
 #define GANC_TEST_FIXTURE_H
 
@@ -16,7 +17,15 @@
 
 /* The formula's streams; forward.py and backward.py use the same numbers
    (5 is test_gradients.c's own). */
-enum { STREAM_PARAMS = 1, STREAM_LATENT = 2, STREAM_REAL = 3, STREAM_SAMPLE = 4, STREAM_STATS = 6 };
+enum {
+  STREAM_PARAMS = 1,
+  STREAM_LATENT = 2,
+  STREAM_REAL = 3,
+  STREAM_SAMPLE = 4,
+  STREAM_STATS = 6,
+  STREAM_LABELS_REAL = 7, /* a conditional model's labels of x */
+  STREAM_LABELS_FAKE = 8, /* and of z */
+};
 
 uint64_t splitmix64(uint64_t x);
 /* 2u - 1 with u = (splitmix64(stream * 2^32 + k) >> 40) / 2^24: a 24-bit
@@ -46,6 +55,13 @@ double formula_stat(const Tensor *t, int64_t k);
 void formula_stats(const Tensor *tensors, int ntensors, int size, void *stats);
 /* n inputs of a stream (STREAM_LATENT or STREAM_REAL) times scale. */
 void formula_inputs(uint64_t stream, double scale, int size, int64_t n, void *out);
+/* Label k of a stream (STREAM_LABELS_REAL or STREAM_LABELS_FAKE) of a
+   model with classes labels: floor(u * classes), that is the top 24 bits
+   of splitmix64(stream * 2^32 + k) times classes, shifted right by 24. */
+int formula_label(uint64_t stream, int classes, uint64_t k);
+/* Labels 0 .. n-1 of a stream, in a fresh array (at least one element);
+   all 0 for an unconditional model (classes 0), whose functions read none. */
+int *formula_labels(uint64_t stream, int classes, int64_t n);
 
 /* A fixture's text, line by line, comments and blank lines skipped. */
 typedef struct FixtureReader {
@@ -82,6 +98,7 @@ typedef struct FixtureHeader {
   double input_scale;
   int64_t latent_size, obs_size, g_param_count, param_count;
   int64_t stats_count;    /* running statistics; 0 without batch_norm */
+  int classes;            /* labels of a conditional model; 0 for one without */
 } FixtureHeader;
 
 /* The discriminator's inputs in a batch: packs of h->pack samples. */
@@ -90,6 +107,14 @@ int fixture_pack(const FixtureHeader *h);
 
 /* One header line into h; 0 if key is not a header key. */
 int fixture_header_key(FixtureHeader *h, const char *key, const char *value, const char *path);
+
+/* Labels sections: a conditional model's fixture has both. */
+enum { FIXTURE_LABELS_REAL = 1, FIXTURE_LABELS_FAKE = 2, FIXTURE_LABELS_BOTH = 3 };
+/* Section key of count lines if it is `labels_real` or `labels_fake` (after
+   the header, so h is complete): h->batch labels, each checked to be the
+   formula's label of its stream, which is what the tests pass. Which of
+   the two it was, or 0 (nothing read) for another section. */
+int fixture_labels_section(FixtureReader *r, const char *key, int count, const FixtureHeader *h);
 
 /* A fixture's name, its file's without ".txt": the parameter of the suites'
    test instances. */

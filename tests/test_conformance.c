@@ -7,16 +7,21 @@
  * double models see the same numbers (inputs times the fixture's input_scale,
  * a power of two); so are the running statistics of a model with batch_norm,
  * which every function here (all of them inference, PyTorch's eval() mode)
- * reads. Every model is run through the JIT (ganc_jit) and through emitted C
- * (`build/ganc emit`, cc, dlopen), each function called through ganc_call;
- * each is compared with the reference, its batch functions with its
- * single-sample ones, and the two paths with each other.
+ * reads, and so are a conditional model's labels, which the fixture also
+ * lists (checked against the formula as it is read): each sample's x with
+ * its label of labels_real, its z with its label of labels_fake, as the
+ * reference passes them. Every model is run through the JIT (ganc_jit) and
+ * through emitted C (`build/ganc emit`, cc, dlopen), each function called
+ * through ganc_call; each is compared with the reference, its batch
+ * functions with its single-sample ones, and the two paths with each other.
  *
  * Tolerance (docs/DESIGN.md §4), |got - want| <= rtol * |want| + atol:
  *   scalar float:  rtol 1e-5,  atol 1e-6
  *   scalar double: rtol 1e-12, atol 1e-14
  * `want` is the reference, the single-sample result when checking a batch
- * function, and the JIT result when checking AOT against JIT.
+ * function, and the JIT result when checking AOT against JIT. Each
+ * comparison logs its largest absolute and relative error and its largest
+ * share of the tolerance (--verbose shows them).
  *
  * Run from the repository root, with build/ganc and build/libganc.a built. */
 
@@ -61,6 +66,7 @@ typedef struct Results {
 typedef struct Fixture {
   char path[256];
   FixtureHeader h;
+  int labels; /* the labels sections read: FIXTURE_LABELS_BOTH for a conditional model */
   int ntensors, nstats;
   Tensor tensors[MAX_TENSORS], stats[MAX_TENSORS];
   Check params_check, stats_check, z_check, x_check;
@@ -84,7 +90,7 @@ static void fixture_load(Fixture *f, const char *name) {
   FixtureReader r;
   fixture_open(&r, path);
   Results *w = &f->want;
-  int kind, count;
+  int kind, count, which;
   char key[64], value[256];
   while ((kind = fixture_next(&r, key, value, &count))) {
     if (kind == 1) {
@@ -122,6 +128,8 @@ static void fixture_load(Fixture *f, const char *name) {
         double *v = fixture_read_values(&r, count, 1, key);
         w->generator_loss_batch = v[0];
         free(v);
+      } else if ((which = fixture_labels_section(&r, key, count, &f->h))) {
+        f->labels |= which;
       } else {
         cr_assert_fail("%s: unknown section %s", path, key);
       }
@@ -139,6 +147,8 @@ static void fixture_load(Fixture *f, const char *name) {
             "%s: missing sections", path);
   cr_assert(f->h.stats_count == 0 || (f->nstats > 0 && f->stats_check.n > 0),
             "%s: statistics without their sections", path);
+  cr_assert(f->labels == (f->h.classes > 0 ? FIXTURE_LABELS_BOTH : 0),
+            "%s: a conditional model's fixture lists labels_real and labels_fake, another neither", path);
   fixture_check_layout(f->tensors, f->ntensors, f->h.param_count, "tensors", path);
   fixture_check_layout(f->stats, f->nstats, f->h.stats_count, "stats_tensors", path);
 }
@@ -164,6 +174,7 @@ static void fixture_free(Fixture *f) {
 typedef struct Inputs {
   int size; /* bytes per scalar */
   void *params, *stats, *z, *x;
+  int *labels_real, *labels_fake; /* of x and of z, one per sample (all 0 when unconditional) */
 } Inputs;
 
 /* Scalar k of the tensors' array by value(t, k) of the tensor t it is in. */
@@ -197,6 +208,8 @@ static void inputs_make(const Fixture *f, Inputs *in) {
   formula_inputs(STREAM_LATENT, f->h.input_scale, size, f->h.batch * f->h.latent_size, in->z);
   in->x = scalar_alloc(size, f->h.batch * f->h.obs_size);
   formula_inputs(STREAM_REAL, f->h.input_scale, size, f->h.batch * f->h.obs_size, in->x);
+  in->labels_real = formula_labels(STREAM_LABELS_REAL, f->h.classes, f->h.batch);
+  in->labels_fake = formula_labels(STREAM_LABELS_FAKE, f->h.classes, f->h.batch);
 }
 
 static void inputs_free(Inputs *in) {
@@ -204,6 +217,8 @@ static void inputs_free(Inputs *in) {
   free(in->stats);
   free(in->z);
   free(in->x);
+  free(in->labels_real);
+  free(in->labels_fake);
 }
 
 /* ---- The emitted functions, called through either path ---- */
@@ -213,10 +228,14 @@ typedef struct Api {
   ganc_fns fns;
 } Api;
 
-/* fn with the fixture's parameters and statistics and a's other arguments. */
-static double call(const Api *api, const Inputs *in, ganc_fn fn, ganc_args a) {
+/* fn with the fixture's parameters and statistics, the labels of samples
+   i, i+1, ... (single-sample functions read the first) and a's other
+   arguments. */
+static double call(const Api *api, const Inputs *in, int i, ganc_fn fn, ganc_args a) {
   a.params = in->params;
   a.stats = in->stats;
+  a.x_labels = in->labels_real + i;
+  a.z_labels = in->labels_fake + i;
   return ganc_call(api->info, &api->fns, fn, &a);
 }
 
@@ -242,7 +261,7 @@ static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results 
 
   for (int i = 0; i < B; i++) {
     const void *z = sample(in->z, size, L, i);
-    call(a, in, GANC_FN_GENERATE, (ganc_args){.z = z, .out = (char *)gen + (size_t)(i * O * size)});
+    call(a, in, i, GANC_FN_GENERATE, (ganc_args){.z = z, .out = (char *)gen + (size_t)(i * O * size)});
   }
   r->generate = widen(gen, size, B * O);
   r->real_score = malloc((size_t)P * sizeof(double));
@@ -252,22 +271,22 @@ static void run_model(const Fixture *f, const Api *a, const Inputs *in, Results 
   cr_assert(r->real_score && r->fake_score && r->discriminator_loss && r->generator_loss);
   for (int i = 0; i < P; i++) {
     const void *z = sample(in->z, size, L * pk, i), *x = sample(in->x, size, O * pk, i);
-    r->real_score[i] = call(a, in, GANC_FN_REAL_SCORE, (ganc_args){.x = x});
-    r->fake_score[i] = call(a, in, GANC_FN_FAKE_SCORE, (ganc_args){.z = z});
-    r->discriminator_loss[i] = call(a, in, GANC_FN_DISCRIMINATOR_LOSS, (ganc_args){.x = x, .z = z});
-    r->generator_loss[i] = call(a, in, GANC_FN_GENERATOR_LOSS, (ganc_args){.z = z});
+    r->real_score[i] = call(a, in, i, GANC_FN_REAL_SCORE, (ganc_args){.x = x});
+    r->fake_score[i] = call(a, in, i, GANC_FN_FAKE_SCORE, (ganc_args){.z = z});
+    r->discriminator_loss[i] = call(a, in, i, GANC_FN_DISCRIMINATOR_LOSS, (ganc_args){.x = x, .z = z});
+    r->generator_loss[i] = call(a, in, i, GANC_FN_GENERATOR_LOSS, (ganc_args){.z = z});
   }
 
   memset(gen, 0, (size_t)(B * O * size));
-  call(a, in, GANC_FN_GENERATE_BATCH, (ganc_args){.n = B, .z = in->z, .out = gen});
+  call(a, in, 0, GANC_FN_GENERATE_BATCH, (ganc_args){.n = B, .z = in->z, .out = gen});
   r->generate_batch = widen(gen, size, B * O);
-  call(a, in, GANC_FN_REAL_SCORE_BATCH, (ganc_args){.n = P, .x = in->x, .out = scores});
+  call(a, in, 0, GANC_FN_REAL_SCORE_BATCH, (ganc_args){.n = P, .x = in->x, .out = scores});
   r->real_score_batch = widen(scores, size, P);
-  call(a, in, GANC_FN_FAKE_SCORE_BATCH, (ganc_args){.n = P, .z = in->z, .out = scores});
+  call(a, in, 0, GANC_FN_FAKE_SCORE_BATCH, (ganc_args){.n = P, .z = in->z, .out = scores});
   r->fake_score_batch = widen(scores, size, P);
   r->discriminator_loss_batch =
-      call(a, in, GANC_FN_DISCRIMINATOR_LOSS_BATCH, (ganc_args){.n = P, .x = in->x, .z = in->z});
-  r->generator_loss_batch = call(a, in, GANC_FN_GENERATOR_LOSS_BATCH, (ganc_args){.n = P, .z = in->z});
+      call(a, in, 0, GANC_FN_DISCRIMINATOR_LOSS_BATCH, (ganc_args){.n = P, .x = in->x, .z = in->z});
+  r->generator_loss_batch = call(a, in, 0, GANC_FN_GENERATOR_LOSS_BATCH, (ganc_args){.n = P, .z = in->z});
   free(gen);
   free(scores);
 }
@@ -282,14 +301,14 @@ static void check_empty_batch(const Fixture *f, const Api *a, const Inputs *in,
   for (int empty = 0; empty >= -1; empty--) {
     for (int64_t i = 0; i < n; i++)
       scalar_store(out, size, i, 42);
-    call(a, in, GANC_FN_GENERATE_BATCH, (ganc_args){.n = empty, .z = in->z, .out = out});
-    call(a, in, GANC_FN_REAL_SCORE_BATCH, (ganc_args){.n = empty, .x = in->x, .out = out});
-    call(a, in, GANC_FN_FAKE_SCORE_BATCH, (ganc_args){.n = empty, .z = in->z, .out = out});
+    call(a, in, 0, GANC_FN_GENERATE_BATCH, (ganc_args){.n = empty, .z = in->z, .out = out});
+    call(a, in, 0, GANC_FN_REAL_SCORE_BATCH, (ganc_args){.n = empty, .x = in->x, .out = out});
+    call(a, in, 0, GANC_FN_FAKE_SCORE_BATCH, (ganc_args){.n = empty, .z = in->z, .out = out});
     for (int64_t i = 0; i < n; i++)
       cr_expect(scalar_load(out, size, i) == 42,
                 "%s: %s: a batch function wrote output for n = %d", f->h.model, how, empty);
-    double d = call(a, in, GANC_FN_DISCRIMINATOR_LOSS_BATCH, (ganc_args){.n = empty, .x = in->x, .z = in->z});
-    double g = call(a, in, GANC_FN_GENERATOR_LOSS_BATCH, (ganc_args){.n = empty, .z = in->z});
+    double d = call(a, in, 0, GANC_FN_DISCRIMINATOR_LOSS_BATCH, (ganc_args){.n = empty, .x = in->x, .z = in->z});
+    double g = call(a, in, 0, GANC_FN_GENERATOR_LOSS_BATCH, (ganc_args){.n = empty, .z = in->z});
     cr_expect(d == 0, "%s: %s: discriminator_loss_batch(n = %d) = %.17g, want 0", f->h.model, how,
               empty, d);
     cr_expect(g == 0, "%s: %s: generator_loss_batch(n = %d) = %.17g, want 0", f->h.model, how,
@@ -304,10 +323,11 @@ typedef struct Cmp {
   const char *model, *what;
   double rtol, atol;
   int failures;
+  double abs_err, rel_err, share; /* the largest |got - want|, that over |want|, that over the tolerance */
 } Cmp;
 
 static Cmp cmp_start(const Fixture *f, const char *what) {
-  Cmp c = {f->h.model, what, 1e-5, 1e-6, 0};
+  Cmp c = {f->h.model, what, 1e-5, 1e-6, 0, 0, 0, 0};
   if (f->h.scalar_size == 8) {
     c.rtol = 1e-12;
     c.atol = 1e-14;
@@ -320,8 +340,11 @@ static Cmp cmp_start(const Fixture *f, const char *what) {
 static void cmp_values(Cmp *c, const char *fn, int64_t n, int64_t per_sample,
                        const double *got, const double *want) {
   for (int64_t i = 0; i < n; i++) {
-    double tol = c->rtol * fabs(want[i]) + c->atol;
-    if (fabs(got[i] - want[i]) <= tol)
+    double tol = c->rtol * fabs(want[i]) + c->atol, err = fabs(got[i] - want[i]);
+    c->abs_err = fmax(c->abs_err, err);
+    c->rel_err = fmax(c->rel_err, want[i] != 0 ? err / fabs(want[i]) : err > 0 ? INFINITY : 0);
+    c->share = fmax(c->share, err / tol);
+    if (err <= tol)
       continue;
     if (c->failures++ >= MAX_REPORTS)
       continue;
@@ -343,6 +366,8 @@ static void cmp_finish(Cmp *c) {
   if (c->failures > MAX_REPORTS)
     cr_expect_fail("%s: %s: %d more mismatches not shown", c->model, c->what,
                    c->failures - MAX_REPORTS);
+  cr_log_info("%s: %s: largest error %.3g absolute, %.3g relative, %.3g of the tolerance", c->model,
+              c->what, c->abs_err, c->rel_err, c->share);
 }
 
 /* got against the reference; the batch functions against it too. */
@@ -479,6 +504,8 @@ static void check_info(const Fixture *f, const ganc_info *info) {
   cr_assert_eq(info->stats_count, f->h.stats_count,
                "%s: stats_count %" PRId64 ", want %" PRId64, f->h.model, info->stats_count,
                f->h.stats_count);
+  cr_assert_eq(info->classes, f->h.classes, "%s: classes %d, the fixture's %d", f->h.model, info->classes,
+               f->h.classes);
   check_tensors(f, "tensors", info->tensors, info->ntensors, f->tensors, f->ntensors);
   check_tensors(f, "statistics", info->stats, info->nstats, f->stats, f->nstats);
 }

@@ -11,12 +11,15 @@
  * the running statistics of a model with batch_norm, from which each
  * _backward call starts (training mode: they do not change the loss, which
  * normalizes by the batch's statistics, but the function updates them, and
- * the fixture has what each function leaves).
+ * the fixture has what each function leaves), and a conditional model's
+ * labels, labels_real with x and labels_fake with z (the fixture lists them
+ * too, checked against the formula as it is read).
  *
  * Each model runs through the JIT and through emitted C built by gcc, every
  * function called through ganc_call. Each build's losses and gradients are
  * compared with PyTorch's, for the batch of 4 and for the same batch repeated
- * 16 times (n = 64, the same means and biased variances); the gradient
+ * 16 times (n = 64, the same means and biased variances; the labels
+ * repeated with it, so an embedding row sums 16 times the same terms); the gradient
  * buffers start out as NaN, so an entry left unwritten fails; for n <= 0 both
  * functions must return 0 and leave the buffer and the statistics alone. The
  * two builds' full gradients are compared with each other. A gradient entry
@@ -101,6 +104,7 @@ typedef struct GradFixture {
   char path[256];
   FixtureHeader h;
   int sampled; /* entries: sampled, not all */
+  int labels;  /* the labels sections read: FIXTURE_LABELS_BOTH for a conditional model */
   int ntensors, nstats;
   Tensor tensors[MAX_TENSORS], stats[MAX_TENSORS];
   double grad_max[MAX_TENSORS];
@@ -185,7 +189,7 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
   const char *path = f->path;
   FixtureReader r;
   fixture_open(&r, path);
-  int have_max = 0, have_d = 0, have_g = 0, kind, count;
+  int have_max = 0, have_d = 0, have_g = 0, kind, count, which;
   char key[64], value[256];
   while ((kind = fixture_next(&r, key, value, &count))) {
     if (kind == 1) {
@@ -223,6 +227,8 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
           f->grad_max[i] = fixture_parse_double(s + used, path);
         }
         have_max = 1;
+      } else if ((which = fixture_labels_section(&r, key, count, &f->h))) {
+        f->labels |= which;
       } else {
         cr_assert_fail("%s: unknown section %s", path, key);
       }
@@ -243,6 +249,8 @@ static void grad_fixture_load(GradFixture *f, const char *name) {
             "%s: missing sections", path);
   cr_assert(f->h.stats_count == 0 || (f->nstats > 0 && f->d_stats && f->g_stats),
             "%s: statistics without their sections", path);
+  cr_assert(f->labels == (f->h.classes > 0 ? FIXTURE_LABELS_BOTH : 0),
+            "%s: a conditional model's fixture lists labels_real and labels_fake, another neither", path);
   fixture_check_layout(f->tensors, f->ntensors, f->h.param_count, "tensors", path);
   fixture_check_layout(f->stats, f->nstats, f->h.stats_count, "stats_tensors", path);
   for (int i = 0; i < f->nd; i++)
@@ -285,6 +293,9 @@ typedef struct Inputs {
   int size;             /* bytes per scalar */
   void *params, *z, *x; /* the fixture's batch */
   void *z_rep, *x_rep;  /* the same batch REPEATS times over */
+  /* The labels of x and of z, of the batch and of it repeated (all 0 when
+     unconditional) */
+  int *labels_real, *labels_fake, *labels_real_rep, *labels_fake_rep;
   void *stats;          /* the formula's running statistics, where every call starts */
   void *work;           /* the statistics a call reads and updates: a copy of stats */
 } Inputs;
@@ -303,9 +314,17 @@ static void inputs_make(const GradFixture *f, int size, Inputs *in) {
   formula_inputs(STREAM_REAL, f->h.input_scale, size, xn, in->x);
   in->z_rep = scalar_alloc(size, REPEATS * zn);
   in->x_rep = scalar_alloc(size, REPEATS * xn);
+  int B = f->h.batch;
+  in->labels_real = formula_labels(STREAM_LABELS_REAL, f->h.classes, B);
+  in->labels_fake = formula_labels(STREAM_LABELS_FAKE, f->h.classes, B);
+  in->labels_real_rep = calloc((size_t)(REPEATS * B), sizeof(int));
+  in->labels_fake_rep = calloc((size_t)(REPEATS * B), sizeof(int));
+  cr_assert(in->labels_real_rep && in->labels_fake_rep);
   for (int r = 0; r < REPEATS; r++) {
     memcpy((char *)in->z_rep + (size_t)(r * zn * size), in->z, (size_t)(zn * size));
     memcpy((char *)in->x_rep + (size_t)(r * xn * size), in->x, (size_t)(xn * size));
+    memcpy(in->labels_real_rep + r * B, in->labels_real, (size_t)B * sizeof(int));
+    memcpy(in->labels_fake_rep + r * B, in->labels_fake, (size_t)B * sizeof(int));
   }
 }
 
@@ -317,6 +336,10 @@ static void inputs_free(Inputs *in) {
   free(in->x_rep);
   free(in->stats);
   free(in->work);
+  free(in->labels_real);
+  free(in->labels_fake);
+  free(in->labels_real_rep);
+  free(in->labels_fake_rep);
   memset(in, 0, sizeof *in);
 }
 
@@ -355,30 +378,43 @@ static void *fresh_stats(const GradFixture *f, Inputs *in) {
   return in->work;
 }
 
-/* fn's loss of n packs with in's parameters; each call starts from the
+/* The inputs of a call: observations and latents, and their labels. */
+typedef struct Batch {
+  const void *x, *z;
+  const int *labels_real, *labels_fake;
+} Batch;
+
+/* The fixture's batch, or it repeated REPEATS times. */
+static Batch batch_of(const Inputs *in, int repeated) {
+  if (repeated)
+    return (Batch){in->x_rep, in->z_rep, in->labels_real_rep, in->labels_fake_rep};
+  return (Batch){in->x, in->z, in->labels_real, in->labels_fake};
+}
+
+/* fn's loss of n packs of b with in's parameters; each call starts from the
    formula's statistics, and a _backward call overwrites grad. */
-static double loss_of(const GradFixture *f, const Fns *fn, ganc_fn id, Inputs *in, int n,
-                      const void *x, const void *z, void *grad) {
-  return call(fn, id, (ganc_args){.params = in->params, .stats = fresh_stats(f, in), .n = n,
-                                  .x = x, .z = z, .grad = grad});
+static double loss_of(const GradFixture *f, const Fns *fn, ganc_fn id, Inputs *in, int n, const Batch *b,
+                      void *grad) {
+  return call(fn, id, (ganc_args){.params = in->params, .stats = fresh_stats(f, in), .n = n, .x = b->x,
+                                  .z = b->z, .x_labels = b->labels_real, .z_labels = b->labels_fake,
+                                  .grad = grad});
 }
 
 /* Both gradients of a batch of n, and the statistics each leaves; the
    gradient buffers start out as NaN, so an entry the function does not
    overwrite shows. */
-static void run_backward(const GradFixture *f, const Fns *fn, Inputs *in, int n, const void *x,
-                         const void *z, Grads *out) {
+static void run_backward(const GradFixture *f, const Fns *fn, Inputs *in, int n, const Batch *b, Grads *out) {
   int size = in->size;
   int64_t nd = f->h.param_count - f->h.g_param_count, ng = f->h.g_param_count;
   void *gd = scalar_alloc(size, nd), *gg = scalar_alloc(size, ng);
   fill(gd, size, nd, NAN);
   fill(gg, size, ng, NAN);
-  out->d_loss = loss_of(f, fn, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, in, n, x, z, gd);
+  out->d_loss = loss_of(f, fn, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, in, n, b, gd);
   out->d_stats = widen(in->work, size, f->h.stats_count);
-  out->g_loss = loss_of(f, fn, GANC_FN_GENERATOR_LOSS_BACKWARD, in, n, NULL, z, gg);
+  out->g_loss = loss_of(f, fn, GANC_FN_GENERATOR_LOSS_BACKWARD, in, n, b, gg);
   out->g_stats = widen(in->work, size, f->h.stats_count);
-  out->d_loss_batch = loss_of(f, fn, GANC_FN_DISCRIMINATOR_LOSS_BATCH, in, n, x, z, NULL);
-  out->g_loss_batch = loss_of(f, fn, GANC_FN_GENERATOR_LOSS_BATCH, in, n, NULL, z, NULL);
+  out->d_loss_batch = loss_of(f, fn, GANC_FN_DISCRIMINATOR_LOSS_BATCH, in, n, b, NULL);
+  out->g_loss_batch = loss_of(f, fn, GANC_FN_GENERATOR_LOSS_BATCH, in, n, b, NULL);
   out->d = widen(gd, size, nd);
   out->g = widen(gg, size, ng);
   free(gd);
@@ -538,13 +574,14 @@ static void check_empty_batch(const GradFixture *f, const Fns *fn, Inputs *in, c
   size_t stats_bytes = (size_t)(f->h.stats_count * size);
   int64_t nd = f->h.param_count - f->h.g_param_count, ng = f->h.g_param_count;
   void *gd = scalar_alloc(size, nd), *gg = scalar_alloc(size, ng);
+  Batch b = batch_of(in, 0);
   for (int n = 0; n >= -1; n--) {
     fill(gd, size, nd, 42);
     fill(gg, size, ng, 42);
-    double d = loss_of(f, fn, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, in, n, in->x, in->z, gd);
+    double d = loss_of(f, fn, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, in, n, &b, gd);
     cr_expect(memcmp(in->work, in->stats, stats_bytes) == 0,
               "%s: %s: discriminator_loss_backward(n = %d) changed the statistics", f->h.model, how, n);
-    double g = loss_of(f, fn, GANC_FN_GENERATOR_LOSS_BACKWARD, in, n, NULL, in->z, gg);
+    double g = loss_of(f, fn, GANC_FN_GENERATOR_LOSS_BACKWARD, in, n, &b, gg);
     cr_expect(memcmp(in->work, in->stats, stats_bytes) == 0,
               "%s: %s: generator_loss_backward(n = %d) changed the statistics", f->h.model, how, n);
     cr_expect(d == 0, "%s: %s: discriminator_loss_backward(n = %d) = %.17g, want 0", f->h.model,
@@ -611,7 +648,7 @@ static void check_info(const GradFixture *f, const ganc_info *info, int size) {
                 info->d_param_count == f->h.param_count - f->h.g_param_count &&
                 info->latent_size == f->h.latent_size && info->obs_size == f->h.obs_size &&
                 info->ntensors == f->ntensors && info->stats_count == f->h.stats_count &&
-                info->nstats == f->nstats,
+                info->nstats == f->nstats && info->classes == f->h.classes,
             "%s: the compiled model's sizes differ from %s", f->h.model, f->path);
   check_layout(f, info->tensors, f->tensors, f->ntensors);
   check_layout(f, info->stats, f->stats, f->nstats);
@@ -657,10 +694,11 @@ static const GradFixture *setup(const char *name) {
 static void check_build(const GradFixture *f, const Fns *fn, Grads *out, const char *how) {
   Inputs *in = &state.inputs;
   char what[64];
-  run_backward(f, fn, in, fixture_packs(&f->h), in->x, in->z, out);
+  Batch batch = batch_of(in, 0), repeated = batch_of(in, 1);
+  run_backward(f, fn, in, fixture_packs(&f->h), &batch, out);
   snprintf(what, sizeof what, "%s vs PyTorch", how);
   check_reference(f, out, 0, what);
-  run_backward(f, fn, in, REPEATS * fixture_packs(&f->h), in->x_rep, in->z_rep, &state.rep);
+  run_backward(f, fn, in, REPEATS * fixture_packs(&f->h), &repeated, &state.rep);
   snprintf(what, sizeof what, "%s, batch repeated %d times, vs PyTorch", how, REPEATS);
   check_reference(f, &state.rep, 1, what);
   check_empty_batch(f, fn, in, how);
@@ -685,7 +723,8 @@ static double fd_loss(const GradFixture *f, const Fns *fn, int is_d, void *scrat
   ganc_fn id = f->h.stats_count == 0
                    ? (is_d ? GANC_FN_DISCRIMINATOR_LOSS_BATCH : GANC_FN_GENERATOR_LOSS_BATCH)
                    : (is_d ? GANC_FN_DISCRIMINATOR_LOSS_BACKWARD : GANC_FN_GENERATOR_LOSS_BACKWARD);
-  return loss_of(f, fn, id, in, fixture_packs(&f->h), in->x, in->z, scratch);
+  Batch b = batch_of(in, 0);
+  return loss_of(f, fn, id, in, fixture_packs(&f->h), &b, scratch);
 }
 
 /* Parameter k of a double model by central differences of the loss its
@@ -719,7 +758,8 @@ static void fd_check(Cmp *c, const GradFixture *f, const Fns *fn, void *scratch,
 static void fd_model(const GradFixture *f, const Fns *fn, int samples, const char *what) {
   Grads g = {0};
   Inputs *in = &state.inputs;
-  run_backward(f, fn, in, fixture_packs(&f->h), in->x, in->z, &g);
+  Batch b = batch_of(in, 0);
+  run_backward(f, fn, in, fixture_packs(&f->h), &b, &g);
   Cmp c = {f->h.model, what, 0, 0};
   if (f->h.stats_count == 0) {
     cmp_loss(&c, 8, "discriminator_loss_backward vs _batch", g.d_loss, g.d_loss_batch);
@@ -843,9 +883,9 @@ ParameterizedTest(FixtureName *fx, gradients, aot, .fini = teardown) {
 ParameterizedTest(FixtureName *fx, gradients, aot_matches_jit, .fini = teardown) {
   const GradFixture *f = setup(fx->name);
   Fns jit = open_jit(f), aot = open_aot(f);
-  Inputs *in = &state.inputs;
-  run_backward(f, &jit, in, fixture_packs(&f->h), in->x, in->z, &state.jit);
-  run_backward(f, &aot, in, fixture_packs(&f->h), in->x, in->z, &state.aot);
+  Batch b = batch_of(&state.inputs, 0);
+  run_backward(f, &jit, &state.inputs, fixture_packs(&f->h), &b, &state.jit);
+  run_backward(f, &aot, &state.inputs, fixture_packs(&f->h), &b, &state.aot);
   check_same(f, &state.aot, &state.jit, "gcc vs JIT");
 }
 
@@ -912,7 +952,7 @@ Test(gradients, every_model_has_a_fixture) {
 Test(gradients, finite_differences_cover_every_layer) {
   const char *kinds[] = {"linear",  "relu",    "leaky_relu", "tanh",
                          "sigmoid", "reshape", "flatten",    "conv2d",
-                         "conv_transpose2d", "upsample", "batch_norm"};
+                         "conv_transpose2d", "upsample", "batch_norm", "label"};
   const char *stacks[] = {"generator", "discriminator"};
   enum { KINDS = sizeof kinds / sizeof *kinds, STACKS = 2 };
   int covered[STACKS][KINDS] = {{0}};

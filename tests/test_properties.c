@@ -12,7 +12,9 @@
  *   5. LSGAN and logistic losses >= 0; the hinge discriminator loss >= 0
  * 1-3 are the same float operations in the same order (the terms below are
  * written as the emitter writes them, with the C library's functions of the
- * scalar type), so equality is exact. */
+ * scalar type), so equality is exact. A conditional model satisfies them
+ * for each label (docs/DESIGN.md §1): they run once per label, every label
+ * up to 16 classes and 16 spread from 0 to N-1 beyond (labels_to_check). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <math.h>
@@ -21,7 +23,7 @@
 
 #include "test.h"
 
-enum { DRAWS = 8 };
+enum { DRAWS = 8, ALL_LABELS = 16 };
 
 /* Parameters: Xavier weights from the model's own initializer, small
    nonzero biases so that every term of the computation is exercised. */
@@ -109,31 +111,52 @@ static void random_stats(const ganc_info *info, uint64_t seed, void *st)
   }
 }
 
+/* The labels the properties are checked for: every label of a model with
+   at most ALL_LABELS classes; of a larger one ALL_LABELS spread evenly
+   from 0 to N-1 (label i*(N-1)/(ALL_LABELS-1)); label 0 alone, which its
+   functions do not read, for an unconditional model. Their count. */
+static int labels_to_check(const ganc_info *info, int labels[ALL_LABELS])
+{
+  int n = info->classes;
+  if (n <= 0) {
+    labels[0] = 0;
+    return 1;
+  }
+  int count = n <= ALL_LABELS ? n : ALL_LABELS;
+  for (int i = 0; i < count; i++)
+    labels[i] = n <= ALL_LABELS ? i : (int)((int64_t)i * (n - 1) / (ALL_LABELS - 1));
+  return count;
+}
+
 /* In a function of DEFINE_PROPERTIES: the model's function f with the
    parameters p and statistics st, the rest of its arguments named; its
    result in the scalar type S (exact: a float widened to double and
-   back). */
+   back). The others take their arguments in the emitted functions' order,
+   each input followed by its labels (one label's address for a
+   single-sample function; ignored by an unconditional model). */
 #define CALL(f, ...) ((S)ganc_call(info, &fns, GANC_FN_##f, &(ganc_args){.params = p, .stats = st, __VA_ARGS__}))
-#define generate(zi, x_) CALL(GENERATE, .z = (zi), .out = (x_))
-#define generate_b(n_, zi, x_) CALL(GENERATE_BATCH, .n = (n_), .z = (zi), .out = (x_))
-#define fake_score(p_, zi) CALL(FAKE_SCORE, .z = (zi))
-#define real_score(p_, xi) CALL(REAL_SCORE, .x = (xi))
-#define dloss(p_, xi, zi) CALL(DISCRIMINATOR_LOSS, .x = (xi), .z = (zi))
-#define gloss(p_, zi) CALL(GENERATOR_LOSS, .z = (zi))
-#define dloss_b(p_, n_, xi, zi) CALL(DISCRIMINATOR_LOSS_BATCH, .n = (n_), .x = (xi), .z = (zi))
-#define gloss_b(p_, n_, zi) CALL(GENERATOR_LOSS_BATCH, .n = (n_), .z = (zi))
+#define generate(zi, zl, x_) CALL(GENERATE, .z = (zi), .z_labels = (zl), .out = (x_))
+#define generate_b(n_, zi, zl, x_) CALL(GENERATE_BATCH, .n = (n_), .z = (zi), .z_labels = (zl), .out = (x_))
+#define fake_score(zi, zl) CALL(FAKE_SCORE, .z = (zi), .z_labels = (zl))
+#define real_score(xi, xl) CALL(REAL_SCORE, .x = (xi), .x_labels = (xl))
+#define dloss(xi, xl, zi, zl) CALL(DISCRIMINATOR_LOSS, .x = (xi), .x_labels = (xl), .z = (zi), .z_labels = (zl))
+#define gloss(zi, zl) CALL(GENERATOR_LOSS, .z = (zi), .z_labels = (zl))
+#define dloss_b(n_, xi, xl, zi, zl)                                                                \
+  CALL(DISCRIMINATOR_LOSS_BATCH, .n = (n_), .x = (xi), .x_labels = (xl), .z = (zi), .z_labels = (zl))
+#define gloss_b(n_, zi, zl) CALL(GENERATOR_LOSS_BATCH, .n = (n_), .z = (zi), .z_labels = (zl))
 
 /* The property checks, written once for each scalar type: calls through
    ganc_call, which passes the statistics of a model with batch_norm (the
-   properties hold in inference mode). */
+   properties hold in inference mode) and a conditional model's labels.
+   They hold for each label: every check runs once per label of
+   labels_to_check, the latents all of that label (also in the batch
+   losses) and draw i's real sample of the label i places further along
+   the list, so that the two labels of a loss differ too. */
 #define DEFINE_PROPERTIES(T)                                                                       \
-  static void T##_properties(ganc_model *jit, Aot *aot, const ganc_info *info, const char *where)  \
+  static void T##_properties_for(ganc_fns fns, const ganc_info *info, const char *where,         \
+                                 const int *zl, const int *xl, int label)                          \
   {                                                                                               \
     typedef T S;                                                                                  \
-    ganc_fns fns;                                                                                 \
-    const char *missing = model_fns(jit, aot, info, &fns);                                        \
-    cr_assert(!missing, "%s: %s: no function %s", where, info->name, missing);                    \
-                                                                                                  \
     T *p = malloc(sizeof(T) * (size_t)info->param_count + 1);                                     \
     T *st = malloc(sizeof(T) * (size_t)info->stats_count + 1);                                    \
     int64_t lat = info->latent_size * info->pack, obs = info->obs_size * info->pack; /* per pack */ \
@@ -141,6 +164,11 @@ static void random_stats(const ganc_info *info, uint64_t seed, void *st)
     T *x = malloc(sizeof(T) * (size_t)obs * DRAWS);                                               \
     T *g = malloc(sizeof(T) * (size_t)obs);                                                       \
     Loss loss = loss_of(info);                                                                    \
+    char name[300];                                                                               \
+    if (info->classes > 0)                                                                        \
+      snprintf(name, sizeof name, "%s (label %d)", info->name, label);                            \
+    else                                                                                          \
+      snprintf(name, sizeof name, "%s", info->name);                                              \
     ganc_rng r;                                                                                   \
     ganc_rng_seed(&r, 42);                                                                        \
     random_params(info, 7, p);                                                                    \
@@ -150,47 +178,48 @@ static void random_stats(const ganc_info *info, uint64_t seed, void *st)
     for (int i = 0; i < DRAWS; i++) {                                                             \
       const T *zi = z + i * lat, *xi = x + i * obs;                                               \
       if (info->pack == 1)                                                                        \
-        generate(zi, g);                                                                          \
+        generate(zi, zl + i, g);                                                                  \
       else /* a pack's samples made together, as fake_score makes them */                         \
-        generate_b(info->pack, zi, g);                                                            \
-      T fake = fake_score(p, zi), again = real_score(p, g);                                       \
+        generate_b(info->pack, zi, zl + i, g);                                                    \
+      T fake = fake_score(zi, zl + i), again = real_score(g, zl + i);                             \
       cr_expect(memcmp(&fake, &again, sizeof fake) == 0,                                          \
-                "%s %s: property 1: fake_score %.17g != real_score(generate) %.17g", where,       \
-                info->name, (double)fake, (double)again);                                        \
-      T real = real_score(p, xi);                                                                 \
-      T want_d = T##_term(loss, 0, real) + T##_term(loss, 1, fake), got_d = dloss(p, xi, zi);     \
+                "%s %s: property 1: fake_score %.17g != real_score(generate) %.17g", where, name, \
+                (double)fake, (double)again);                                                     \
+      T real = real_score(xi, xl + i);                                                            \
+      T want_d = T##_term(loss, 0, real) + T##_term(loss, 1, fake);                               \
+      T got_d = dloss(xi, xl + i, zi, zl + i);                                                    \
       cr_expect(memcmp(&want_d, &got_d, sizeof got_d) == 0,                                       \
-                "%s %s: property 2: discriminator_loss %.17g, want %.17g", where, info->name,     \
+                "%s %s: property 2: discriminator_loss %.17g, want %.17g", where, name,           \
                 (double)got_d, (double)want_d);                                                   \
-      T want_g = T##_term(loss, 2, fake), got_g = gloss(p, zi);                                   \
+      T want_g = T##_term(loss, 2, fake), got_g = gloss(zi, zl + i);                              \
       cr_expect(memcmp(&want_g, &got_g, sizeof got_g) == 0,                                       \
-                "%s %s: property 3: generator_loss %.17g, want %.17g", where, info->name,         \
+                "%s %s: property 3: generator_loss %.17g, want %.17g", where, name,               \
                 (double)got_g, (double)want_g);                                                   \
       cr_expect(got_d >= 0 && (got_g >= 0 || loss == HINGE), "%s %s: property 5: negative loss",  \
-                where, info->name);                                                               \
+                where, name);                                                                     \
     }                                                                                             \
-    T bd = dloss_b(p, DRAWS, x, z), bg = gloss_b(p, DRAWS, z);                                    \
+    T bd = dloss_b(DRAWS, x, xl, z, zl), bg = gloss_b(DRAWS, z, zl);                              \
     cr_expect(bd >= 0 && (bg >= 0 || loss == HINGE), "%s %s: property 5: negative batch loss",    \
-              where, info->name);                                                                 \
-    cr_expect(dloss_b(p, 0, x, z) == 0 && gloss_b(p, -1, z) == 0,                                 \
-              "%s %s: batch loss of no samples is not 0", where, info->name);                     \
+              where, name);                                                                       \
+    cr_expect(dloss_b(0, x, xl, z, zl) == 0 && gloss_b(-1, z, zl) == 0,                           \
+              "%s %s: batch loss of no samples is not 0", where, name);                           \
                                                                                                   \
     /* Property 4a, LSGAN: D's last linear layer made constant so D == 1. */                       \
     const ganc_tensor *last_w = NULL, *last_b = NULL;                                             \
     for (int k = 0; k < info->ntensors; k++)                                                      \
       if (strncmp(info->tensors[k].name, "discriminator.", 14) == 0)                              \
         last_w = &info->tensors[k > 0 ? k - 1 : 0], last_b = &info->tensors[k];                   \
-    cr_assert(last_w && last_b, "%s: no discriminator parameters", info->name);                   \
+    cr_assert(last_w && last_b, "%s: no discriminator parameters", name);                         \
     if (loss == LSGAN) {                                                                          \
       for (int64_t i = 0; i < last_w->count; i++)                                                 \
         p[last_w->offset + i] = 0;                                                                \
       T c = 1;                                                                                    \
-      for (int tries = 0; tries < 3 && fake_score(p, z) != 1; tries++, c *= 40)                  \
+      for (int tries = 0; tries < 3 && fake_score(z, zl) != 1; tries++, c *= 40)                  \
         for (int64_t i = 0; i < last_b->count; i++)                                               \
           p[last_b->offset + i] = c;                                                              \
-      cr_assert(fake_score(p, z) == 1, "%s %s: could not build D == 1", where, info->name);       \
-      cr_expect(gloss(p, z) == 0, "%s %s: property 4: generator_loss %.17g with fake_score 1",    \
-                where, info->name, (double)gloss(p, z));                                          \
+      cr_assert(fake_score(z, zl) == 1, "%s %s: could not build D == 1", where, name);            \
+      cr_expect(gloss(z, zl) == 0, "%s %s: property 4: generator_loss %.17g with fake_score 1",   \
+                where, name, (double)gloss(z, zl));                                               \
     }                                                                                             \
                                                                                                   \
     /* Property 4b: G == f(0) and D passes the first coordinate through; for                      \
@@ -204,35 +233,52 @@ static void random_stats(const ganc_info *info, uint64_t seed, void *st)
     x[0] = loss == HINGE ? 2 : 1;                                                                 \
     if (loss == HINGE)                                                                            \
       p[last_b->offset] = -1;                                                                     \
-    T r4 = real_score(p, x), f4 = fake_score(p, z);                                               \
+    T r4 = real_score(x, xl), f4 = fake_score(z, zl);                                             \
     if (loss == LOGISTIC)                                                                         \
-      cr_log_info("%s %s: the logistic loss has no zero (property 4)", where, info->name);        \
+      cr_log_info("%s %s: the logistic loss has no zero (property 4)", where, name);              \
     else if (loss == LSGAN ? r4 == 1 && f4 == 0 : r4 >= 1 && f4 <= -1) {                          \
-      cr_expect(dloss(p, x, z) == 0, "%s %s: property 4: discriminator_loss %.17g", where,        \
-                info->name, (double)dloss(p, x, z));                                              \
+      cr_expect(dloss(x, xl, z, zl) == 0, "%s %s: property 4: discriminator_loss %.17g", where,   \
+                name, (double)dloss(x, xl, z, zl));                                               \
       /* At the hinges' corners (D(x) == 1, D(G(z)) == -1) the gradient is                        \
          zero: relu'(0) = 0, as PyTorch takes it. */                                              \
       if (loss == HINGE && r4 == 1 && f4 == -1) {                                                 \
         T *grad = calloc((size_t)info->d_param_count + 1, sizeof(T)), most = 0;                   \
         cr_assert(grad);                                                                          \
-        S loss_1 = CALL(DISCRIMINATOR_LOSS_BACKWARD, .n = 1, .x = x, .z = z, .grad = grad);       \
-        cr_assert(loss_1 == 0, "%s %s: hinge loss %g at the corner, want 0", where, info->name,  \
+        S loss_1 = CALL(DISCRIMINATOR_LOSS_BACKWARD, .n = 1, .x = x, .x_labels = xl, .z = z,      \
+                        .z_labels = zl, .grad = grad);                                            \
+        cr_assert(loss_1 == 0, "%s %s: hinge loss %g at the corner, want 0", where, name,        \
                   (double)loss_1);                                                                \
         for (int64_t i = 0; i < info->d_param_count; i++)                                         \
           most = fabs((double)grad[i]) > most ? (T)fabs((double)grad[i]) : most;                  \
         cr_expect(most == 0, "%s %s: hinge gradient %g at D(x) == 1, D(G(z)) == -1, want 0",      \
-                  where, info->name, (double)most);                                               \
+                  where, name, (double)most);                                                     \
         free(grad);                                                                               \
       }                                                                                           \
     }                                                                                             \
     else                                                                                          \
       cr_log_info("%s %s: property 4b does not apply (D does not pass its input through)", where, \
-                  info->name);                                                                    \
+                  name);                                                                          \
     free(p);                                                                                      \
     free(st);                                                                                     \
     free(z);                                                                                      \
     free(x);                                                                                      \
     free(g);                                                                                      \
+  }                                                                                               \
+                                                                                                  \
+  static void T##_properties(ganc_model *jit, Aot *aot, const ganc_info *info, const char *where)  \
+  {                                                                                               \
+    ganc_fns fns;                                                                                 \
+    const char *missing = model_fns(jit, aot, info, &fns);                                        \
+    cr_assert(!missing, "%s: %s: no function %s", where, info->name, missing);                    \
+    int labels[ALL_LABELS], zl[DRAWS], xl[DRAWS];                                                 \
+    int count = labels_to_check(info, labels);                                                    \
+    for (int j = 0; j < count; j++) {                                                             \
+      for (int i = 0; i < DRAWS; i++) {                                                           \
+        zl[i] = labels[j];                                                                        \
+        xl[i] = labels[(j + i) % count];                                                          \
+      }                                                                                           \
+      T##_properties_for(fns, info, where, zl, xl, labels[j]);                                    \
+    }                                                                                             \
   }
 
 DEFINE_PROPERTIES(float)

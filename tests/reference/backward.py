@@ -10,7 +10,8 @@ named) it writes tests/fixtures/backward/<model>.txt. The models, their
 parameters, running statistics and the batch (4 samples) are forward.py's,
 imported from it: the same nn.Sequential pairs, the same formula and streams
 (parameters stream 1, latent z stream 2, real x stream 3, statistics stream
-6; forward.py's docstring gives the formula), so these fixtures and the
+6, a conditional model's labels_real stream 7 and labels_fake stream 8;
+forward.py's docstring gives the formula), so these fixtures and the
 forward ones describe one computation. Everything is float64 autograd; this
 script never runs ganc.
 
@@ -23,8 +24,10 @@ model's loss terms as forward.py's LOSSES computes them (means over the
     generator_loss_batch     = gen(D(G(z)))
         differentiated with respect to G's parameters only
 
-Without batch_norm train() changes nothing, and these are forward.py's
-batch losses. With it, each pass through a network normalizes by its own
+with, for a conditional model, labels_fake for G(z) and the fakes' D,
+labels_real for the real samples' D (forward.py's net_calls). Without
+batch_norm train() changes nothing, and these are forward.py's batch
+losses. With it, each pass through a network normalizes by its own
 batch's statistics and updates the running ones, in the order the emitted
 _backward functions make the passes: the discriminator's loss passes z
 through G, then x through D, then the fakes through D; the generator's
@@ -49,14 +52,16 @@ Fixture format (text; a value is %.17g of a float64):
                             input_scale, latent_size, obs_size,
                             g_param_count, param_count,
                             entries (all|sampled), and loss (only for a
-                            loss other than lsgan), pack and stats_count
-                            as forward.py
+                            loss other than lsgan), pack, stats_count and
+                            classes as forward.py
     section NAME COUNT      followed by COUNT lines
 
 Sections, in this order:
     tensors                   NAME OFFSET FAN_IN RANK D1 .. DRANK, as forward.py
     stats_tensors             NAME OFFSET RANK D1 .. DRANK, as forward.py (only
                               with batch_norm)
+    labels_real, labels_fake  the batch's labels, one a line, as forward.py
+                              (only for a conditional model)
     discriminator_loss_batch  one value
     discriminator_grad        K VALUE: d loss / d params[K], K ascending, each a
                               discriminator parameter (K >= g_param_count;
@@ -149,6 +154,8 @@ def gradients(name):
     D.train()
     z = torch.from_numpy(r["z"]).reshape(BATCH, *m["latent"])
     x = torch.from_numpy(r["x"]).reshape(BATCH, *m["obs"])
+    nets = forward.net_calls(m, G, D)
+    gen, judge_real, judge_fake = nets["generate"], nets["judge_real"], nets["judge_fake"]
     real_term, fake_term, gen_term = forward.LOSSES[m["loss"]]
     g_params, d_params = list(G.parameters()), list(D.parameters())
     for p in g_params + d_params:
@@ -159,10 +166,10 @@ def gradients(name):
                  "discriminator": cancelled_biases("discriminator", D)}
     d_terms, hooks = term_sums(D, cancelled["discriminator"])
     forward.set_statistics(G, D)
-    fake = G(z).detach()
+    fake = gen(z, 0).detach()
     packs = BATCH // m["pack"]
-    real_score = D(forward.packed(m, x)).reshape(packs, 1)  # before the fakes' pass
-    d_loss = real_term(real_score) + fake_term(D(forward.packed(m, fake)).reshape(packs, 1))
+    real_score = judge_real(x, 0).reshape(packs, 1)  # before the fakes' pass
+    d_loss = real_term(real_score) + fake_term(judge_fake(fake, 0).reshape(packs, 1))
     d_grad = torch.autograd.grad(d_loss, d_params)
     r["d_stats"] = forward.statistics(G, D)
     for h in hooks:
@@ -170,7 +177,7 @@ def gradients(name):
 
     g_terms, hooks = term_sums(G, cancelled["generator"])
     forward.set_statistics(G, D)
-    g_loss = gen_term(D(forward.packed(m, G(z))).reshape(packs, 1))
+    g_loss = gen_term(judge_fake(gen(z, 0), 0).reshape(packs, 1))
     g_grad = torch.autograd.grad(g_loss, g_params)
     r["g_stats"] = forward.statistics(G, D)
     for h in hooks:
@@ -229,6 +236,8 @@ def write_fixture(name, r):
     sc = len(r["stats"])
     if sc:
         lines.append(f"stats_count {sc}")
+    if m["classes"]:
+        lines.append(f"classes {m['classes']}")
 
     def section(key, body):
         lines.append(f"section {key} {len(body)}")
@@ -246,6 +255,8 @@ def write_fixture(name, r):
     section("tensors", forward.tensor_lines(r["layout"]))
     if sc:
         section("stats_tensors", forward.tensor_lines(r["stats_layout"]))
+    if m["classes"]:
+        forward.label_sections(section, r)
     section("discriminator_loss_batch", [fmt(r["d_loss"])])
     section("discriminator_grad", grad_lines(gpc, pc))
     if sc:

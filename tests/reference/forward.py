@@ -37,6 +37,13 @@ float and double models see the same numbers:
     latent z, stream 2: input_scale * (2u - 1), k over the whole batch
         (sample after sample)
     real observation x, stream 3: input_scale * (2u - 1), likewise
+    labels of a conditional model (`classes N`), one per sample i of the
+    batch: those of the real samples (labels_real) stream 7, those of the
+    latents (labels_fake) stream 8:
+        floor(u(stream, i) * N), in [0, N): in integers, the top 24 bits
+        of splitmix64 times N, shifted right by 24
+    The parameter formula above covers label's embedding [N, dim] too,
+    with fan_in dim (the size of dimension 1).
 
 input_scale is a power of two (so still exact): 1 except for the models
 that must drive sigmoid and tanh far into their tails.
@@ -45,6 +52,12 @@ Every value here is computed in eval() mode: batch_norm normalizes with the
 running statistics above, each sample on its own (backward.py has the
 train() mode).
 
+A conditional model's twin passes each sample's label to its Label layers
+(Stack below): G(z) and the fake samples' scores take labels_fake, the
+real samples' scores labels_real, as the emitted functions' label
+arguments do (docs/DESIGN.md §4: generate(z, label), real_score(x, label),
+discriminator_loss(x_real, label_real, z, label_fake)).
+
 Fixture format (text; a value is %.17g of a float64):
 
     # comment lines
@@ -52,8 +65,9 @@ Fixture format (text; a value is %.17g of a float64):
                               batch, input_scale, latent_size, obs_size,
                               g_param_count, param_count, and loss (only
                               for a loss other than lsgan), pack (only
-                              for a packed model) and stats_count (only
-                              for a model with batch_norm)
+                              for a packed model), stats_count (only
+                              for a model with batch_norm) and classes
+                              (only for a conditional model)
     section NAME COUNT        followed by COUNT lines
 
 Sections, in this order:
@@ -64,9 +78,14 @@ Sections, in this order:
     stats_check      K VALUE  for K = 0..7 and stats_count-1 (only with
                      batch_norm)
     z_check, x_check K VALUE  for the first 4 and the last input element
+    labels_real, labels_fake  batch labels, one a line (only for a
+                              conditional model)
     generate                  batch * obs_size values, G(z_i) row-major
+                              (G(z_i, labels_fake[i]) for a conditional
+                              model, and likewise below)
     real_score                D(x_i), one per sample (per pack of a packed
-                              model: D judges packed(x) of forward.py)
+                              model: D judges packed(x) of forward.py;
+                              D(x_i, labels_real[i]) for a conditional one)
     fake_score                D(G(z_i))
     discriminator_loss        real(D(x_i)) + fake(D(G(z_i)))
     generator_loss            gen(D(G(z_i)))
@@ -93,6 +112,8 @@ from torch import nn
 BATCH = 4
 OUT_DIR = "tests/fixtures/forward"
 STREAM_STATS = 6
+STREAM_LABELS_REAL = 7
+STREAM_LABELS_FAKE = 8
 
 
 def _target(s, value):
@@ -140,6 +161,14 @@ def signed_unit(stream, start, count):
     return np.ldexp((top - (1 << 23)).astype(np.float64), -23)
 
 
+def labels(stream, count, classes):
+    """floor(u(stream, i) * classes) for i < count, in integers: the top 24
+    bits of splitmix64 times classes, shifted right by 24."""
+    k = np.arange(count, dtype=np.uint64)
+    top = (splitmix64(np.uint64(stream << 32) + k) >> np.uint64(40)).astype(np.int64)
+    return (top * classes) >> 24
+
+
 def check_formula():
     assert splitmix64_int(0) == 0xE220A8397B1DCDAF  # SplitMix64's known first output
     for stream in (1, 2, 3, STREAM_STATS):
@@ -148,6 +177,12 @@ def check_formula():
             want = ((splitmix64_int(x) >> 40) - (1 << 23)) / 2.0**23
             got = signed_unit(stream, k, 1)[0]
             assert got == want, (stream, k, got, want)
+    for stream in (STREAM_LABELS_REAL, STREAM_LABELS_FAKE):
+        for classes in (2, 3, 10, 1000):
+            got = labels(stream, 64, classes)
+            for k in range(64):
+                u = (splitmix64_int((stream << 32) + k) >> 40) / 2.0**24
+                assert got[k] == math.floor(u * classes) and 0 <= got[k] < classes, (stream, k)
 
 
 class Reshape(nn.Module):
@@ -161,14 +196,35 @@ class Reshape(nn.Module):
         return x.reshape(x.shape[0], *self.shape)
 
 
+class Label(nn.Embedding):
+    """ganc's label(dim): each sample's input, then the embedding row of its
+    label; on [C, H, W] row value j fills channel C + j at every position.
+    Its one parameter is nn.Embedding's weight [classes, dim]."""
+
+    def forward(self, x, labels):
+        e = super().forward(labels)
+        e = e.reshape(*e.shape, *[1] * (x.dim() - 2)).expand(-1, -1, *x.shape[2:])
+        return torch.cat([x, e], dim=1)
+
+
+class Stack(nn.Sequential):
+    """nn.Sequential whose Label layers see the batch's labels: a
+    conditional model's network, called as net(x, labels)."""
+
+    def forward(self, x, labels=None):
+        for layer in self:
+            x = layer(x, labels) if isinstance(layer, Label) else layer(x)
+        return x
+
+
 # name -> (file, scalar, latent shape, observation shape, input_scale, G, D)
 MODELS = {}
 
 
 def model(name, file, scalar, latent, obs, generator, discriminator, input_scale=1, loss="lsgan",
-          pack=1):
+          pack=1, classes=0):
     MODELS[name] = dict(file=file, scalar=scalar, latent=latent, obs=obs,
-                        input_scale=input_scale, loss=loss, pack=pack,
+                        input_scale=input_scale, loss=loss, pack=pack, classes=classes,
                         generator=generator, discriminator=discriminator)
 
 
@@ -446,6 +502,77 @@ model("bn_double", "tests/models/bn_double.gan", "double", [3], [2, 3, 3],
                     nn.Flatten(),
                     nn.Linear(6, 1)))
 
+# models/ring8_cgan.gan: ring8's pair, told the mode to draw and to judge
+model("ring8_cgan", "models/ring8_cgan.gan", "float", [2], [2],
+      Stack(Label(8, 8),
+            nn.Linear(10, 128), nn.ReLU(),
+            nn.Linear(128, 128), nn.ReLU(),
+            nn.Linear(128, 2)),
+      Stack(Label(8, 8),
+            nn.Linear(10, 128), nn.LeakyReLU(0.2),
+            nn.Linear(128, 128), nn.LeakyReLU(0.2),
+            nn.Linear(128, 1)),
+      classes=8)
+
+# models/fashion_cgan.gan: fashion_dcgan_bn told the class to draw and to judge
+model("fashion_cgan", "models/fashion_cgan.gan", "float", [64], [1, 28, 28],
+      Stack(Label(10, 16),
+            nn.Linear(80, 3136),
+            Reshape(64, 7, 7),
+            nn.BatchNorm2d(64), nn.ReLU(),
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+            nn.BatchNorm2d(32), nn.ReLU(),
+            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Tanh()),
+      Stack(nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            Label(10, 16),
+            nn.Conv2d(48, 64, 4, stride=2, padding=1),
+            nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(3136, 1)),
+      classes=10)
+
+# tests/models/label_mlp.gan: two label layers in G, one in D
+model("label_mlp", "tests/models/label_mlp.gan", "float", [3], [4],
+      Stack(Label(5, 2),
+            nn.Linear(5, 6), nn.ReLU(),
+            Label(5, 3),
+            nn.Linear(9, 4), nn.Tanh()),
+      Stack(Label(5, 2),
+            nn.Linear(6, 5), nn.LeakyReLU(0.2),
+            nn.Linear(5, 1)),
+      loss="logistic", classes=5)
+
+# tests/models/label_conv_double.gan: labels on features and on [C, H, W], batch_norm
+model("label_conv_double", "tests/models/label_conv_double.gan", "double", [4], [1, 6, 6],
+      Stack(Label(3, 2),
+            nn.Linear(6, 18),
+            Reshape(2, 3, 3),
+            Label(3, 2),
+            nn.ConvTranspose2d(4, 3, 4, stride=2, padding=1),
+            nn.BatchNorm2d(3), nn.ReLU(),
+            nn.Conv2d(3, 1, 3, padding=1), nn.Tanh()),
+      Stack(Label(3, 1),
+            nn.Conv2d(2, 3, 3, stride=2, padding=1),
+            nn.BatchNorm2d(3), nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            Label(3, 2),
+            nn.Linear(29, 1)),
+      loss="hinge", classes=3)
+
+# tests/models/label_grid_double.gan: the label on a latent grid, batch_norm on [C] in D
+model("label_grid_double", "tests/models/label_grid_double.gan", "double", [2, 2, 2], [5],
+      Stack(Label(4, 1),
+            nn.Conv2d(3, 2, 2),
+            nn.Flatten(),
+            Label(4, 3),
+            nn.Linear(5, 5), nn.Sigmoid()),
+      Stack(Label(4, 4),
+            nn.Linear(9, 4),
+            nn.BatchNorm1d(4), nn.Tanh(),
+            Label(4, 1),
+            nn.Linear(5, 1)),
+      classes=4)
+
 
 def fan_in(weight):
     receptive = 1
@@ -527,6 +654,27 @@ def fmt(v):
     return "%.17g" % float(v)
 
 
+def net_calls(m, G, D):
+    """The batch's labels (None for an unconditional model) and the three
+    ways the functions run the networks on samples first .. first+len-1 of
+    the batch: generate(z, first), judge_real(x, first) and judge_fake(g,
+    first), the discriminator's on packs; a conditional model's G and the
+    fakes' D with labels_fake, the real samples' D with labels_real."""
+    if not m["classes"]:
+        return dict(labels_real=None, labels_fake=None,
+                    generate=lambda z, first: G(z),
+                    judge_real=lambda x, first: D(packed(m, x)),
+                    judge_fake=lambda g, first: D(packed(m, g)))
+    assert m["pack"] == 1, "a pack has no single label"
+    real = labels(STREAM_LABELS_REAL, BATCH, m["classes"])
+    fake = labels(STREAM_LABELS_FAKE, BATCH, m["classes"])
+    of = lambda v, first, t: torch.from_numpy(v[first:first + t.shape[0]])
+    return dict(labels_real=real, labels_fake=fake,
+                generate=lambda z, first: G(z, of(fake, first, z)),
+                judge_real=lambda x, first: D(x, of(real, first, x)),
+                judge_fake=lambda g, first: D(g, of(fake, first, g)))
+
+
 def reference(name):
     m = MODELS[name]
     G, D = m["generator"].double(), m["discriminator"].double()
@@ -544,26 +692,28 @@ def reference(name):
     x_flat = scale * signed_unit(3, 0, BATCH * obs_size)
     z = torch.from_numpy(z_flat).reshape(BATCH, *m["latent"])
     x = torch.from_numpy(x_flat).reshape(BATCH, *m["obs"])
+    nets = net_calls(m, G, D)
+    gen, judge_real, judge_fake = nets["generate"], nets["judge_real"], nets["judge_fake"]
 
     with torch.no_grad():
         per_sample = dict(generate=[], real_score=[], fake_score=[],
                           discriminator_loss=[], generator_loss=[])
         real_term, fake_term, gen_term = LOSSES[m["loss"]]
         for i in range(BATCH):
-            g = G(z[i:i + 1])
+            g = gen(z[i:i + 1], i)
             assert list(g.shape) == [1, *m["obs"]], (name, g.shape)
             per_sample["generate"] += g.flatten().tolist()
         p = m["pack"]
         for i in range(BATCH // p):  # one pack of p samples at a time
-            real = D(packed(m, x[i * p:(i + 1) * p])).reshape(())
-            fake = D(packed(m, G(z[i * p:(i + 1) * p]))).reshape(())
+            real = judge_real(x[i * p:(i + 1) * p], i * p).reshape(())
+            fake = judge_fake(gen(z[i * p:(i + 1) * p], i * p), i * p).reshape(())
             per_sample["real_score"].append(real.item())
             per_sample["fake_score"].append(fake.item())
             per_sample["discriminator_loss"].append((real_term(real) + fake_term(fake)).item())
             per_sample["generator_loss"].append(gen_term(fake).item())
 
-        real_b = D(packed(m, x)).reshape(BATCH // p, 1)
-        fake_b = D(packed(m, G(z))).reshape(BATCH // p, 1)
+        real_b = judge_real(x, 0).reshape(BATCH // p, 1)
+        fake_b = judge_fake(gen(z, 0), 0).reshape(BATCH // p, 1)
         d_loss_batch = (real_term(real_b) + fake_term(fake_b)).item()
         g_loss_batch = gen_term(fake_b).item()
 
@@ -572,6 +722,7 @@ def reference(name):
                 stats_layout=stats_layout, stats=stats,
                 latent_size=latent_size, obs_size=obs_size,
                 z=z_flat, x=x_flat, per_sample=per_sample,
+                labels_real=nets["labels_real"], labels_fake=nets["labels_fake"],
                 d_loss_batch=d_loss_batch, g_loss_batch=g_loss_batch)
 
 
@@ -594,6 +745,10 @@ def sanity(name, r):
     assert math.isclose(r["g_loss_batch"], mean(ps["generator_loss"]), rel_tol=1e-13), name
     for v in [*r["flat"], *r["stats"], *r["z"], *r["x"]]:
         assert float(np.float32(v)) == v, (name, "not exact in float32", v)
+    classes = r["m"]["classes"]
+    for key in ("labels_real", "labels_fake"):
+        assert (r[key] is None) == (classes == 0), (name, key)
+        assert r[key] is None or all(0 <= v < classes for v in r[key]), (name, key)
     for key, values in ps.items():
         assert all(math.isfinite(v) for v in values), (name, key)
 
@@ -608,6 +763,12 @@ def tensor_lines(layout):
 
 def check_lines(values, indices):
     return [f"{k} {fmt(values[k])}" for k in indices]
+
+
+def label_sections(section, r):
+    """A conditional model's labels_real and labels_fake, one a line."""
+    for key in ("labels_real", "labels_fake"):
+        section(key, [str(int(v)) for v in r[key]])
 
 
 def write_fixture(name, r):
@@ -632,6 +793,8 @@ def write_fixture(name, r):
     sc = len(r["stats"])
     if sc:
         lines.append(f"stats_count {sc}")
+    if m["classes"]:
+        lines.append(f"classes {m['classes']}")
 
     def section(key, body):
         lines.append(f"section {key} {len(body)}")
@@ -645,6 +808,8 @@ def write_fixture(name, r):
         section("stats_check", check_lines(r["stats"], [*range(min(8, sc)), sc - 1]))
     for key, v in (("z_check", r["z"]), ("x_check", r["x"])):
         section(key, check_lines(v, [*range(min(4, len(v))), len(v) - 1]))
+    if m["classes"]:
+        label_sections(section, r)
     for key, values in r["per_sample"].items():
         section(key, [fmt(v) for v in values])
     section("discriminator_loss_batch", [fmt(r["d_loss_batch"])])
