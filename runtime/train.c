@@ -184,7 +184,7 @@ int ganc_write_samples_png(const ganc_info *info, const char *path, const void *
     if ((int64_t)side * side == info->obs_size)
       h = w = side;
   }
-  if (labels)
+  if (labels && per_class > 0)
     return ganc_png_class_grid(path, x, info->scalar_size, info->classes, per_class, c, h, w,
                                data ? ganc_data_class_names(data) : NULL, err, errlen);
   return ganc_png_grid(path, x, info->scalar_size, n, c, h, w, err, errlen);

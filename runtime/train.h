@@ -119,8 +119,8 @@ void ganc_snapshot_labels(int classes, int per_class, int n, int *labels);
 
 /* n samples as a PNG: a scatter plot over the data's distribution for 2-D
    observations (coloured by label when labels is not NULL), an image grid
-   otherwise, with one row of per_class images for each class when
-   labels is not NULL (n = classes * per_class, labels as
+   otherwise, with one row of per_class images for each class when labels
+   is not NULL and per_class > 0 (n = classes * per_class, labels as
    ganc_snapshot_labels makes them). data may be NULL. */
 int ganc_write_samples_png(const ganc_info *info, const char *path, const void *x, int n, const int *labels,
                            int per_class, const ganc_data *data, char *err, size_t errlen);

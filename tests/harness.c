@@ -1,6 +1,7 @@
 /* harness.c — helpers shared by the Criterion suites (test.h). */
 #define _DEFAULT_SOURCE
 #include <dirent.h>
+#include <stdarg.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,29 @@
 #include <unistd.h>
 
 #include "test.h"
+
+int same_file(const char *a, const char *b)
+{
+  size_t la, lb;
+  char *x = slurp(a, &la), *y = slurp(b, &lb);
+  int same = x && y && la == lb && memcmp(x, y, la) == 0;
+  free(x);
+  free(y);
+  return same;
+}
+
+const char *path_in(const char *dir, const char *fmt, ...)
+{
+  static char bufs[8][700];
+  static int next;
+  char *b = bufs[next++ % 8];
+  int n = snprintf(b, sizeof bufs[0], "%s/", dir);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(b + n, sizeof bufs[0] - (size_t)n, fmt, ap);
+  va_end(ap);
+  return b;
+}
 
 static const char *ganc_bin(void)
 {
@@ -103,6 +127,16 @@ int scratch_entries(void)
 static int exit_status(int raw)
 {
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + (WIFSIGNALED(raw) ? WTERMSIG(raw) : 0);
+}
+
+Run run_gancf(const char *fmt, ...)
+{
+  char args[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  return run_ganc(args, NULL);
 }
 
 Run run_ganc(const char *args, const char *stdin_text)

@@ -26,6 +26,8 @@ typedef struct Run {
 } Run;
 
 Run run_ganc(const char *args, const char *stdin_text);
+/* The same with the arguments printf-style and nothing on standard input. */
+Run run_gancf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void run_free(Run *r);
 
 /* A shell command's exit status, its output discarded into *output (may be
@@ -34,6 +36,11 @@ int run_shell(const char *cmd, char **output);
 
 /* A whole file, NUL-terminated; NULL if it cannot be read. */
 char *slurp(const char *path, size_t *len);
+/* Do two files hold the same bytes? (0 when either cannot be read.) */
+int same_file(const char *a, const char *b);
+/* DIR/NAME with NAME printf-style, in one of eight buffers used in turn:
+   the last eight stay valid. */
+const char *path_in(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The running test's scratch folder (every Criterion test is a process of
    its own): scratch_open and scratch_close as a suite's .init and .fini,

@@ -45,31 +45,10 @@ static const char *ganc_path(void)
   return g && *g ? g : "build/ganc";
 }
 
-static char *path_in(const char *sub, const char *name)
-{
-  static char buf[4][700];
-  static int next;
-  char *p = buf[next++ % 4];
-  snprintf(p, sizeof buf[0], "%s/%s/%s", dir, sub, name);
-  return p;
-}
-
 static int exists(const char *path)
 {
   struct stat st;
   return stat(path, &st) == 0;
-}
-
-static Run ganc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static Run ganc(const char *fmt, ...)
-{
-  char args[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  return run_ganc(args, NULL);
 }
 
 static double now(void)
@@ -189,8 +168,8 @@ Test(reliability, sigkill_at_random_moments)
   Ring8 r = ring8_open();
   char sub[600], log[700], why[4096];
   snprintf(sub, sizeof sub, "%s/k", dir);
-  const char *ckpt = path_in("k", "checkpoint.safetensors"), *weights = path_in("k", "weights.safetensors");
-  const char *tmp = path_in("k", "checkpoint.safetensors.tmp");
+  const char *ckpt = path_in(dir, "k/checkpoint.safetensors"), *weights = path_in(dir, "k/weights.safetensors");
+  const char *tmp = path_in(dir, "k/checkpoint.safetensors.tmp");
   snprintf(log, sizeof log, "%s/log", dir);
   uint64_t seed = 0x6b696c6c, s = seed;
   int64_t last = 0;
@@ -252,27 +231,17 @@ Test(reliability, sigkill_at_random_moments)
   /* Resuming finishes the run from the checkpoint, whatever temporary the
      last kill left behind. */
   int64_t target = last + 3;
-  Run run = ganc("train models/ring8.gan --data ring8 --every 1 --steps %lld --resume -o %s", (long long)target,
+  Run run = run_gancf("train models/ring8.gan --data ring8 --every 1 --steps %lld --resume -o %s", (long long)target,
                  sub);
   cr_assert_eq(run.status, 0, "resume from step %lld: exit %d\n%s", (long long)last, run.status, run.err);
   run_free(&run);
   cr_expect_eq(checkpoint_step(&r, ckpt, why, sizeof why), target, "%s", why);
   cr_expect(!exists(tmp), "a temporary is left after a clean run");
-  expect_rows(path_in("k", "loss.csv"), target);
-  Run sample = ganc("sample models/ring8.gan --weights %s -n 4 -o -", ckpt);
+  expect_rows(path_in(dir, "k/loss.csv"), target);
+  Run sample = run_gancf("sample models/ring8.gan --weights %s -n 4 -o -", ckpt);
   cr_expect_eq(sample.status, 0, "ganc sample --weights on the checkpoint: %s", sample.err);
   run_free(&sample);
   ring8_close(&r);
-}
-
-static int same_file(const char *a, const char *b)
-{
-  size_t la, lb;
-  char *x = slurp(a, &la), *y = slurp(b, &lb);
-  int same = x && y && la == lb && memcmp(x, y, la) == 0;
-  free(x);
-  free(y);
-  return same;
 }
 
 /* A checkpoint write that fails (a file size limit stands in for a full
@@ -283,8 +252,8 @@ Test(reliability, failed_checkpoint_write_keeps_the_previous_one)
   Ring8 r = ring8_open();
   char sub[600], cmd[4096], why[4096];
   snprintf(sub, sizeof sub, "%s/f", dir);
-  const char *ckpt = path_in("f", "checkpoint.safetensors"), *copy = path_in("f", "saved");
-  Run run = ganc("train models/ring8.gan --data ring8 --steps 2 --every 2 -o %s", sub);
+  const char *ckpt = path_in(dir, "f/checkpoint.safetensors"), *copy = path_in(dir, "f/saved");
+  Run run = run_gancf("train models/ring8.gan --data ring8 --steps 2 --every 2 -o %s", sub);
   cr_assert_eq(run.status, 0, "%s", run.err);
   run_free(&run);
   snprintf(cmd, sizeof cmd, "cp %s %s", ckpt, copy);
@@ -304,10 +273,10 @@ Test(reliability, failed_checkpoint_write_keeps_the_previous_one)
   free(out);
 
   cr_expect(same_file(ckpt, copy), "the previous checkpoint changed");
-  cr_expect(!exists(path_in("f", "checkpoint.safetensors.tmp")), "the temporary is left");
+  cr_expect(!exists(path_in(dir, "f/checkpoint.safetensors.tmp")), "the temporary is left");
   cr_expect_eq(checkpoint_step(&r, ckpt, why, sizeof why), 2, "%s", why);
 
-  run = ganc("train models/ring8.gan --data ring8 --steps 4 --every 2 --resume -o %s", sub);
+  run = run_gancf("train models/ring8.gan --data ring8 --steps 4 --every 2 --resume -o %s", sub);
   cr_expect_eq(run.status, 0, "resume after the failure: %s", run.err);
   run_free(&run);
   cr_expect_eq(checkpoint_step(&r, ckpt, why, sizeof why), 4, "%s", why);
@@ -324,33 +293,33 @@ Test(reliability, stray_temporary_is_not_a_checkpoint)
   char a[600], b[600], cmd[4096], why[4096];
   snprintf(a, sizeof a, "%s/a", dir);
   snprintf(b, sizeof b, "%s/b", dir);
-  Run run = ganc("train models/ring8.gan --data ring8 --steps 3 --every 1 -o %s", a);
+  Run run = run_gancf("train models/ring8.gan --data ring8 --steps 3 --every 1 -o %s", a);
   cr_assert_eq(run.status, 0, "%s", run.err);
   run_free(&run);
-  run = ganc("train models/ring8.gan --data ring8 --steps 6 --every 1 --seed 9 -o %s", b);
+  run = run_gancf("train models/ring8.gan --data ring8 --steps 6 --every 1 --seed 9 -o %s", b);
   cr_assert_eq(run.status, 0, "%s", run.err);
   run_free(&run);
   snprintf(cmd, sizeof cmd, "cp %s/checkpoint.safetensors %s/checkpoint.safetensors.tmp", b, a);
   cr_assert_eq(run_shell(cmd, NULL), 0);
 
-  run = ganc("train models/ring8.gan --data ring8 --steps 4 --every 1 --resume -o %s", a);
+  run = run_gancf("train models/ring8.gan --data ring8 --steps 4 --every 1 --resume -o %s", a);
   cr_assert_eq(run.status, 0, "%s", run.err);
   run_free(&run);
-  cr_expect_eq(checkpoint_step(&r, path_in("a", "checkpoint.safetensors"), why, sizeof why), 4,
+  cr_expect_eq(checkpoint_step(&r, path_in(dir, "a/checkpoint.safetensors"), why, sizeof why), 4,
                "resumed from the temporary (step 6) instead of the checkpoint (step 3): %s", why);
-  expect_rows(path_in("a", "loss.csv"), 4);
+  expect_rows(path_in(dir, "a/loss.csv"), 4);
 
   /* Only a temporary: nothing to resume, nothing to protect. */
   snprintf(cmd, sizeof cmd, "mv %s/checkpoint.safetensors %s/checkpoint.safetensors.tmp", b, b);
   cr_assert_eq(run_shell(cmd, NULL), 0);
-  run = ganc("train models/ring8.gan --data ring8 --steps 2 --every 1 --resume -o %s", b);
+  run = run_gancf("train models/ring8.gan --data ring8 --steps 2 --every 1 --resume -o %s", b);
   cr_expect_eq(run.status, 1, "--resume with only a temporary: exit %d", run.status);
   cr_expect(strstr(run.err, "checkpoint.safetensors'"), "the message does not name the checkpoint: %s", run.err);
   run_free(&run);
-  run = ganc("train models/ring8.gan --data ring8 --steps 2 --every 1 -o %s", b);
+  run = run_gancf("train models/ring8.gan --data ring8 --steps 2 --every 1 -o %s", b);
   cr_expect_eq(run.status, 0, "a fresh run where only a temporary is: %s", run.err);
   run_free(&run);
-  cr_expect_eq(checkpoint_step(&r, path_in("b", "checkpoint.safetensors"), why, sizeof why), 2, "%s", why);
+  cr_expect_eq(checkpoint_step(&r, path_in(dir, "b/checkpoint.safetensors"), why, sizeof why), 2, "%s", why);
   ring8_close(&r);
 }
 
@@ -628,7 +597,7 @@ Test(reliability, fuzz_crashes_are_handled)
       rc = ganc_load_weights(r.info, *f, r.params, NULL, NULL, err, sizeof err);
       cr_expect(rc == 0 || err[0], "%s: a failure without a message", *f);
     } else if (strncmp(base, "front-", 6) == 0) {
-      Run run = ganc("emit %s -o %s/emit", *f, dir);
+      Run run = run_gancf("emit %s -o %s/emit", *f, dir);
       cr_expect(run.status == 0 || run.status == 1, "ganc emit %s: exit %d\n%s", *f, run.status, run.err);
       run_free(&run);
     } else {

@@ -35,28 +35,6 @@ static void teardown(void)
 
 TestSuite(train, .init = setup, .fini = teardown, .timeout = 400); /* sanitized builds run ~10x slower */
 
-static Run ganc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static Run ganc(const char *fmt, ...)
-{
-  char args[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  return run_ganc(args, NULL);
-}
-
-static int same_file(const char *a, const char *b)
-{
-  size_t la, lb;
-  char *x = slurp(a, &la), *y = slurp(b, &lb);
-  int same = x && y && la == lb && memcmp(x, y, la) == 0;
-  free(x);
-  free(y);
-  return same;
-}
-
 static void expect_ok(Run r, const char *what)
 {
   cr_expect_eq(r.status, 0, "%s: exit %d\n%s", what, r.status, r.err);
@@ -67,9 +45,9 @@ static void expect_ok(Run r, const char *what)
 
 Test(train, same_seed_same_weights)
 {
-  expect_ok(ganc(TRAIN "--steps 120 --seed 7 -o %s/a", dir), "first run");
-  expect_ok(ganc(TRAIN "--steps 120 --seed 7 -o %s/b", dir), "second run");
-  expect_ok(ganc(TRAIN "--steps 120 --seed 8 -o %s/c", dir), "other seed");
+  expect_ok(run_gancf(TRAIN "--steps 120 --seed 7 -o %s/a", dir), "first run");
+  expect_ok(run_gancf(TRAIN "--steps 120 --seed 7 -o %s/b", dir), "second run");
+  expect_ok(run_gancf(TRAIN "--steps 120 --seed 8 -o %s/c", dir), "other seed");
   char a[600], b[600], c[600];
   snprintf(a, sizeof a, "%s/a/weights.safetensors", dir);
   snprintf(b, sizeof b, "%s/b/weights.safetensors", dir);
@@ -80,10 +58,10 @@ Test(train, same_seed_same_weights)
 
 Test(train, resume_is_bit_identical)
 {
-  expect_ok(ganc(TRAIN "--steps 200 --d-steps 2 -o %s/whole", dir), "uninterrupted");
-  expect_ok(ganc(TRAIN "--steps 75 --d-steps 2 -o %s/parts", dir), "first part");
-  expect_ok(ganc(TRAIN "--steps 150 --d-steps 2 --resume -o %s/parts", dir), "second part");
-  expect_ok(ganc(TRAIN "--steps 200 --d-steps 2 --resume -o %s/parts", dir), "third part");
+  expect_ok(run_gancf(TRAIN "--steps 200 --d-steps 2 -o %s/whole", dir), "uninterrupted");
+  expect_ok(run_gancf(TRAIN "--steps 75 --d-steps 2 -o %s/parts", dir), "first part");
+  expect_ok(run_gancf(TRAIN "--steps 150 --d-steps 2 --resume -o %s/parts", dir), "second part");
+  expect_ok(run_gancf(TRAIN "--steps 200 --d-steps 2 --resume -o %s/parts", dir), "third part");
   char a[600], b[600];
   snprintf(a, sizeof a, "%s/whole/checkpoint.safetensors", dir);
   snprintf(b, sizeof b, "%s/parts/checkpoint.safetensors", dir);
@@ -100,27 +78,27 @@ Test(train, resume_is_bit_identical)
 
 Test(train, refuses_to_overwrite_a_checkpoint)
 {
-  expect_ok(ganc(TRAIN "--steps 10 -o %s/x", dir), "first");
-  Run r = ganc(TRAIN "--steps 10 -o %s/x", dir);
+  expect_ok(run_gancf(TRAIN "--steps 10 -o %s/x", dir), "first");
+  Run r = run_gancf(TRAIN "--steps 10 -o %s/x", dir);
   cr_expect_eq(r.status, 1);
   cr_expect(strstr(r.err, "already holds a checkpoint; --resume continues it, --force starts over"), "%s", r.err);
   run_free(&r);
-  expect_ok(ganc(TRAIN "--steps 10 --force -o %s/x", dir), "--force");
+  expect_ok(run_gancf(TRAIN "--steps 10 --force -o %s/x", dir), "--force");
 }
 
 Test(train, usage_and_data_errors)
 {
-  Run r = ganc("train models/ring8.gan -o %s/x", dir);
+  Run r = run_gancf("train models/ring8.gan -o %s/x", dir);
   cr_expect_eq(r.status, 2, "no --data");
   run_free(&r);
-  r = ganc("train models/ring8.gan --data ring8 -o %s/x --batch 0", dir);
+  r = run_gancf("train models/ring8.gan --data ring8 -o %s/x --batch 0", dir);
   cr_expect_eq(r.status, 2, "--batch 0");
   run_free(&r);
-  r = ganc("train models/ring8.gan --data nosuch.csv -o %s/x", dir);
+  r = run_gancf("train models/ring8.gan --data nosuch.csv -o %s/x", dir);
   cr_expect_eq(r.status, 1);
   cr_expect(strstr(r.err, "nosuch.csv"), "%s", r.err);
   run_free(&r);
-  r = ganc("train models/fashion_mlp.gan --data ring8 -o %s/x", dir);
+  r = run_gancf("train models/fashion_mlp.gan --data ring8 -o %s/x", dir);
   cr_expect_eq(r.status, 1);
   cr_expect(strstr(r.err, "[1, 28, 28]") && strstr(r.err, "[2]"), "names both shapes: %s", r.err);
   run_free(&r);
@@ -153,7 +131,7 @@ static void interrupt(int sig, int want)
   snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", out);
   struct stat st;
   cr_expect(stat(ckpt, &st) == 0, "no checkpoint after the signal");
-  Run r = ganc("sample models/ring8.gan --weights %s -n 4 -o -", ckpt);
+  Run r = run_gancf("sample models/ring8.gan --weights %s -n 4 -o -", ckpt);
   cr_expect_eq(r.status, 0, "the checkpoint does not load: %s", r.err);
   run_free(&r);
 }
@@ -174,12 +152,12 @@ Test(train, infinite_loss_stops)
   f = fopen(bad, "w");
   fputs("1e38,-1e38\n", f);
   fclose(f);
-  expect_ok(ganc("train models/ring8.gan --data %s --steps 10 --every 5 -o %s/n", good, dir), "good data");
+  expect_ok(run_gancf("train models/ring8.gan --data %s --steps 10 --every 5 -o %s/n", good, dir), "good data");
   snprintf(ckpt, sizeof ckpt, "%s/n/checkpoint.safetensors", dir);
   snprintf(copy, sizeof copy, "%s/saved.safetensors", dir);
   snprintf(cmd, sizeof cmd, "cp %s %s", ckpt, copy);
   cr_assert_eq(run_shell(cmd, NULL), 0);
-  Run r = ganc("train models/ring8.gan --data %s --steps 20 --every 5 --resume -o %s/n", bad, dir);
+  Run r = run_gancf("train models/ring8.gan --data %s --steps 20 --every 5 --resume -o %s/n", bad, dir);
   cr_expect_eq(r.status, 1);
   cr_expect(strstr(r.err, "training stopped at step 11: the discriminator loss is"), "%s", r.err);
   run_free(&r);
@@ -188,10 +166,10 @@ Test(train, infinite_loss_stops)
 
 Test(train, sample_outputs)
 {
-  expect_ok(ganc(TRAIN "--steps 20 -o %s/s", dir), "train");
-  expect_ok(ganc("sample models/ring8.gan --weights %s/s/weights.safetensors -n 5 -o %s/x.csv", dir, dir), "csv");
-  expect_ok(ganc("sample models/ring8.gan --weights %s/s/checkpoint.safetensors -n 5 -o %s/x.f32", dir, dir), "f32");
-  expect_ok(ganc("sample models/ring8.gan --weights %s/s/weights.safetensors --data ring8 -o %s/x.png", dir, dir),
+  expect_ok(run_gancf(TRAIN "--steps 20 -o %s/s", dir), "train");
+  expect_ok(run_gancf("sample models/ring8.gan --weights %s/s/weights.safetensors -n 5 -o %s/x.csv", dir, dir), "csv");
+  expect_ok(run_gancf("sample models/ring8.gan --weights %s/s/checkpoint.safetensors -n 5 -o %s/x.f32", dir, dir), "f32");
+  expect_ok(run_gancf("sample models/ring8.gan --weights %s/s/weights.safetensors --data ring8 -o %s/x.png", dir, dir),
             "png");
   char path[700];
   snprintf(path, sizeof path, "%s/x.csv", dir);
@@ -216,7 +194,7 @@ Test(train, sample_outputs)
   free(csv);
   free(raw);
   free(png);
-  Run r = ganc("sample models/ring8.gan -o %s/x.txt", dir);
+  Run r = run_gancf("sample models/ring8.gan -o %s/x.txt", dir);
   cr_expect_eq(r.status, 2);
   run_free(&r);
 }
@@ -241,8 +219,8 @@ static void standalone_generate(const char *model, int stats, float got[2])
 
 Test(train, emitted_weights)
 {
-  expect_ok(ganc(TRAIN "--steps 30 -o %s/w", dir), "train");
-  expect_ok(ganc("emit models/ring8.gan --weights %s/w/weights.safetensors -o %s/c", dir, dir), "emit");
+  expect_ok(run_gancf(TRAIN "--steps 30 -o %s/w", dir), "train");
+  expect_ok(run_gancf("emit models/ring8.gan --weights %s/w/weights.safetensors -o %s/c", dir, dir), "emit");
   float got[2];
   standalone_generate("ring8", 0, got);
 
@@ -270,7 +248,7 @@ Test(train, emitted_weights)
    the snapshots in loss.csv rather than one step's. */
 Test(train, ring8_learns)
 {
-  Run r = ganc("train models/ring8.gan --data ring8 --steps 2000 --batch 256 --lr 1e-3 --every 250 -o %s/l", dir);
+  Run r = run_gancf("train models/ring8.gan --data ring8 --steps 2000 --batch 256 --lr 1e-3 --every 250 -o %s/l", dir);
   cr_assert_eq(r.status, 0, "%s", r.err);
   run_free(&r);
   char path[700];
@@ -298,20 +276,7 @@ Test(train, ring8_learns)
 /* ---- Reading what training wrote ---- */
 
 /* A path in the test's folder, printf-style; the last eight stay valid. */
-static const char *in(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *in(const char *fmt, ...)
-{
-  static char bufs[8][700];
-  static int next;
-  char *b = bufs[next++ % 8];
-  int n = snprintf(b, 700, "%s/", dir);
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(b + n, (size_t)(700 - n), fmt, ap);
-  va_end(ap);
-  return b;
-}
+#define in(...) path_in(dir, __VA_ARGS__)
 
 /* models/ring8.gan compiled in memory: its tensors and functions. */
 typedef struct Ring8 {
@@ -371,8 +336,8 @@ static int same_floats(const float *a, const float *b, int64_t n)
    while the other trains; --lr sets both whatever the order. */
 Test(train, zero_learning_rate_freezes_one_network)
 {
-  expect_ok(ganc(TRAIN "--steps 60 --lr-g 0 --lr 1e-3 -o %s/g0", dir), "--lr-g 0");
-  expect_ok(ganc(TRAIN "--steps 60 --lr 1e-3 --lr-d 0 -o %s/d0", dir), "--lr-d 0");
+  expect_ok(run_gancf(TRAIN "--steps 60 --lr-g 0 --lr 1e-3 -o %s/g0", dir), "--lr-g 0");
+  expect_ok(run_gancf(TRAIN "--steps 60 --lr 1e-3 --lr-d 0 -o %s/d0", dir), "--lr-d 0");
   Ring8 r = ring8();
   float *init = floats(r.np), *w = floats(r.np);
   ganc_init_params(r.info, 1, init);
@@ -389,22 +354,22 @@ Test(train, zero_learning_rate_freezes_one_network)
 
 Test(train, lr_sets_both_rates)
 {
-  Run a = ganc(TRAIN "--steps 60 --lr 1e-3 -o %s/a", dir);
+  Run a = run_gancf(TRAIN "--steps 60 --lr 1e-3 -o %s/a", dir);
   cr_expect_eq(a.status, 0, "%s", a.err);
   cr_expect(strstr(a.err, "Adam lr 0.001 betas (0.5, 0.999), seed 1\n"), "%s", a.err);
   run_free(&a);
-  expect_ok(ganc(TRAIN "--steps 60 --lr-d 1e-3 --lr-g 1e-3 -o %s/b", dir), "both given");
-  expect_ok(ganc(TRAIN "--steps 60 --lr-d 1e-3 --lr-g 1e-3 --lr 5e-4 -o %s/c", dir), "--lr after");
+  expect_ok(run_gancf(TRAIN "--steps 60 --lr-d 1e-3 --lr-g 1e-3 -o %s/b", dir), "both given");
+  expect_ok(run_gancf(TRAIN "--steps 60 --lr-d 1e-3 --lr-g 1e-3 --lr 5e-4 -o %s/c", dir), "--lr after");
   cr_expect(same_file(in("a/checkpoint.safetensors"), in("b/checkpoint.safetensors")),
             "--lr 1e-3 differs from --lr-d 1e-3 --lr-g 1e-3");
   cr_expect(same_file(in("a/checkpoint.safetensors"), in("c/checkpoint.safetensors")),
             "a later --lr overrode --lr-d and --lr-g");
-  Run d = ganc(TRAIN "--steps 60 --lr-g 5e-4 --lr 1e-3 -o %s/d", dir);
+  Run d = run_gancf(TRAIN "--steps 60 --lr-g 5e-4 --lr 1e-3 -o %s/d", dir);
   cr_expect_eq(d.status, 0, "%s", d.err);
   cr_expect(strstr(d.err, "Adam lr 0.001 (discriminator) 0.0005 (generator) betas (0.5, 0.999)"), "%s", d.err);
   run_free(&d);
   cr_expect(!same_file(in("a/checkpoint.safetensors"), in("d/checkpoint.safetensors")), "--lr-g had no effect");
-  Run bad = ganc(TRAIN "--lr-d -1 -o %s/e", dir);
+  Run bad = run_gancf(TRAIN "--lr-d -1 -o %s/e", dir);
   cr_expect_eq(bad.status, 2);
   cr_expect(strstr(bad.err, "--lr-d must be a number"), "%s", bad.err);
   run_free(&bad);
@@ -445,10 +410,10 @@ static void check_average(const Ring8 *r, double decay, const char *name)
 Test(train, ema_follows_its_formula)
 {
   for (int k = 1; k <= 3; k++) {
-    expect_ok(ganc(TRAIN "--steps %d --lr 1e-2 --ema 0.5 -o %s/half%d", k, dir, k), "--ema 0.5");
-    expect_ok(ganc(TRAIN "--steps %d --lr 1e-2 --ema 0.9 -o %s/nine%d", k, dir, k), "--ema 0.9");
+    expect_ok(run_gancf(TRAIN "--steps %d --lr 1e-2 --ema 0.5 -o %s/half%d", k, dir, k), "--ema 0.5");
+    expect_ok(run_gancf(TRAIN "--steps %d --lr 1e-2 --ema 0.9 -o %s/nine%d", k, dir, k), "--ema 0.9");
   }
-  expect_ok(ganc(TRAIN "--steps 3 --lr 1e-2 -o %s/raw", dir), "without --ema");
+  expect_ok(run_gancf(TRAIN "--steps 3 --lr 1e-2 -o %s/raw", dir), "without --ema");
   Ring8 r = ring8();
   check_average(&r, 0.5, "half");
   check_average(&r, 0.9, "nine");
@@ -476,7 +441,7 @@ Test(train, ema_follows_its_formula)
    raw generator would give others. */
 Test(train, ema_drives_the_outputs)
 {
-  Run run = ganc("train models/ring8.gan --data ring8 --batch 64 --lr 1e-3 --every 100 --steps 300 --ema 0.95 "
+  Run run = run_gancf("train models/ring8.gan --data ring8 --batch 64 --lr 1e-3 --every 100 --steps 300 --ema 0.95 "
                  "-o %s/e", dir);
   cr_assert_eq(run.status, 0, "%s", run.err);
   cr_expect(strstr(run.err, ", EMA decay 0.95\n"), "%s", run.err);
@@ -526,10 +491,10 @@ Test(train, ema_drives_the_outputs)
 
 Test(train, ema_resume_is_bit_identical)
 {
-  expect_ok(ganc(TRAIN "--steps 200 --d-steps 2 --ema 0.99 -o %s/whole", dir), "uninterrupted");
-  expect_ok(ganc(TRAIN "--steps 75 --d-steps 2 --ema 0.99 -o %s/parts", dir), "first part");
-  expect_ok(ganc(TRAIN "--steps 150 --d-steps 2 --ema 0.99 --resume -o %s/parts", dir), "second part");
-  expect_ok(ganc(TRAIN "--steps 200 --d-steps 2 --ema 0.99 --resume -o %s/parts", dir), "third part");
+  expect_ok(run_gancf(TRAIN "--steps 200 --d-steps 2 --ema 0.99 -o %s/whole", dir), "uninterrupted");
+  expect_ok(run_gancf(TRAIN "--steps 75 --d-steps 2 --ema 0.99 -o %s/parts", dir), "first part");
+  expect_ok(run_gancf(TRAIN "--steps 150 --d-steps 2 --ema 0.99 --resume -o %s/parts", dir), "second part");
+  expect_ok(run_gancf(TRAIN "--steps 200 --d-steps 2 --ema 0.99 --resume -o %s/parts", dir), "third part");
   const char *files[] = {"checkpoint.safetensors", "weights.safetensors", "samples.png"};
   for (int i = 0; i < 3; i++)
     cr_expect(same_file(in("whole/%s", files[i]), in("parts/%s", files[i])), "resumed %s differs", files[i]);
@@ -540,8 +505,8 @@ Test(train, ema_resume_is_bit_identical)
    error that names both, and leaves the folder as it was. */
 Test(train, ema_must_match_on_resume)
 {
-  expect_ok(ganc(TRAIN "--steps 60 --ema 0.99 -o %s/e", dir), "with --ema");
-  expect_ok(ganc(TRAIN "--steps 60 -o %s/n", dir), "without");
+  expect_ok(run_gancf(TRAIN "--steps 60 --ema 0.99 -o %s/e", dir), "with --ema");
+  expect_ok(run_gancf(TRAIN "--steps 60 -o %s/n", dir), "without");
   char cmd[2048];
   snprintf(cmd, sizeof cmd, "cp %s %s && cp %s %s", in("e/checkpoint.safetensors"), in("saved.safetensors"),
            in("e/loss.csv"), in("saved.csv"));
@@ -557,7 +522,7 @@ Test(train, ema_must_match_on_resume)
       {"n", "--ema 0.99", "holds no moving average (it was trained without --ema); resume without --ema"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    Run r = ganc(TRAIN "--steps 100 %s --resume -o %s/%s", cases[i].opt, dir, cases[i].dir);
+    Run r = run_gancf(TRAIN "--steps 100 %s --resume -o %s/%s", cases[i].opt, dir, cases[i].dir);
     cr_expect_eq(r.status, 1, "%s on %s: exit %d", cases[i].opt, cases[i].dir, r.status);
     cr_expect(strstr(r.err, cases[i].want), "wanted '%s' in:\n%s", cases[i].want, r.err);
     cr_expect(strstr(r.err, "checkpoint.safetensors"), "%s", r.err);
@@ -565,10 +530,10 @@ Test(train, ema_must_match_on_resume)
   }
   cr_expect(same_file(in("e/checkpoint.safetensors"), in("saved.safetensors")), "the checkpoint changed");
   cr_expect(same_file(in("e/loss.csv"), in("saved.csv")), "loss.csv changed");
-  expect_ok(ganc(TRAIN "--steps 100 --ema 0.99 --resume -o %s/e", dir), "the same decay");
+  expect_ok(run_gancf(TRAIN "--steps 100 --ema 0.99 --resume -o %s/e", dir), "the same decay");
   const char *bad[] = {"0", "1", "-0.5", "1.5", "x", "nan"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    Run r = ganc(TRAIN "--ema %s -o %s/b", bad[i], dir);
+    Run r = run_gancf(TRAIN "--ema %s -o %s/b", bad[i], dir);
     cr_expect_eq(r.status, 2, "--ema %s: exit %d", bad[i], r.status);
     run_free(&r);
   }
@@ -577,7 +542,7 @@ Test(train, ema_must_match_on_resume)
 /* A checkpoint with an average still serves as weights: the raw ones. */
 Test(train, ema_checkpoint_loads_as_raw_weights)
 {
-  expect_ok(ganc(TRAIN "--steps 60 --lr 1e-3 --ema 0.9 -o %s/e", dir), "train");
+  expect_ok(run_gancf(TRAIN "--steps 60 --lr 1e-3 --ema 0.9 -o %s/e", dir), "train");
   Ring8 r = ring8();
   float *p = floats(r.np), *w = floats(r.np);
   read_checkpoint(&r, in("e/checkpoint.safetensors"), p, NULL);
@@ -585,9 +550,9 @@ Test(train, ema_checkpoint_loads_as_raw_weights)
   cr_expect(same_floats(p, w, r.np), "a checkpoint loaded as weights is not its raw parameters");
   char err[4096];
   cr_assert_eq(ganc_save_weights(r.info, in("raw.safetensors"), p, NULL, NULL, err, sizeof err), 0, "%s", err);
-  Run a = ganc("sample models/ring8.gan --weights %s -n 8 -o -", in("e/checkpoint.safetensors"));
-  Run b = ganc("sample models/ring8.gan --weights %s -n 8 -o -", in("raw.safetensors"));
-  Run c = ganc("sample models/ring8.gan --weights %s -n 8 -o -", in("e/weights.safetensors"));
+  Run a = run_gancf("sample models/ring8.gan --weights %s -n 8 -o -", in("e/checkpoint.safetensors"));
+  Run b = run_gancf("sample models/ring8.gan --weights %s -n 8 -o -", in("raw.safetensors"));
+  Run c = run_gancf("sample models/ring8.gan --weights %s -n 8 -o -", in("e/weights.safetensors"));
   cr_assert(a.status == 0 && b.status == 0 && c.status == 0, "%s%s%s", a.err, b.err, c.err);
   cr_expect_str_eq(a.out, b.out, "sampling the checkpoint is not sampling the raw weights");
   cr_expect_str_neq(a.out, c.out, "the raw and the averaged generator sample alike");
@@ -633,7 +598,7 @@ static int line_pixels(const Png *p, int l)
 
 Test(train, loss_png_plots_loss_csv)
 {
-  Run r = ganc(TRAIN "--steps 100 -o %s/p", dir);
+  Run r = run_gancf(TRAIN "--steps 100 -o %s/p", dir);
   cr_assert_eq(r.status, 0, "%s", r.err);
   cr_expect(strstr(r.out, "/p/weights.safetensors, checkpoint.safetensors, loss.csv, loss.png, samples.png\n"),
             "%s", r.out);
@@ -649,11 +614,11 @@ Test(train, loss_png_plots_loss_csv)
 
   /* A later run rewrites it, with the new rows; resumed, it is the plot of
      an uninterrupted run. */
-  expect_ok(ganc(TRAIN "--steps 200 --resume -o %s/p", dir), "resumed");
+  expect_ok(run_gancf(TRAIN "--steps 200 --resume -o %s/p", dir), "resumed");
   size_t n2;
   char *after = slurp(in("p/loss.png"), &n2);
   cr_expect(n1 != n2 || memcmp(before, after, n1) != 0, "loss.png was not rewritten");
-  expect_ok(ganc(TRAIN "--steps 200 -o %s/q", dir), "uninterrupted");
+  expect_ok(run_gancf(TRAIN "--steps 200 -o %s/q", dir), "uninterrupted");
   cr_expect(same_file(in("p/loss.png"), in("q/loss.png")), "the resumed run's plot differs");
   free(before);
   free(after);
@@ -662,7 +627,7 @@ Test(train, loss_png_plots_loss_csv)
   FILE *f = fopen(in("pts.csv"), "w");
   fputs("0.5,1\n-1,0.25\n", f);
   fclose(f);
-  expect_ok(ganc("train models/ring8.gan --data %s --steps 30 --every 10 -o %s/c", in("pts.csv"), dir), "csv data");
+  expect_ok(run_gancf("train models/ring8.gan --data %s --steps 30 --every 10 -o %s/c", in("pts.csv"), dir), "csv data");
   Png c = read_png(in("c/loss.png"));
   cr_expect_gt(line_pixels(&c, 0), 20);
   cr_expect_gt(line_pixels(&c, 1), 20);
@@ -692,9 +657,9 @@ static const char *ring8_bn(void)
 Test(train, batch_norm_resume_is_bit_identical)
 {
   const char *model = ring8_bn();
-  expect_ok(ganc(TRAIN_BN "--steps 120 -o %s/whole", model, dir), "uninterrupted");
-  expect_ok(ganc(TRAIN_BN "--steps 50 -o %s/parts", model, dir), "first part");
-  expect_ok(ganc(TRAIN_BN "--steps 120 --resume -o %s/parts", model, dir), "second part");
+  expect_ok(run_gancf(TRAIN_BN "--steps 120 -o %s/whole", model, dir), "uninterrupted");
+  expect_ok(run_gancf(TRAIN_BN "--steps 50 -o %s/parts", model, dir), "first part");
+  expect_ok(run_gancf(TRAIN_BN "--steps 120 --resume -o %s/parts", model, dir), "second part");
   const char *files[] = {"checkpoint.safetensors", "weights.safetensors", "samples.png"};
   for (int i = 0; i < 3; i++)
     cr_expect(same_file(in("whole/%s", files[i]), in("parts/%s", files[i])), "resumed %s differs", files[i]);
@@ -729,7 +694,7 @@ Test(train, batch_norm_resume_is_bit_identical)
 Test(train, batch_norm_refuses_a_batch_of_one)
 {
   const char *model = ring8_bn();
-  Run r = ganc("train %s --data ring8 --batch 1 --steps 10 -o %s/one", model, dir);
+  Run r = run_gancf("train %s --data ring8 --batch 1 --steps 10 -o %s/one", model, dir);
   cr_expect_eq(r.status, 1, "exit %d\n%s", r.status, r.err);
   cr_expect(strstr(r.err, "--batch 1 is too small for ring8_bn: its batch_norm layers need a batch of at least 2 "
                           "samples"), "%s", r.err);
@@ -742,8 +707,8 @@ Test(train, batch_norm_refuses_a_batch_of_one)
 Test(train, batch_norm_emitted_weights)
 {
   const char *model = ring8_bn();
-  expect_ok(ganc("train %s --data ring8 --batch 32 --steps 30 -o %s/w", model, dir), "train");
-  expect_ok(ganc("emit %s --weights %s/w/weights.safetensors -o %s/c", model, dir, dir), "emit");
+  expect_ok(run_gancf("train %s --data ring8 --batch 32 --steps 30 -o %s/w", model, dir), "train");
+  expect_ok(run_gancf("emit %s --weights %s/w/weights.safetensors -o %s/c", model, dir, dir), "emit");
   float got[2];
   standalone_generate("ring8_bn", 1, got);
 
