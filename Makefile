@@ -46,7 +46,7 @@ endif
 #   runtime/   what programs link: kernels, rng, Adam, safetensors, data, images, training
 COMPILER := arena diag layers losses check lower describe emit dump compile
 JIT      := jit
-RUNTIME  := api call rng adam safetensors data image train
+RUNTIME  := api call rng adam safetensors data image train threads
 CLI      := main summary output progress bench
 # The JIT's kernels: per scalar type, and on x86-64 per instruction set level.
 ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
@@ -115,7 +115,7 @@ $(B)/lexer.o: $(B)/lexer.c $(B)/parser.h compiler/compiler.h
 
 # ---- compiler, runtime, CLI -------------------------------------------------
 
-RUNTIME_H := runtime/ganc.h runtime/io.h runtime/train.h runtime/scalar.h
+RUNTIME_H := runtime/ganc.h runtime/io.h runtime/train.h runtime/scalar.h runtime/threads.h
 
 $(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h $(RUNTIME_H)
 	@mkdir -p $(@D)

@@ -252,10 +252,12 @@ int bench_models(const char *file, const char *src, const Ir *ir, const char *on
       break;
     }
     if (json)
-      printf("{\"model\": \"%s\", \"jit_compile_ms\": %.3f, \"cc_O2_ms\": %.1f}\n", model->name, compile[4] * 1e3,
-             cc_seconds * 1e3);
+      printf("{\"model\": \"%s\", \"jit_compile_ms\": %.3f, \"cc_O2_ms\": %.1f, \"threads\": %d}\n", model->name,
+             compile[4] * 1e3, cc_seconds * 1e3, ganc_threads());
     else
-      printf("%s: JIT compile %.2f ms (median of 9)%s", model->name, compile[4] * 1e3, so ? "" : "; no C compiler\n");
+      printf("%s: JIT compile %.2f ms (median of 9); the JIT's kernels on %d thread%s, the AOT build on one%s",
+             model->name, compile[4] * 1e3, ganc_threads(), ganc_threads() == 1 ? "" : "s",
+             so ? "" : "; no C compiler\n");
     if (so && !json)
       printf("; cc -O2 -c %.0f ms (%.0fx the JIT)\n", cc_seconds * 1e3, cc_seconds / compile[4]);
     for (int bi = 0; bi < nbatches && !rc; bi++) {
@@ -286,8 +288,9 @@ int bench_models(const char *file, const char *src, const Ir *ir, const char *on
         double flops = fn_flops(model, f) * batches[bi];
         double tj = time_fn(&w, &js, f, 0.1), ta = so ? time_fn(&w, &as, f, 0.1) : 0;
         if (json) {
-          printf("{\"model\": \"%s\", \"batch\": %d, \"function\": \"%s\", \"flops\": %.0f, \"jit_us\": %.3f", model->name,
-                 batches[bi], row_name(f), flops, tj * 1e6);
+          printf("{\"model\": \"%s\", \"batch\": %d, \"function\": \"%s\", \"flops\": %.0f, \"threads\": %d, "
+                 "\"jit_us\": %.3f",
+                 model->name, batches[bi], row_name(f), flops, ganc_threads(), tj * 1e6);
           if (so)
             printf(", \"aot_us\": %.3f", ta * 1e6);
           printf("}\n");

@@ -30,6 +30,7 @@ typedef struct Command {
   const char *usage;
   const char *help;
   int dumps; /* takes --dump=ast|ir|plan: the stages run in this process */
+  int threads; /* takes --threads N: the JIT's kernels run on N threads */
 } Command;
 
 static const Command *find_command(const char *name);
@@ -155,6 +156,8 @@ static int parse_args(const Command *cmd, int argc, char **argv, Common *co, con
   int n = 2;
   if (cmd->dumps)
     longs[n++] = (struct option){"dump", required_argument, NULL, 'u'};
+  if (cmd->threads)
+    longs[n++] = (struct option){"threads", required_argument, NULL, 'T'};
   for (int i = 0; extra_long && extra_long[i].name && n < 23; i++)
     longs[n++] = extra_long[i];
   char shorts[64];
@@ -175,6 +178,15 @@ static int parse_args(const Command *cmd, int argc, char **argv, Common *co, con
         return usage_error(cmd->name, "--dump takes ast, ir or plan, not '%s'", optarg);
       co->dump = optarg;
       break;
+    case 'T': {
+      char *end;
+      errno = 0;
+      long v = strtol(optarg, &end, 10);
+      if (errno || *end || end == optarg || v < 1 || v > GANC_MAX_THREADS)
+        return usage_error(cmd->name, "--threads must be an integer from 1 to %d, not '%s'", GANC_MAX_THREADS, optarg);
+      ganc_set_threads((int)v);
+      break;
+    }
     case '?':
       if (optopt)
         return usage_error(cmd->name, "unknown option '-%c'", optopt);
@@ -787,13 +799,13 @@ static const Command commands[] = {
      "error as FILE:LINE:COL: error: MESSAGE, with the line and a caret.\n\n"
      "  --dump=WHAT        also print the compiler's state to standard output:\n"
      "                     ast (the parse), ir (the op lists) or plan (the memory\n"
-     "                     plan of every emitted function)\n", 1},
+     "                     plan of every emitted function)\n", 1, 0},
     {"summary", cmd_summary, "[--model NAME] [--dump=ast|ir|plan] FILE.gan",
      "Print each model's layers with their source line, output shape and\n"
      "parameter count, then the totals: parameters, bytes, FLOPs per sample.\n\n"
      "  --dump=WHAT        also print the compiler's state to standard output:\n"
      "                     ast (the parse), ir (the op lists) or plan (the memory\n"
-     "                     plan of every emitted function)\n", 1},
+     "                     plan of every emitted function)\n", 1, 0},
     {"emit", cmd_emit, "[--model NAME] FILE.gan -o DIR [--weights W] [--dump=ast|ir|plan]",
      "Write DIR/NAME.h and DIR/NAME.c for each model: standalone C99 that\n"
      "needs only libm. DIR is created if it does not exist. With --weights,\n"
@@ -802,7 +814,7 @@ static const Command commands[] = {
      "  --weights W        trained weights (.safetensors) to compile in\n"
      "  --dump=WHAT        also print the compiler's state to standard output:\n"
      "                     ast (the parse), ir (the op lists) or plan (the memory\n"
-     "                     plan of every emitted function)\n", 1},
+     "                     plan of every emitted function)\n", 1, 0},
     {"train", cmd_train, "FILE.gan --data SPEC -o DIR [OPTIONS]",
      "Train the model (compiled in memory) with its loss. Each step\n"
      "makes K discriminator updates, each on a real batch and a fresh latent\n"
@@ -834,8 +846,10 @@ static const Command commands[] = {
      "                   holds it too (ema.NAME), and --resume needs the same DECAY\n"
      "  --resume         continue from DIR/checkpoint.safetensors\n"
      "  --force          start over even if DIR holds a checkpoint\n"
-     "  --model NAME     the model to train, in a file with several\n", 0},
-    {"sample", cmd_sample, "FILE.gan [--weights W] -o OUT [-n N] [--seed S] [--label K] [--data SPEC]",
+     "  --threads N      threads for the products (every core, or GANC_THREADS);\n"
+     "                   the result does not depend on N\n"
+     "  --model NAME     the model to train, in a file with several\n", 0, 1},
+    {"sample", cmd_sample, "FILE.gan [--weights W] -o OUT [-n N] [--seed S] [--label K] [--data SPEC] [--threads N]",
      "Draw N samples (default 64) from the model compiled in memory, with latent\n"
      "noise from the seed (default 1). The parameters come from W (weights or a\n"
      "checkpoint), or without --weights are freshly initialized from the seed.\n\n"
@@ -849,8 +863,9 @@ static const Command commands[] = {
      "                    one row per class in an image grid, the label first in\n"
      "                    each CSV row, a colour per label in a scatter plot\n"
      "  --label K         draw class K of a conditional model\n"
-     "  --seed S          the seed\n", 0},
-    {"bench", cmd_bench, "FILE.gan [--model NAME] [--batch N,...] [--json] [--dump=ast|ir|plan]",
+     "  --seed S          the seed\n"
+     "  --threads N       threads for the products (every core, or GANC_THREADS)\n", 0, 1},
+    {"bench", cmd_bench, "FILE.gan [--model NAME] [--batch N,...] [--threads N] [--json] [--dump=ast|ir|plan]",
      "Time the model's emitted functions: the JIT's compile time, then for each\n"
      "batch size (default 1,64) microseconds per call and GFLOP/s of every\n"
      "function, compiled by the JIT and, when cc is present, ahead of time\n"
@@ -859,10 +874,12 @@ static const Command commands[] = {
      "forward pass.\n\n"
      "  --batch N,...   batch sizes\n"
      "  --json          one JSON object per line instead of a table\n"
+     "  --threads N     threads for the JIT's products (every core, or\n"
+     "                  GANC_THREADS); the AOT build is single-threaded\n"
      "  --dump=WHAT     also print the compiler's state to standard output:\n"
      "                  ast (the parse), ir (the op lists) or plan (the memory\n"
-     "                  plan of every emitted function)\n", 1},
-    {"help", cmd_help, "[COMMAND]", "Show help for a command.\n", 0},
+     "                  plan of every emitted function)\n", 1, 1},
+    {"help", cmd_help, "[COMMAND]", "Show help for a command.\n", 0, 0},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -182,6 +182,18 @@ void ganc_init_stats(const ganc_info *info, void *stats);
 /* Fill n scalars with standard normal noise. */
 void ganc_normal_fill(ganc_rng *r, int scalar_size, int64_t n, void *out);
 
+/* ---- Threads ----
+   The JIT's kernels run each large product's pieces on a pool of threads;
+   every output is computed exactly as on one thread, so results do not
+   depend on the count. The emitted standalone C is single-threaded. */
+#define GANC_MAX_THREADS 256
+
+/* Use n threads (n <= 0: the default, GANC_THREADS or every core; at most
+   GANC_MAX_THREADS). Returns the count in effect. */
+int ganc_set_threads(int n);
+/* The count in effect. */
+int ganc_threads(void);
+
 /* ---- Adam ---- */
 
 typedef struct ganc_adam {
