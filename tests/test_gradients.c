@@ -952,7 +952,8 @@ Test(gradients, every_model_has_a_fixture) {
 Test(gradients, finite_differences_cover_every_layer) {
   const char *kinds[] = {"linear",  "relu",    "leaky_relu", "tanh",
                          "sigmoid", "reshape", "flatten",    "conv2d",
-                         "conv_transpose2d", "upsample", "batch_norm", "label"};
+                         "conv_transpose2d", "upsample", "batch_norm", "label",
+                         "projection"};
   const char *stacks[] = {"generator", "discriminator"};
   enum { KINDS = sizeof kinds / sizeof *kinds, STACKS = 2 };
   int covered[STACKS][KINDS] = {{0}};

@@ -2,15 +2,16 @@
  * model (docs/DESIGN.md §4: such a label never makes the code read or write
  * outside its arguments; what it computes is unspecified).
  *
- * For a conditional MLP and a conditional convolutional model with
- * batch_norm (tests/models), `ganc emit` writes the C, and gcc builds it
- * with tests/labels/driver.c under AddressSanitizer and UBSan, errors
- * fatal. The driver calls every emitted function (single-sample, batch,
- * _backward and, with batch_norm, _backward_ws) with labels -1, N, INT_MIN
- * and INT_MAX and with batches mixing them with labels in range, on
- * buffers of exactly their size; it checks that no input changes and that
- * the in-range samples of a mixed batch get, bit for bit, what a batch in
- * range gives them. It must exit 0 with nothing on stderr (a sanitizer's
+ * For a conditional MLP, a conditional convolutional model with
+ * batch_norm, a projection discriminator with batch_norm and a model with
+ * projection in both stacks (tests/models), `ganc emit` writes the C, and
+ * gcc builds it with tests/labels/driver.c under AddressSanitizer and
+ * UBSan, errors fatal. The driver calls every emitted function
+ * (single-sample, batch, _backward and, with batch_norm, _backward_ws)
+ * with labels -1, N, INT_MIN and INT_MAX and with batches mixing them
+ * with labels in range, on buffers of exactly their size; it checks that
+ * no input changes and that the in-range samples of a mixed batch get,
+ * bit for bit, what a batch in range gives them. It must exit 0 with nothing on stderr (a sanitizer's
  * report goes there). It also calls every function with labels in range
  * and prints the results, which must be finite and match the JIT's for
  * the same calls within the tolerance between builds (docs/DESIGN.md §4,
@@ -286,4 +287,14 @@ Test(labels, out_of_range_mlp, .fini = teardown, .timeout = 120)
 Test(labels, out_of_range_conv_batch_norm, .fini = teardown, .timeout = 120)
 {
   check_out_of_range("tests/models/label_conv_double.gan");
+}
+
+Test(labels, out_of_range_projection_batch_norm, .fini = teardown, .timeout = 120)
+{
+  check_out_of_range("tests/models/projection_double.gan");
+}
+
+Test(labels, out_of_range_projection_in_both_stacks, .fini = teardown, .timeout = 120)
+{
+  check_out_of_range("tests/models/projection_scalar_double.gan");
 }

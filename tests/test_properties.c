@@ -128,6 +128,37 @@ static int labels_to_check(const ganc_info *info, int labels[ALL_LABELS])
   return count;
 }
 
+/* Whether t's name ends in suffix. */
+static int is_tensor(const ganc_tensor *t, const char *suffix)
+{
+  size_t n = strlen(t->name), m = strlen(suffix);
+  return n >= m && !strcmp(t->name + n - m, suffix);
+}
+
+/* The discriminator's last layer with parameters: its tensors are
+   info->tensors[*first .. *last], those named with the last one's
+   `discriminator.K.`, and *bias is its bias (a linear layer's, a
+   convolution's, batch_norm's or projection's, whose embedding comes
+   after it). Setting the rest of them to 0 leaves the bias as D's
+   score. */
+static void last_d_layer(const ganc_info *info, const char *model, int *first, int *last, int *bias)
+{
+  *first = *last = *bias = -1;
+  for (int k = 0; k < info->ntensors; k++)
+    if (strncmp(info->tensors[k].name, "discriminator.", 14) == 0)
+      *last = k;
+  cr_assert(*last >= 0, "%s: no discriminator parameters", model);
+  const char *name = info->tensors[*last].name;
+  size_t prefix = (size_t)(strrchr(name, '.') - name) + 1;
+  for (*first = *last; *first > 0 && !strncmp(info->tensors[*first - 1].name, name, prefix); --*first)
+    ;
+  for (int k = *first; k <= *last; k++)
+    if (is_tensor(&info->tensors[k], ".bias"))
+      *bias = k;
+  cr_assert(*bias >= 0, "%s: the discriminator's last layer with parameters (%.*s) has no bias", model,
+            (int)prefix - 1, name);
+}
+
 /* In a function of DEFINE_PROPERTIES: the model's function f with the
    parameters p and statistics st, the rest of its arguments named; its
    result in the scalar type S (exact: a float widened to double and
@@ -204,15 +235,14 @@ static int labels_to_check(const ganc_info *info, int labels[ALL_LABELS])
     cr_expect(dloss_b(0, x, xl, z, zl) == 0 && gloss_b(-1, z, zl) == 0,                           \
               "%s %s: batch loss of no samples is not 0", where, name);                           \
                                                                                                   \
-    /* Property 4a, LSGAN: D's last linear layer made constant so D == 1. */                       \
-    const ganc_tensor *last_w = NULL, *last_b = NULL;                                             \
-    for (int k = 0; k < info->ntensors; k++)                                                      \
-      if (strncmp(info->tensors[k].name, "discriminator.", 14) == 0)                              \
-        last_w = &info->tensors[k > 0 ? k - 1 : 0], last_b = &info->tensors[k];                   \
-    cr_assert(last_w && last_b, "%s: no discriminator parameters", name);                         \
+    /* Property 4a, LSGAN: D's last layer made constant so D == 1. */                             \
+    int first_t, last_t, bias_t;                                                                  \
+    last_d_layer(info, name, &first_t, &last_t, &bias_t);                                         \
+    const ganc_tensor *last_b = &info->tensors[bias_t];                                           \
     if (loss == LSGAN) {                                                                          \
-      for (int64_t i = 0; i < last_w->count; i++)                                                 \
-        p[last_w->offset + i] = 0;                                                                \
+      for (int k = first_t; k <= last_t; k++)                                                     \
+        for (int64_t i = 0; k != bias_t && i < info->tensors[k].count; i++)                       \
+          p[info->tensors[k].offset + i] = 0;                                                     \
       T c = 1;                                                                                    \
       for (int tries = 0; tries < 3 && fake_score(z, zl) != 1; tries++, c *= 40)                  \
         for (int64_t i = 0; i < last_b->count; i++)                                               \
@@ -222,13 +252,16 @@ static int labels_to_check(const ganc_info *info, int labels[ALL_LABELS])
                 where, name, (double)gloss(z, zl));                                               \
     }                                                                                             \
                                                                                                   \
-    /* Property 4b: G == f(0) and D passes the first coordinate through; for                      \
-       the hinge loss D's last bias is -1 and the real sample's first value 2,                    \
-       so that D(x) == 1 and D(G(z)) == -1. */                                                    \
+    /* Property 4b: G == f(0) and D passes the first coordinate through (a                        \
+       projection's embedding stays 0, or label 0 would add its row to the                        \
+       weight); for the hinge loss D's last bias is -1 and the real sample's                      \
+       first value 2, so that D(x) == 1 and D(G(z)) == -1. */                                     \
     memset(p, 0, sizeof(T) * (size_t)info->param_count);                                          \
-    for (int k = 0; k < info->ntensors; k++)                                                      \
-      if (strncmp(info->tensors[k].name, "discriminator.", 14) == 0 && info->tensors[k].rank == 2) \
-        p[info->tensors[k].offset] = 1;                                                           \
+    for (int k = 0; k < info->ntensors; k++) {                                                    \
+      const ganc_tensor *t = &info->tensors[k];                                                   \
+      if (!strncmp(t->name, "discriminator.", 14) && t->rank == 2 && !is_tensor(t, ".embedding")) \
+        p[t->offset] = 1;                                                                         \
+    }                                                                                             \
     memset(x, 0, sizeof(T) * (size_t)obs);                                                        \
     x[0] = loss == HINGE ? 2 : 1;                                                                 \
     if (loss == HINGE)                                                                            \

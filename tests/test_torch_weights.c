@@ -2,8 +2,10 @@
  * PyTorch's outputs (tests/reference/torch_weights.py made the fixture:
  * the nn.Sequential pair of models/ring8.gan, PyTorch's own initialization,
  * no ganc metadata), and so do those of a model with batch_norm, running
- * statistics included (tests/reference/torch_batch_norm.py), whose files
- * ganc writes with PyTorch's tensors exactly. */
+ * statistics included (tests/reference/torch_batch_norm.py), and of a
+ * conditional model with a label layer and a projection head
+ * (tests/reference/torch_projection.py), whose files ganc writes with
+ * PyTorch's tensors exactly. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
@@ -129,6 +131,54 @@ Test(safetensors, pytorch_written_batch_norm)
   ganc_free(m);
 }
 
+/* The projection_hinge model of tests/models loads PyTorch's state_dict
+   of its twin (nn.Embedding's weight for the label layer; weight, bias
+   and embedding for the projection) and computes what PyTorch computes,
+   each sample under its label. */
+Test(safetensors, pytorch_written_projection)
+{
+  char err[4096];
+  ganc_model *m = ganc_jit("tests/models/projection_hinge.gan", err, sizeof err, NULL);
+  cr_assert(m, "%s", err);
+  const ganc_info *info = ganc_model_info(m, 0);
+  cr_assert(info->classes == 4 && info->latent_size == 4 && info->obs_size == 36);
+  float *p = malloc(sizeof(float) * (size_t)info->param_count);
+  cr_assert_eq(ganc_load_weights(info, "tests/fixtures/torch_projection.safetensors", p, NULL, NULL, err, sizeof err),
+               0, "%s", err);
+  cr_expect_str_empty(err);
+
+  FILE *f = fopen("tests/fixtures/torch_projection.txt", "r");
+  cr_assert(f);
+  double z[16], x[144], gen[144], lr[4], lf[4], real[4], fake[4];
+  read_block(f, "z", z, 16);
+  read_block(f, "x", x, 144);
+  read_block(f, "generate", gen, 144);
+  read_block(f, "labels_real", lr, 4);
+  read_block(f, "labels_fake", lf, 4);
+  read_block(f, "real_score", real, 4);
+  read_block(f, "fake_score", fake, 4);
+  fclose(f);
+
+  ganc_fns fns;
+  cr_assert_eq(ganc_functions(m, info, &fns), 0);
+  for (int i = 0; i < 4; i++) {
+    float zi[4], xi[36], g[36];
+    int x_label = (int)lr[i], z_label = (int)lf[i];
+    for (int j = 0; j < 4; j++)
+      zi[j] = (float)z[4 * i + j];
+    for (int j = 0; j < 36; j++)
+      xi[j] = (float)x[36 * i + j];
+    ganc_args a = {.params = p, .z = zi, .x = xi, .x_labels = &x_label, .z_labels = &z_label, .out = g};
+    ganc_call(info, &fns, GANC_FN_GENERATE, &a);
+    for (int j = 0; j < 36; j++)
+      expect_close(g[j], gen[36 * i + j], "generate", 36 * i + j);
+    expect_close(ganc_call(info, &fns, GANC_FN_REAL_SCORE, &a), real[i], "real_score", i);
+    expect_close(ganc_call(info, &fns, GANC_FN_FAKE_SCORE, &a), fake[i], "fake_score", i);
+  }
+  free(p);
+  ganc_free(m);
+}
+
 /* The tensors of a safetensors file's header: a JSON object of name ->
    [dtype, shape], which is what load_state_dict(strict=True) compares. */
 static cJSON *tensor_set(const char *path)
@@ -153,6 +203,22 @@ static cJSON *tensor_set(const char *path)
   return set;
 }
 
+/* The file ganc wrote (ours) holds the tensors of PyTorch's (torch): the
+   same names, dtypes and shapes, no more and no fewer. */
+static void expect_same_tensors(const char *ours_path, const char *torch_path)
+{
+  cJSON *ours = tensor_set(ours_path), *torch = tensor_set(torch_path);
+  char *a = cJSON_PrintUnformatted(ours), *b = cJSON_PrintUnformatted(torch);
+  cr_expect_eq(cJSON_GetArraySize(ours), cJSON_GetArraySize(torch), "ganc: %s\nPyTorch: %s", a, b);
+  for (const cJSON *t = torch->child; t; t = t->next)
+    cr_expect(cJSON_Compare(t, cJSON_GetObjectItemCaseSensitive(ours, t->string), 1), "PyTorch's %s: %s\nganc: %s",
+              t->string, b, a);
+  free(a);
+  free(b);
+  cJSON_Delete(ours);
+  cJSON_Delete(torch);
+}
+
 /* The other way: ganc's weights of the same model hold PyTorch's names,
    dtypes and shapes, no more and no fewer. */
 Test(safetensors, ganc_batch_norm_names_match_pytorch)
@@ -167,16 +233,24 @@ Test(safetensors, ganc_batch_norm_names_match_pytorch)
   ganc_stats stats = {running, 3, 5};
   const char *path = scratch_path("bn.safetensors");
   cr_assert_eq(ganc_save_weights(info, path, p, &stats, NULL, err, sizeof err), 0, "%s", err);
-  cJSON *ours = tensor_set(path), *torch = tensor_set("tests/fixtures/torch_bn.safetensors");
-  char *a = cJSON_PrintUnformatted(ours), *b = cJSON_PrintUnformatted(torch);
-  cr_expect_eq(cJSON_GetArraySize(ours), cJSON_GetArraySize(torch), "ganc: %s\nPyTorch: %s", a, b);
-  for (const cJSON *t = torch->child; t; t = t->next)
-    cr_expect(cJSON_Compare(t, cJSON_GetObjectItemCaseSensitive(ours, t->string), 1), "PyTorch's %s: %s\nganc: %s",
-              t->string, b, a);
-  free(a);
-  free(b);
-  cJSON_Delete(ours);
-  cJSON_Delete(torch);
+  expect_same_tensors(path, "tests/fixtures/torch_bn.safetensors");
+  free(p);
+  ganc_free(m);
+}
+
+/* And those of a conditional model: the label layer's and the projection's
+   tensors under PyTorch's names. */
+Test(safetensors, ganc_projection_names_match_pytorch)
+{
+  char err[4096];
+  ganc_model *m = ganc_jit("tests/models/projection_hinge.gan", err, sizeof err, NULL);
+  cr_assert(m, "%s", err);
+  const ganc_info *info = ganc_model_info(m, 0);
+  float *p = malloc(sizeof(float) * (size_t)info->param_count);
+  ganc_init_params(info, 1, p);
+  const char *path = scratch_path("projection.safetensors");
+  cr_assert_eq(ganc_save_weights(info, path, p, NULL, NULL, err, sizeof err), 0, "%s", err);
+  expect_same_tensors(path, "tests/fixtures/torch_projection.safetensors");
   free(p);
   ganc_free(m);
 }

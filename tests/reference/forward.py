@@ -43,7 +43,10 @@ float and double models see the same numbers:
         floor(u(stream, i) * N), in [0, N): in integers, the top 24 bits
         of splitmix64 times N, shifted right by 24
     The parameter formula above covers label's embedding [N, dim] too,
-    with fan_in dim (the size of dimension 1).
+    with fan_in dim (the size of dimension 1), and projection's three
+    tensors on n features: weight [1, n] and embedding [N, n] have fan_in
+    n (dimension 1 again, not N for the embedding), and so has its bias
+    [1], as any bias has its layer's weight's.
 
 input_scale is a power of two (so still exact): 1 except for the models
 that must drive sigmoid and tanh far into their tails.
@@ -52,11 +55,12 @@ Every value here is computed in eval() mode: batch_norm normalizes with the
 running statistics above, each sample on its own (backward.py has the
 train() mode).
 
-A conditional model's twin passes each sample's label to its Label layers
-(Stack below): G(z) and the fake samples' scores take labels_fake, the
-real samples' scores labels_real, as the emitted functions' label
-arguments do (docs/DESIGN.md §4: generate(z, label), real_score(x, label),
-discriminator_loss(x_real, label_real, z, label_fake)).
+A conditional model's twin passes each sample's label to its Label and
+Projection layers (Stack below): G(z) and the fake samples' scores take
+labels_fake, the real samples' scores labels_real, as the emitted
+functions' label arguments do (docs/DESIGN.md §4: generate(z, label),
+real_score(x, label), discriminator_loss(x_real, label_real, z,
+label_fake)).
 
 Fixture format (text; a value is %.17g of a float64):
 
@@ -207,13 +211,35 @@ class Label(nn.Embedding):
         return torch.cat([x, e], dim=1)
 
 
+class Projection(nn.Module):
+    """ganc's projection on n features h: the score w.h + b + E[label].h,
+    [batch, n] -> [batch, 1]. Its parameters, in ganc's order, are weight
+    [1, n], bias [1] and embedding [classes, n]; they start as ganc starts
+    them (Xavier-uniform weight and embedding, zero bias), though the
+    fixtures overwrite them with the formula. Labels must be in range:
+    ganc's kernel reads no row for one outside [0, classes), PyTorch's
+    indexing raises."""
+
+    def __init__(self, n, classes):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(1, n))
+        self.bias = nn.Parameter(torch.empty(1))
+        self.embedding = nn.Parameter(torch.empty(classes, n))
+        nn.init.xavier_uniform_(self.weight)
+        nn.init.zeros_(self.bias)
+        nn.init.xavier_uniform_(self.embedding)
+
+    def forward(self, h, labels):
+        return h @ self.weight.t() + self.bias + (h * self.embedding[labels]).sum(1, keepdim=True)
+
+
 class Stack(nn.Sequential):
-    """nn.Sequential whose Label layers see the batch's labels: a
-    conditional model's network, called as net(x, labels)."""
+    """nn.Sequential whose Label and Projection layers see the batch's
+    labels: a conditional model's network, called as net(x, labels)."""
 
     def forward(self, x, labels=None):
         for layer in self:
-            x = layer(x, labels) if isinstance(layer, Label) else layer(x)
+            x = layer(x, labels) if isinstance(layer, (Label, Projection)) else layer(x)
         return x
 
 
@@ -572,6 +598,38 @@ model("label_grid_double", "tests/models/label_grid_double.gan", "double", [2, 2
             Label(4, 1),
             nn.Linear(5, 1)),
       classes=4)
+
+# tests/models/projection_double.gan: a projection discriminator after batch_norm
+model("projection_double", "tests/models/projection_double.gan", "double", [3], [5],
+      Stack(Label(3, 2),
+            nn.Linear(5, 6),
+            nn.BatchNorm1d(6), nn.ReLU(),
+            nn.Linear(6, 5), nn.Tanh()),
+      Stack(nn.Linear(5, 6),
+            nn.BatchNorm1d(6), nn.LeakyReLU(0.2),
+            Projection(6, 3)),
+      classes=3)
+
+# tests/models/projection_hinge.gan: a convolutional projection discriminator, hinge loss
+model("projection_hinge", "tests/models/projection_hinge.gan", "float", [4], [1, 6, 6],
+      Stack(Label(4, 3),
+            nn.Linear(7, 18), nn.ReLU(),
+            Reshape(2, 3, 3),
+            nn.ConvTranspose2d(2, 1, 4, stride=2, padding=1), nn.Tanh()),
+      Stack(nn.Conv2d(1, 3, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(27, 8), nn.ReLU(),
+            Projection(8, 4)),
+      loss="hinge", classes=4)
+
+# tests/models/projection_scalar_double.gan: projection ends both stacks
+model("projection_scalar_double", "tests/models/projection_scalar_double.gan", "double", [2], [1],
+      Stack(nn.Linear(2, 4), nn.Tanh(),
+            Projection(4, 5)),
+      Stack(nn.Linear(1, 4), nn.Sigmoid(),
+            Label(5, 2),
+            Projection(6, 5)),
+      loss="logistic", classes=5)
 
 
 def fan_in(weight):
