@@ -12,6 +12,7 @@
  * that has finished watches for the next call for a while (SPIN) before
  * it sleeps, and the caller likewise for the workers to finish. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
