@@ -2,6 +2,8 @@
  *
  *   cc -O3 -march=native -o peak bench/peak.c -lopenblas
  *   ./peak            one JSON object per line on standard output
+ *   ./peak --sgemm    3. only (with the OpenBLAS line): bench/run.sh times
+ *                     each OPENBLAS_CORETYPE it tries this way
  *
  * 1. fp32 FMA throughput: independent accumulators, each a GCC vector as
  *    wide as the machine's registers (64 bytes with AVX-512, 16 of them; 32
@@ -221,7 +223,7 @@ static void sgemm_one(const Product *p, int pass, int batch)
   free(c);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   /* fashion_mlp's linear layers; the index is the layer's position in its
      nn.Sequential, as the safetensors names count them. */
@@ -230,9 +232,16 @@ int main(void)
       {"discriminator", 1, 784, 512}, {"discriminator", 3, 512, 256}, {"discriminator", 5, 256, 1},
   };
   enum { NPRODUCTS = sizeof products / sizeof products[0] };
+  int sgemm_only = argc == 2 && strcmp(argv[1], "--sgemm") == 0;
+  if (argc > 1 && !sgemm_only) {
+    fputs("usage: peak [--sgemm]\n", stderr);
+    return 2;
+  }
   openblas_set_num_threads(1);
-  fma_peak();
-  read_peak();
+  if (!sgemm_only) {
+    fma_peak();
+    read_peak();
+  }
   printf("{\"what\": \"openblas\", \"core\": \"%s\", \"config\": \"%s\", \"threads\": %d}\n",
          openblas_get_corename(), openblas_get_config(), openblas_get_num_threads());
   fflush(stdout);

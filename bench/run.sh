@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
 # ganc against PyTorch on models/fashion_mlp.gan and models/fashion_dcgan.gan,
-# fp32 on one thread, and the peaks of this machine; writes bench/RESULTS.md
-# and prints it. `make bench` runs it after installing what it needs.
+# fp32 on one thread and on every core, and the peaks of this machine; writes
+# bench/RESULTS.md and prints it. `make bench` runs it after installing what
+# it needs.
 #
 #   bash bench/run.sh GANC          GANC: the ganc binary (build/ganc)
-#   BENCH_ROUNDS=N bash bench/run.sh GANC   steps 3 and 4 N times (default 2)
+#   BENCH_ROUNDS=N bash bench/run.sh GANC   steps 4 to 6 N times (default 2)
 #
 # Steps, one after the other:
-#   1. bench/peak.c (cc -O3 -march=native, OpenBLAS): FMA peak, read
-#      bandwidth, sgemm of fashion_mlp's products
-#   2. both models' initial weights: GANC train --steps 0 (and a few samples
-#      from them, for torch_bench.py to check it runs the same network)
-#   3. bench/torch_bench.py: PyTorch's times, one thread
-#   4. GANC bench --json on both models, batch 1 and 64 (3 and 4 alternate,
-#      BENCH_ROUNDS times; RESULTS.md keeps each figure's best)
-#   5. peak RSS of GANC train at two step counts, and of GANC sample
-#   6. bench/results.py writes bench/RESULTS.md
+#   1. OpenBLAS's kernels for PyTorch: bench/peak.c --sgemm (fashion_mlp's
+#      products) with OPENBLAS_CORETYPE unset and set to each kernel
+#      bench/blas_kernels.py finds this CPU can run; the fastest is the one
+#      PyTorch runs on (and the default too, if that is another)
+#   2. bench/peak.c on that kernel (cc -O3 -march=native, OpenBLAS): FMA
+#      peak, read bandwidth, sgemm of fashion_mlp's products
+#   3. both models' initial weights: GANC train --steps 0 (and a few samples
+#      from them, for torch_bench.py to check it runs the same network); the
+#      C of fashion_mlp (GANC emit) built with bench/iso_driver.c in GNU
+#      mode, -std=c99 and -std=c11
+#   4. bench/torch_bench.py: PyTorch's times, on 1 thread and on every core
+#      (nproc), on each kernel of step 1
+#   5. GANC bench --json on both models, batch 1 and 64
+#   6. the three builds of step 3, three times each
+#      (4 to 6 alternate, BENCH_ROUNDS times; RESULTS.md keeps each figure's
+#      best)
+#   7. peak RSS of GANC train at two step counts, and of GANC sample
+#   8. bench/results.py writes bench/RESULTS.md
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -29,14 +39,28 @@ py=/usr/bin/python3
 models=(fashion_mlp fashion_dcgan)
 mem_steps=(100 300)
 rounds=${BENCH_ROUNDS:-2}
+iso_modes=(gnu c99 c11)
+ncores=$(nproc)
+threads=(1)
+[ "$ncores" -gt 1 ] && threads+=("$ncores")
 out=$(mktemp -d /tmp/ganc-bench-run.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 # The whole run uses one binary, even if the build tree is rebuilt meanwhile.
 cp "$1" "$out/ganc"
 ganc=$out/ganc
 
-# One thread everywhere: OpenBLAS (ours and the one PyTorch loads), OpenMP.
+# One thread everywhere, unless a command says otherwise: OpenBLAS (ours and
+# the one PyTorch loads), OpenMP.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+# with_kernel CORETYPE COMMAND...: run COMMAND on OpenBLAS's kernels for
+# CORETYPE, or on the ones it picks itself for an empty CORETYPE (unset, not
+# empty: OpenBLAS reads an empty value as a name).
+with_kernel() {
+  local k=$1
+  shift
+  if [ -n "$k" ]; then OPENBLAS_CORETYPE=$k "$@"; else env -u OPENBLAS_CORETYPE "$@"; fi
+}
 
 start=$(date +%s.%N)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -45,7 +69,25 @@ say() { printf '[%4ss] %s\n' "$(elapsed)" "$*" >&2; }
 
 say "peaks: building bench/peak.c"
 cc -O3 -march=native -o "$out/peak" bench/peak.c -lopenblas
-"$out/peak" > "$out/peak.json"
+
+: > "$out/kernels.json"
+kernels=$("$py" bench/blas_kernels.py candidates)
+for pass in 1 2; do
+  for k in $kernels; do
+    printf '{"what": "kernel_try", "requested": "%s"}\n' "$k" >> "$out/kernels.json"
+    [ "$k" = default ] && k=
+    say "OpenBLAS kernels ($pass of 2): fashion_mlp's products with OPENBLAS_CORETYPE ${k:-unset}"
+    with_kernel "$k" "$out/peak" --sgemm >> "$out/kernels.json"
+  done
+done
+coretype=$("$py" bench/blas_kernels.py choose "$out/kernels.json" "$out/choice.json")
+# PyTorch runs on the chosen kernel, and on the default beside it if that is another.
+peer_kernels=("$coretype")
+[ -n "$coretype" ] && peer_kernels+=("")
+say "OpenBLAS kernels: PyTorch runs with OPENBLAS_CORETYPE ${coretype:-unset}"
+
+say "peaks: bench/peak.c with OPENBLAS_CORETYPE ${coretype:-unset}"
+with_kernel "$coretype" "$out/peak" > "$out/peak.json"
 
 say "weights: $ganc train --steps 0"
 mkdir -p "$out/w"
@@ -54,6 +96,34 @@ for m in "${models[@]}"; do
     { cat "$out/w-$m.log" >&2; echo "run.sh: ganc train failed for $m" >&2; exit 1; }
   "$ganc" sample "models/$m.gan" --weights "$out/w/$m/weights.safetensors" -n 4 --seed 1 -o "$out/$m.f32"
 done
+
+# The emitted file is linked first, and the driver's main kept out of
+# .text.startup (which the linker puts ahead of everything), so that the
+# emitted code lies at the same addresses in every build whatever the
+# driver's size. The hash of its disassembly says whether the modes compiled
+# it to the same machine code, the address of its first function where it
+# lies.
+say "ISO C: $ganc emit models/fashion_mlp.gan; bench/iso_driver.c in modes ${iso_modes[*]}"
+"$ganc" emit models/fashion_mlp.gan -o "$out/emit" > /dev/null
+: > "$out/iso.json"
+for mode in "${iso_modes[@]}"; do
+  std=()
+  [ "$mode" = gnu ] || std=("-std=$mode")
+  cc -O3 -march=native "${std[@]}" -Wall -Wextra -c -o "$out/iso-$mode.o" "$out/emit/fashion_mlp.c"
+  cc -O3 -march=native "${std[@]}" -fno-reorder-functions -Wall -Wextra -I"$out/emit" -c \
+    -o "$out/iso-driver-$mode.o" bench/iso_driver.c
+  cc -o "$out/iso-$mode" "$out/iso-$mode.o" "$out/iso-driver-$mode.o" -lm
+  code=$(objdump -d -r "$out/iso-$mode.o" | tail -n +3 | sha256sum | cut -c1-16)
+  first=$(nm -n "$out/iso-$mode.o" | awk '$2 ~ /^[tT]$/ { print $3; exit }')
+  addr=$(nm "$out/iso-$mode" | awk -v s="$first" '$3 == s { print $1; exit }')
+  printf '{"what": "iso_code", "mode": "%s", "objdump_sha256": "%s", "first_function": "%s", "address": "%s"}\n' \
+    "$mode" "$code" "$first" "$addr" >> "$out/iso.json"
+done
+
+# ganc bench runs on one thread; once it takes --threads (and says in its JSON
+# how many it ran), it runs on every core too.
+ganc_threads=()
+if [ "$ncores" -gt 1 ] && "$ganc" help bench 2>&1 | grep -q -- '--threads'; then ganc_threads=("$ncores"); fi
 
 # PyTorch and ganc take turns, rounds times over; results.py keeps each
 # figure's best, so that a burst of other work on the machine during one
@@ -65,11 +135,31 @@ done
 : > "$out/torch.json"
 : > "$out/ganc.json"
 for r in $(seq "$rounds"); do
-  say "round $r of $rounds, PyTorch: bench/torch_bench.py"
-  "$py" bench/torch_bench.py "${args[@]}" >> "$out/torch.json"
+  for k in "${peer_kernels[@]}"; do
+    for t in "${threads[@]}"; do
+      say "round $r of $rounds, PyTorch: bench/torch_bench.py, $t thread(s), OPENBLAS_CORETYPE ${k:-unset}"
+      with_kernel "$k" env OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" MKL_NUM_THREADS="$t" \
+        "$py" bench/torch_bench.py --threads "$t" "${args[@]}" >> "$out/torch.json"
+    done
+  done
   for m in "${models[@]}"; do
     say "round $r of $rounds, ganc: ganc bench models/$m.gan --batch 1,64 --json"
     "$ganc" bench "models/$m.gan" --batch 1,64 --json >> "$out/ganc.json"
+    for t in "${ganc_threads[@]}"; do
+      say "round $r of $rounds, ganc: ganc bench models/$m.gan --batch 1,64 --threads $t --json"
+      if "$ganc" bench "models/$m.gan" --batch 1,64 --threads "$t" --json > "$out/ganc-t.json" &&
+        grep -q '"threads"' "$out/ganc-t.json"; then
+        cat "$out/ganc-t.json" >> "$out/ganc.json"
+      else
+        say "ganc bench --threads $t failed or gave no thread count: not used"
+      fi
+    done
+  done
+  for rep in 1 2 3; do
+    for mode in "${iso_modes[@]}"; do
+      say "round $r of $rounds, ISO C: fashion_mlp's emitted C, $mode mode ($rep of 3)"
+      "$out/iso-$mode" "$mode" >> "$out/iso.json"
+    done
   done
 done
 
@@ -109,6 +199,7 @@ done
 
 say "writing bench/RESULTS.md"
 "$py" bench/results.py --peak "$out/peak.json" --ganc "$out/ganc.json" --torch "$out/torch.json" \
-  --memory "$out/memory.json" --elapsed "$(elapsed)" --load-start "$load_start" --out bench/RESULTS.md
+  --memory "$out/memory.json" --kernels "$out/kernels.json" --choice "$out/choice.json" --iso "$out/iso.json" \
+  --cores "$ncores" --elapsed "$(elapsed)" --load-start "$load_start" --out bench/RESULTS.md
 cat bench/RESULTS.md
 say "done: bench/RESULTS.md"

@@ -1,10 +1,17 @@
 #!/usr/bin/python3
 """PyTorch side of bench/run.sh: the models of models/fashion_mlp.gan and
-models/fashion_dcgan.gan as nn.Sequential pairs, with ganc's weights, timed on
-one thread in float32.
+models/fashion_dcgan.gan as nn.Sequential pairs, with ganc's weights, timed in
+float32 on one thread or several.
 
-    /usr/bin/python3 bench/torch_bench.py MODEL=WEIGHTS [MODEL=WEIGHTS ...]
-        [--check MODEL=SAMPLES.f32]
+    /usr/bin/python3 bench/torch_bench.py [--threads N] MODEL=WEIGHTS
+        [MODEL=WEIGHTS ...] [--check MODEL=SAMPLES.f32]
+
+--threads N (default 1) is torch.set_num_threads(N). OpenBLAS takes its
+thread count and its kernels (OPENBLAS_NUM_THREADS, OPENBLAS_CORETYPE) from
+the environment when it is loaded, so the caller sets those; the script asks
+the OpenBLAS this process loaded what it got (openblas_get_corename,
+openblas_get_num_threads), reports it on every line, and stops if the thread
+counts differ from N or the kernels from OPENBLAS_CORETYPE.
 
 WEIGHTS is the weights.safetensors that `ganc train MODEL.gan --steps 0`
 writes (ganc's initialization, seed 1). With --check, SAMPLES.f32 is the
@@ -31,6 +38,7 @@ The latent and real batches are fixed tensors (standard normal), as in
 One JSON object per line on standard output.
 """
 
+import ctypes
 import json
 import math
 import os
@@ -199,8 +207,11 @@ def best_us(fn):
     return best * 1e6
 
 
+RUN_TAGS = {}
+
+
 def emit(**fields):
-    print(json.dumps(fields), flush=True)
+    print(json.dumps({**fields, **RUN_TAGS}), flush=True)
 
 
 def bench(name, weights):
@@ -252,7 +263,7 @@ def bench(name, weights):
 
 
 def blas_library():
-    """The BLAS shared object this process has loaded (after a matrix product)."""
+    """The BLAS shared objects this process has loaded (after a matrix product)."""
     torch.ones(8, 8) @ torch.ones(8, 8)
     libs = set()
     with open("/proc/self/maps") as f:
@@ -264,14 +275,40 @@ def blas_library():
     return sorted(libs)
 
 
+def openblas_state(libs):
+    """(core name, configuration, threads) of the OpenBLAS among libs, from
+    the library itself; None where no loaded library answers."""
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+            corename, config, threads = (lib.openblas_get_corename, lib.openblas_get_config,
+                                         lib.openblas_get_num_threads)
+        except (OSError, AttributeError):
+            continue
+        corename.restype = config.restype = ctypes.c_char_p
+        threads.restype = ctypes.c_int
+        return corename().decode(), config().decode(), threads()
+    return None, None, None
+
+
+def cpu_capability():
+    """The instruction set ATen's own kernels dispatch to, as torch reports it."""
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage:" in line:
+            return line.split(":", 1)[1].strip()
+    return None
+
+
 def main():
     args = sys.argv[1:]
-    models, checks = [], {}
+    models, checks, threads = [], {}, 1
     while args:
         a = args.pop(0)
         if a == "--check":
             name, path = args.pop(0).split("=", 1)
             checks[name] = path
+        elif a == "--threads":
+            threads = int(args.pop(0))
         else:
             name, path = a.split("=", 1)
             if name not in MODELS:
@@ -279,11 +316,26 @@ def main():
             models.append((name, path))
     if not models:
         sys.exit(__doc__)
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     torch.set_default_dtype(torch.float32)
+    blas = blas_library()
+    core, config, blas_threads = openblas_state(blas)
+    requested = os.environ.get("OPENBLAS_CORETYPE") or None
     emit(torch=torch.__version__, python=platform.python_version(), numpy=np.__version__,
          threads=torch.get_num_threads(), mkldnn=torch.backends.mkldnn.is_available(),
-         blas=blas_library(), runs=RUNS, min_seconds=MIN_SECONDS)
+         mkldnn_enabled=torch.backends.mkldnn.enabled, cpu_capability=cpu_capability(),
+         blas=blas, openblas_core=core, openblas_config=config, openblas_threads=blas_threads,
+         coretype=requested, runs=RUNS, min_seconds=MIN_SECONDS)
+    if torch.get_num_threads() != threads:
+        sys.exit(f"torch_bench.py: asked for {threads} threads, torch runs {torch.get_num_threads()}")
+    if blas_threads is not None and blas_threads != threads:
+        sys.exit(f"torch_bench.py: asked for {threads} threads, OpenBLAS runs {blas_threads} "
+                 "(set OPENBLAS_NUM_THREADS)")
+    if requested and (core or "").lower() != requested.lower():
+        sys.exit(f"torch_bench.py: OPENBLAS_CORETYPE={requested}, but OpenBLAS runs the kernels of {core}")
+    # Every timing line says which kernels and how many threads it ran on.
+    global RUN_TAGS
+    RUN_TAGS = dict(threads=threads, kernel=core)
     for name, path in models:
         if name in checks:
             G, _, latent, _ = load(name, path)
