@@ -120,8 +120,8 @@ for mode in "${iso_modes[@]}"; do
     "$mode" "$code" "$first" "$addr" >> "$out/iso.json"
 done
 
-# ganc bench runs on one thread; once it takes --threads (and says in its JSON
-# how many it ran), it runs on every core too.
+# ganc bench runs on one thread (GANC_THREADS=1), and when it takes --threads
+# (and says in its JSON how many it ran) on every core too.
 ganc_threads=()
 if [ "$ncores" -gt 1 ] && "$ganc" help bench 2>&1 | grep -q -- '--threads'; then ganc_threads=("$ncores"); fi
 
@@ -143,8 +143,8 @@ for r in $(seq "$rounds"); do
     done
   done
   for m in "${models[@]}"; do
-    say "round $r of $rounds, ganc: ganc bench models/$m.gan --batch 1,64 --json"
-    "$ganc" bench "models/$m.gan" --batch 1,64 --json >> "$out/ganc.json"
+    say "round $r of $rounds, ganc: ganc bench models/$m.gan --batch 1,64 --json, one thread"
+    GANC_THREADS=1 "$ganc" bench "models/$m.gan" --batch 1,64 --json >> "$out/ganc.json"
     for t in "${ganc_threads[@]}"; do
       say "round $r of $rounds, ganc: ganc bench models/$m.gan --batch 1,64 --threads $t --json"
       if "$ganc" bench "models/$m.gan" --batch 1,64 --threads "$t" --json > "$out/ganc-t.json" &&

@@ -20,7 +20,15 @@
 #include "ganc.h"
 #include "threads.h"
 
-enum { MAX_THREADS = GANC_MAX_THREADS, SPIN = 1 << 16 };
+enum { MAX_THREADS = GANC_MAX_THREADS, SPIN = 1 << 18 };
+
+/* A hint to the processor that this is a wait loop. */
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 typedef struct Pool {
   pthread_mutex_t lock; /* the pool's state; held while workers start or stop */
@@ -36,6 +44,10 @@ typedef struct Pool {
   void *ctx;
   int count, shares;
   atomic_int pending; /* workers still running their share */
+  /* Who is asleep, so that a call wakes nobody when everyone is watching:
+     workers waiting on wake, and whether the caller waits on done. Each is
+     set under lock before its sleeper checks once more. */
+  atomic_int sleepers, caller_sleeps;
   atomic_int quit;
   atomic_flag busy; /* a call is being served */
 } Pool;
@@ -58,11 +70,13 @@ static void *worker_main(void *arg)
   uint64_t seen = pool.born[me];
   for (;;) {
     for (int i = 0; i < SPIN && atomic_load_explicit(&pool.generation, memory_order_acquire) == seen; i++)
-      ;
-    if (atomic_load_explicit(&pool.generation, memory_order_acquire) == seen) {
+      relax();
+    if (atomic_load(&pool.generation) == seen) {
       pthread_mutex_lock(&pool.lock);
+      atomic_fetch_add(&pool.sleepers, 1);
       while (!pool.quit && atomic_load(&pool.generation) == seen)
         pthread_cond_wait(&pool.wake, &pool.lock);
+      atomic_fetch_sub(&pool.sleepers, 1);
       pthread_mutex_unlock(&pool.lock);
     }
     if (pool.quit)
@@ -70,7 +84,7 @@ static void *worker_main(void *arg)
     seen = atomic_load(&pool.generation);
     if (me < pool.shares)
       run_share(pool.fn, pool.ctx, pool.count, pool.shares, me);
-    if (atomic_fetch_sub(&pool.pending, 1) == 1) {
+    if (atomic_fetch_sub(&pool.pending, 1) == 1 && atomic_load(&pool.caller_sleeps)) {
       pthread_mutex_lock(&pool.lock);
       pthread_cond_signal(&pool.done);
       pthread_mutex_unlock(&pool.lock);
@@ -183,18 +197,21 @@ void ganc_parallel_for(int count, void (*fn)(void *ctx, int lo, int hi), void *c
   pool.count = count;
   pool.shares = shares;
   atomic_store(&pool.pending, pool.started - 1);
-  atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
-  pthread_cond_broadcast(&pool.wake);
+  atomic_fetch_add(&pool.generation, 1);
+  if (atomic_load(&pool.sleepers) > 0)
+    pthread_cond_broadcast(&pool.wake);
   pthread_mutex_unlock(&pool.lock);
 
   run_share(fn, ctx, count, shares, 0);
 
   for (int i = 0; i < SPIN && atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; i++)
-    ;
-  if (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) {
+    relax();
+  if (atomic_load(&pool.pending) > 0) {
     pthread_mutex_lock(&pool.lock);
+    atomic_store(&pool.caller_sleeps, 1);
     while (atomic_load(&pool.pending) > 0)
       pthread_cond_wait(&pool.done, &pool.lock);
+    atomic_store(&pool.caller_sleeps, 0);
     pthread_mutex_unlock(&pool.lock);
   }
   atomic_flag_clear(&pool.busy);
