@@ -9,25 +9,60 @@
  * serves one call at a time, and a call that finds it busy (another
  * thread's, or a piece's own) runs all its pieces in the calling thread.
  * Products come in quick succession while a model trains, so a worker
- * that has finished watches for the next call for a while (SPIN) before
- * it sleeps, and the caller likewise for the workers to finish. */
+ * that has finished watches for the next call for a while (SPIN_SECONDS)
+ * before it sleeps, and the caller likewise for the workers to finish. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ganc.h"
 #include "threads.h"
 
-enum { MAX_THREADS = GANC_MAX_THREADS, SPIN = 1 << 18 };
+enum { MAX_THREADS = GANC_MAX_THREADS };
 
-/* A hint to the processor that this is a wait loop. */
-static inline void relax(void)
+/* How long a wait spins before it sleeps: long enough to bridge the gap
+   between a training step's products, short enough that threads which
+   outnumber the free cores (another busy process) give theirs back soon. */
+#define SPIN_SECONDS 200e-6
+
+static double now(void)
 {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Spin until *v differs from old or SPIN_SECONDS pass; whether it did. */
+static int spin_while_equal(const atomic_uint_fast64_t *v, uint64_t old)
+{
+  double until = now() + SPIN_SECONDS;
+  for (int i = 0;; i++) {
+    if (atomic_load_explicit(v, memory_order_acquire) != old)
+      return 1;
 #if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
+    __builtin_ia32_pause();
 #endif
+    if (i % 64 == 63 && now() > until)
+      return 0;
+  }
+}
+
+/* Spin until *v is 0 or SPIN_SECONDS pass; whether it did. */
+static int spin_until_zero(const atomic_int *v)
+{
+  double until = now() + SPIN_SECONDS;
+  for (int i = 0;; i++) {
+    if (atomic_load_explicit(v, memory_order_acquire) == 0)
+      return 1;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 64 == 63 && now() > until)
+      return 0;
+  }
 }
 
 typedef struct Pool {
@@ -69,9 +104,7 @@ static void *worker_main(void *arg)
   int me = (int)(intptr_t)arg;
   uint64_t seen = pool.born[me];
   for (;;) {
-    for (int i = 0; i < SPIN && atomic_load_explicit(&pool.generation, memory_order_acquire) == seen; i++)
-      relax();
-    if (atomic_load(&pool.generation) == seen) {
+    if (!spin_while_equal(&pool.generation, seen) && atomic_load(&pool.generation) == seen) {
       pthread_mutex_lock(&pool.lock);
       atomic_fetch_add(&pool.sleepers, 1);
       while (!pool.quit && atomic_load(&pool.generation) == seen)
@@ -204,9 +237,7 @@ void ganc_parallel_for(int count, void (*fn)(void *ctx, int lo, int hi), void *c
 
   run_share(fn, ctx, count, shares, 0);
 
-  for (int i = 0; i < SPIN && atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; i++)
-    relax();
-  if (atomic_load(&pool.pending) > 0) {
+  if (!spin_until_zero(&pool.pending) && atomic_load(&pool.pending) > 0) {
     pthread_mutex_lock(&pool.lock);
     atomic_store(&pool.caller_sleeps, 1);
     while (atomic_load(&pool.pending) > 0)
