@@ -510,7 +510,7 @@ static int cmd_sample(int argc, char **argv)
   /* A conditional model without --label draws every class in turn, the
      same number of each: a row per class in an image grid. */
   int per_class = 0;
-  if (info->classes > 0 && sa.label < 0) {
+  if (info->classes > 0 && info->classes <= GANC_CLASS_ROWS_MAX && sa.label < 0) {
     per_class = (int)((sa.n + info->classes - 1) / info->classes);
     sa.n = (long)per_class * info->classes;
   }
@@ -531,7 +531,7 @@ static int cmd_sample(int argc, char **argv)
     ganc_rng_seed(&rng, sa.seed ^ 0x5a3c96e1d2b4f708ull);
     ganc_normal_fill(&rng, info->scalar_size, info->latent_size * sa.n, z);
     for (long i = 0; labels && i < sa.n; i++)
-      labels[i] = sa.label >= 0 ? (int)sa.label : (int)(i / per_class);
+      labels[i] = sa.label >= 0 ? (int)sa.label : per_class > 0 ? (int)(i / per_class) : (int)(i % info->classes);
     ganc_generate(info, &fns, wt.params, wt.stats, (int)sa.n, z, labels, x);
     int is_grid = per_class > 0 && info->obs_size != 2;
     rc = output_write_samples(sa.out, format, info, x, labels, is_grid ? per_class : 0, sa.n, sa.data);

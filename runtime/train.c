@@ -165,9 +165,10 @@ int ganc_write_samples_png(const ganc_info *info, const char *path, const void *
         ref[2 * i + 1] = centres[2 * k + 1] + sigma * ganc_rng_normal(&rr);
       }
     }
-    int rc = labels ? ganc_png_scatter_labels(path, x, info->scalar_size, n, labels, info->classes, ref,
-                                              ref ? REF : 0, err, errlen)
-                    : ganc_png_scatter(path, x, info->scalar_size, n, ref, ref ? REF : 0, err, errlen);
+    int coloured = labels && info->classes <= GANC_SCATTER_MAX_CLASSES;
+    int rc = coloured ? ganc_png_scatter_labels(path, x, info->scalar_size, n, labels, info->classes, ref,
+                                                ref ? REF : 0, err, errlen)
+                      : ganc_png_scatter(path, x, info->scalar_size, n, ref, ref ? REF : 0, err, errlen);
     free(ref);
     return rc;
   }
@@ -493,7 +494,7 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   if (!t->data)
     return GANC_TRAIN_ERROR;
   t->nsnap = o->samples > 0 ? o->samples : info->obs_size == 2 ? 1000 : 64; /* points, or images */
-  if (info->classes && info->obs_size != 2) { /* a row of images per class */
+  if (info->classes && info->classes <= GANC_CLASS_ROWS_MAX && info->obs_size != 2) { /* a row per class */
     t->per_class = o->samples > 0 ? (o->samples + info->classes - 1) / info->classes : 8;
     if ((int64_t)t->per_class * info->classes > 4096) {
       snprintf(err, errlen, "samples.png would show %lld images (%d classes, %d each); ask for fewer with "

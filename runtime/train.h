@@ -112,6 +112,12 @@ void ganc_ema_update(int scalar_size, double decay, int64_t n, void *ema, const 
 void ganc_generate(const ganc_info *info, const ganc_fns *fns, const void *params, const void *stats, int n,
                    const void *z, const int *labels, void *x);
 
+/* A conditional image model with at most this many classes shows a row
+   per class (samples.png, ganc sample); one with more, or a 2-D model,
+   labels sample i with i mod classes. A scatter plot colours labels for at
+   most GANC_SCATTER_MAX_CLASSES classes. */
+#define GANC_CLASS_ROWS_MAX 256
+
 /* The labels of n snapshot samples of a model with classes: sample i
    draws class i / per_class when per_class > 0 (one row of per_class per
    class), or i % classes when per_class is 0. */

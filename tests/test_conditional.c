@@ -302,6 +302,41 @@ Test(conditional, class_rows)
   png_image_free(&b);
 }
 
+/* With more classes than rows fit (GANC_CLASS_ROWS_MAX), samples.png is a
+   plain grid of 64 samples, labelled in turn, and ganc sample draws just
+   the N asked for. */
+Test(conditional, many_classes_plain_grid)
+{
+  const char *model = write_file("many.gan", "model many {\n  latent [3]\n  observation [1, 2, 2]\n  classes 1000\n"
+                                             "  generator { label(2) linear(4) tanh reshape([1, 2, 2]) }\n"
+                                             "  discriminator { flatten label(1) linear(1) }\n}\n");
+  char path[700];
+  snprintf(path, sizeof path, "%s", model);
+  image_data(0);
+  expect_ok(run_gancf("train %s --data %s --labels %s --steps 2 --batch 4 -o %s/m", path, in("img.idx"),
+                      in("lab.idx"), dir),
+            "train");
+  float blank[64 * 4] = {0};
+  char err[512];
+  cr_assert_eq(ganc_png_grid(in("plain.png"), blank, 4, 64, 1, 2, 2, err, sizeof err), 0, "%s", err);
+  png_image a = {.version = PNG_IMAGE_VERSION}, b = {.version = PNG_IMAGE_VERSION};
+  cr_assert(png_image_begin_read_from_file(&a, in("m/samples.png")), "%s", a.message);
+  cr_assert(png_image_begin_read_from_file(&b, in("plain.png")), "%s", b.message);
+  cr_expect(a.width == b.width && a.height == b.height, "samples.png is %ux%u, a grid of 64 is %ux%u", a.width,
+            a.height, b.width, b.height);
+  png_image_free(&a);
+  png_image_free(&b);
+
+  expect_ok(run_gancf("sample %s -n 5 -o %s/m.csv", path, dir), "sample");
+  char *csv = slurp(in("m.csv"), NULL);
+  cr_assert(csv);
+  int n = 0;
+  for (char *line = strtok(csv, "\n"); line; line = strtok(NULL, "\n"), n++)
+    cr_expect_eq(atoi(line), n, "row %d: %s", n, line);
+  cr_expect_eq(n, 5);
+  free(csv);
+}
+
 /* bench times a conditional model's functions with labels. */
 Test(conditional, bench)
 {
