@@ -6,9 +6,10 @@
  * batch, so the run is a function of the seed and the options; snapshots
  * (samples.png, mode coverage) use fixed streams of their own and never
  * touch it. A conditional model's real labels come with the data; its fake
- * labels are drawn uniformly over the classes after the latents. A checkpoint holds the parameters, both networks' Adam moments,
- * the step and the RNG state (and with --ema the generator's moving
- * average): resuming from it continues bit for bit. loss.png plots the rows
+ * labels are drawn uniformly over the classes after the latents. A
+ * checkpoint holds the parameters, both networks' Adam moments, the step
+ * and the RNG state (and with --ema the generator's moving average):
+ * resuming from it continues bit for bit. loss.png plots the rows
  * of loss.csv, which the trainer keeps in memory. */
 #include <errno.h>
 #include <math.h>

@@ -127,7 +127,8 @@ static void same_weights(const char *model, const char *flags)
     run_free(&r);
   }
   for (int i = 1; i < 3; i++)
-    cr_expect(same_file(path_in(dir, "t1/checkpoint.safetensors"), path_in(dir, "t%d/checkpoint.safetensors", threads[i])),
+    cr_expect(same_file(path_in(dir, "t1/checkpoint.safetensors"),
+                        path_in(dir, "t%d/checkpoint.safetensors", threads[i])),
               "%s: --threads %d trained other weights than --threads 1", model, threads[i]);
   tmpdir_remove(dir);
 }

@@ -168,7 +168,8 @@ Test(train, sample_outputs)
 {
   expect_ok(run_gancf(TRAIN "--steps 20 -o %s/s", dir), "train");
   expect_ok(run_gancf("sample models/ring8.gan --weights %s/s/weights.safetensors -n 5 -o %s/x.csv", dir, dir), "csv");
-  expect_ok(run_gancf("sample models/ring8.gan --weights %s/s/checkpoint.safetensors -n 5 -o %s/x.f32", dir, dir), "f32");
+  expect_ok(run_gancf("sample models/ring8.gan --weights %s/s/checkpoint.safetensors -n 5 -o %s/x.f32", dir, dir),
+            "f32");
   expect_ok(run_gancf("sample models/ring8.gan --weights %s/s/weights.safetensors --data ring8 -o %s/x.png", dir, dir),
             "png");
   char path[700];
