@@ -35,36 +35,6 @@ static double now(void)
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Spin until *v differs from old or SPIN_SECONDS pass; whether it did. */
-static int spin_while_equal(const atomic_uint_fast64_t *v, uint64_t old)
-{
-  double until = now() + SPIN_SECONDS;
-  for (int i = 0;; i++) {
-    if (atomic_load_explicit(v, memory_order_acquire) != old)
-      return 1;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-    if (i % 64 == 63 && now() > until)
-      return 0;
-  }
-}
-
-/* Spin until *v is 0 or SPIN_SECONDS pass; whether it did. */
-static int spin_until_zero(const atomic_int *v)
-{
-  double until = now() + SPIN_SECONDS;
-  for (int i = 0;; i++) {
-    if (atomic_load_explicit(v, memory_order_acquire) == 0)
-      return 1;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-    if (i % 64 == 63 && now() > until)
-      return 0;
-  }
-}
-
 typedef struct Pool {
   pthread_mutex_t lock; /* the pool's state; held while workers start or stop */
   pthread_cond_t wake, done;
@@ -91,6 +61,33 @@ static Pool pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD
                     .busy = ATOMIC_FLAG_INIT};
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
+/* Is the call after generation seen out? Are the workers done? */
+static int moved_from(uint64_t seen)
+{
+  return atomic_load_explicit(&pool.generation, memory_order_acquire) != seen;
+}
+
+static int workers_done(uint64_t unused)
+{
+  (void)unused;
+  return atomic_load_explicit(&pool.pending, memory_order_acquire) == 0;
+}
+
+/* Spin until ready(arg) or SPIN_SECONDS pass; whether it became ready. */
+static int spin(int (*ready)(uint64_t), uint64_t arg)
+{
+  double until = now() + SPIN_SECONDS;
+  for (int i = 0;; i++) {
+    if (ready(arg))
+      return 1;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 64 == 63 && now() > until)
+      return 0;
+  }
+}
+
 /* Piece i of count split into shares: [count * i / shares, count * (i + 1) / shares). */
 static void run_share(void (*fn)(void *, int, int), void *ctx, int count, int shares, int i)
 {
@@ -104,7 +101,7 @@ static void *worker_main(void *arg)
   int me = (int)(intptr_t)arg;
   uint64_t seen = pool.born[me];
   for (;;) {
-    if (!spin_while_equal(&pool.generation, seen) && atomic_load(&pool.generation) == seen) {
+    if (!spin(moved_from, seen) && atomic_load(&pool.generation) == seen) {
       pthread_mutex_lock(&pool.lock);
       atomic_fetch_add(&pool.sleepers, 1);
       while (!pool.quit && atomic_load(&pool.generation) == seen)
@@ -237,7 +234,7 @@ void ganc_parallel_for(int count, void (*fn)(void *ctx, int lo, int hi), void *c
 
   run_share(fn, ctx, count, shares, 0);
 
-  if (!spin_until_zero(&pool.pending) && atomic_load(&pool.pending) > 0) {
+  if (!spin(workers_done, 0) && atomic_load(&pool.pending) > 0) {
     pthread_mutex_lock(&pool.lock);
     atomic_store(&pool.caller_sleeps, 1);
     while (atomic_load(&pool.pending) > 0)
