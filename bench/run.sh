@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# ganc against PyTorch on models/fashion_mlp.gan and models/fashion_dcgan.gan,
-# fp32 on one thread and on every core, and the peaks of this machine; writes
+# ganc against PyTorch on models/fashion_mlp.gan, models/fashion_dcgan.gan and
+# models/fashion_dcgan_bn.gan, fp32 on one thread and on every core, ganc's
+# own matrix products and the peaks of this machine; writes
 # bench/RESULTS.md and prints it. `make bench` runs it after installing what
 # it needs.
 #
@@ -13,14 +14,15 @@
 #      bench/blas_kernels.py finds this CPU can run; the fastest is the one
 #      PyTorch runs on (and the default too, if that is another)
 #   2. bench/peak.c on that kernel (cc -O3 -march=native, OpenBLAS): FMA
-#      peak, read bandwidth, sgemm of fashion_mlp's products
+#      peak, read bandwidth, sgemm of fashion_mlp's products; and
+#      bench/products.c: the same products by ganc's kernels, one thread
 #   3. both models' initial weights: GANC train --steps 0 (and a few samples
 #      from them, for torch_bench.py to check it runs the same network); the
 #      C of fashion_mlp (GANC emit) built with bench/iso_driver.c in GNU
 #      mode, -std=c99 and -std=c11
 #   4. bench/torch_bench.py: PyTorch's times, on 1 thread and on every core
 #      (nproc), on each kernel of step 1
-#   5. GANC bench --json on both models, batch 1 and 64
+#   5. GANC bench --json on every model, batch 1, 64 and 256
 #   6. the three builds of step 3, three times each
 #      (4 to 6 alternate, BENCH_ROUNDS times; RESULTS.md keeps each figure's
 #      best)
@@ -36,7 +38,7 @@ fi
 cd "$(dirname "$0")/.."
 
 py=/usr/bin/python3
-models=(fashion_mlp fashion_dcgan)
+models=(fashion_mlp fashion_dcgan fashion_dcgan_bn)
 mem_steps=(100 300)
 rounds=${BENCH_ROUNDS:-2}
 iso_modes=(gnu c99 c11)
@@ -88,6 +90,15 @@ say "OpenBLAS kernels: PyTorch runs with OPENBLAS_CORETYPE ${coretype:-unset}"
 
 say "peaks: bench/peak.c with OPENBLAS_CORETYPE ${coretype:-unset}"
 with_kernel "$coretype" "$out/peak" > "$out/peak.json"
+
+# ganc's products run as the emitted code runs them: a tile at a time, the
+# tile fashion_mlp's memory plan chose.
+lib=$(dirname "$1")/libganc.a
+tile=$("$ganc" check --dump=plan models/fashion_mlp.gan | sed -n 's/.*: TILE \([0-9]*\),.*/\1/p')
+[ -f "$lib" ] && [ -n "$tile" ] || { echo "run.sh: no $lib beside $1, or no TILE in the plan" >&2; exit 1; }
+say "products: bench/products.c, ganc's kernels for fashion_mlp's products (tile $tile), one thread"
+cc -O2 -Iruntime -o "$out/products" bench/products.c "$lib" -ltcc -lcjson -lpng -lz -lm -ldl -lpthread
+"$out/products" "$tile" 64 >> "$out/peak.json"
 
 say "weights: $ganc train --steps 0"
 mkdir -p "$out/w"
@@ -143,11 +154,11 @@ for r in $(seq "$rounds"); do
     done
   done
   for m in "${models[@]}"; do
-    say "round $r of $rounds, ganc: ganc bench models/$m.gan --batch 1,64 --json, one thread"
-    GANC_THREADS=1 "$ganc" bench "models/$m.gan" --batch 1,64 --json >> "$out/ganc.json"
+    say "round $r of $rounds, ganc: ganc bench models/$m.gan --batch 1,64,256 --json, one thread"
+    GANC_THREADS=1 "$ganc" bench "models/$m.gan" --batch 1,64,256 --json >> "$out/ganc.json"
     for t in "${ganc_threads[@]}"; do
-      say "round $r of $rounds, ganc: ganc bench models/$m.gan --batch 1,64 --threads $t --json"
-      if "$ganc" bench "models/$m.gan" --batch 1,64 --threads "$t" --json > "$out/ganc-t.json" &&
+      say "round $r of $rounds, ganc: ganc bench models/$m.gan --batch 1,64,256 --threads $t --json"
+      if "$ganc" bench "models/$m.gan" --batch 1,64,256 --threads "$t" --json > "$out/ganc-t.json" &&
         grep -q '"threads"' "$out/ganc-t.json"; then
         cat "$out/ganc-t.json" >> "$out/ganc.json"
       else

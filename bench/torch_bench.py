@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""PyTorch side of bench/run.sh: the models of models/fashion_mlp.gan and
-models/fashion_dcgan.gan as nn.Sequential pairs, with ganc's weights, timed in
-float32 on one thread or several.
+"""PyTorch side of bench/run.sh: the models of models/fashion_mlp.gan,
+models/fashion_dcgan.gan and models/fashion_dcgan_bn.gan as nn.Sequential
+pairs, with ganc's weights (and running statistics), timed in float32 on one
+thread or several.
 
     /usr/bin/python3 bench/torch_bench.py [--threads N] MODEL=WEIGHTS
         [MODEL=WEIGHTS ...] [--check MODEL=SAMPLES.f32]
@@ -33,7 +34,10 @@ after warm-up, as `ganc bench` times its calls):
                                  step, so PyTorch, like ganc, computes only
                                  the gradients the step uses.
 The latent and real batches are fixed tensors (standard normal), as in
-`ganc bench`; drawing them is not timed on either side.
+`ganc bench`; drawing them is not timed on either side. The inference
+operations run in eval() mode (batch normalization by the running
+statistics), the training step in train() mode (by the batch's, updating
+the running ones), as ganc's functions do.
 
 One JSON object per line on standard output.
 """
@@ -92,12 +96,26 @@ def fashion_dcgan():
     return G, D
 
 
+def fashion_dcgan_bn():
+    """models/fashion_dcgan_bn.gan"""
+    G = nn.Sequential(nn.Linear(64, 3136), Reshape(64, 7, 7), nn.BatchNorm2d(64), nn.ReLU(),
+                      nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+                      nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Tanh())
+    D = nn.Sequential(nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                      nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
+                      nn.Flatten(),
+                      nn.Linear(3136, 1))
+    return G, D
+
+
 MODELS = {"fashion_mlp": (fashion_mlp, [64], [1, 28, 28]),
-          "fashion_dcgan": (fashion_dcgan, [64], [1, 28, 28])}
+          "fashion_dcgan": (fashion_dcgan, [64], [1, 28, 28]),
+          "fashion_dcgan_bn": (fashion_dcgan_bn, [64], [1, 28, 28])}
 
 
 def read_safetensors(path):
-    """{name: float32 numpy array}; the format is 8-byte little-endian header
+    """{name: numpy array}, floats as float32 and integers (a batch_norm's
+    num_batches_tracked) as int64; the format is 8-byte little-endian header
     length, JSON header, raw little-endian data."""
     with open(path, "rb") as f:
         blob = f.read()
@@ -108,10 +126,10 @@ def read_safetensors(path):
     for name, t in header.items():
         if name == "__metadata__":
             continue
-        dtype = {"F32": "<f4", "F64": "<f8"}[t["dtype"]]
+        dtype = {"F32": "<f4", "F64": "<f8", "I64": "<i8"}[t["dtype"]]
         begin, end = t["data_offsets"]
         a = np.frombuffer(data[begin:end], dtype=dtype).reshape(t["shape"])
-        out[name] = a.astype(np.float32)
+        out[name] = a.astype(np.int64 if t["dtype"] == "I64" else np.float32)
     return out
 
 
@@ -122,7 +140,10 @@ def load(name, weights):
     pair.generator, pair.discriminator = G, D
     tensors = read_safetensors(weights)
     pair.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()}, strict=True)
-    return G.float(), D.float(), latent, obs
+    G, D = G.float(), D.float()
+    G.eval()
+    D.eval()
+    return G, D, latent, obs
 
 
 # ---- ganc's latent noise (runtime/rng.c; `ganc sample` seeds with seed ^ 0x5a3c96e1d2b4f708) ----
@@ -246,6 +267,8 @@ def bench(name, weights):
     d_params = list(D.parameters())
 
     def training_step():
+        G.train()
+        D.train()
         opt_d.zero_grad(set_to_none=True)
         loss_d = mse(D(x), ones) + mse(D(G(z).detach()), zeros)
         loss_d.backward()

@@ -110,20 +110,15 @@ static const char GOOD[] = "/* Standing apart. */\n"
                            "  scale(out, 1, 1.0f);\n"
                            "}\n";
 
-Test(kernel_blocks, splits_by_lexing)
+/* The tool's table for text, compiled and printed: each block (its name,
+   the blocks whose functions it uses, and for a kernel its macro, its start
+   and its declaration), then the text put back together. */
+static char *show_blocks(const char *text)
 {
-  char *said = NULL;
-  const char *names = scratch_path("names.h");
-  cr_assert_eq(split(GOOD, 1, names, &said), 0, "%s", said);
-  free(said);
-  char *text = slurp(names, NULL);
-  cr_expect_str_eq(text, "K(scale)\nK(total)\n");
-  free(text);
-
   const char *blocks = scratch_path("kernel_blocks.h");
-  cr_assert_eq(split(GOOD, 0, blocks, &said), 0, "%s", said);
+  char *said = NULL;
+  cr_assert_eq(split(text, 0, blocks, &said), 0, "%s", said);
   free(said);
-  /* The table, compiled: each block, then the text put back together. */
   write_file(scratch_path("show.c"),
              "#include <stdio.h>\n"
              "#include \"kernel_blocks.h\"\n"
@@ -147,6 +142,20 @@ Test(kernel_blocks, splits_by_lexing)
            scratch_dir, scratch_dir);
   char *shown = NULL;
   cr_assert_eq(run_shell(cmd, &shown), 0, "%s", shown);
+  return shown;
+}
+
+Test(kernel_blocks, splits_by_lexing)
+{
+  char *said = NULL;
+  const char *names = scratch_path("names.h");
+  cr_assert_eq(split(GOOD, 1, names, &said), 0, "%s", said);
+  free(said);
+  char *text = slurp(names, NULL);
+  cr_expect_str_eq(text, "K(scale)\nK(total)\n");
+  free(text);
+
+  char *shown = show_blocks(GOOD);
   char want[4096];
   snprintf(want, sizeof want, "%s%s",
            "0 -\n"
@@ -156,5 +165,31 @@ Test(kernel_blocks, splits_by_lexing)
            "4 total 3 [KERNEL ] [void tot] void total(float *out, const float *v, int n);\n",
            GOOD);
   cr_expect_str_eq(shown, want);
+  free(shown);
+}
+
+/* A function passed by name, as the kernels pass their pieces of work to
+   KERNEL_SPLIT, is used as much as one called: the emitted code must carry
+   it. */
+Test(kernel_blocks, counts_a_function_passed_by_name)
+{
+  static const char text[] = "static void piece(void *ctx, int lo, int hi)\n"
+                             "{\n"
+                             "  (void)ctx;\n"
+                             "  (void)lo;\n"
+                             "  (void)hi;\n"
+                             "}\n"
+                             "\n"
+                             "static void run(void (*fn)(void *, int, int))\n"
+                             "{\n"
+                             "  fn(0, 0, 1);\n"
+                             "}\n"
+                             "\n"
+                             "KERNEL void whole(void)\n"
+                             "{\n"
+                             "  run(piece);\n"
+                             "}\n";
+  char *shown = show_blocks(text);
+  cr_expect(strstr(shown, "0 piece\n1 run\n2 whole 0 1 [KERNEL ]") != NULL, "%s", shown);
   free(shown);
 }

@@ -16,7 +16,8 @@
  * other items with no blank line between them. Each block records its text,
  * the function it defines, whether that function is a KERNEL (the macro
  * begins the definition) with the declaration the JIT needs, and the blocks
- * whose functions it calls (an identifier followed by '(').
+ * whose functions it uses (calls, or passes as an argument: any identifier
+ * that names one).
  *
  * What it cannot classify is an error, "INPUT:LINE: error: ...", with exit
  * status 1 and no output written. */
@@ -255,13 +256,6 @@ static int line_start(int p)
   return p;
 }
 
-static int next_code(int t)
-{
-  for (t++; t < ntok && tok[t].kind == T_COMMENT; t++)
-    ;
-  return t;
-}
-
 /* The last token of the preprocessor line that token t is part of. */
 static int directive_end(int t)
 {
@@ -383,7 +377,7 @@ typedef struct Block {
   int start, end; /* offsets in src */
   int item;       /* its function's item, or -1 */
   int line;
-  char *calls;    /* [nblocks]: calls block j's function */
+  char *calls;    /* [nblocks]: uses block j's function */
 } Block;
 
 static Block *blocks;
@@ -438,8 +432,7 @@ static void find_calls(void)
   int b = 0;
   for (int t = 0; t < ntok; t++) {
     const Token *k = &tok[t];
-    int n = next_code(t);
-    if (k->kind != T_IDENT || n >= ntok || !is_punct(&tok[n], "("))
+    if (k->kind != T_IDENT)
       continue;
     while (b + 1 < nblocks && k->start >= blocks[b].end)
       b++;
@@ -539,7 +532,7 @@ static void write_blocks(Out *o)
                 "  int kernel;        /* 1: that function is defined with KERNEL, */\n"
                 "  int macro, rest;   /* which is at text[macro], what follows it at text[rest] */\n"
                 "  const char *decl;  /* a KERNEL's declaration, without the macro, ending with ';' */\n"
-                "  const int *calls;  /* the blocks whose functions it calls, then -1 */\n"
+                "  const int *calls;  /* the blocks whose functions it uses, then -1 */\n"
                 "} KernelBlock;\n\n");
   out_printf(o, "enum { KERNEL_BLOCK_COUNT = %d };\n\n", nblocks);
   out_printf(o, "static const int kernel_block_calls[] = {\n");
