@@ -12,13 +12,13 @@
  * build, so the builds' outputs can be compared: the checksum is FNV-1a over
  * the bytes of the generated batch and of the loss. Written in C99 itself, so
  * that it builds in every mode it measures. */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200112L
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "fashion_mlp.h"
+#include "timing.h"
 
 enum { BATCH = 64, RUNS = 11 };
 #define RUN_SECONDS 0.05
@@ -28,13 +28,6 @@ static fashion_mlp_scalar z[BATCH * fashion_mlp_LATENT_SIZE];
 static fashion_mlp_scalar x_real[BATCH * fashion_mlp_OBS_SIZE];
 static fashion_mlp_scalar x_fake[BATCH * fashion_mlp_OBS_SIZE];
 static volatile fashion_mlp_scalar sink;
-
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Uniform in [-scale, scale), from a 64-bit LCG's top bits. */
 static void fill(fashion_mlp_scalar *p, long n, float scale, uint64_t seed)
@@ -46,38 +39,16 @@ static void fill(fashion_mlp_scalar *p, long n, float scale, uint64_t seed)
   }
 }
 
-static void call_generate(void)
+static void call_generate(void *ctx)
 {
+  (void)ctx;
   fashion_mlp_generate_batch(params, BATCH, z, x_fake);
 }
 
-static void call_discriminator_loss(void)
+static void call_discriminator_loss(void *ctx)
 {
+  (void)ctx;
   sink = fashion_mlp_discriminator_loss_batch(params, BATCH, x_real, z);
-}
-
-/* Best of RUNS runs of at least RUN_SECONDS, in microseconds per call. */
-static double best_us(void (*fn)(void))
-{
-  long calls = 1;
-  for (;;) { /* warm-up, and the number of calls that fills a run */
-    double start = now();
-    for (long i = 0; i < calls; i++)
-      fn();
-    if (now() - start >= RUN_SECONDS)
-      break;
-    calls *= 2;
-  }
-  double best = 1e30;
-  for (int r = 0; r < RUNS; r++) {
-    double start = now();
-    for (long i = 0; i < calls; i++)
-      fn();
-    double t = (now() - start) / (double)calls;
-    if (t < best)
-      best = t;
-  }
-  return best * 1e6;
 }
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
@@ -101,7 +72,7 @@ int main(int argc, char **argv)
   fill(z, BATCH * fashion_mlp_LATENT_SIZE, 1.0f, 2);
   fill(x_real, BATCH * fashion_mlp_OBS_SIZE, 1.0f, 3);
 
-  call_generate();
+  call_generate(NULL);
   fashion_mlp_scalar loss = fashion_mlp_discriminator_loss_batch(params, BATCH, x_real, z);
   uint64_t h = fnv1a(14695981039346656037u, x_fake, sizeof x_fake);
   h = fnv1a(h, &loss, sizeof loss);
@@ -109,8 +80,8 @@ int main(int argc, char **argv)
   for (long i = 0; i < BATCH * fashion_mlp_OBS_SIZE; i++)
     sum += x_fake[i];
 
-  double gen_us = best_us(call_generate);
-  double loss_us = best_us(call_discriminator_loss);
+  double gen_us = 1e6 * best_seconds(call_generate, NULL, RUN_SECONDS, RUNS);
+  double loss_us = 1e6 * best_seconds(call_discriminator_loss, NULL, RUN_SECONDS, RUNS);
 
 #ifdef __STRICT_ANSI__
   const char *strict = "true";

@@ -23,7 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "timing.h"
 
 #ifdef __AVX512F__
 #define VBYTES 64
@@ -38,13 +39,6 @@ typedef float vfloat __attribute__((vector_size(VBYTES)));
    likely to go without being interrupted. */
 enum { LANES = VBYTES / sizeof(float), RUNS = 41, GEMM_RUNS = 21 };
 #define RUN_SECONDS 0.005
-
-static double now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static volatile float seed_m = 0.9999999f, seed_a = 1e-7f, seed_x = 0.5f;
 static volatile float sink;
@@ -157,22 +151,20 @@ typedef struct Product {
   int layer, in, out;
 } Product;
 
-static float *filled(long n)
-{
-  float *p = aligned_alloc(64, (size_t)((n * 4 + 63) / 64 * 64));
-  if (!p) {
-    fputs("peak: out of memory\n", stderr);
-    exit(1);
-  }
-  for (long i = 0; i < n; i++)
-    p[i] = (float)(i % 31) * 0.01f - 0.15f;
-  return p;
-}
-
 /* One product of a linear layer at a batch size: 0 forward, 1 dX, 2 dW. */
-static void gemm(int pass, int batch, int in, int out, const float *x, const float *w, const float *dy, float *c)
+typedef struct Call {
+  int pass, batch, in, out;
+  const float *x, *w, *dy;
+  float *c;
+} Call;
+
+static void gemm(void *ctx)
 {
-  switch (pass) {
+  const Call *g = ctx;
+  int batch = g->batch, in = g->in, out = g->out;
+  const float *x = g->x, *w = g->w, *dy = g->dy;
+  float *c = g->c;
+  switch (g->pass) {
   case 0: /* Y[batch, out] = X[batch, in] W[out, in]^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0f, x, in, w, in, 0.0f, c, out);
     break;
@@ -191,24 +183,8 @@ static void sgemm_one(const Product *p, int pass, int batch)
   int in = p->in, out = p->out;
   float *x = filled((long)batch * in), *w = filled((long)out * in), *dy = filled((long)batch * out);
   float *c = filled((long)(batch > out ? batch : out) * (in > out ? in : out));
-  long calls = 1;
-  for (;;) {
-    double start = now();
-    for (long i = 0; i < calls; i++)
-      gemm(pass, batch, in, out, x, w, dy, c);
-    if (now() - start >= RUN_SECONDS)
-      break;
-    calls *= 2;
-  }
-  double best = 1e30;
-  for (int r = 0; r < GEMM_RUNS; r++) {
-    double start = now();
-    for (long i = 0; i < calls; i++)
-      gemm(pass, batch, in, out, x, w, dy, c);
-    double t = (now() - start) / (double)calls;
-    if (t < best)
-      best = t;
-  }
+  Call call = {pass, batch, in, out, x, w, dy, c};
+  double best = best_seconds(gemm, &call, RUN_SECONDS, GEMM_RUNS);
   int M = pass == 2 ? out : batch, N = pass == 0 ? out : in, K = pass == 0 ? in : pass == 1 ? out : batch;
   double flops = 2.0 * M * N * K;
   printf("{\"what\": \"sgemm\", \"net\": \"%s\", \"layer\": %d, \"in\": %d, \"out\": %d, \"batch\": %d, "

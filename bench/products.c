@@ -18,10 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ganc.h"
 #include "kernels.h"
+#include "timing.h"
 
 enum { RUNS = 21 };
 #define RUN_SECONDS 0.005
@@ -44,25 +44,6 @@ typedef struct Bufs {
   float *x, *w, *b, *dy, *y, *cs, *gw, *gb;
 } Bufs;
 
-static double now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static float *filled(long n)
-{
-  float *p = aligned_alloc(64, (size_t)((n * 4 + 63) / 64 * 64));
-  if (!p) {
-    fputs("products: out of memory\n", stderr);
-    exit(1);
-  }
-  for (long i = 0; i < n; i++)
-    p[i] = (float)(i % 31) * 0.01f - 0.15f;
-  return p;
-}
-
 static const void *kernel(const ganc_kernel *table, const char *name)
 {
   for (; table->name; table++)
@@ -73,8 +54,18 @@ static const void *kernel(const ganc_kernel *table, const char *name)
 }
 
 /* One product over the batch, tile by tile: 0 forward, 1 dX, 2 dW. */
-static void product(int pass, const Product *p, const Bufs *b, int batch, int tile)
+typedef struct Call {
+  int pass, batch, tile;
+  const Product *p;
+  const Bufs *b;
+} Call;
+
+static void product(void *ctx)
 {
+  const Call *c = ctx;
+  int pass = c->pass, batch = c->batch, tile = c->tile;
+  const Product *p = c->p;
+  const Bufs *b = c->b;
   for (int s = 0; s < batch; s += tile) {
     int t = batch - s < tile ? batch - s : tile;
     const float *x = b->x + (size_t)s * p->in, *dy = b->dy + (size_t)s * p->out;
@@ -94,24 +85,8 @@ static void time_one(const Product *p, int pass, int batch, int tile)
   Bufs b = {filled((long)batch * in), filled((long)out * in), filled(out),   filled((long)batch * out),
             filled((long)batch * big), filled((long)in * ((tile + 15) / 16 * 16)), filled((long)out * in),
             filled(out)};
-  long calls = 1;
-  for (;;) {
-    double start = now();
-    for (long i = 0; i < calls; i++)
-      product(pass, p, &b, batch, tile);
-    if (now() - start >= RUN_SECONDS)
-      break;
-    calls *= 2;
-  }
-  double best = 1e30;
-  for (int r = 0; r < RUNS; r++) {
-    double start = now();
-    for (long i = 0; i < calls; i++)
-      product(pass, p, &b, batch, tile);
-    double t = (now() - start) / (double)calls;
-    if (t < best)
-      best = t;
-  }
+  Call call = {pass, batch, tile, p, &b};
+  double best = best_seconds(product, &call, RUN_SECONDS, RUNS);
   double flops = 2.0 * batch * in * out;
   printf("{\"what\": \"ganc_product\", \"net\": \"%s\", \"layer\": %d, \"in\": %d, \"out\": %d, \"batch\": %d, "
          "\"tile\": %d, \"pass\": \"%s\", \"kernel\": \"%s\", \"runs\": %d, \"flops\": %.0f, \"us\": %.3f, "
