@@ -4,8 +4,9 @@
  *
  * The products (dense and its two gradients) run over shapes that cross
  * every blocking edge: samples, outputs and inputs of 1 up to past the
- * register block, the vector, the panel and the packed rows (GEMM_KC =
- * 256). Inputs are small integers, so every sum is exact in float whatever
+ * register block, the vector, the panel, the packed rows (GEMM_KC = 256)
+ * and dense's output blocks (DENSE_OC outputs by 64 samples; a packed
+ * model's G tile reaches 128 samples). Inputs are small integers, so every sum is exact in float whatever
  * its order: results are compared for equality, and the scalars around
  * each output must be left alone.
  *
@@ -210,7 +211,7 @@ static void check_dense(int size, int t, int out, int in, unsigned seed)
     free(mine[i] - GUARD);
 }
 
-static const int SAMPLES[] = {1, 2, 7, 8, 9, 16, 17, 31, 33, 64};
+static const int SAMPLES[] = {1, 2, 7, 8, 9, 16, 17, 31, 33, 64, 65, 130};
 static const int OUTS[] = {1, 3, 4, 5, 6, 7, 13, 24, 65, 300};
 static const int INS[] = {1, 5, 8, 17, 64, 257};
 
