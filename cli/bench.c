@@ -30,6 +30,8 @@ static const int rows[] = {GANC_FN_GENERATE_BATCH,
                            GANC_FN_GENERATOR_LOSS_BATCH,
                            GANC_FN_DISCRIMINATOR_LOSS_BACKWARD,
                            GANC_FN_GENERATOR_LOSS_BACKWARD,
+                           GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS,
+                           GANC_FN_GENERATOR_LOSS_BACKWARD_WS,
                            TRAINING_STEP};
 enum { NROWS = sizeof rows / sizeof rows[0] };
 
@@ -49,8 +51,10 @@ static double fn_flops(const Model *m, int f)
   case GANC_FN_FAKE_SCORE_BATCH: return g + d;
   case GANC_FN_DISCRIMINATOR_LOSS_BATCH: return g + 2 * d;
   case GANC_FN_GENERATOR_LOSS_BATCH: return g + d;
-  case GANC_FN_DISCRIMINATOR_LOSS_BACKWARD: return g + 2 * 3 * d;
-  case GANC_FN_GENERATOR_LOSS_BACKWARD: return 3 * g + 3 * d;
+  case GANC_FN_DISCRIMINATOR_LOSS_BACKWARD:
+  case GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS: return g + 2 * 3 * d;
+  case GANC_FN_GENERATOR_LOSS_BACKWARD:
+  case GANC_FN_GENERATOR_LOSS_BACKWARD_WS: return 3 * g + 3 * d;
   case TRAINING_STEP: return 4 * g + 9 * d;
   }
   return 0;
@@ -67,12 +71,13 @@ typedef struct Work {
 static void call(const Work *wk, const ganc_fns *fns, int f)
 {
   const ganc_step *w = &wk->s;
-  int is_d = f == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD;
+  int is_d = f == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD || f == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS;
   /* generate_batch takes samples; the discriminator's functions packs */
   ganc_args a = {.params = w->params, .stats = w->stats,
                  .n = f == GANC_FN_GENERATE_BATCH ? w->batch : w->batch / w->info->pack, .z = w->z, .x = w->x,
                  .x_labels = w->x_labels, .z_labels = w->z_labels,
-                 .out = f == GANC_FN_GENERATE_BATCH ? w->x : wk->scores, .grad = is_d ? w->grad_d : w->grad_g};
+                 .out = f == GANC_FN_GENERATE_BATCH ? w->x : wk->scores, .grad = is_d ? w->grad_d : w->grad_g,
+                 .workspace = w->workspace};
   ganc_call(w->info, fns, (ganc_fn)f, &a);
 }
 
@@ -120,7 +125,9 @@ static int work_alloc(Work *wk, const ganc_info *info, int n)
   wk->scores = malloc(s * (size_t)n);
   w->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
   w->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
-  if (!w->params || !w->stats || !w->adam_m || !w->adam_v || !w->z || !w->x || !wk->scores || !w->grad_d || !w->grad_g)
+  w->workspace = ganc_train_workspace(info, n / info->pack);
+  if (!w->params || !w->stats || !w->adam_m || !w->adam_v || !w->z || !w->x || !wk->scores || !w->grad_d ||
+      !w->grad_g || !w->workspace)
     return -1;
   if (info->classes) { /* labels in turn, for x and z alike */
     w->x_labels = malloc(sizeof(int) * (size_t)n);
@@ -153,6 +160,7 @@ static void work_free(Work *wk)
   free(wk->scores);
   free(w->grad_d);
   free(w->grad_g);
+  free(w->workspace);
 }
 
 /* Every emitted function of model from a build of the emitted C. 0, or -1

@@ -298,9 +298,12 @@ typedef struct LayerClass {
   /* NULL kernel: a view, the same data with a new shape (no code). */
   KernelCall forward, back_params, back_input;
   /* A layer whose training pass normalizes over the whole batch
-     (batch_norm): train is its forward call then, over every sample of the
-     batch at once (t), as are its backward calls. */
+     (batch_norm): its train call and its backward calls take every sample
+     of the batch at once (t). */
   int batch;
+  /* Its forward call in the training passes, if not forward's: a batch
+     layer's, or one whose every sample's result must not depend on the
+     samples beside it (dense_products). */
   KernelCall train;
 } LayerClass;
 
@@ -354,7 +357,8 @@ typedef struct Op {
   int in, out;          /* value ids */
   Buf in_buf, out_buf;  /* out_buf == in_buf: in place */
   GradBuf dy_buf, dx_buf; /* backward: the gradients of out and in */
-  int group;            /* grouped layers: samples per product */
+  int group;            /* grouped layers: samples per product, in the inference passes */
+  int train_group;      /* and in the training passes */
   int64_t moments_off;  /* batch layers: its batch moments in the stack's moments */
 } Op;
 
@@ -384,8 +388,10 @@ typedef enum {
 
 /* What a buffer's count is multiplied by. A tile is TILE of what the
    discriminator judges (packs: samples unless the model packs) and the
-   samples the generator makes for them, G_TILE = TILE * PACK. */
-typedef enum { PER_NONE, PER_PACK, PER_TILE, PER_G_TILE, PER_BATCH, PER_G_BATCH } Per;
+   samples the generator makes for them, G_TILE = TILE * PACK; a chunk is
+   the CHUNK packs a _backward function without a workspace trains on at
+   a time. */
+typedef enum { PER_NONE, PER_PACK, PER_TILE, PER_G_TILE, PER_BATCH, PER_G_BATCH, PER_CHUNK, PER_TRAIN_TILE } Per;
 
 /* One array on a function's stack. */
 typedef struct Buffer {
@@ -415,25 +421,32 @@ typedef struct IrModel {
   const Model *model;
   Graph gen, disc;
   int tile;            /* packs (samples, unpacked) that pass through D together */
+  int train_tile;      /* the same in the training passes */
+  int chunk;           /* packs per pass of a _backward function without a
+                          workspace (a model without batch layers) */
   Frame frame[NFUNCS]; /* the memory plan */
   int64_t stack_bytes; /* the most any emitted function keeps on the stack */
-  /* A model with batch layers trains on whole batches: its training passes
-     run layer by layer over the batch, their values in a workspace of
+  /* Training passes run over a batch, their values in a workspace of
      these arrays (PER_BATCH: times n packs, PER_G_BATCH: times the n *
-     PACK samples G makes, PER_NONE: once), which the _backward functions
-     take from the heap and the _ws functions from the caller. */
+     PACK samples G makes, PER_TRAIN_TILE: times TRAIN_TILE packs, PER_NONE:
+     once), which the _ws functions take from the caller. A model with batch layers (batch)
+     trains on whole batches: its _backward functions take the workspace
+     from the heap. Any other model's take it from the stack, for CHUNK
+     packs at a time. */
   int batch;
   int min_batch;       /* the smallest n they train on: two values per channel */
   Buffer ws[MAX_WORKSPACE];
   int nws;
   int64_t ws_per_n, ws_once; /* its scalars: n * ws_per_n + ws_once */
+  int64_t ws_per_tile;       /* of ws_once, those per pack of a training tile */
 } IrModel;
 
 /* Scalars of a workspace buffer per n (or once, PER_NONE). */
 int64_t ws_count(const IrModel *m, const Buffer *b);
 
-/* Emitted functions keep their activations on the stack; the tile is the
-   largest power of two up to MAX_TILE that keeps every one within this. */
+/* Emitted functions keep their activations on the stack, or in a
+   workspace; each tile is the largest power of two up to MAX_TILE that
+   keeps the functions using it within this. */
 enum { STACK_BUDGET = 1 << 20, MAX_TILE = 64 };
 /* The kernels' own stack (runtime/kernels.inc: gemm's pack), in scalars. */
 enum { KERNEL_STACK_SCALARS = 256 * 64 };

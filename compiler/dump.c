@@ -71,7 +71,7 @@ static void dump_graph(Str *s, const Graph *g)
       str_printf(s, "  %s -> %s, back %s -> %s", buf_names[op->in_buf], buf_names[op->out_buf],
                  grad_names[op->dy_buf], grad_names[op->dx_buf]);
     if (layer_class(l)->grouped)
-      str_printf(s, ", group %d", op->group);
+      str_printf(s, ", group %d (training %d)", op->group, op->train_group);
     for (int k = 0; k < l->ntensors; k++)
       str_printf(s, "  %s %s @%lld", l->tensor[k].suffix, shape_str(&l->tensor[k].shape, a, sizeof a),
                  (long long)l->tensor[k].off);
@@ -95,13 +95,12 @@ void dump_plan(Str *s, const Ir *ir)
   for (int i = 0; i < ir->n; i++) {
     const IrModel *m = &ir->models[i];
     int size = m->model->scalar == SCALAR_DOUBLE ? 8 : 4;
-    str_printf(s, "model %s: TILE %d, deepest call chain %lld bytes of %d\n", m->model->name, m->tile,
-               (long long)m->stack_bytes, STACK_BUDGET);
+    str_printf(s, "model %s: TILE %d, TRAIN_TILE %d", m->model->name, m->tile, m->train_tile);
+    if (!m->batch)
+      str_printf(s, ", CHUNK %d", m->chunk);
+    str_printf(s, ", deepest call chain %lld bytes of %d\n", (long long)m->stack_bytes, STACK_BUDGET);
     for (int f = 0; f < NFUNCS; f++) {
       const Frame *fr = &m->frame[f];
-      int ws = f == FN_PUBLIC + GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS || f == FN_PUBLIC + GANC_FN_GENERATOR_LOSS_BACKWARD_WS;
-      if (ws && !m->batch)
-        continue;
       str_printf(s, "  %s_%s: frame %lld bytes, deepest %lld", m->model->name, func_suffix((Func)f),
                  (long long)fr->scalars * size, (long long)fr->deepest * size);
       for (int c = 0; c < fr->ncalls; c++)
@@ -112,23 +111,27 @@ void dump_plan(Str *s, const Ir *ir)
       for (int b = 0; b < fr->nbuf; b++) {
         const Buffer *bf = &fr->buf[b];
         int64_t times = bf->per == PER_PACK ? m->model->pack : bf->per == PER_TILE ? m->tile
-                        : bf->per == PER_G_TILE ? (int64_t)m->tile * m->model->pack : 1;
+                        : bf->per == PER_G_TILE ? (int64_t)m->tile * m->model->pack
+                        : bf->per == PER_CHUNK ? m->chunk : 1;
         static const char *const per[] = {[PER_PACK] = "PACK", [PER_TILE] = "TILE", [PER_G_TILE] = "G_TILE",
-                                          [PER_BATCH] = "n", [PER_G_BATCH] = "n x PACK"};
+                                          [PER_BATCH] = "n", [PER_G_BATCH] = "n x PACK", [PER_CHUNK] = "CHUNK"};
         str_printf(s, "    %-6s %lld scalars", bf->name, (long long)(bf->count * times));
         if (bf->per != PER_NONE)
           str_printf(s, " (%s x %lld)", per[bf->per], (long long)bf->count);
         str_printf(s, "%s%s\n", bf->what ? ": " : "", bf->what ? bf->what : "");
       }
     }
-    if (!m->batch)
-      continue;
-    str_printf(s, "  training workspace (whole batches; the smallest n is %d):\n", m->min_batch);
+    if (m->batch)
+      str_printf(s, "  training workspace (whole batches; the smallest n is %d):\n", m->min_batch);
+    else
+      str_printf(s, "  training workspace (n packs: the whole batch in the _ws functions, CHUNK on the stack):\n");
     for (int b = 0; b < m->nws; b++) {
       const Buffer *bf = &m->ws[b];
       int64_t count = bf->obs ? shape_count(&m->model->observation) : bf->count;
       if (bf->per == PER_NONE)
         str_printf(s, "    %-8s %lld scalars", bf->name, (long long)count);
+      else if (bf->per == PER_TRAIN_TILE)
+        str_printf(s, "    %-8s TRAIN_TILE x %lld scalars", bf->name, (long long)count);
       else
         str_printf(s, "    %-8s %s x %lld scalars", bf->name, bf->per == PER_G_BATCH && m->model->pack > 1 ? "n x PACK" : "n", (long long)count);
       str_printf(s, "%s%s\n", bf->what ? ": " : "", bf->what ? bf->what : "");

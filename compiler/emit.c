@@ -30,6 +30,11 @@ typedef struct Emitter {
      "params", or "params, stats" for a model with batch_norm. */
   const char *pa;
   int labels; /* a conditional model: its functions take labels */
+  /* The training passes run tile by tile through every layer (a model
+     without batch layers), their body inside the loop over tiles: ind is
+     its extra indent there. */
+  int depth_first;
+  const char *ind;
   char lab[8][128]; /* lab()'s results, used in turn */
   int nlab;
 } Emitter;
@@ -37,7 +42,7 @@ typedef struct Emitter {
 static Emitter emitter(Str *out, const IrModel *ir, const EmitOptions *opt)
 {
   Emitter e = {.out = out, .ir = ir, .m = ir->model, .opt = opt, .pa = ir->batch ? "params, stats" : "params",
-               .labels = ir->model->classes > 0};
+               .labels = ir->model->classes > 0, .depth_first = !ir->batch, .ind = ""};
   const char *n = ir->model->name;
   if (ir->model->pack > 1) {
     snprintf(e.obs_in, sizeof e.obs_in, "%s_PACK * %s_OBS_SIZE", n, n);
@@ -56,6 +61,12 @@ static Emitter emitter(Str *out, const IrModel *ir, const EmitOptions *opt)
 static const char *tile_of(const Emitter *e, int gen)
 {
   return gen && e->m->pack > 1 ? "G_TILE" : "TILE";
+}
+
+/* The same in the training passes: TRAIN_TILE or G_TRAIN_TILE. */
+static const char *train_tile_of(const Emitter *e, int gen)
+{
+  return gen && e->m->pack > 1 ? "G_TRAIN_TILE" : "TRAIN_TILE";
 }
 
 static void put(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -164,8 +175,9 @@ static const FnSpec fn_specs[GANC_NFNS] = {
     [GANC_FN_GENERATOR_LOSS_BACKWARD] = {1, {A_PARAMS, A_STATS, A_N, A_Z, A_LABELS, A_GRAD_G}, NULL},
     [GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS] =
         {1, {A_PARAMS, A_STATS, A_N, A_X_REAL, A_LABELS_REAL, A_Z, A_LABELS_FAKE, A_GRAD_D, A_WORKSPACE},
-         "\n/* The same with the memory they take from the heap given by the caller:\n"
-         "   workspace holds $N_TRAIN_WORKSPACE_BYTES(n) bytes, aligned for $N_scalar. */\n"},
+         "\n/* The same with $W\n"
+         "   workspace holds $N_TRAIN_WORKSPACE_BYTES(n) bytes, aligned for $N_scalar.\n"
+         "   Both give the same numbers, bit for bit. */\n"},
     [GANC_FN_GENERATOR_LOSS_BACKWARD_WS] = {1, {A_PARAMS, A_STATS, A_N, A_Z, A_LABELS, A_GRAD_G, A_WORKSPACE},
                                             NULL},
 };
@@ -176,12 +188,6 @@ static const FnSpec fn_specs[GANC_NFNS] = {
 const char *const emit_names[] = {"scalar", "LATENT_SIZE", "OBS_SIZE", "G_PARAM_COUNT", "D_PARAM_COUNT",
                                   "PARAM_COUNT", "PACK", "H", "weights", "STATS_COUNT", "G_STATS_COUNT",
                                   "D_STATS_COUNT", "TRAIN_WORKSPACE_BYTES", "MIN_BATCH", "stats", "CLASSES", NULL};
-
-/* Does the model have fn? (ganc_fn_exists, for the compiler's Model.) */
-static int has_fn(const Emitter *e, ganc_fn fn)
-{
-  return e->ir->batch || (fn != GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS && fn != GANC_FN_GENERATOR_LOSS_BACKWARD_WS);
-}
 
 static int is_training_fn(ganc_fn fn)
 {
@@ -228,6 +234,11 @@ static void put_doc(Emitter *e, const char *doc)
     case 'G': put(e, "%s", l->g_formula); break;
     case 'd': put(e, "%s", l->d_batch_formula); break;
     case 'g': put(e, "%s", l->g_batch_formula); break;
+    case 'W':
+      put(e, "%s", e->ir->batch ? "the memory they take from the heap given by the caller:"
+                                : "the whole batch trained on at once, in a workspace given by\n"
+                                  "   the caller instead of CHUNK samples at a time on the stack:");
+      break;
     default: str_putc(e->out, *p);
     }
   }
@@ -235,8 +246,8 @@ static void put_doc(Emitter *e, const char *doc)
 
 /* ---- the header ---- */
 
-/* A model with batch_norm: its statistics, the workspace of its training
-   functions and the smallest batch they take. */
+/* A model with batch_norm: its statistics and the smallest batch its
+   training functions take. */
 static void put_stats_constants(Emitter *e)
 {
   const char *n = e->m->name;
@@ -245,8 +256,6 @@ static void put_stats_constants(Emitter *e)
   put(e, "#define %s_STATS_COUNT %lld /* G then D: each batch_norm layer's running_mean, then running_var */\n", n,
       (long long)e->m->stats_count);
   put(e, "#define %s_MIN_BATCH %d /* the smallest n the _backward functions train on */\n", n, e->ir->min_batch);
-  put(e, "#define %s_TRAIN_WORKSPACE_BYTES(n) (sizeof(%s_scalar) * ((size_t)(n) * %lld + %lld))\n", n, n,
-      (long long)e->ir->ws_per_n, (long long)e->ir->ws_once);
 }
 
 static void put_banner(Emitter *e, const char *suffix)
@@ -268,8 +277,7 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   put_banner(&e, "h");
   put(&e, "   Model %s: %s over %s observations, scalar %s. */\n", n, m->loss->title, obs, scalar_type(m));
   put(&e, "#ifndef %s_H\n#define %s_H\n\n", n, n);
-  if (ir->batch) /* the workspace's size is a size_t */
-    put(&e, "#include <stddef.h>\n\n");
+  put(&e, "#include <stddef.h> /* the training workspace's size is a size_t */\n\n");
   put(&e, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
   put(&e, "typedef %s %s_scalar;\n\n", scalar_type(m), n);
   put(&e, "#define %s_LATENT_SIZE %lld /* elements of latent %s */\n", n, (long long)shape_count(&m->latent), lat);
@@ -283,7 +291,8 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
     put(&e, "#define %s_CLASSES %d /* class labels: 0 .. %d */\n", n, m->classes, m->classes - 1);
   if (ir->batch)
     put_stats_constants(&e);
-  put(&e, "\n");
+  put(&e, "#define %s_TRAIN_WORKSPACE_BYTES(n) (sizeof(%s_scalar) * ((size_t)(n) * %lld + %lld)) /* the _ws "
+          "functions' */\n\n", n, n, (long long)ir->ws_per_n, (long long)ir->ws_once);
   if (m->classes)
     put(&e, "/* Conditional: each z and x is followed by its labels, one int for a single\n"
             "   sample, n for a batch (x_real's labels_real, z's labels_fake). A label\n"
@@ -302,8 +311,6 @@ void emit_header(Str *out, const IrModel *ir, const EmitOptions *opt)
   char type[256];
   snprintf(type, sizeof type, "%s_scalar", n);
   for (int f = 0; f < GANC_NFNS; f++) {
-    if (!has_fn(&e, (ganc_fn)f))
-      continue;
     if (fn_specs[f].doc)
       put_doc(&e, fn_specs[f].doc);
     put_signature(&e, (ganc_fn)f, type);
@@ -409,6 +416,8 @@ static void put_frame(Emitter *e, Func f)
     char times[300] = "";
     if (b->per == PER_TILE || b->per == PER_G_TILE)
       snprintf(times, sizeof times, "%s * ", tile_of(e, b->per == PER_G_TILE));
+    else if (b->per == PER_CHUNK)
+      snprintf(times, sizeof times, "CHUNK * ");
     else if (b->per == PER_PACK && e->m->pack > 1)
       snprintf(times, sizeof times, "%s_PACK * ", e->m->name);
     put(e, "  scalar %s", b->name);
@@ -424,21 +433,23 @@ static void put_frame(Emitter *e, Func f)
   }
 }
 
-static void put_layer_comment(Emitter *e, const Op *op, const Graph *g)
+static void put_layer_comment(Emitter *e, const Op *op, const Graph *g, int train)
 {
   const Layer *l = op->layer;
+  const char *ind = train ? e->ind : "";
   char in[160], out[160], sh[160];
-  put(e, "\n  /* %s.%d: ", g->stack->name, l->index);
+  put(e, "\n%s  /* %s.%d: ", ind, g->stack->name, l->index);
   put_comment_text(e, l->text);
   put(e, ", line %d: %s -> %s", l->loc.line, shape_str(&l->in, in, sizeof in), shape_str(&l->out, out, sizeof out));
   for (int k = 0; k < l->ntensors; k++)
-    put(e, "%s%s %s at params[%lld]", k ? ", " : "\n     ", l->tensor[k].suffix,
+    put(e, "%s%s%s %s at params[%lld]", k ? ", " : "\n     ", k ? "" : ind, l->tensor[k].suffix,
         shape_str(&l->tensor[k].shape, sh, sizeof sh), (long long)l->tensor[k].off);
   if (op->view)
-    put(e, "\n     (the same data with a new shape: no code)");
+    put(e, "\n%s     (the same data with a new shape: no code)", ind);
+  int group = train ? op->train_group : op->group;
   if (layer_class(l)->grouped)
-    put(e, "\n     %d sample%s per product, %s windows side by side in cs", op->group, op->group == 1 ? "" : "s",
-        op->group == 1 ? "its" : "their");
+    put(e, "\n%s     %d sample%s per product, %s windows side by side in cs", ind, group, group == 1 ? "" : "s",
+        group == 1 ? "its" : "their");
   put(e, " */\n");
 }
 
@@ -447,6 +458,7 @@ typedef struct CallNames {
   const char *x, *y, *dx, *dy;
   const char *t; /* the samples: "t", or "n" for a whole batch */
   const char *L; /* their labels */
+  int train;     /* in a training pass (its groups) */
 } CallNames;
 
 /* The tensor a template's W, B or E names. */
@@ -484,7 +496,7 @@ static void put_call(Emitter *e, const char *indent, const KernelCall *k, const 
     else if (!strcmp(w, "M"))
       put(e, "moments + %lld", (long long)op->moments_off);
     else if (!strcmp(w, "G"))
-      put(e, "%d", op->group);
+      put(e, "%d", nm->train ? op->train_group : op->group);
     else if (!strcmp(w, "L"))
       put(e, "%s", nm->L);
     else if (!strcmp(w, "K"))
@@ -504,25 +516,23 @@ static void put_call(Emitter *e, const char *indent, const KernelCall *k, const 
   put(e, ");\n");
 }
 
-/* A kernel call in a training function. Over tiles, the call as it is;
-   over a whole batch of n, a batch layer's or an elementwise layer's call
-   takes all n at once and any other runs tile by tile (TILE, or G_TILE in
-   the generator, as in the inference functions), each array named from the
-   tile's first sample. */
+/* A kernel call in a training pass over n samples. Depth first, the call
+   on the tile of t samples from sample i. Layer by layer, a batch layer's
+   or an elementwise layer's call takes all n at once, any other runs tile
+   by tile (TRAIN_TILE, or G_TRAIN_TILE in the generator). Each array is
+   named from the tile's first sample. */
 static void put_train_call(Emitter *e, const char *indent, const KernelCall *k, const Op *op, const Graph *g,
                            const CallNames *nm)
 {
-  if (!e->ir->batch) {
-    put_call(e, indent, k, op, g, nm);
-    return;
-  }
-  if (layer_class(op->layer)->batch || layer_class(op->layer)->elementwise) {
+  int depth_first = e->depth_first;
+  if (!depth_first && (layer_class(op->layer)->batch || layer_class(op->layer)->elementwise)) {
     CallNames whole = *nm;
     whole.t = "n";
+    whole.train = 1;
     put_call(e, indent, k, op, g, &whole);
     return;
   }
-  const char *tile = tile_of(e, g == &e->ir->gen);
+  const char *tile = train_tile_of(e, g == &e->ir->gen);
   long long in = (long long)g->size[op->in], out = (long long)g->size[op->out];
   char x[96], y[96], dx[96], dy[96], L[96], inner[16];
   snprintf(x, sizeof x, "%s + (size_t)i * %lld", nm->x, in);
@@ -530,11 +540,37 @@ static void put_train_call(Emitter *e, const char *indent, const KernelCall *k, 
   snprintf(dx, sizeof dx, "%s + (size_t)i * %lld", nm->dx ? nm->dx : "", in);
   snprintf(dy, sizeof dy, "%s + (size_t)i * %lld", nm->dy ? nm->dy : "", out);
   snprintf(L, sizeof L, "%s + i", nm->L);
-  snprintf(inner, sizeof inner, "%s  ", indent);
+  if (depth_first) { /* ga and gb hold one tile's gradients */
+    if (nm->dx && (!strcmp(nm->dx, "ga") || !strcmp(nm->dx, "gb")))
+      snprintf(dx, sizeof dx, "%s", nm->dx);
+    if (nm->dy && (!strcmp(nm->dy, "ga") || !strcmp(nm->dy, "gb")))
+      snprintf(dy, sizeof dy, "%s", nm->dy);
+  }
+  snprintf(inner, sizeof inner, "%s%s  ", e->ind, indent);
+  if (depth_first) {
+    put_call(e, inner + 2, k, op, g, &(CallNames){x, y, dx, dy, "t", L, 1});
+    return;
+  }
   put(e, "%sfor (int i = 0; i < n; i += %s) {\n", indent, tile);
   put(e, "%s  int t = n - i < %s ? n - i : %s;\n", indent, tile, tile);
-  put_call(e, inner, k, op, g, &(CallNames){x, y, dx, dy, "t", L});
+  put_call(e, inner, k, op, g, &(CallNames){x, y, dx, dy, "t", L, 1});
   put(e, "%s}\n", indent);
+}
+
+/* Depth first: the opening and the end of the loop over tiles of the
+   training passes' bodies. */
+static void put_train_tiles_open(Emitter *e, int is_gen)
+{
+  const char *tile = train_tile_of(e, is_gen);
+  put(e, "  for (int i = 0; i < n; i += %s) { /* through every layer, a tile at a time */\n", tile);
+  put(e, "    int t = n - i < %s ? n - i : %s;\n", tile, tile);
+  e->ind = "  ";
+}
+
+static void put_train_tiles_close(Emitter *e)
+{
+  e->ind = "";
+  put(e, "  }\n");
 }
 
 /* A conditional model's stack without a label layer ignores its labels. */
@@ -547,9 +583,9 @@ static void put_unused_labels(Emitter *e, const Stack *st)
 /* One layer's forward code for t samples, reading x and writing y. */
 static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, const char *y)
 {
-  put_layer_comment(e, op, g);
+  put_layer_comment(e, op, g, 0);
   if (!op->view)
-    put_call(e, "  ", &layer_class(op->layer)->forward, op, g, &(CallNames){x, y, NULL, NULL, "t", "labels"});
+    put_call(e, "  ", &layer_class(op->layer)->forward, op, g, &(CallNames){x, y, NULL, NULL, "t", "labels", 0});
 }
 
 /* NAME_G (latent to observation) and NAME_D (observation to score), for
@@ -597,8 +633,8 @@ static void put_value_decls(Emitter *e, const Graph *g, const int *used, const c
     const Op *op = &g->ops[i];
     if (op->view || !used[op->out])
       continue;
-    put(e, "  %sscalar *v%d = acts + %s * %lld; /* %s.%d: %s */\n", qual, op->out,
-        e->ir->batch ? "(size_t)n" : tile_of(e, g == &e->ir->gen), (long long)g->act_off[op->out], g->stack->name,
+    put(e, "  %sscalar *v%d = acts + (size_t)n * %lld; /* %s.%d: %s */\n", qual, op->out,
+        (long long)g->act_off[op->out], g->stack->name,
         op->layer->index, shape_str(&op->layer->out, shape, sizeof shape));
   }
 }
@@ -609,11 +645,11 @@ static int *flags_alloc(int n)
   return calloc((size_t)(n > 0 ? n : 1), sizeof(int));
 }
 
-/* NAME_G_train / NAME_D_train: the forward pass keeping every value in acts
-   (TILE * acts scalars); the output is the last value. A model with batch
-   layers runs it over the whole batch instead, layer by layer, each batch
-   layer in training mode: normalized by the batch's statistics, which it
-   keeps in moments, and moving the running statistics. */
+/* NAME_G_train / NAME_D_train: the forward pass over n samples keeping
+   every value in acts (n * acts scalars), layer by layer; the output is the
+   last value. A batch layer runs in training mode: normalized by the
+   batch's statistics, which it keeps in moments, and moving the running
+   statistics. */
 static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
 {
   const char *n = e->m->name;
@@ -622,16 +658,16 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
   for (int v = 1; v < g->nvalues; v++)
     used[v] = 1;
   if (batch)
-    put(e, "\n/* The %s for training, over the whole batch of n: keeps every value in acts\n"
+    put(e, "\n/* The %s for training, over n samples: keeps every value in acts\n"
            "   (n * %lld scalars) and the batch_norm layers' batch moments in moments, and\n"
            "   updates the running statistics%s. */\n", g->stack->name, (long long)g->acts,
         is_gen ? "" : "; writes the n scores");
   else
-    put(e, "\n/* The %s for training: keeps every value in acts (%s * %lld scalars)%s. */\n", g->stack->name,
-        tile_of(e, is_gen), (long long)g->acts, is_gen ? "" : " and writes the t scores");
-  const char *count = batch ? "n" : "t";
-  put(e, "static void %s_%c_train(const scalar *params, %sint %s, const scalar *in%s, scalar *acts%s%s)\n{\n", n,
-      g->stack->letter, batch ? "scalar *stats, " : "", count, lab(e, "const int *labels"),
+    put(e, "\n/* The %s for training, over n samples: keeps every value in acts\n"
+           "   (n * %lld scalars)%s. */\n", g->stack->name, (long long)g->acts,
+        is_gen ? "" : " and writes the n scores");
+  put(e, "static void %s_%c_train(const scalar *params, %sint n, const scalar *in%s, scalar *acts%s%s)\n{\n", n,
+      g->stack->letter, batch ? "scalar *stats, " : "", lab(e, "const int *labels"),
       batch ? ", scalar *moments" : "", is_gen ? "" : ", scalar *score");
   put_value_decls(e, g, used, "");
   put_frame(e, is_gen ? FN_G_TRAIN : FN_D_TRAIN);
@@ -643,19 +679,24 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
   if (g->nvalues == 1)
     put(e, "  (void)acts;\n");
   if (is_gen && g->nvalues == 1)
-    put(e, "  (void)in;\n  (void)%s;\n", count);
+    put(e, "  (void)in;\n  (void)n;\n");
   char x[32], y[32];
+  int tiles = e->depth_first && g->nvalues > 1;
+  if (tiles)
+    put_train_tiles_open(e, is_gen);
   for (int i = 0; i < g->nops; i++) {
     const Op *op = &g->ops[i];
     const LayerClass *lc = layer_class(op->layer);
-    put_layer_comment(e, op, g);
+    put_layer_comment(e, op, g, 1);
     if (op->view)
       continue;
-    CallNames nm = {value_name(op->in, x, sizeof x), value_name(op->out, y, sizeof y), NULL, NULL, "t", "labels"};
-    put_train_call(e, "  ", batch && lc->batch ? &lc->train : &lc->forward, op, g, &nm);
+    CallNames nm = {value_name(op->in, x, sizeof x), value_name(op->out, y, sizeof y), NULL, NULL, "t", "labels", 1};
+    put_train_call(e, "  ", lc->train.kernel ? &lc->train : &lc->forward, op, g, &nm);
   }
+  if (tiles)
+    put_train_tiles_close(e);
   if (!is_gen)
-    put(e, "  memcpy(score, %s, sizeof(scalar) * (size_t)%s);\n", value_name(g->nvalues - 1, y, sizeof y), count);
+    put(e, "  memcpy(score, %s, sizeof(scalar) * (size_t)n);\n", value_name(g->nvalues - 1, y, sizeof y));
   put(e, "}\n");
   free(used);
 }
@@ -685,16 +726,16 @@ static void put_back_op(Emitter *e, const Graph *g, const Op *op, int is_gen, Ba
   const LayerClass *lc = layer_class(op->layer);
   char xb[32], yb[32];
   CallNames nm = {value_name(op->in, xb, sizeof xb), value_name(op->out, yb, sizeof yb), grad_name(op->dx_buf),
-                  grad_name(op->dy_buf), "t", "labels"};
+                  grad_name(op->dy_buf), "t", "labels", 1};
   int want_dx = !(op->dx_buf == GRAD_IN && is_gen); /* nothing flows into the latent */
 
-  put_layer_comment(e, op, g);
+  put_layer_comment(e, op, g, 1);
   if (lc->back_params.kernel) {
     if (!is_gen)
-      put(e, "  if (grad)%s\n", e->ir->batch ? " {" : "");
+      put(e, "%s  if (grad) {\n", e->ind);
     put_train_call(e, is_gen ? "  " : "    ", &lc->back_params, op, g, &nm);
-    if (!is_gen && e->ir->batch)
-      put(e, "  }\n");
+    if (!is_gen)
+      put(e, "%s  }\n", e->ind);
     mark_values(use, &lc->back_params, op);
   }
   if (!want_dx)
@@ -702,10 +743,10 @@ static void put_back_op(Emitter *e, const Graph *g, const Op *op, int is_gen, Ba
   use->params |= kernel_takes(&lc->back_input, "W");
   mark_values(use, &lc->back_input, op);
   if (op->dx_buf == GRAD_IN)
-    put(e, "  if (din)%s\n", e->ir->batch ? " {" : "");
+    put(e, "%s  if (din) {\n", e->ind);
   put_train_call(e, op->dx_buf == GRAD_IN ? "    " : "  ", &lc->back_input, op, g, &nm);
-  if (op->dx_buf == GRAD_IN && e->ir->batch)
-    put(e, "  }\n");
+  if (op->dx_buf == GRAD_IN)
+    put(e, "%s  }\n", e->ind);
 }
 
 /* NAME_G_back / NAME_D_back: the backward pass from dout, the gradient of
@@ -718,17 +759,22 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
   BackUse use = {0};
   use.value = flags_alloc(g->nvalues);
   e->out = &body;
+  int tiles = e->depth_first && g->nvalues > 1;
+  if (tiles)
+    put_train_tiles_open(e, is_gen);
   for (int i = g->nops - 1; i >= 0; i--)
     if (!g->ops[i].view)
       put_back_op(e, g, &g->ops[i], is_gen, &use);
+  if (tiles)
+    put_train_tiles_close(e);
   int batch = e->ir->batch;
-  const char *count = batch ? "n" : "t";
+  const char *count = "n";
   if (g->nvalues == 1 && !is_gen) /* D is the identity */
-    put(e, "  if (din)\n    memcpy(din, dout, sizeof(scalar) * (size_t)%s);\n", count);
+    put(e, "  if (din)\n    memcpy(din, dout, sizeof(scalar) * (size_t)n);\n");
   e->out = saved;
 
-  /* A whole batch's gradients pass through ga and gb, the caller's. */
-  const char *moments = batch ? "const scalar *moments, " : "", *grads = batch ? ", scalar *ga, scalar *gb" : "";
+  /* The gradients pass through ga and gb, the caller's. */
+  const char *moments = batch ? "const scalar *moments, " : "", *grads = ", scalar *ga, scalar *gb";
   if (is_gen) {
     put(e, "\n/* Backward through the generator from dout (dL/dx): adds dL/dparams into grad\n"
            "   (indexed from params[0]). */\n");
@@ -744,14 +790,12 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
         grads);
   }
   put_unused_labels(e, g->stack);
-  if (batch) {
-    if (g->stack->stats_count == 0)
-      put(e, "  (void)moments;\n");
-    if (!uses_grad(g, GRAD_A))
-      put(e, "  (void)ga;\n");
-    if (!uses_grad(g, GRAD_B))
-      put(e, "  (void)gb;\n");
-  }
+  if (batch && g->stack->stats_count == 0)
+    put(e, "  (void)moments;\n");
+  if (!uses_grad(g, GRAD_A))
+    put(e, "  (void)ga;\n");
+  if (!uses_grad(g, GRAD_B))
+    put(e, "  (void)gb;\n");
   put_value_decls(e, g, use.value, "const ");
   put_frame(e, is_gen ? FN_G_BACK : FN_D_BACK);
   if (!use.params)
@@ -891,74 +935,46 @@ static void put_public(Emitter *e)
   put(e, "  return (scalar)(fake / n);\n}\n");
 }
 
-static void put_public_backward(Emitter *e)
+/* ---- gradients of the batch losses ---- */
+
+/* A workspace buffer's part of the layout for count packs: 0, count
+   times its scalars (the per-pack arrays, and in a chunk's layout, whose
+   tiles are at most CHUNK, the per-tile ones); 1, a training tile's; 2, a
+   fixed count. */
+static int ws_part(const Buffer *b, int chunk)
 {
-  const char *n = e->m->name;
-  const Graph *g = &e->ir->gen;
-  const char *gn = e->g_samples;
-  const char *x = g->nvalues == 1 ? "zi" : "x";
-
-  put(e, "\n/* ---- gradients of the batch losses ---- */\n");
-  put_public_open(e, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD);
-  put(e, "  double real = 0, fake = 0;\n  if (n <= 0)\n    return 0;\n");
-  put(e, "  memset(grad_d, 0, sizeof(scalar) * %s_D_PARAM_COUNT);\n", n);
-  put_tile_loop(e);
-  put(e, "    const scalar *xi = x_real + (size_t)i * %s;\n", e->obs_in);
-  put(e, "    %s_D_train(params, t, xi%s, acts, s);\n", n, lab(e, "labels_real + i"));
-  put(e, "    for (int k = 0; k < t; k++) {\n      real += loss_real(s[k]);\n");
-  put(e, "      ds[k] = loss_real_d(s[k]) / (scalar)n;\n    }\n");
-  put(e, "    %s_D_back(params, t, xi%s, acts, ds, grad_d, NULL);\n", n, lab(e, "labels_real + i"));
-  put(e, "    %s_G(params, %s, z + (size_t)i * %s%s, x);\n", n, gn, e->lat_in, lab(e, "labels_fake + i"));
-  put(e, "    %s_D_train(params, t, x%s, acts, s);\n", n, lab(e, "labels_fake + i"));
-  put(e, "    for (int k = 0; k < t; k++) {\n      fake += loss_fake(s[k]);\n");
-  put(e, "      ds[k] = loss_fake_d(s[k]) / (scalar)n;\n    }\n");
-  put(e, "    %s_D_back(params, t, x%s, acts, ds, grad_d, NULL);\n  }\n", n, lab(e, "labels_fake + i"));
-  put(e, "  return (scalar)(real / n + fake / n);\n}\n");
-
-  put_public_open(e, GANC_FN_GENERATOR_LOSS_BACKWARD);
-  put(e, "  double loss = 0;\n  if (n <= 0)\n    return 0;\n");
-  put(e, "  memset(grad_g, 0, sizeof(scalar) * %s_G_PARAM_COUNT);\n", n);
-  put_tile_loop(e);
-  put(e, "    const scalar *zi = z + (size_t)i * %s;\n", e->lat_in);
-  put(e, "    %s_G_train(params, %s, zi%s, gacts);\n", n, gn, lab(e, "labels + i"));
-  if (g->nvalues > 1)
-    put(e, "    const scalar *x = gacts + %s * %lld;\n", tile_of(e, 1), (long long)g->act_off[g->nvalues - 1]);
-  put(e, "    %s_D_train(params, t, %s%s, dacts, s);\n", n, x, lab(e, "labels + i"));
-  put(e, "    for (int k = 0; k < t; k++) {\n      loss += loss_gen(s[k]);\n");
-  put(e, "      ds[k] = loss_gen_d(s[k]) / (scalar)n;\n    }\n");
-  put(e, "    %s_D_back(params, t, %s%s, dacts, ds, NULL, dx);\n", n, x, lab(e, "labels + i"));
-  put(e, "    %s_G_back(params, %s, zi%s, gacts, dx, grad_g);\n  }\n", n, gn, lab(e, "labels + i"));
-  put(e, "  return (scalar)(loss / n);\n}\n");
+  if (b->per == PER_NONE)
+    return 2;
+  return b->per == PER_TRAIN_TILE && !chunk ? 1 : 0;
 }
 
-/* ---- gradients over whole batches (a model with batch_norm) ---- */
-
-/* The declaration of the workspace buffer named name: its place in the
-   layout lowering planned, per-n arrays first. */
-static void put_ws(Emitter *e, const char *name)
+/* The declaration of the workspace buffer named name, for count packs
+   ("n", or "CHUNK" on a _backward function's stack): its place in the
+   layout lowering planned, by part, each part's buffers in order. */
+static void put_ws(Emitter *e, const char *name, const char *count)
 {
-  int64_t per = 0, once = 0, per_total = 0;
+  int chunk = !strcmp(count, "CHUNK");
   const Buffer *found = NULL;
-  for (int i = 0; i < e->ir->nws; i++) {
-    const Buffer *b = &e->ir->ws[i];
-    if (b->per != PER_NONE)
-      per_total += ws_count(e->ir, b);
-    if (found)
-      continue;
-    if (!strcmp(b->name, name))
-      found = b;
-    else if (b->per == PER_NONE)
-      once += b->count;
-    else
-      per += ws_count(e->ir, b);
-  }
+  for (int i = 0; i < e->ir->nws && !found; i++)
+    if (!strcmp(e->ir->ws[i].name, name))
+      found = &e->ir->ws[i];
   if (!found)
     return;
-  if (found->per == PER_NONE)
-    put(e, "  scalar *%s = (scalar *)workspace + (size_t)n * %lld + %lld;", name, (long long)per_total, (long long)once);
-  else
-    put(e, "  scalar *%s = (scalar *)workspace + (size_t)n * %lld;", name, (long long)per);
-  put(e, found->what ? " /* %s */\n" : "\n", found->what);
+  int part = ws_part(found, chunk);
+  int64_t per = 0, fixed = 0; /* the offset: count * per + fixed */
+  for (int i = 0; i < e->ir->nws; i++) {
+    const Buffer *b = &e->ir->ws[i];
+    int p = ws_part(b, chunk);
+    int before = p < part || (p == part && b < found);
+    if (p == 0 && (part > 0 || before))
+      per += ws_count(e->ir, b);
+    else if (p > 0 && before)
+      fixed += p == 1 ? b->count * e->ir->train_tile : b->count;
+  }
+  put(e, "  scalar *%s = (scalar *)workspace + (size_t)%s * %lld", name, count, (long long)per);
+  if (fixed)
+    put(e, " + %lld", (long long)fixed);
+  put(e, found->what ? "; /* %s */\n" : ";\n", found->what);
 }
 
 /* The heap's workspace for fn's _ws variant. */
@@ -972,67 +988,159 @@ static void put_heap_backward(Emitter *e, ganc_fn fn, ganc_fn ws, const char *ar
       ganc_fn_suffix(ws), args);
 }
 
-/* The opening of a _ws function: the refusals, then its buffers. */
-static void put_ws_open(Emitter *e, ganc_fn fn, const char *result, const char *const *bufs)
+/* The opening of a training function: its result, the refusals, then its
+   buffers in the workspace for count packs. */
+static void put_train_open(Emitter *e, ganc_fn fn, const char *result, const char *const *bufs, const char *count)
 {
   const char *n = e->m->name;
   put_public_open(e, fn);
   put(e, "  %s;\n  if (n <= 0)\n    return 0;\n", result);
-  put(e, "  if (n < %s_MIN_BATCH) /* a batch_norm layer would see one value per channel */\n    return NAN;\n", n);
+  if (e->ir->batch)
+    put(e, "  if (n < %s_MIN_BATCH) /* a batch_norm layer would see one value per channel */\n    return NAN;\n", n);
   for (const char *const *b = bufs; *b; b++)
-    put_ws(e, *b);
+    put_ws(e, *b, count);
 }
 
-/* D over the whole batch x in training mode, its loss term (real, fake or
-   gen) summed into the variable of that name, and the term's gradient back
-   through D into grad and din (either may be NULL). */
-static void put_d_pass(Emitter *e, const char *x, const char *labels, const char *term, const char *grad,
-                       const char *din)
+/* The opening of a loop over the batch, CHUNK packs at a time (c of
+   them from pack i), in a _backward function without a workspace. */
+static void put_chunk_loop(Emitter *e, const char *what)
 {
-  const char *n = e->m->name;
-  put(e, "  %s_D_train(params, stats, n, %s%s, dacts, dmoments, s);\n", n, x, lab(e, "%s", labels));
-  put(e, "  for (int k = 0; k < n; k++) {\n    %s += loss_%s(s[k]);\n", term, term);
-  put(e, "    ds[k] = loss_%s_d(s[k]) / (scalar)n;\n  }\n", term);
-  put(e, "  %s_D_back(params, n, %s%s, dacts, dmoments, ds, %s, %s, ga, gb);\n", n, x, lab(e, "%s", labels), grad, din);
+  put(e, "  for (int i = 0; i < n; i += CHUNK) { /* %s, CHUNK packs at a time */\n", what);
+  put(e, "    int c = n - i < CHUNK ? n - i : CHUNK;\n");
 }
 
-static void put_batch_public_backward(Emitter *e)
+/* A training pass's names: its packs (n, or c of a chunk), the indent,
+   and the offset of its first pack ("", or " + i"). */
+typedef struct Pass {
+  const char *c, *in, *at;
+} Pass;
+
+/* G in training mode on the pass's latents, and x, its output (D's input). */
+static void put_g_pass(Emitter *e, const Pass *p, const char *labels)
 {
   const char *n = e->m->name;
   const Graph *g = &e->ir->gen;
-  char ng[300], x[400];
-  snprintf(ng, sizeof ng, e->m->pack > 1 ? "n * %s_PACK" : "n", n);
+  char ng[300];
+  snprintf(ng, sizeof ng, e->m->pack > 1 ? "%s * %s_PACK" : "%s", p->c, n);
+  if (*p->at)
+    put(e, "%sconst scalar *zi = z + (size_t)i * %s;\n", p->in, e->lat_in);
+  const char *z = *p->at ? "zi" : "z";
+  put(e, "%s%s_G_train(params, %s%s, %s%s, gacts%s);\n", p->in, n, e->ir->batch ? "stats, " : "", ng, z,
+      lab(e, "%s%s", labels, p->at), e->ir->batch ? ", gmoments" : "");
   if (g->nvalues == 1)
-    snprintf(x, sizeof x, "z");
+    put(e, "%sconst scalar *x = %s;\n", p->in, z);
   else
-    snprintf(x, sizeof x, "gacts + (size_t)%s * %lld", ng, (long long)g->act_off[g->nvalues - 1]);
+    put(e, "%sconst scalar *x = gacts + (size_t)%s * %lld;\n", p->in, ng, (long long)g->act_off[g->nvalues - 1]);
+}
 
-  put(e, "\n/* ---- gradients of the batch losses, a whole batch at a time ----\n"
-         "   Each pass runs in training mode, layer by layer over its batch, as the\n"
-         "   PyTorch loop does: G on z, then D on the real batch, then D on the fake. */\n");
-  char args[200];
-  snprintf(args, sizeof args, "x_real%s, z%s, grad_d", lab(e, "labels_real"), lab(e, "labels_fake"));
-  put_heap_backward(e, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS, args);
-  snprintf(args, sizeof args, "z%s, grad_g", lab(e, "labels"));
-  put_heap_backward(e, GANC_FN_GENERATOR_LOSS_BACKWARD, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, args);
+/* D in training mode on x, its loss term (real, fake or gen) summed into
+   the variable of that name, and the term's gradient back through D into
+   grad and din (either may be NULL). */
+static void put_d_pass(Emitter *e, const Pass *p, const char *x, const char *labels, const char *term,
+                       const char *grad, const char *din)
+{
+  const char *n = e->m->name, *st = e->ir->batch ? "stats, " : "", *mo = e->ir->batch ? "dmoments, " : "";
+  put(e, "%s%s_D_train(params, %s%s, %s%s, dacts%s%s, s);\n", p->in, n, st, p->c, x, lab(e, "%s%s", labels, p->at),
+      *mo ? ", " : "", e->ir->batch ? "dmoments" : "");
+  put(e, "%sfor (int k = 0; k < %s; k++) {\n%s  %s += loss_%s(s[k]);\n", p->in, p->c, p->in, term, term);
+  put(e, "%s  ds[k] = loss_%s_d(s[k]) / (scalar)n;\n%s}\n", p->in, term, p->in);
+  put(e, "%s%s_D_back(params, %s, %s%s, dacts, %sds, %s, %s, ga, gb);\n", p->in, n, p->c, x,
+      lab(e, "%s%s", labels, p->at), mo, grad, din);
+}
+
+/* G's gradient from dx back through G into grad_g. */
+static void put_g_back(Emitter *e, const Pass *p, const char *labels)
+{
+  const char *n = e->m->name;
+  char ng[300];
+  snprintf(ng, sizeof ng, e->m->pack > 1 ? "%s * %s_PACK" : "%s", p->c, n);
+  put(e, "%s%s_G_back(params, %s, %s%s, gacts, %sdx, grad_g, ga, gb);\n", p->in, n, ng, *p->at ? "zi" : "z",
+      lab(e, "%s%s", labels, p->at), e->ir->batch ? "gmoments, " : "");
+}
+
+/* The two training functions for count packs at once: the _ws ones on the
+   whole batch (count "n"), or a _backward one without a workspace over
+   chunks (count "CHUNK"). The discriminator's takes the real batch, then
+   G and the fake one, so that both forms add the same terms in the same
+   order. */
+static void put_training(Emitter *e, int chunked)
+{
+  const char *n = e->m->name, *count = chunked ? "CHUNK" : "n";
+  const Pass whole = {"n", "  ", ""}, part = {"c", "    ", " + i"};
+  const Pass *p = chunked ? &part : &whole;
+  ganc_fn d = chunked ? GANC_FN_DISCRIMINATOR_LOSS_BACKWARD : GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS;
+  ganc_fn g = chunked ? GANC_FN_GENERATOR_LOSS_BACKWARD : GANC_FN_GENERATOR_LOSS_BACKWARD_WS;
+  char xr[400];
+  snprintf(xr, sizeof xr, chunked ? "x_real + (size_t)i * %s" : "x_real", e->obs_in);
 
   static const char *const d_bufs[] = {"gacts", "dacts", "s", "ds", "ga", "gb", "gmoments", "dmoments", NULL};
-  put_ws_open(e, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS, "double real = 0, fake = 0", d_bufs);
-  put(e, "  const scalar *x = %s;\n", x);
+  put_train_open(e, d, "double real = 0, fake = 0", d_bufs, count);
   put(e, "  memset(grad_d, 0, sizeof(scalar) * %s_D_PARAM_COUNT);\n", n);
-  put(e, "  %s_G_train(params, stats, %s, z%s, gacts, gmoments);\n", n, ng, lab(e, "labels_fake"));
-  put_d_pass(e, "x_real", "labels_real", "real", "grad_d", "NULL");
-  put_d_pass(e, "x", "labels_fake", "fake", "grad_d", "NULL");
+  if (chunked) {
+    put_chunk_loop(e, "D on the real batch");
+    put_d_pass(e, p, xr, "labels_real", "real", "grad_d", "NULL");
+    put(e, "  }\n");
+    put_chunk_loop(e, "G, then D on its fake batch");
+    put_g_pass(e, p, "labels_fake");
+    put_d_pass(e, p, "x", "labels_fake", "fake", "grad_d", "NULL");
+    put(e, "  }\n");
+  } else {
+    put_d_pass(e, p, xr, "labels_real", "real", "grad_d", "NULL");
+    put_g_pass(e, p, "labels_fake");
+    put_d_pass(e, p, "x", "labels_fake", "fake", "grad_d", "NULL");
+  }
   put(e, "  return (scalar)(real / n + fake / n);\n}\n");
 
   static const char *const g_bufs[] = {"gacts", "dacts", "dx", "s", "ds", "ga", "gb", "gmoments", "dmoments", NULL};
-  put_ws_open(e, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, "double gen = 0", g_bufs);
-  put(e, "  const scalar *x = %s;\n", x);
+  put_train_open(e, g, "double gen = 0", g_bufs, count);
   put(e, "  memset(grad_g, 0, sizeof(scalar) * %s_G_PARAM_COUNT);\n", n);
-  put(e, "  %s_G_train(params, stats, %s, z%s, gacts, gmoments);\n", n, ng, lab(e, "labels"));
-  put_d_pass(e, "x", "labels", "gen", "NULL", "dx");
-  put(e, "  %s_G_back(params, %s, z%s, gacts, gmoments, dx, grad_g, ga, gb);\n", n, ng, lab(e, "labels"));
+  if (chunked)
+    put_chunk_loop(e, "G, D, then back through both");
+  put_g_pass(e, p, "labels");
+  put_d_pass(e, p, "x", "labels", "gen", "NULL", "dx");
+  put_g_back(e, p, "labels");
+  if (chunked)
+    put(e, "  }\n");
   put(e, "  return (scalar)(gen / n);\n}\n");
+}
+
+static void put_public_backward(Emitter *e)
+{
+  const char *n = e->m->name;
+  put(e, "\n/* ---- gradients of the batch losses ----\n"
+         "   Each pass runs in training mode, layer by layer over its batch, as the\n"
+         "   PyTorch loop does: D on the real batch, then G, then D on the fake. */\n");
+  if (e->ir->batch) {
+    char args[200];
+    snprintf(args, sizeof args, "x_real%s, z%s, grad_d", lab(e, "labels_real"), lab(e, "labels_fake"));
+    put_heap_backward(e, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS, args);
+    snprintf(args, sizeof args, "z%s, grad_g", lab(e, "labels"));
+    put_heap_backward(e, GANC_FN_GENERATOR_LOSS_BACKWARD, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, args);
+  } else {
+    (void)n;
+    put_training(e, 1);
+  }
+  put_training(e, 0);
+}
+
+/* The tiles lowering chose, each the most that keeps the functions using
+   it within the stack budget. */
+static void put_tiles(Emitter *e)
+{
+  const IrModel *ir = e->ir;
+  put(e, "\n/* Samples pass through the layers TILE at a time, and through the training\n"
+         "   passes TRAIN_TILE at a time, their values in the training workspace%s:\n"
+         "   the most that keeps every function within %d bytes of stack\n"
+         "   (this model's deepest needs %lld). */\n",
+      ir->batch ? "" : ",\n   which the _backward functions keep on the stack for CHUNK samples",
+      STACK_BUDGET, (long long)ir->stack_bytes);
+  put(e, "enum { TILE = %d, TRAIN_TILE = %d", ir->tile, ir->train_tile);
+  if (!ir->batch)
+    put(e, ", CHUNK = %d", ir->chunk);
+  put(e, " };\n");
+  if (e->m->pack > 1)
+    put(e, "enum { G_TILE = TILE * %s_PACK, G_TRAIN_TILE = TRAIN_TILE * %s_PACK }; /* the samples G makes for "
+           "them */\n", e->m->name, e->m->name);
 }
 
 static void put_source_body(Emitter *e)
@@ -1058,14 +1166,7 @@ static void put_source_body(Emitter *e)
   /* The model's code first, to see which kernels it calls. */
   Str code = {0}, *out = e->out;
   e->out = &code;
-  put(e, "\n/* Samples pass through the layers TILE at a time: the most that keeps every\n"
-         "   function below within %d bytes of stack (this model's deepest needs %lld). */\n",
-      STACK_BUDGET, (long long)e->ir->stack_bytes);
-  if (e->m->pack > 1)
-    put(e, "enum { TILE = %d, G_TILE = TILE * %s_PACK }; /* packs, and the samples G makes for them */\n",
-        e->ir->tile, e->m->name);
-  else
-    put(e, "enum { TILE = %d };\n", e->ir->tile);
+  put_tiles(e);
   put_forward(e, &e->ir->gen, 1);
   put_forward(e, &e->ir->disc, 0);
   put_train_forward(e, &e->ir->gen, 1);
@@ -1074,10 +1175,7 @@ static void put_source_body(Emitter *e)
   put_backward(e, &e->ir->disc, 0);
   put_loss(e);
   put_public(e);
-  if (e->ir->batch)
-    put_batch_public_backward(e);
-  else
-    put_public_backward(e);
+  put_public_backward(e);
   e->out = out;
   if (code.failed)
     e->out->failed = 1;

@@ -56,12 +56,12 @@ static int linear_shape(Diag *d, Layer *l, const Args *a)
   return 1;
 }
 
-/* Dense takes its tile transposed, rounded up to 16 samples, from 8 samples
-   on (kernels.inc: DENSE_GEMM_MIN and dense). */
+/* Dense takes its tile transposed, rounded up to 16 samples (kernels.inc:
+   dense_products; dense uses none below DENSE_GEMM_MIN samples). */
 static int64_t linear_scratch(const Layer *l, int64_t t, int backward, int *group)
 {
   (void)group;
-  return !backward && t >= 8 ? (t + 15) / 16 * 16 * l->in.dim[0] : 0;
+  return !backward ? (t + 15) / 16 * 16 * l->in.dim[0] : 0;
 }
 
 /* ---- leaky_relu ---- */
@@ -290,7 +290,8 @@ static int projection_shape(Diag *d, Layer *l, const Args *a)
 const LayerClass layer_classes[NLAYER_KINDS] = {
     [LY_LINEAR] = {"linear", {{"out", ARG_POSITIVE, 1, 0}}, linear_shape, linear_scratch,
                    "a dense layer's input tile, transposed", 0, 0, {"dense", "y W B x cs t K"},
-                   {"dense_back_params", "gW gB dy x t K"}, {"dense_back_input", "dx W dy t K"}},
+                   {"dense_back_params", "gW gB dy x t K"}, {"dense_back_input", "dx W dy t K"}, 0,
+                   {"dense_products", "y W B x cs t K"}},
     ACTIVATION(LY_RELU, relu, relu_back, "x"),
     [LY_LEAKY_RELU] = {"leaky_relu", {{"slope", ARG_NUMBER, 0, 0.01}}, leaky_relu_shape, NULL, NULL, 1, 0,
                        {"act_leaky_relu", "y x n K"}, {NULL, NULL}, {"act_leaky_relu_back", "dx x dy n K"}},

@@ -7,10 +7,11 @@
  * between A and B, and the stack's last layer writes the caller's output.
  * The training forward instead keeps every value in one activations array
  * for the backward pass, whose gradients alternate between two arrays the
- * same way. Every function works on tiles of samples, and lowering decides
- * every buffer of every function (the Frame of each Func) for the largest
- * tile whose deepest call chain fits the stack budget; the emitter prints
- * that plan and computes no size of its own. */
+ * same way, both in a workspace laid out here. Every function works on
+ * tiles of samples, and lowering decides every buffer of every function
+ * (the Frame of each Func) for the largest tiles whose deepest call chains
+ * fit the stack budget; the emitter prints that plan and computes no size
+ * of its own. */
 #include <string.h>
 
 #include "compiler.h"
@@ -156,8 +157,9 @@ int uses_grad(const Graph *g, GradBuf b)
 }
 
 /* The kernels' scratch of one pass over g for tiles of t, sized by its
-   hungriest layer; grouped layers learn their group. */
-static void add_scratch(Frame *fr, Graph *g, int64_t t, int backward)
+   hungriest layer; grouped layers learn their group (in the training
+   passes if train). */
+static void add_scratch(Frame *fr, Graph *g, int64_t t, int backward, int train)
 {
   int64_t most = 0;
   const char *what = NULL;
@@ -166,7 +168,7 @@ static void add_scratch(Frame *fr, Graph *g, int64_t t, int backward)
     const LayerClass *lc = layer_class(op->layer);
     if (!lc->scratch)
       continue;
-    int64_t n = lc->scratch(op->layer, t, backward, &op->group);
+    int64_t n = lc->scratch(op->layer, t, backward, train ? &op->train_group : &op->group);
     if (n > most) {
       most = n;
       what = lc->scratch_what;
@@ -176,8 +178,10 @@ static void add_scratch(Frame *fr, Graph *g, int64_t t, int backward)
     add_buffer(fr, "cs", most, 0, what);
 }
 
-/* The frames of one stack's passes, for tiles of t of its inputs. */
-static void plan_stack(IrModel *m, Graph *g, int gen, int64_t t)
+/* The frames of one stack's passes: the inference pass for tiles of t of
+   its inputs, the training passes for tiles of tt (their values and
+   gradients live in the workspace). */
+static void plan_stack(IrModel *m, Graph *g, int gen, int64_t t, int64_t tt)
 {
   Frame *fwd = &m->frame[gen ? FN_G : FN_D], *train = &m->frame[gen ? FN_G_TRAIN : FN_D_TRAIN];
   Frame *back = &m->frame[gen ? FN_G_BACK : FN_D_BACK];
@@ -186,22 +190,19 @@ static void plan_stack(IrModel *m, Graph *g, int gen, int64_t t)
     add_buffer(fwd, "a", g->scratch, per, NULL);
   if (uses_buf(g, BUF_B))
     add_buffer(fwd, "b", g->scratch, per, NULL);
-  add_scratch(fwd, g, t, 0);
-  add_scratch(train, g, t, 0);
-  if (!m->batch && uses_grad(g, GRAD_A)) /* whole batches: in the workspace */
-    add_buffer(back, "ga", g->grad_scratch, per, NULL);
-  if (!m->batch && uses_grad(g, GRAD_B))
-    add_buffer(back, "gb", g->grad_scratch, per, NULL);
-  add_scratch(back, g, t, 1);
+  add_scratch(fwd, g, t, 0, 0);
+  add_scratch(train, g, tt, 0, 1);
+  add_scratch(back, g, tt, 1, 1);
   fwd->kernels = train->kernels = back->kernels = 1;
 }
 
-/* The workspace of the whole-batch training functions, one layout for
-   both: G's values for its n * PACK samples, D's for n packs, the
-   gradient of D's input, the scores and their gradients, the two gradient
-   arrays both backward passes share, and the batch moments (G's, then
-   D's). */
-static void plan_workspace(IrModel *m)
+/* The workspace of the training functions for training tiles of tt, one
+   layout for both: G's values for its n * PACK samples, D's for n packs,
+   the gradient of D's input, the scores and their gradients, the two
+   gradient arrays both backward passes share (a tile's, or a model with
+   batch layers' whole batch's), and such a model's batch moments (G's,
+   then D's). */
+static void plan_workspace(IrModel *m, int64_t tt)
 {
   int64_t obs = shape_count(&m->model->observation);
   int64_t gacts = m->gen.acts ? m->gen.acts : 1, dacts = m->disc.acts ? m->disc.acts : 1;
@@ -213,16 +214,23 @@ static void plan_workspace(IrModel *m)
   w[n++] = (Buffer){"dx", obs, PER_G_BATCH, 1, "the gradient of D's input"};
   w[n++] = (Buffer){"s", 1, PER_BATCH, 0, "scores"};
   w[n++] = (Buffer){"ds", 1, PER_BATCH, 0, "their gradients"};
-  w[n++] = (Buffer){"ga", grads, PER_BATCH, 0, "gradients, layer by layer (with gb)"};
-  w[n++] = (Buffer){"gb", grads, PER_BATCH, 0, NULL};
-  w[n++] = (Buffer){"gmoments", m->gen.moments ? m->gen.moments : 1, PER_NONE, 0, "G's batch moments"};
-  w[n++] = (Buffer){"dmoments", m->disc.moments ? m->disc.moments : 1, PER_NONE, 0, "D's batch moments"};
+  Per per = m->batch ? PER_BATCH : PER_TRAIN_TILE;
+  w[n++] = (Buffer){"ga", grads, per, 0, "gradients, layer by layer (with gb)"};
+  w[n++] = (Buffer){"gb", grads, per, 0, NULL};
+  if (m->batch) {
+    w[n++] = (Buffer){"gmoments", m->gen.moments ? m->gen.moments : 1, PER_NONE, 0, "G's batch moments"};
+    w[n++] = (Buffer){"dmoments", m->disc.moments ? m->disc.moments : 1, PER_NONE, 0, "D's batch moments"};
+  }
   m->nws = n;
+  m->ws_per_n = m->ws_once = m->ws_per_tile = 0;
   for (int i = 0; i < n; i++)
     if (w[i].per == PER_NONE)
       m->ws_once += w[i].count;
+    else if (w[i].per == PER_TRAIN_TILE)
+      m->ws_per_tile += w[i].count;
     else
       m->ws_per_n += ws_count(m, &w[i]);
+  m->ws_once += m->ws_per_tile * tt;
 }
 
 int64_t ws_count(const IrModel *m, const Buffer *b)
@@ -231,44 +239,37 @@ int64_t ws_count(const IrModel *m, const Buffer *b)
   return b->per == PER_G_BATCH ? count * m->model->pack : count;
 }
 
-/* The public training functions of a model that trains tile by tile:
-   each keeps a tile's values on its stack. */
-static void plan_tiled_training(Frame *f, int64_t gacts, int64_t dacts, int64_t obs)
+/* The public training functions. The _ws ones keep nothing on their stacks
+   (the workspace holds the batch); a model with batch layers' _backward
+   functions call them with the heap's, any other's keep a workspace of
+   CHUNK packs on the stack. */
+static void plan_training(IrModel *m, Frame *f)
 {
-  Frame *db = &f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD];
-  add_buffer(db, "acts", dacts, PER_TILE, "D's values, for its backward pass");
-  add_obs(db, "x", PER_G_TILE, obs);
-  add_buffer(db, "s", 1, PER_TILE, NULL);
-  add_buffer(db, "ds", 1, PER_TILE, NULL);
-  add_calls(db, 3, (Func[]){FN_D_TRAIN, FN_D_BACK, FN_G});
-  Frame *gb = &f[GANC_FN_GENERATOR_LOSS_BACKWARD];
-  add_buffer(gb, "gacts", gacts, PER_G_TILE, "G's values, for its backward pass");
-  add_buffer(gb, "dacts", dacts, PER_TILE, "D's values, for its backward pass");
-  add_obs(gb, "dx", PER_G_TILE, obs);
-  add_buffer(gb, "s", 1, PER_TILE, NULL);
-  add_buffer(gb, "ds", 1, PER_TILE, NULL);
-  add_calls(gb, 4, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK});
+  static const ganc_fn backward[2] = {GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, GANC_FN_GENERATOR_LOSS_BACKWARD};
+  static const ganc_fn ws[2] = {GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS, GANC_FN_GENERATOR_LOSS_BACKWARD_WS};
+  static const Func passes[2][4] = {{FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK}, {FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK}};
+  for (int k = 0; k < 2; k++) {
+    add_calls(&f[ws[k]], 3 + k, passes[k]);
+    if (m->batch) {
+      add_calls(&f[backward[k]], 1, (Func[]){FN_PUBLIC + ws[k]});
+    } else {
+      add_buffer(&f[backward[k]], "workspace", m->ws_per_n + m->ws_per_tile, PER_CHUNK,
+                 "the training workspace of CHUNK packs");
+      add_calls(&f[backward[k]], 3 + k, passes[k]);
+    }
+  }
 }
 
-/* Those of a model that trains on whole batches: nothing on their stacks
-   (the workspace holds the batch), the heap versions calling the _ws ones. */
-static void plan_whole_batch_training(Frame *f)
-{
-  add_calls(&f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD], 1, (Func[]){FN_PUBLIC + GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS});
-  add_calls(&f[GANC_FN_GENERATOR_LOSS_BACKWARD], 1, (Func[]){FN_PUBLIC + GANC_FN_GENERATOR_LOSS_BACKWARD_WS});
-  add_calls(&f[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS], 3, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK});
-  add_calls(&f[GANC_FN_GENERATOR_LOSS_BACKWARD_WS], 4, (Func[]){FN_G_TRAIN, FN_D_TRAIN, FN_D_BACK, FN_G_BACK});
-}
-
-/* Every frame for tiles of t packs (t * pack samples of G). */
-static void plan(IrModel *m, int64_t t)
+/* Every frame for inference tiles of t packs (t * pack samples of G),
+   training tiles of tt and chunks of c. */
+static void plan(IrModel *m, int64_t t, int64_t tt, int64_t c)
 {
   int64_t pack = m->model->pack;
   memset(m->frame, 0, sizeof m->frame);
-  plan_stack(m, &m->gen, 1, t * pack);
-  plan_stack(m, &m->disc, 0, t);
+  plan_workspace(m, tt);
+  plan_stack(m, &m->gen, 1, t * pack, tt * pack);
+  plan_stack(m, &m->disc, 0, t, tt);
   int64_t obs = shape_count(&m->model->observation);
-  int64_t gacts = m->gen.acts ? m->gen.acts : 1, dacts = m->disc.acts ? m->disc.acts : 1;
   Frame *f = m->frame + FN_PUBLIC;
 
   add_calls(&f[GANC_FN_GENERATE], 1, (Func[]){FN_G});
@@ -291,17 +292,14 @@ static void plan(IrModel *m, int64_t t)
     add_buffer(fr, "s", 1, PER_TILE, NULL);
     add_calls(fr, 2, (Func[]){FN_G, FN_D});
   }
-
-  if (m->batch)
-    plan_whole_batch_training(f);
-  else
-    plan_tiled_training(f, gacts, dacts, obs);
+  plan_training(m, f);
 
   for (int i = 0; i < NFUNCS; i++) {
     Frame *fr = &m->frame[i];
     for (int b = 0; b < fr->nbuf; b++) {
       const Buffer *bf = &fr->buf[b];
-      int64_t times = bf->per == PER_PACK ? pack : bf->per == PER_TILE ? t : bf->per == PER_G_TILE ? t * pack : 1;
+      int64_t times = bf->per == PER_PACK ? pack : bf->per == PER_TILE ? t : bf->per == PER_G_TILE ? t * pack
+                      : bf->per == PER_CHUNK ? c : 1;
       fr->scalars += bf->count * times;
     }
   }
@@ -320,23 +318,73 @@ static int64_t deepest(IrModel *m, Func f)
   return fr->deepest = fr->scalars + below;
 }
 
+/* The public functions each size governs: the inference ones TILE, the
+   _ws ones TRAIN_TILE, the _backward ones CHUNK. */
+typedef enum { SIZE_TILE, SIZE_TRAIN_TILE, SIZE_CHUNK } Size;
+
+static Size governed_by(ganc_fn fn)
+{
+  if (fn == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS || fn == GANC_FN_GENERATOR_LOSS_BACKWARD_WS)
+    return SIZE_TRAIN_TILE;
+  if (fn == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD || fn == GANC_FN_GENERATOR_LOSS_BACKWARD)
+    return SIZE_CHUNK;
+  return SIZE_TILE;
+}
+
+/* Bytes of stack of the deepest chain from the public functions of size
+   k, or from every one for k < 0, under the plan for sizes[]. */
+static int64_t stack_bytes(IrModel *m, const int64_t *sizes, int k)
+{
+  plan(m, sizes[SIZE_TILE], sizes[SIZE_TRAIN_TILE], sizes[SIZE_CHUNK]);
+  int64_t most = 0;
+  for (int f = 0; f < GANC_NFNS; f++)
+    if (k < 0 || governed_by((ganc_fn)f) == (Size)k)
+      most = max2(most, deepest(m, FN_PUBLIC + f));
+  return most * (m->model->scalar == SCALAR_DOUBLE ? 8 : 4);
+}
+
+/* The largest power of two up to most for sizes[k] whose functions fit
+   the stack budget, or 0; the bytes of the last one tried in *bytes. */
+static int64_t largest_fit(IrModel *m, int64_t *sizes, int k, int64_t most, int64_t *bytes)
+{
+  for (sizes[k] = most; sizes[k] >= 1; sizes[k] /= 2)
+    if ((*bytes = stack_bytes(m, sizes, k)) <= STACK_BUDGET)
+      return sizes[k];
+  return 0;
+}
+
+/* TILE, then TRAIN_TILE (the tiles of the training passes, whose values
+   are in the workspace) and CHUNK (at most TRAIN_TILE: a chunk is trained
+   on in tiles of it), each the largest power of two up to MAX_TILE whose
+   functions fit the stack budget; TRAIN_TILE is the largest that leaves
+   room for a chunk of one on the stack beside the training passes'
+   scratch, unless the model takes the heap's workspace. */
 static int choose_tile(Diag *d, IrModel *m)
 {
-  int64_t size = m->model->scalar == SCALAR_DOUBLE ? 8 : 4;
-  for (int t = MAX_TILE; t >= 1; t /= 2) {
-    plan(m, t);
-    int64_t most = 0;
-    for (int f = 0; f < NFUNCS; f++)
-      most = max2(most, deepest(m, (Func)f));
-    m->stack_bytes = most * size;
-    if (m->stack_bytes <= STACK_BUDGET) {
-      m->tile = t;
-      return 1;
+  int64_t sizes[3] = {1, 1, 1}, bytes = 0;
+  int ok = largest_fit(m, sizes, SIZE_TILE, MAX_TILE, &bytes) > 0;
+  int64_t most = MAX_TILE;
+  while (ok) {
+    int64_t tt = largest_fit(m, sizes, SIZE_TRAIN_TILE, most, &bytes);
+    sizes[SIZE_CHUNK] = 1;
+    if (!tt || m->batch || largest_fit(m, sizes, SIZE_CHUNK, tt, &bytes)) {
+      ok = tt > 0;
+      break;
     }
+    sizes[SIZE_CHUNK] = 1;
+    ok = tt > 1; /* no chunk fits beside these tiles: try smaller ones */
+    most = tt / 2;
   }
-  diag_error(d, m->model->loc, "model '%s' needs %lld bytes of stack for one sample; ganc's emitted code keeps "
-             "at most %d", m->model->name, (long long)m->stack_bytes, STACK_BUDGET);
-  return 0;
+  if (!ok) {
+    diag_error(d, m->model->loc, "model '%s' needs %lld bytes of stack for one sample; ganc's emitted code keeps "
+               "at most %d", m->model->name, (long long)bytes, STACK_BUDGET);
+    return 0;
+  }
+  m->tile = (int)sizes[SIZE_TILE];
+  m->train_tile = (int)sizes[SIZE_TRAIN_TILE];
+  m->chunk = (int)sizes[SIZE_CHUNK];
+  m->stack_bytes = stack_bytes(m, sizes, -1);
+  return 1;
 }
 
 Ir *lower_program(Arena *a, Diag *d, const Program *prog)
@@ -352,8 +400,7 @@ Ir *lower_program(Arena *a, Diag *d, const Program *prog)
     lower_stack(a, &m->model->disc, &m->disc);
     m->batch = m->gen.moments + m->disc.moments > 0;
     m->min_batch = (int)max2(min_packs(&m->gen, m->model->pack), min_packs(&m->disc, 1));
-    if (m->batch) /* the same for every tile */
-      plan_workspace(m);
+
   }
   int ok = 1;
   for (int i = 0; i < ir->n; i++)

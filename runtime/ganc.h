@@ -58,8 +58,8 @@ typedef enum ganc_fn {
 const char *ganc_fn_suffix(ganc_fn fn);
 
 typedef struct ganc_info ganc_info;
-/* Does info's model have fn? The _ws functions exist only for models with
-   batch_norm (info->stats_count > 0); every other function always. */
+/* Does info's model have fn? Every model has every function of
+   GANC_FUNCTIONS; fn out of range is not one. */
 int ganc_fn_exists(const ganc_info *info, ganc_fn fn);
 
 /* Every emitted function of one model, by ganc_fn: from the JIT
@@ -135,7 +135,7 @@ struct ganc_info {
   int min_train_batch;
   /* The _backward_ws functions' workspace for n: scalar_size * (n *
      train_workspace_per_n + train_workspace_once) bytes
-     (NAME_TRAIN_WORKSPACE_BYTES); 0 and 0 without batch_norm. */
+     (NAME_TRAIN_WORKSPACE_BYTES). */
   int64_t train_workspace_per_n, train_workspace_once;
   const char *signature;      /* shapes as text, e.g. "latent [64]; ..." */
 };

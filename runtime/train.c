@@ -59,19 +59,28 @@ static char *join(const char *dir, const char *name)
   return p;
 }
 
-/* The two training functions on the step's batches. */
+/* The two training functions on the step's batches, in its workspace if
+   it has one. */
 static double call_dloss_back(const ganc_step *s)
 {
   ganc_args a = {.params = s->params, .stats = s->stats, .n = s->batch / s->info->pack, .x = s->x, .z = s->z,
-                 .x_labels = s->x_labels, .z_labels = s->z_labels, .grad = s->grad_d};
-  return ganc_call(s->info, s->fns, GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, &a);
+                 .x_labels = s->x_labels, .z_labels = s->z_labels, .grad = s->grad_d, .workspace = s->workspace};
+  return ganc_call(s->info, s->fns,
+                   s->workspace ? GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS : GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, &a);
 }
 
 static double call_gloss_back(const ganc_step *s)
 {
   ganc_args a = {.params = s->params, .stats = s->stats, .n = s->batch / s->info->pack, .z = s->z,
-                 .z_labels = s->z_labels, .grad = s->grad_g};
-  return ganc_call(s->info, s->fns, GANC_FN_GENERATOR_LOSS_BACKWARD, &a);
+                 .z_labels = s->z_labels, .grad = s->grad_g, .workspace = s->workspace};
+  return ganc_call(s->info, s->fns,
+                   s->workspace ? GANC_FN_GENERATOR_LOSS_BACKWARD_WS : GANC_FN_GENERATOR_LOSS_BACKWARD, &a);
+}
+
+void *ganc_train_workspace(const ganc_info *info, int n)
+{
+  int64_t scalars = (int64_t)n * info->train_workspace_per_n + info->train_workspace_once;
+  return malloc((size_t)info->scalar_size * (size_t)(scalars > 0 ? scalars : 1));
 }
 
 void ganc_generate(const ganc_info *info, const ganc_fns *fns, const void *params, const void *stats, int n,
@@ -442,6 +451,7 @@ static void trainer_free(Trainer *t)
   free(t->work.adam_v);
   free(t->work.grad_d);
   free(t->work.grad_g);
+  free(t->work.workspace);
   free(t->work.x);
   free(t->work.z);
   free(t->work.x_labels);
@@ -517,6 +527,7 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   w->adam_v = calloc(np ? np : 1, s);
   w->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
   w->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
+  w->workspace = ganc_train_workspace(info, o->batch / info->pack);
   w->x = malloc(s * b * (size_t)info->obs_size);
   w->z = malloc(s * b * (size_t)info->latent_size);
   t->snap_z = malloc(s * (size_t)nz * (size_t)info->latent_size);
@@ -535,7 +546,8 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   t->path_csv = join(o->outdir, "loss.csv");
   t->path_png = join(o->outdir, "samples.png");
   t->path_plot = join(o->outdir, "loss.png");
-  if (!w->params || !w->stats || !w->adam_m || !w->adam_v || !w->grad_d || !w->grad_g || !w->x || !w->z || !t->snap_z ||
+  if (!w->params || !w->stats || !w->adam_m || !w->adam_v || !w->grad_d || !w->grad_g || !w->workspace || !w->x ||
+      !w->z || !t->snap_z ||
       !t->snap_x || !t->path_weights || !t->path_ckpt || !t->path_csv || !t->path_png || !t->path_plot) {
     snprintf(err, errlen, "out of memory");
     return GANC_TRAIN_ERROR;

@@ -80,6 +80,9 @@ typedef struct ganc_step {
   void *stats;           /* info->stats_count scalars, updated by every training pass (batch_norm) */
   void *adam_m, *adam_v; /* the Adam moments, laid out as params */
   void *grad_d, *grad_g; /* d_param_count + 1 and g_param_count + 1 scalars */
+  /* The _ws functions' workspace for the batch (ganc_train_workspace),
+     or NULL to call the _backward ones. */
+  void *workspace;
   void *x, *z;           /* a batch of observations and one of latents */
   int *x_labels, *z_labels; /* a conditional model's: x's and z's labels (batch ints each) */
   /* Called before every update to draw its batches (and their labels): x
@@ -94,6 +97,11 @@ typedef struct ganc_step {
    then one of the generator (Adam step done + 1). The losses are those the
    last updates computed. */
 void ganc_train_step(const ganc_step *s, int64_t done, double *d_loss, double *g_loss);
+
+/* A workspace for the _ws functions on n packs (info's
+   train_workspace_per_n and train_workspace_once), to free; NULL if the
+   heap fails. */
+void *ganc_train_workspace(const ganc_info *info, int n);
 
 /* One update of a moving average of n scalars of scalar_size bytes:
    ema[i] = decay * ema[i] + (1 - decay) * params[i], computed in double from

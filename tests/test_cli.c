@@ -260,19 +260,20 @@ Test(cli, dump_stages)
   Run r = run_ganc("check --dump=plan models/fashion_dcgan.gan", NULL);
   cr_assert_eq(r.status, 0, "%s", r.err);
   long long bytes = 0;
-  int tile = 0;
-  cr_assert(sscanf(r.out, "model fashion_dcgan: TILE %d, deepest call chain %lld bytes", &tile, &bytes) == 2, "%s",
-            r.out);
+  int tile = 0, train_tile = 0, chunk = 0;
+  cr_assert(sscanf(r.out, "model fashion_dcgan: TILE %d, TRAIN_TILE %d, CHUNK %d, deepest call chain %lld bytes",
+                   &tile, &train_tile, &chunk, &bytes) == 4, "%s", r.out);
   cr_expect(strstr(r.out, "fashion_dcgan_generator_loss_backward: frame") != NULL, "%s", r.out);
   run_free(&r);
-  char *dir = tmpdir_make(), args[512], path[600], want[128];
+  char *dir = tmpdir_make(), args[512], path[600], want[192];
   snprintf(args, sizeof args, "emit models/fashion_dcgan.gan -o %s", dir);
   r = run_ganc(args, NULL);
   cr_assert_eq(r.status, 0, "%s", r.err);
   run_free(&r);
   snprintf(path, sizeof path, "%s/fashion_dcgan.c", dir);
   char *src = slurp(path, NULL);
-  snprintf(want, sizeof want, "this model's deepest needs %lld). */\nenum { TILE = %d };", bytes, tile);
+  snprintf(want, sizeof want, "(this model's deepest needs %lld). */\nenum { TILE = %d, TRAIN_TILE = %d, CHUNK = %d };",
+           bytes, tile, train_tile, chunk);
   cr_expect(src && strstr(src, want), "the emitted source does not say: %s", want);
   free(src);
   tmpdir_remove(dir);

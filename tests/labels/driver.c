@@ -7,7 +7,7 @@
  *        -DHEADER='"NAME.h"' -DSTATS=0|1 driver.c NAME.c -lm
  *
  * (STATS=1 for a model with batch_norm: its functions take the running
- * statistics, and it has the _backward_ws functions). It reads inputs.bin:
+ * statistics). It reads inputs.bin:
  * the model's scalars, NAME_PARAM_COUNT parameters, NAME_STATS_COUNT
  * running statistics, BATCH latents and BATCH observations. Every buffer a
  * function gets is allocated to its exact size, so that the sanitizers see
@@ -193,17 +193,13 @@ static S generator_loss(int label)
 static S *discriminator_backward(const int *lr, const int *lf, int ws)
 {
   S *grad = scalars(D_PARAMS), *st = copy(stats, STATS_COUNT), loss;
-#if STATS
+  (void)st;
   if (ws) {
     void *w = alloc(M(TRAIN_WORKSPACE_BYTES)(BATCH));
-    loss = M(discriminator_loss_backward_ws)(params, st, BATCH, x, lr, z, lf, grad, w);
+    loss = M(discriminator_loss_backward_ws)(params, ST(st) BATCH, x, lr, z, lf, grad, w);
     free(w);
   } else
-    loss = M(discriminator_loss_backward)(params, st, BATCH, x, lr, z, lf, grad);
-#else
-  (void)ws;
-  loss = M(discriminator_loss_backward)(params, BATCH, x, lr, z, lf, grad);
-#endif
+    loss = M(discriminator_loss_backward)(params, ST(st) BATCH, x, lr, z, lf, grad);
   S *r = backward_results(loss, grad, D_PARAMS, st);
   free(grad);
   free(st);
@@ -213,17 +209,13 @@ static S *discriminator_backward(const int *lr, const int *lf, int ws)
 static S *generator_backward(const int *lf, int ws)
 {
   S *grad = scalars(G_PARAMS), *st = copy(stats, STATS_COUNT), loss;
-#if STATS
+  (void)st;
   if (ws) {
     void *w = alloc(M(TRAIN_WORKSPACE_BYTES)(BATCH));
-    loss = M(generator_loss_backward_ws)(params, st, BATCH, z, lf, grad, w);
+    loss = M(generator_loss_backward_ws)(params, ST(st) BATCH, z, lf, grad, w);
     free(w);
   } else
-    loss = M(generator_loss_backward)(params, st, BATCH, z, lf, grad);
-#else
-  (void)ws;
-  loss = M(generator_loss_backward)(params, BATCH, z, lf, grad);
-#endif
+    loss = M(generator_loss_backward)(params, ST(st) BATCH, z, lf, grad);
   S *r = backward_results(loss, grad, G_PARAMS, st);
   free(grad);
   free(st);
@@ -277,7 +269,7 @@ static void in_range(void)
   free(b);
   check_inputs("the batch functions");
 
-  for (int ws = 0; ws <= STATS; ws++) {
+  for (int ws = 0; ws <= 1; ws++) {
     S *r = discriminator_backward(labels_real, labels_fake, ws);
     put(ws ? "discriminator_loss_backward_ws" : "discriminator_loss_backward", -1, r,
         1 + (size_t)D_PARAMS + STATS_COUNT);
@@ -346,7 +338,7 @@ static void out_of_range(void)
       free(want);
       free(lr_ok);
       free(lf_ok);
-      for (int ws = 0; ws <= STATS; ws++) {
+      for (int ws = 0; ws <= 1; ws++) {
         free(discriminator_backward(lr, lf, ws));
         free(generator_backward(lf, ws));
       }
