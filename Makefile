@@ -138,7 +138,7 @@ $(B)/runtime/%.o: runtime/%.c $(RUNTIME_H)
 	$(Q)$(CC) $(ALL_CFLAGS) $(HOT) -c -o $@ $<
 
 # Adam runs over every parameter each step: vectorized (its sqrt sets no errno).
-$(B)/runtime/adam.o: HOT := -O3 -fno-math-errno
+$(B)/runtime/adam.o: HOT := -O3 -fno-math-errno -ffp-contract=off
 
 # runtime/kernels.inc is the arithmetic of every layer: the emitter copies it
 # into generated code, the runtime compiles it for the JIT once per scalar
