@@ -4,14 +4,16 @@
  * the emitted code calls them.
  *
  *   cc -O2 -Iruntime -o products bench/products.c build/libganc.a LIBS
- *   ./products TILE BATCH    one JSON object per line on standard output
+ *   ./products TILE TRAIN_TILE BATCH    one JSON object per line on stdout
  *
- * TILE is the model's tile (`ganc check --dump=plan` prints it): the emitted
- * functions take a batch TILE samples at a time, so a product at batch BATCH
- * is BATCH / TILE kernel calls on TILE samples each (one call on BATCH
- * samples when BATCH < TILE). For every linear layer: forward
- * `dense` (Y = X W^T), grad input `dense_back_input` (dX = dY W) and grad
- * weight `dense_back_params` (dW += dY^T X, with the bias's sums). FLOPs are
+ * TILE and TRAIN_TILE are the model's tiles (`ganc check --dump=plan`
+ * prints them): the inference functions take a batch TILE samples at a
+ * time, the training passes TRAIN_TILE, so a product at batch BATCH is
+ * BATCH / TILE kernel calls on TILE samples each (one call on BATCH samples
+ * when BATCH < TILE). For every linear layer: forward `dense` (Y = X W^T)
+ * on tiles of TILE, as generate and the losses run it, and on tiles of
+ * TRAIN_TILE grad input `dense_back_input` (dX = dY W) and grad weight
+ * `dense_back_params` (dW += dY^T X, with the bias's sums). FLOPs are
  * 2·batch·in·out. One thread; each figure the best of 21 runs of at least
  * 5 ms, as bench/peak.c times OpenBLAS's products. */
 #define _POSIX_C_SOURCE 200112L
@@ -106,9 +108,10 @@ int main(int argc, char **argv)
       {"generator", 0, 64, 256},      {"generator", 2, 256, 512},     {"generator", 4, 512, 784},
       {"discriminator", 1, 784, 512}, {"discriminator", 3, 512, 256}, {"discriminator", 5, 256, 1},
   };
-  int tile = argc == 3 ? atoi(argv[1]) : 0, batch = argc == 3 ? atoi(argv[2]) : 0;
-  if (tile < 1 || batch < 1) {
-    fputs("usage: products TILE BATCH\n", stderr);
+  int tile = argc == 4 ? atoi(argv[1]) : 0, train_tile = argc == 4 ? atoi(argv[2]) : 0;
+  int batch = argc == 4 ? atoi(argv[3]) : 0;
+  if (tile < 1 || train_tile < 1 || batch < 1) {
+    fputs("usage: products TILE TRAIN_TILE BATCH\n", stderr);
     return 2;
   }
   ganc_set_threads(1);
@@ -118,6 +121,6 @@ int main(int argc, char **argv)
   *(const void **)&back_params = kernel(table, "dense_back_params");
   for (size_t i = 0; i < sizeof products / sizeof products[0]; i++)
     for (int pass = 0; pass < 3; pass++)
-      time_one(&products[i], pass, batch, tile);
+      time_one(&products[i], pass, batch, pass ? train_tile : tile);
   return 0;
 }

@@ -493,10 +493,12 @@ def main():
 
     w("### fashion_mlp's products, one at a time")
     w("")
-    tile = next((p["tile"] for p in products), None)
+    tile = next((p["tile"] for p in products if p["pass"] == "forward"), None)
+    train_tile = next((p["tile"] for p in products if p["pass"] != "forward"), None)
     w("Every matrix product of fashion_mlp's linear layers at batch 64, by ganc's own kernels "
       "(`bench/products.c`: the kernel table the JIT links against, called as the emitted code "
-      f"calls it, a tile of {tile} samples at a time; one thread), beside OpenBLAS's same product "
+      f"calls it, a tile at a time: {tile} samples forward, as generate and the losses run it, "
+      f"{train_tile} in the training passes' gradients; one thread), beside OpenBLAS's same product "
       f"(`bench/peak.c`, above). The target: every product of at least {PRODUCT_MIN_FLOPS / 1e6:g} "
       f"MFLOP at ≥ {PRODUCT_PCT_TARGET:g} % of the FMA peak ({fma:.1f} GFLOP/s).")
     w("")

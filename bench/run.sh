@@ -92,13 +92,16 @@ say "peaks: bench/peak.c with OPENBLAS_CORETYPE ${coretype:-unset}"
 with_kernel "$coretype" "$out/peak" > "$out/peak.json"
 
 # ganc's products run as the emitted code runs them: a tile at a time, the
-# tile fashion_mlp's memory plan chose.
+# tiles fashion_mlp's memory plan chose (inference and training).
 lib=$(dirname "$1")/libganc.a
-tile=$("$ganc" check --dump=plan models/fashion_mlp.gan | sed -n 's/.*: TILE \([0-9]*\),.*/\1/p')
-[ -f "$lib" ] && [ -n "$tile" ] || { echo "run.sh: no $lib beside $1, or no TILE in the plan" >&2; exit 1; }
-say "products: bench/products.c, ganc's kernels for fashion_mlp's products (tile $tile), one thread"
+plan=$("$ganc" check --dump=plan models/fashion_mlp.gan | head -1)
+tile=$(sed -n 's/.*: TILE \([0-9]*\),.*/\1/p' <<< "$plan")
+train_tile=$(sed -n 's/.* TRAIN_TILE \([0-9]*\),.*/\1/p' <<< "$plan")
+[ -f "$lib" ] && [ -n "$tile" ] && [ -n "$train_tile" ] ||
+  { echo "run.sh: no $lib beside $1, or no TILE and TRAIN_TILE in the plan" >&2; exit 1; }
+say "products: bench/products.c, ganc's kernels for fashion_mlp's products (tiles $tile, $train_tile), one thread"
 cc -O2 -Iruntime -o "$out/products" bench/products.c "$lib" -ltcc -lcjson -lpng -lz -lm -ldl -lpthread
-"$out/products" "$tile" 64 >> "$out/peak.json"
+"$out/products" "$tile" "$train_tile" 64 >> "$out/peak.json"
 
 say "weights: $ganc train --steps 0"
 mkdir -p "$out/w"

@@ -237,7 +237,7 @@ static void put_doc(Emitter *e, const char *doc)
     case 'W':
       put(e, "%s", e->ir->batch ? "the memory they take from the heap given by the caller:"
                                 : "the whole batch trained on at once, in a workspace given by\n"
-                                  "   the caller instead of CHUNK samples at a time on the stack:");
+                                  "   the caller, instead of a few samples at a time on the stack:");
       break;
     default: str_putc(e->out, *p);
     }
