@@ -1106,10 +1106,10 @@ static void put_training(Emitter *e, int chunked)
 
 static void put_public_backward(Emitter *e)
 {
-  const char *n = e->m->name;
   put(e, "\n/* ---- gradients of the batch losses ----\n"
-         "   Each pass runs in training mode, layer by layer over its batch, as the\n"
-         "   PyTorch loop does: D on the real batch, then G, then D on the fake. */\n");
+         "   Each pass runs in training mode over its batch, %s, in the PyTorch loop's order:\n"
+         "   D on the real batch, then G, then D on the fake. */\n",
+      e->ir->batch ? "layer by layer" : "a tile at a time through every layer");
   if (e->ir->batch) {
     char args[200];
     snprintf(args, sizeof args, "x_real%s, z%s, grad_d", lab(e, "labels_real"), lab(e, "labels_fake"));
@@ -1117,7 +1117,6 @@ static void put_public_backward(Emitter *e)
     snprintf(args, sizeof args, "z%s, grad_g", lab(e, "labels"));
     put_heap_backward(e, GANC_FN_GENERATOR_LOSS_BACKWARD, GANC_FN_GENERATOR_LOSS_BACKWARD_WS, args);
   } else {
-    (void)n;
     put_training(e, 1);
   }
   put_training(e, 0);
