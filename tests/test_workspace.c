@@ -16,7 +16,7 @@
 #include "ganc.h"
 #include "test.h"
 
-TestSuite(workspace, .timeout = 300);
+TestSuite(workspace);
 
 enum { CANARY_BYTES = 256 };
 
