@@ -366,7 +366,6 @@ static int choose_tile(Diag *d, IrModel *m)
   int64_t most = MAX_TILE;
   while (ok) {
     int64_t tt = largest_fit(m, sizes, SIZE_TRAIN_TILE, most, &bytes);
-    sizes[SIZE_CHUNK] = 1;
     if (!tt || m->batch || largest_fit(m, sizes, SIZE_CHUNK, tt, &bytes)) {
       ok = tt > 0;
       break;

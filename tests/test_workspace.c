@@ -115,11 +115,8 @@ static void check_model(const ganc_info *info, const ganc_fns *fns, const char *
   free(params);
 }
 
-static void check_jit(const char *path)
+static void check_model_of(ganc_model *m, const char *path)
 {
-  char err[1024];
-  ganc_model *m = ganc_jit(path, err, sizeof err, NULL);
-  cr_assert_not_null(m, "%s: %s", path, err);
   const ganc_info *info = ganc_model_info(m, 0);
   cr_assert_not_null(info);
   cr_assert_eq(info->stats_count, 0, "%s has batch_norm: tests/test_batch_norm.c covers it", path);
@@ -127,6 +124,14 @@ static void check_jit(const char *path)
   cr_assert_eq(ganc_functions(m, info, &fns), 0, "%s: no functions", path);
   check_model(info, &fns, "JIT");
   ganc_free(m);
+}
+
+static void check_jit(const char *path)
+{
+  char err[1024];
+  ganc_model *m = ganc_jit(path, err, sizeof err, NULL);
+  cr_assert_not_null(m, "%s: %s", path, err);
+  check_model_of(m, path);
 }
 
 Test(workspace, mlp)
@@ -149,6 +154,36 @@ Test(workspace, conditional_double)
 {
   check_jit("tests/models/label_mlp.gan");
   check_jit("tests/models/every_layer_double.gan");
+}
+
+/* Many values per sample beside a wide dense input. At TRAIN_TILE 64 the
+   training passes fit the stack (D's dense takes 64 x 3072 = 196,608
+   scalars of scratch, the product's panel 16,384 more: 852 KB), but a
+   _backward function's workspace for one sample (58,371 scalars: G's
+   49,152 values, D's one, the 3,072 of D's input gradient, two scores and
+   two gradient rows of 3,072) does not fit beside them (1.09 MB), so
+   lowering halves TRAIN_TILE: at 32, 114,688 + 2 x 58,371 scalars fit
+   (926 KB), 4 samples would not. */
+static const char DEEP_VALUES[] =
+    "model deep_values {\n"
+    "  latent [8]\n  observation [3072]\n"
+    "  generator { linear(3072) relu tanh relu sigmoid relu tanh relu sigmoid relu tanh relu sigmoid relu tanh\n"
+    "              leaky_relu(0.1) }\n"
+    "  discriminator { linear(1) }\n"
+    "}\n";
+
+Test(workspace, train_tile_halved)
+{
+  Run r = run_ganc("check --dump=plan -", DEEP_VALUES);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_expect(strstr(r.out, "model deep_values: TILE 32, TRAIN_TILE 32, CHUNK 2, deepest call chain 925720 bytes") !=
+                NULL,
+            "%s", r.out);
+  run_free(&r);
+  char err[1024];
+  ganc_model *m = ganc_jit_string(DEEP_VALUES, "deep_values.gan", err, sizeof err, NULL);
+  cr_assert_not_null(m, "%s", err);
+  check_model_of(m, "deep_values.gan");
 }
 
 /* The emitted C as gcc builds it: the same for fashion_mlp. */
