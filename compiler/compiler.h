@@ -441,6 +441,9 @@ typedef struct IrModel {
   int64_t ws_per_tile;       /* of ws_once, those per pack of a training tile */
 } IrModel;
 
+/* What a stack frame's buffer of kind per is multiplied by, for tiles of t
+   packs and chunks of c. */
+int64_t frame_times(const IrModel *m, Per per, int64_t t, int64_t c);
 /* Scalars of a workspace buffer per n (or once, PER_NONE). */
 int64_t ws_count(const IrModel *m, const Buffer *b);
 

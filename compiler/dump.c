@@ -110,9 +110,7 @@ void dump_plan(Str *s, const Ir *ir)
       str_putc(s, '\n');
       for (int b = 0; b < fr->nbuf; b++) {
         const Buffer *bf = &fr->buf[b];
-        int64_t times = bf->per == PER_PACK ? m->model->pack : bf->per == PER_TILE ? m->tile
-                        : bf->per == PER_G_TILE ? (int64_t)m->tile * m->model->pack
-                        : bf->per == PER_CHUNK ? m->chunk : 1;
+        int64_t times = frame_times(m, bf->per, m->tile, m->chunk);
         static const char *const per[] = {[PER_PACK] = "PACK", [PER_TILE] = "TILE", [PER_G_TILE] = "G_TILE",
                                           [PER_BATCH] = "n", [PER_G_BATCH] = "n x PACK", [PER_CHUNK] = "CHUNK"};
         str_printf(s, "    %-6s %lld scalars", bf->name, (long long)(bf->count * times));

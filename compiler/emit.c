@@ -30,10 +30,8 @@ typedef struct Emitter {
      "params", or "params, stats" for a model with batch_norm. */
   const char *pa;
   int labels; /* a conditional model: its functions take labels */
-  /* The training passes run tile by tile through every layer (a model
-     without batch layers), their body inside the loop over tiles: ind is
-     its extra indent there. */
-  int depth_first;
+  /* The extra indent of a training pass's body inside its loop over tiles
+     (depth_first). */
   const char *ind;
   char lab[8][128]; /* lab()'s results, used in turn */
   int nlab;
@@ -42,7 +40,7 @@ typedef struct Emitter {
 static Emitter emitter(Str *out, const IrModel *ir, const EmitOptions *opt)
 {
   Emitter e = {.out = out, .ir = ir, .m = ir->model, .opt = opt, .pa = ir->batch ? "params, stats" : "params",
-               .labels = ir->model->classes > 0, .depth_first = !ir->batch, .ind = ""};
+               .labels = ir->model->classes > 0, .ind = ""};
   const char *n = ir->model->name;
   if (ir->model->pack > 1) {
     snprintf(e.obs_in, sizeof e.obs_in, "%s_PACK * %s_OBS_SIZE", n, n);
@@ -61,6 +59,13 @@ static Emitter emitter(Str *out, const IrModel *ir, const EmitOptions *opt)
 static const char *tile_of(const Emitter *e, int gen)
 {
   return gen && e->m->pack > 1 ? "G_TILE" : "TILE";
+}
+
+/* Do the training passes run tile by tile through every layer? Yes but
+   in a model with batch layers, which go layer by layer over the batch. */
+static int depth_first(const Emitter *e)
+{
+  return !e->ir->batch;
 }
 
 /* The same in the training passes: TRAIN_TILE or G_TRAIN_TILE. */
@@ -524,8 +529,7 @@ static void put_call(Emitter *e, const char *indent, const KernelCall *k, const 
 static void put_train_call(Emitter *e, const char *indent, const KernelCall *k, const Op *op, const Graph *g,
                            const CallNames *nm)
 {
-  int depth_first = e->depth_first;
-  if (!depth_first && (layer_class(op->layer)->batch || layer_class(op->layer)->elementwise)) {
+  if (!depth_first(e) && (layer_class(op->layer)->batch || layer_class(op->layer)->elementwise)) {
     CallNames whole = *nm;
     whole.t = "n";
     whole.train = 1;
@@ -540,17 +544,16 @@ static void put_train_call(Emitter *e, const char *indent, const KernelCall *k, 
   snprintf(dx, sizeof dx, "%s + (size_t)i * %lld", nm->dx ? nm->dx : "", in);
   snprintf(dy, sizeof dy, "%s + (size_t)i * %lld", nm->dy ? nm->dy : "", out);
   snprintf(L, sizeof L, "%s + i", nm->L);
-  if (depth_first) { /* ga and gb hold one tile's gradients */
-    if (nm->dx && (!strcmp(nm->dx, "ga") || !strcmp(nm->dx, "gb")))
-      snprintf(dx, sizeof dx, "%s", nm->dx);
-    if (nm->dy && (!strcmp(nm->dy, "ga") || !strcmp(nm->dy, "gb")))
-      snprintf(dy, sizeof dy, "%s", nm->dy);
-  }
-  snprintf(inner, sizeof inner, "%s%s  ", e->ind, indent);
-  if (depth_first) {
-    put_call(e, inner + 2, k, op, g, &(CallNames){x, y, dx, dy, "t", L, 1});
+  if (depth_first(e)) { /* inside the loop over tiles, where ga and gb hold one tile's gradients */
+    if (op->dx_buf == GRAD_A || op->dx_buf == GRAD_B)
+      snprintf(dx, sizeof dx, "%s", nm->dx ? nm->dx : "");
+    if (op->dy_buf == GRAD_A || op->dy_buf == GRAD_B)
+      snprintf(dy, sizeof dy, "%s", nm->dy ? nm->dy : "");
+    snprintf(inner, sizeof inner, "%s%s", e->ind, indent);
+    put_call(e, inner, k, op, g, &(CallNames){x, y, dx, dy, "t", L, 1});
     return;
   }
+  snprintf(inner, sizeof inner, "%s  ", indent);
   put(e, "%sfor (int i = 0; i < n; i += %s) {\n", indent, tile);
   put(e, "%s  int t = n - i < %s ? n - i : %s;\n", indent, tile, tile);
   put_call(e, inner, k, op, g, &(CallNames){x, y, dx, dy, "t", L, 1});
@@ -646,10 +649,10 @@ static int *flags_alloc(int n)
 }
 
 /* NAME_G_train / NAME_D_train: the forward pass over n samples keeping
-   every value in acts (n * acts scalars), layer by layer; the output is the
-   last value. A batch layer runs in training mode: normalized by the
-   batch's statistics, which it keeps in moments, and moving the running
-   statistics. */
+   every value in acts (n * acts scalars), depth first or layer by layer
+   (depth_first); the output is the last value. A batch layer runs in
+   training mode: normalized by the batch's statistics, which it keeps in
+   moments, and moving the running statistics. */
 static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
 {
   const char *n = e->m->name;
@@ -681,7 +684,7 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
   if (is_gen && g->nvalues == 1)
     put(e, "  (void)in;\n  (void)n;\n");
   char x[32], y[32];
-  int tiles = e->depth_first && g->nvalues > 1;
+  int tiles = depth_first(e) && g->nvalues > 1;
   if (tiles)
     put_train_tiles_open(e, is_gen);
   for (int i = 0; i < g->nops; i++) {
@@ -759,7 +762,7 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
   BackUse use = {0};
   use.value = flags_alloc(g->nvalues);
   e->out = &body;
-  int tiles = e->depth_first && g->nvalues > 1;
+  int tiles = depth_first(e) && g->nvalues > 1;
   if (tiles)
     put_train_tiles_open(e, is_gen);
   for (int i = g->nops - 1; i >= 0; i--)
@@ -948,12 +951,12 @@ static int ws_part(const Buffer *b, int chunk)
   return b->per == PER_TRAIN_TILE && !chunk ? 1 : 0;
 }
 
-/* The declaration of the workspace buffer named name, for count packs
-   ("n", or "CHUNK" on a _backward function's stack): its place in the
-   layout lowering planned, by part, each part's buffers in order. */
-static void put_ws(Emitter *e, const char *name, const char *count)
+/* The declaration of the workspace buffer named name, for n packs or, on
+   a _backward function's stack, CHUNK (chunk): its place in the layout
+   lowering planned, by part, each part's buffers in order. */
+static void put_ws(Emitter *e, const char *name, int chunk)
 {
-  int chunk = !strcmp(count, "CHUNK");
+  const char *count = chunk ? "CHUNK" : "n";
   const Buffer *found = NULL;
   for (int i = 0; i < e->ir->nws && !found; i++)
     if (!strcmp(e->ir->ws[i].name, name))
@@ -989,8 +992,8 @@ static void put_heap_backward(Emitter *e, ganc_fn fn, ganc_fn ws, const char *ar
 }
 
 /* The opening of a training function: its result, the refusals, then its
-   buffers in the workspace for count packs. */
-static void put_train_open(Emitter *e, ganc_fn fn, const char *result, const char *const *bufs, const char *count)
+   buffers in the workspace, for n packs or CHUNK (chunk). */
+static void put_train_open(Emitter *e, ganc_fn fn, const char *result, const char *const *bufs, int chunk)
 {
   const char *n = e->m->name;
   put_public_open(e, fn);
@@ -998,7 +1001,7 @@ static void put_train_open(Emitter *e, ganc_fn fn, const char *result, const cha
   if (e->ir->batch)
     put(e, "  if (n < %s_MIN_BATCH) /* a batch_norm layer would see one value per channel */\n    return NAN;\n", n);
   for (const char *const *b = bufs; *b; b++)
-    put_ws(e, *b, count);
+    put_ws(e, *b, chunk);
 }
 
 /* The opening of a loop over the batch, CHUNK packs at a time (c of
@@ -1015,13 +1018,20 @@ typedef struct Pass {
   const char *c, *in, *at;
 } Pass;
 
+/* The samples G makes for the pass's packs, in ng. */
+static const char *g_count(const Emitter *e, const Pass *p, char *ng, size_t size)
+{
+  snprintf(ng, size, e->m->pack > 1 ? "%s * %s_PACK" : "%s", p->c, e->m->name);
+  return ng;
+}
+
 /* G in training mode on the pass's latents, and x, its output (D's input). */
 static void put_g_pass(Emitter *e, const Pass *p, const char *labels)
 {
   const char *n = e->m->name;
   const Graph *g = &e->ir->gen;
   char ng[300];
-  snprintf(ng, sizeof ng, e->m->pack > 1 ? "%s * %s_PACK" : "%s", p->c, n);
+  g_count(e, p, ng, sizeof ng);
   if (*p->at)
     put(e, "%sconst scalar *zi = z + (size_t)i * %s;\n", p->in, e->lat_in);
   const char *z = *p->at ? "zi" : "z";
@@ -1040,8 +1050,7 @@ static void put_d_pass(Emitter *e, const Pass *p, const char *x, const char *lab
                        const char *grad, const char *din)
 {
   const char *n = e->m->name, *st = e->ir->batch ? "stats, " : "", *mo = e->ir->batch ? "dmoments, " : "";
-  put(e, "%s%s_D_train(params, %s%s, %s%s, dacts%s%s, s);\n", p->in, n, st, p->c, x, lab(e, "%s%s", labels, p->at),
-      *mo ? ", " : "", e->ir->batch ? "dmoments" : "");
+  put(e, "%s%s_D_train(params, %s%s, %s%s, dacts, %ss);\n", p->in, n, st, p->c, x, lab(e, "%s%s", labels, p->at), mo);
   put(e, "%sfor (int k = 0; k < %s; k++) {\n%s  %s += loss_%s(s[k]);\n", p->in, p->c, p->in, term, term);
   put(e, "%s  ds[k] = loss_%s_d(s[k]) / (scalar)n;\n%s}\n", p->in, term, p->in);
   put(e, "%s%s_D_back(params, %s, %s%s, dacts, %sds, %s, %s, ga, gb);\n", p->in, n, p->c, x,
@@ -1053,9 +1062,8 @@ static void put_g_back(Emitter *e, const Pass *p, const char *labels)
 {
   const char *n = e->m->name;
   char ng[300];
-  snprintf(ng, sizeof ng, e->m->pack > 1 ? "%s * %s_PACK" : "%s", p->c, n);
-  put(e, "%s%s_G_back(params, %s, %s%s, gacts, %sdx, grad_g, ga, gb);\n", p->in, n, ng, *p->at ? "zi" : "z",
-      lab(e, "%s%s", labels, p->at), e->ir->batch ? "gmoments, " : "");
+  put(e, "%s%s_G_back(params, %s, %s%s, gacts, %sdx, grad_g, ga, gb);\n", p->in, n, g_count(e, p, ng, sizeof ng),
+      *p->at ? "zi" : "z", lab(e, "%s%s", labels, p->at), e->ir->batch ? "gmoments, " : "");
 }
 
 /* The two training functions for count packs at once: the _ws ones on the
@@ -1065,7 +1073,7 @@ static void put_g_back(Emitter *e, const Pass *p, const char *labels)
    order. */
 static void put_training(Emitter *e, int chunked)
 {
-  const char *n = e->m->name, *count = chunked ? "CHUNK" : "n";
+  const char *n = e->m->name;
   const Pass whole = {"n", "  ", ""}, part = {"c", "    ", " + i"};
   const Pass *p = chunked ? &part : &whole;
   ganc_fn d = chunked ? GANC_FN_DISCRIMINATOR_LOSS_BACKWARD : GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS;
@@ -1074,7 +1082,7 @@ static void put_training(Emitter *e, int chunked)
   snprintf(xr, sizeof xr, chunked ? "x_real + (size_t)i * %s" : "x_real", e->obs_in);
 
   static const char *const d_bufs[] = {"gacts", "dacts", "s", "ds", "ga", "gb", "gmoments", "dmoments", NULL};
-  put_train_open(e, d, "double real = 0, fake = 0", d_bufs, count);
+  put_train_open(e, d, "double real = 0, fake = 0", d_bufs, chunked);
   put(e, "  memset(grad_d, 0, sizeof(scalar) * %s_D_PARAM_COUNT);\n", n);
   if (chunked) {
     put_chunk_loop(e, "D on the real batch");
@@ -1092,7 +1100,7 @@ static void put_training(Emitter *e, int chunked)
   put(e, "  return (scalar)(real / n + fake / n);\n}\n");
 
   static const char *const g_bufs[] = {"gacts", "dacts", "dx", "s", "ds", "ga", "gb", "gmoments", "dmoments", NULL};
-  put_train_open(e, g, "double gen = 0", g_bufs, count);
+  put_train_open(e, g, "double gen = 0", g_bufs, chunked);
   put(e, "  memset(grad_g, 0, sizeof(scalar) * %s_G_PARAM_COUNT);\n", n);
   if (chunked)
     put_chunk_loop(e, "G, D, then back through both");

@@ -260,6 +260,17 @@ static void plan_training(IrModel *m, Frame *f)
   }
 }
 
+int64_t frame_times(const IrModel *m, Per per, int64_t t, int64_t c)
+{
+  switch (per) {
+  case PER_PACK: return m->model->pack;
+  case PER_TILE: return t;
+  case PER_G_TILE: return t * m->model->pack;
+  case PER_CHUNK: return c;
+  default: return 1;
+  }
+}
+
 /* Every frame for inference tiles of t packs (t * pack samples of G),
    training tiles of tt and chunks of c. */
 static void plan(IrModel *m, int64_t t, int64_t tt, int64_t c)
@@ -296,12 +307,8 @@ static void plan(IrModel *m, int64_t t, int64_t tt, int64_t c)
 
   for (int i = 0; i < NFUNCS; i++) {
     Frame *fr = &m->frame[i];
-    for (int b = 0; b < fr->nbuf; b++) {
-      const Buffer *bf = &fr->buf[b];
-      int64_t times = bf->per == PER_PACK ? pack : bf->per == PER_TILE ? t : bf->per == PER_G_TILE ? t * pack
-                      : bf->per == PER_CHUNK ? c : 1;
-      fr->scalars += bf->count * times;
-    }
+    for (int b = 0; b < fr->nbuf; b++)
+      fr->scalars += fr->buf[b].count * frame_times(m, fr->buf[b].per, t, c);
   }
 }
 
@@ -399,7 +406,6 @@ Ir *lower_program(Arena *a, Diag *d, const Program *prog)
     lower_stack(a, &m->model->disc, &m->disc);
     m->batch = m->gen.moments + m->disc.moments > 0;
     m->min_batch = (int)max2(min_packs(&m->gen, m->model->pack), min_packs(&m->disc, 1));
-
   }
   int ok = 1;
   for (int i = 0; i < ir->n; i++)
