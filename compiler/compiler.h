@@ -277,6 +277,8 @@ typedef struct Args {
      cs       the kernels' scratch              t      the tile's samples
      n        t times the output's elements     G      the samples per group
      K        the layer's kernel arguments (Layer.karg)
+     xl xh    the bounds of its input, below and above (bounds functions)
+     yl yh    those of its output
    A layer's backward reads what its templates name of x, y and W. */
 typedef struct KernelCall {
   const char *kernel;
@@ -305,6 +307,9 @@ typedef struct LayerClass {
      layer's, or one whose every sample's result must not depend on the
      samples beside it (dense_products). */
   KernelCall train;
+  /* Its bounds rule (docs/DESIGN.md §8): a box of its input, one sample's
+     (or pack's), to a box of its output; may run in place. */
+  KernelCall bounds;
 } LayerClass;
 
 extern const LayerClass layer_classes[NLAYER_KINDS];
@@ -382,6 +387,7 @@ typedef enum {
   FN_G, FN_D,             /* forward, t <= TILE samples */
   FN_G_TRAIN, FN_D_TRAIN, /* forward keeping every value */
   FN_G_BACK, FN_D_BACK,   /* backward */
+  FN_G_BOUNDS, FN_D_BOUNDS, /* bounds of one sample (one pack for D) */
   FN_PUBLIC,
   NFUNCS = FN_PUBLIC + GANC_NFNS
 } Func;

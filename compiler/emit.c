@@ -141,6 +141,7 @@ static void put_comment_text(Emitter *e, const char *s)
    (int) for a single sample, n (const int *) for a batch. */
 typedef enum {
   A_END, A_PARAMS, A_STATS, A_N, A_Z, A_X, A_X_REAL, A_X_OUT, A_SCORES, A_GRAD_D, A_GRAD_G, A_WORKSPACE,
+  A_Z_LO, A_Z_HI, A_X_LO, A_X_HI, A_X_LO_OUT, A_X_HI_OUT, A_LO, A_HI,
   A_LABEL, A_LABEL_REAL, A_LABEL_FAKE, A_LABELS, A_LABELS_REAL, A_LABELS_FAKE
 } ArgKind;
 
@@ -185,6 +186,15 @@ static const FnSpec fn_specs[GANC_NFNS] = {
          "   Both give the same numbers, bit for bit. */\n"},
     [GANC_FN_GENERATOR_LOSS_BACKWARD_WS] = {1, {A_PARAMS, A_STATS, A_N, A_Z, A_LABELS, A_GRAD_G, A_WORKSPACE},
                                             NULL},
+    [GANC_FN_GENERATE_BOUNDS] =
+        {0, {A_PARAMS, A_STATS, A_Z_LO, A_Z_HI, A_LABEL, A_X_LO_OUT, A_X_HI_OUT},
+         "\n/* Bounds (inference mode). For every z with z_lo <= z <= z_hi elementwise,\n"
+         "   generate's x lies in [x_lo, x_hi] and fake_score's result in [*lo, *hi];\n"
+         "   for every x in [x_lo, x_hi], real_score's result lies in [*lo, *hi]:\n"
+         "   sound in $N_scalar with the rounding of this build, for any order of\n"
+         "   its sums. An infinite bound means the true one overflows. */\n"},
+    [GANC_FN_SCORE_BOUNDS] = {0, {A_PARAMS, A_STATS, A_X_LO, A_X_HI, A_LABEL, A_LO, A_HI}, NULL},
+    [GANC_FN_FAKE_SCORE_BOUNDS] = {0, {A_PARAMS, A_STATS, A_Z_LO, A_Z_HI, A_LABEL, A_LO, A_HI}, NULL},
 };
 
 /* The names the emitter defines besides the functions (check.c keeps two
@@ -207,6 +217,9 @@ static void put_signature(Emitter *e, ganc_fn fn, const char *scalar)
       [A_PARAMS] = "const %s *params", [A_STATS] = "const %s *stats", [A_N] = "int n", [A_Z] = "const %s *z",
       [A_X] = "const %s *x", [A_X_REAL] = "const %s *x_real", [A_X_OUT] = "%s *x", [A_SCORES] = "%s *scores",
       [A_GRAD_D] = "%s *grad_d", [A_GRAD_G] = "%s *grad_g", [A_WORKSPACE] = "void *workspace",
+      [A_Z_LO] = "const %s *z_lo", [A_Z_HI] = "const %s *z_hi", [A_X_LO] = "const %s *x_lo",
+      [A_X_HI] = "const %s *x_hi", [A_X_LO_OUT] = "%s *x_lo", [A_X_HI_OUT] = "%s *x_hi", [A_LO] = "%s *lo",
+      [A_HI] = "%s *hi",
       [A_LABEL] = "int label", [A_LABEL_REAL] = "int label_real", [A_LABEL_FAKE] = "int label_fake",
       [A_LABELS] = "const int *labels", [A_LABELS_REAL] = "const int *labels_real",
       [A_LABELS_FAKE] = "const int *labels_fake"};
@@ -464,6 +477,7 @@ typedef struct CallNames {
   const char *t; /* the samples: "t", or "n" for a whole batch */
   const char *L; /* their labels */
   int train;     /* in a training pass (its groups) */
+  const char *xl, *xh, *yl, *yh; /* a bounds pass's boxes */
 } CallNames;
 
 /* The tensor a template's W, B or E names. */
@@ -488,10 +502,14 @@ static void put_call(Emitter *e, const char *indent, const KernelCall *k, const 
       put(e, ", ");
     if (!strcmp(w, "x") || !strcmp(w, "y") || !strcmp(w, "dx") || !strcmp(w, "dy"))
       put(e, "%s", w[0] == 'x' ? nm->x : w[0] == 'y' ? nm->y : w[1] == 'x' ? nm->dx : nm->dy);
+    else if (!strcmp(w, "xl") || !strcmp(w, "xh") || !strcmp(w, "yl") || !strcmp(w, "yh"))
+      put(e, "%s", w[0] == 'x' ? (w[1] == 'l' ? nm->xl : nm->xh) : (w[1] == 'l' ? nm->yl : nm->yh));
     else if (!strcmp(w, "W") || !strcmp(w, "B") || !strcmp(w, "E"))
       put(e, "params + %lld", (long long)l->tensor[tensor_of(w[0])].off);
     else if (!strcmp(w, "gW") || !strcmp(w, "gB") || !strcmp(w, "gE"))
       put(e, "grad + %lld", (long long)l->tensor[tensor_of(w[1])].off - base);
+    else if (!strcmp(w, "n") && !strcmp(nm->t, "1"))
+      put(e, "%lld", (long long)g->size[op->out]);
     else if (!strcmp(w, "n"))
       put(e, "%s * %lld", nm->t, (long long)g->size[op->out]);
     else if (!strcmp(w, "t"))
@@ -550,13 +568,13 @@ static void put_train_call(Emitter *e, const char *indent, const KernelCall *k, 
     if (op->dy_buf == GRAD_A || op->dy_buf == GRAD_B)
       snprintf(dy, sizeof dy, "%s", nm->dy ? nm->dy : "");
     snprintf(inner, sizeof inner, "%s%s", e->ind, indent);
-    put_call(e, inner, k, op, g, &(CallNames){x, y, dx, dy, "t", L, 1});
+    put_call(e, inner, k, op, g, &(CallNames){.x = x, .y = y, .dx = dx, .dy = dy, .t = "t", .L = L, .train = 1});
     return;
   }
   snprintf(inner, sizeof inner, "%s  ", indent);
   put(e, "%sfor (int i = 0; i < n; i += %s) {\n", indent, tile);
   put(e, "%s  int t = n - i < %s ? n - i : %s;\n", indent, tile, tile);
-  put_call(e, inner, k, op, g, &(CallNames){x, y, dx, dy, "t", L, 1});
+  put_call(e, inner, k, op, g, &(CallNames){.x = x, .y = y, .dx = dx, .dy = dy, .t = "t", .L = L, .train = 1});
   put(e, "%s}\n", indent);
 }
 
@@ -588,7 +606,7 @@ static void put_op(Emitter *e, const Op *op, const Graph *g, const char *x, cons
 {
   put_layer_comment(e, op, g, 0);
   if (!op->view)
-    put_call(e, "  ", &layer_class(op->layer)->forward, op, g, &(CallNames){x, y, NULL, NULL, "t", "labels", 0});
+    put_call(e, "  ", &layer_class(op->layer)->forward, op, g, &(CallNames){.x = x, .y = y, .t = "t", .L = "labels"});
 }
 
 /* NAME_G (latent to observation) and NAME_D (observation to score), for
@@ -693,7 +711,8 @@ static void put_train_forward(Emitter *e, const Graph *g, int is_gen)
     put_layer_comment(e, op, g, 1);
     if (op->view)
       continue;
-    CallNames nm = {value_name(op->in, x, sizeof x), value_name(op->out, y, sizeof y), NULL, NULL, "t", "labels", 1};
+    CallNames nm = {.x = value_name(op->in, x, sizeof x), .y = value_name(op->out, y, sizeof y), .t = "t", .L = "labels",
+                    .train = 1};
     put_train_call(e, "  ", lc->train.kernel ? &lc->train : &lc->forward, op, g, &nm);
   }
   if (tiles)
@@ -728,8 +747,8 @@ static void put_back_op(Emitter *e, const Graph *g, const Op *op, int is_gen, Ba
 {
   const LayerClass *lc = layer_class(op->layer);
   char xb[32], yb[32];
-  CallNames nm = {value_name(op->in, xb, sizeof xb), value_name(op->out, yb, sizeof yb), grad_name(op->dx_buf),
-                  grad_name(op->dy_buf), "t", "labels", 1};
+  CallNames nm = {.x = value_name(op->in, xb, sizeof xb), .y = value_name(op->out, yb, sizeof yb),
+                  .dx = grad_name(op->dx_buf), .dy = grad_name(op->dy_buf), .t = "t", .L = "labels", .train = 1};
   int want_dx = !(op->dx_buf == GRAD_IN && is_gen); /* nothing flows into the latent */
 
   put_layer_comment(e, op, g, 1);
@@ -819,6 +838,46 @@ static void put_backward(Emitter *e, const Graph *g, int is_gen)
   put(e, "}\n");
   str_free(&body);
   free(use.value);
+}
+
+/* ---- bounds ---- */
+
+/* NAME_G_bounds / NAME_D_bounds: the box [in_lo, in_hi] of one sample's
+   input (one pack's for D) through every layer's bounds rule to the box
+   [out_lo, out_hi] of its output, each value's box where the forward pass
+   keeps the value. */
+static void put_bounds(Emitter *e, const Graph *g, int is_gen)
+{
+  const Stack *st = g->stack;
+  const char *n = e->m->name;
+  static const char *const lo[] = {[BUF_IN] = "in_lo", [BUF_OUT] = "out_lo", [BUF_A] = "a_lo", [BUF_B] = "b_lo"};
+  static const char *const hi[] = {[BUF_IN] = "in_hi", [BUF_OUT] = "out_hi", [BUF_A] = "a_hi", [BUF_B] = "b_hi"};
+  put(e, "\n/* Bounds through the %s: for every input of one %s in [in_lo, in_hi],\n"
+         "   %s_%c's output lies in [out_lo, out_hi] (docs/DESIGN.md §8). */\n",
+      st->name, !is_gen && e->m->pack > 1 ? "pack" : "sample", n, st->letter);
+  put(e, "static void %s_%c_bounds(const scalar *params, %sconst scalar *in_lo, const scalar *in_hi%s, scalar *out_lo, "
+         "scalar *out_hi)\n{\n", n, st->letter, e->ir->batch ? "const scalar *stats, " : "",
+      lab(e, "const int *labels"));
+  put_frame(e, is_gen ? FN_G_BOUNDS : FN_D_BOUNDS);
+  put_unused_labels(e, st);
+  if (st->param_count == 0)
+    put(e, "  (void)params;\n");
+  if (e->ir->batch && st->stats_count == 0)
+    put(e, "  (void)stats;\n");
+  for (int i = 0; i < g->nops; i++) {
+    const Op *op = &g->ops[i];
+    put_layer_comment(e, op, g, 0);
+    if (op->view)
+      continue;
+    CallNames nm = {.t = "1", .L = "labels", .xl = lo[op->in_buf], .xh = hi[op->in_buf], .yl = lo[op->out_buf],
+                    .yh = hi[op->out_buf]};
+    put_call(e, "  ", &layer_class(op->layer)->bounds, op, g, &nm);
+  }
+  if (g->nvalues == 1) { /* nothing but views: the input is the output */
+    put(e, "\n  memcpy(out_lo, in_lo, sizeof(scalar) * %lld);\n", (long long)g->size[0]);
+    put(e, "  memcpy(out_hi, in_hi, sizeof(scalar) * %lld);\n", (long long)g->size[0]);
+  }
+  put(e, "}\n");
 }
 
 /* ---- the loss ---- */
@@ -1130,6 +1189,26 @@ static void put_public_backward(Emitter *e)
   put_training(e, 0);
 }
 
+/* The public bounds functions. */
+static void put_public_bounds(Emitter *e)
+{
+  const char *n = e->m->name, *pa = e->pa;
+  put(e, "\n/* ---- bounds: interval bounds, layer by layer ---- */\n");
+  put_public_open(e, GANC_FN_GENERATE_BOUNDS);
+  put(e, "  %s_G_bounds(%s, z_lo, z_hi%s, x_lo, x_hi);\n}\n", n, pa, lab(e, "&label"));
+  put_public_open(e, GANC_FN_SCORE_BOUNDS);
+  put(e, "  %s_D_bounds(%s, x_lo, x_hi%s, lo, hi);\n}\n", n, pa, lab(e, "&label"));
+  put_public_open(e, GANC_FN_FAKE_SCORE_BOUNDS);
+  if (e->m->pack > 1) {
+    put(e, "  for (int k = 0; k < %s_PACK; k++) /* each sample of the pack */\n", n);
+    put(e, "    %s_G_bounds(%s, z_lo + (size_t)k * %s_LATENT_SIZE, z_hi + (size_t)k * %s_LATENT_SIZE, "
+           "x_lo + (size_t)k * %s_OBS_SIZE,\n               x_hi + (size_t)k * %s_OBS_SIZE);\n", n, pa, n, n, n, n);
+  } else {
+    put(e, "  %s_G_bounds(%s, z_lo, z_hi%s, x_lo, x_hi);\n", n, pa, lab(e, "&label"));
+  }
+  put(e, "  %s_D_bounds(%s, x_lo, x_hi%s, lo, hi);\n}\n", n, pa, lab(e, "&label"));
+}
+
 /* The tiles lowering chose, each the most that keeps the functions using
    it within the stack budget. */
 static void put_tiles(Emitter *e)
@@ -1180,9 +1259,12 @@ static void put_source_body(Emitter *e)
   put_train_forward(e, &e->ir->disc, 0);
   put_backward(e, &e->ir->gen, 1);
   put_backward(e, &e->ir->disc, 0);
+  put_bounds(e, &e->ir->gen, 1);
+  put_bounds(e, &e->ir->disc, 0);
   put_loss(e);
   put_public(e);
   put_public_backward(e);
+  put_public_bounds(e);
   e->out = out;
   if (code.failed)
     e->out->failed = 1;

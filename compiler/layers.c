@@ -278,23 +278,24 @@ static int projection_shape(Diag *d, Layer *l, const Args *a)
 
 #define ACTIVATION(id, fwd, back, reads)                                                \
   [id] = {#fwd, {{0}}, same_shape, NULL, NULL, 1, 0, {"act_" #fwd, "y x n"}, {NULL, NULL}, \
-          {"act_" #back, "dx " reads " dy n"}}
+          {"act_" #back, "dx " reads " dy n"}, .bounds = {"bound_" #fwd, "yl yh xl xh n"}}
 
 #define CONV(id, name)                                                                  \
   [id] = {name, {{"out", ARG_POSITIVE, 1, 0}, {"kernel", ARG_POSITIVE, 1, 0},           \
                  {"stride", ARG_POSITIVE, 0, 1}, {"padding", ARG_NONNEGATIVE, 0, 0}},    \
           conv_shape, conv_scratch, "a convolution's windows", 0, 1,                     \
           {name, "y W B x cs t G K"}, {name "_back_params", "gW gB dy x cs t G K"},      \
-          {name "_back_input", "dx W dy cs t G K"}}
+          {name "_back_input", "dx W dy cs t G K"}, .bounds = {"bound_" name, "yl yh W B xl xh K"}}
 
 const LayerClass layer_classes[NLAYER_KINDS] = {
     [LY_LINEAR] = {"linear", {{"out", ARG_POSITIVE, 1, 0}}, linear_shape, linear_scratch,
                    "a dense layer's input tile, transposed", 0, 0, {"dense", "y W B x cs t K"},
                    {"dense_back_params", "gW gB dy x t K"}, {"dense_back_input", "dx W dy t K"}, 0,
-                   {"dense_products", "y W B x cs t K"}},
+                   {"dense_products", "y W B x cs t K"}, {"bound_dense", "yl yh W B xl xh K"}},
     ACTIVATION(LY_RELU, relu, relu_back, "x"),
     [LY_LEAKY_RELU] = {"leaky_relu", {{"slope", ARG_NUMBER, 0, 0.01}}, leaky_relu_shape, NULL, NULL, 1, 0,
-                       {"act_leaky_relu", "y x n K"}, {NULL, NULL}, {"act_leaky_relu_back", "dx x dy n K"}},
+                       {"act_leaky_relu", "y x n K"}, {NULL, NULL}, {"act_leaky_relu_back", "dx x dy n K"},
+                       .bounds = {"bound_leaky_relu", "yl yh xl xh n K"}},
     ACTIVATION(LY_TANH, tanh, tanh_back, "y"),
     ACTIVATION(LY_SIGMOID, sigmoid, sigmoid_back, "y"),
     [LY_RESHAPE] = {"reshape", {{"shape", ARG_SHAPE, 1, 0}}, reshape_shape, NULL, NULL, 0, 0, {0}, {0}, {0}},
@@ -302,16 +303,18 @@ const LayerClass layer_classes[NLAYER_KINDS] = {
     CONV(LY_CONV2D, "conv2d"),
     CONV(LY_CONV_TRANSPOSE2D, "conv_transpose2d"),
     [LY_UPSAMPLE] = {"upsample", {{"scale", ARG_POSITIVE, 0, 2}}, upsample_shape, NULL, NULL, 0, 0,
-                     {"upsample", "y x t K"}, {NULL, NULL}, {"upsample_back", "dx dy t K"}},
+                     {"upsample", "y x t K"}, {NULL, NULL}, {"upsample_back", "dx dy t K"},
+                     .bounds = {"bound_upsample", "yl yh xl xh K"}},
     [LY_BATCH_NORM] = {"batch_norm", {{"momentum", ARG_UNIT, 0, 0.1}, {"eps", ARG_POSITIVE_NUMBER, 0, 1e-5}},
                        batch_norm_shape, NULL, NULL, 1, 0, {"batch_norm", "y W B S x t K"},
                        {"batch_norm_back_params", "gW gB dy x M t K"}, {"batch_norm_back_input", "dx W dy x M t K"},
-                       1, {"batch_norm_train", "y W B S M x t K"}},
+                       1, {"batch_norm_train", "y W B S M x t K"}, {"bound_batch_norm", "yl yh W B S xl xh K"}},
     [LY_LABEL] = {"label", {{"dim", ARG_POSITIVE, 1, 0}}, label_shape, NULL, NULL, 0, 0,
                   {"embed_label", "y W x L t K"}, {"embed_label_back_params", "gW dy L t K"},
-                  {"embed_label_back_input", "dx dy t K"}},
+                  {"embed_label_back_input", "dx dy t K"}, .bounds = {"bound_embed_label", "yl yh W xl xh L K"}},
     [LY_PROJECTION] = {"projection", {{0}}, projection_shape, NULL, NULL, 0, 0, {"project", "y W B E x L t K"},
-                       {"project_back_params", "gW gB gE dy x L t K"}, {"project_back_input", "dx W E dy L t K"}},
+                       {"project_back_params", "gW gB gE dy x L t K"}, {"project_back_input", "dx W E dy L t K"},
+                       .bounds = {"bound_project", "yl yh W B E xl xh L K"}},
 };
 
 int stack_takes_labels(const Stack *st)

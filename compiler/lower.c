@@ -117,6 +117,7 @@ const char *func_suffix(Func f)
   static const char *const internal[FN_PUBLIC] = {
       [FN_G] = "G", [FN_D] = "D", [FN_G_TRAIN] = "G_train",
       [FN_D_TRAIN] = "D_train", [FN_G_BACK] = "G_back", [FN_D_BACK] = "D_back",
+      [FN_G_BOUNDS] = "G_bounds", [FN_D_BOUNDS] = "D_bounds",
   };
   return f < FN_PUBLIC ? internal[f] : ganc_fn_suffix((ganc_fn)(f - FN_PUBLIC));
 }
@@ -194,6 +195,16 @@ static void plan_stack(IrModel *m, Graph *g, int gen, int64_t t, int64_t tt)
   add_scratch(train, g, tt, 0, 1);
   add_scratch(back, g, tt, 1, 1);
   fwd->kernels = train->kernels = back->kernels = 1;
+
+  /* The bounds pass: a box in place of each value, one sample's (one
+     pack's for D); its kernels keep nothing on the stack. */
+  Frame *bounds = &m->frame[gen ? FN_G_BOUNDS : FN_D_BOUNDS];
+  static const char *const box[2][2] = {{"a_lo", "a_hi"}, {"b_lo", "b_hi"}};
+  for (int k = 0; k < 2; k++)
+    if (uses_buf(g, k ? BUF_B : BUF_A)) {
+      add_buffer(bounds, box[k][0], g->scratch, PER_NONE, k ? NULL : "a value's bounds, below and above (with b)");
+      add_buffer(bounds, box[k][1], g->scratch, PER_NONE, NULL);
+    }
 }
 
 /* The workspace of the training functions for training tiles of tt, one
@@ -304,6 +315,12 @@ static void plan(IrModel *m, int64_t t, int64_t tt, int64_t c)
     add_calls(fr, 2, (Func[]){FN_G, FN_D});
   }
   plan_training(m, f);
+
+  add_calls(&f[GANC_FN_GENERATE_BOUNDS], 1, (Func[]){FN_G_BOUNDS});
+  add_calls(&f[GANC_FN_SCORE_BOUNDS], 1, (Func[]){FN_D_BOUNDS});
+  add_obs(&f[GANC_FN_FAKE_SCORE_BOUNDS], "x_lo", PER_PACK, obs);
+  add_obs(&f[GANC_FN_FAKE_SCORE_BOUNDS], "x_hi", PER_PACK, obs);
+  add_calls(&f[GANC_FN_FAKE_SCORE_BOUNDS], 2, (Func[]){FN_G_BOUNDS, FN_D_BOUNDS});
 
   for (int i = 0; i < NFUNCS; i++) {
     Frame *fr = &m->frame[i];

@@ -55,6 +55,15 @@ int ganc_fn_exists(const ganc_info *info, ganc_fn fn)
   case GANC_FN_GENERATOR_LOSS_BACKWARD_WS:                                                                             \
     return ((S(*)(const S *S_, int, const S *L##IP, S *, void *))p)(a->params ST, a->n, a->z L##ZLS, a->grad,          \
                                                                     a->workspace);                                     \
+  case GANC_FN_GENERATE_BOUNDS:                                                                                        \
+  case GANC_FN_FAKE_SCORE_BOUNDS:                                                                                      \
+    ((void (*)(const S *CS, const S *, const S *L##I, S *, S *))p)(a->params ST, a->box_lo, a->box_hi L##ZL,          \
+                                                                   a->out_lo, a->out_hi);                              \
+    return 0;                                                                                                          \
+  case GANC_FN_SCORE_BOUNDS:                                                                                           \
+    ((void (*)(const S *CS, const S *, const S *L##I, S *, S *))p)(a->params ST, a->box_lo, a->box_hi L##XL,          \
+                                                                   a->out_lo, a->out_hi);                              \
+    return 0;                                                                                                          \
   default:                                                                                                             \
     return 0;                                                                                                          \
   }

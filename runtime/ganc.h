@@ -45,7 +45,10 @@ typedef enum ganc_status {
   X(DISCRIMINATOR_LOSS_BACKWARD, discriminator_loss_backward)     \
   X(GENERATOR_LOSS_BACKWARD, generator_loss_backward)             \
   X(DISCRIMINATOR_LOSS_BACKWARD_WS, discriminator_loss_backward_ws) \
-  X(GENERATOR_LOSS_BACKWARD_WS, generator_loss_backward_ws)
+  X(GENERATOR_LOSS_BACKWARD_WS, generator_loss_backward_ws)     \
+  X(GENERATE_BOUNDS, generate_bounds)                             \
+  X(SCORE_BOUNDS, score_bounds)                                   \
+  X(FAKE_SCORE_BOUNDS, fake_score_bounds)
 
 typedef enum ganc_fn {
 #define GANC_FN_ENUM(id, suffix) GANC_FN_##id,
@@ -84,6 +87,11 @@ typedef struct ganc_args {
   void *out;       /* generate's x, or the score batches' scores */
   void *grad;      /* the _backward functions' grad_d or grad_g */
   void *workspace; /* the _ws functions' */
+  /* The bounds functions' box, of z (generate_bounds, fake_score_bounds,
+     whose labels are z_labels) or of x (score_bounds, x_labels), and the
+     bounds they write. */
+  const void *box_lo, *box_hi;
+  void *out_lo, *out_hi;
 } ganc_args;
 
 /* Call fn of fns (info's model) with a's arguments, through a pointer of

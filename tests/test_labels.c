@@ -7,7 +7,7 @@
  * projection in both stacks (tests/models), `ganc emit` writes the C, and
  * gcc builds it with tests/labels/driver.c under AddressSanitizer and
  * UBSan, errors fatal. The driver calls every emitted function
- * (single-sample, batch, _backward and, with batch_norm, _backward_ws)
+ * (single-sample, batch, _backward, bounds and, with batch_norm, _backward_ws)
  * with labels -1, N, INT_MIN and INT_MAX and with batches mixing them
  * with labels in range, on buffers of exactly their size; it checks that
  * no input changes and that the in-range samples of a mixed batch get,
@@ -117,6 +117,48 @@ static ganc_fn fn_of(const char *suffix)
   return GANC_NFNS;
 }
 
+static int is_bounds(ganc_fn fn)
+{
+  return fn == GANC_FN_GENERATE_BOUNDS || fn == GANC_FN_SCORE_BOUNDS || fn == GANC_FN_FAKE_SCORE_BOUNDS;
+}
+
+/* What the driver's boxes are: the first z and x widened by 1/4 each way. */
+static void *box_of(const void *v, int size, int64_t n, double by)
+{
+  void *b = scalar_alloc(size, n);
+  for (int64_t i = 0; i < n; i++)
+    scalar_store(b, size, i, scalar_load(v, size, i) + by);
+  return b;
+}
+
+/* A bounds function as the driver calls it: its lower bounds, then its
+   upper ones. */
+static double *jit_bounds(const Inputs *in, ganc_fn fn, int label, int64_t *count)
+{
+  const ganc_info *info = in->info;
+  int size = in->size;
+  int64_t n = fn == GANC_FN_GENERATE_BOUNDS ? info->obs_size : 1;
+  int64_t box = fn == GANC_FN_SCORE_BOUNDS ? info->obs_size : info->latent_size;
+  const void *v = fn == GANC_FN_SCORE_BOUNDS ? in->x : in->z;
+  void *lo = box_of(v, size, box, -0.25), *hi = box_of(v, size, box, 0.25);
+  void *out_lo = scalar_alloc(size, n), *out_hi = scalar_alloc(size, n);
+  ganc_args a = {.params = in->params, .stats = in->stats, .x_labels = &label, .z_labels = &label,
+                 .box_lo = lo, .box_hi = hi, .out_lo = out_lo, .out_hi = out_hi};
+  ganc_call(info, &in->fns, fn, &a);
+  double *r = malloc(2 * (size_t)n * sizeof *r);
+  cr_assert_not_null(r);
+  for (int64_t i = 0; i < n; i++) {
+    r[i] = scalar_load(out_lo, size, i);
+    r[n + i] = scalar_load(out_hi, size, i);
+  }
+  *count = 2 * n;
+  free(lo);
+  free(hi);
+  free(out_lo);
+  free(out_hi);
+  return r;
+}
+
 static int is_backward(ganc_fn fn)
 {
   return fn == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD || fn == GANC_FN_GENERATOR_LOSS_BACKWARD ||
@@ -131,6 +173,8 @@ static int is_backward(ganc_fn fn)
    statistics it leaves. */
 static double *jit_values(const Inputs *in, ganc_fn fn, int label, int64_t *count)
 {
+  if (is_bounds(fn))
+    return jit_bounds(in, fn, label, count);
   const ganc_info *info = in->info;
   int size = in->size, N = info->classes;
   int is_d = fn == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD || fn == GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS;
@@ -242,7 +286,7 @@ static void check_out_of_range(const char *gan)
     cr_assert(sscanf(state.line, "%63s %d%n", suffix, &label, &used) == 2, "%s: bad line %s", info->name,
               state.line);
     ganc_fn fn = fn_of(suffix);
-    int single = fn <= GANC_FN_GENERATOR_LOSS; /* the first five (grep ORDER FN) */
+    int single = fn <= GANC_FN_GENERATOR_LOSS || is_bounds(fn); /* (grep ORDER FN) */
     cr_assert(single ? label >= 0 && label < info->classes : label == -1, "%s: %s with label %d", info->name,
               suffix, label);
     seen[fn]++;
@@ -270,7 +314,7 @@ static void check_out_of_range(const char *gan)
   }
   cr_expect(failures <= 12, "%s: %d more differences not shown", info->name, failures - 12);
   for (int f = 0; f < GANC_NFNS; f++) {
-    int single = f <= GANC_FN_GENERATOR_LOSS;
+    int single = f <= GANC_FN_GENERATOR_LOSS || is_bounds((ganc_fn)f);
     int want = !ganc_fn_exists(info, (ganc_fn)f) ? 0 : single ? info->classes : 1;
     cr_expect_eq(seen[f], want, "%s: the driver called %s %d times in range, want %d", info->name,
                  ganc_fn_suffix((ganc_fn)f), seen[f], want);

@@ -21,6 +21,9 @@
  *   the batch functions with labels_real[i] = i mod N and labels_fake[i] =
  *   (i + 1) mod N (x's and z's); LABEL is -1. The _backward ones print
  *   the loss, the gradient, then the statistics they leave.
+ *   for each label L: generate_bounds, score_bounds and fake_score_bounds
+ *   (L) on the boxes of the first z and x widened by 1/4 each way, the
+ *   lower bounds, then the upper ones.
  * Out of range (-1, N, INT_MIN, INT_MAX, and batches mixing them with
  * labels in range) it calls every function and prints nothing; the
  * in-range samples of a mixed batch must get, bit for bit, what they get
@@ -188,6 +191,37 @@ static S generator_loss(int label)
   return M(generator_loss)(params, ST(stats) z, label);
 }
 
+/* The bounds functions on the boxes z +- 1/4 and x +- 1/4 of the first
+   sample: 2 OBS values (generate_bounds), then 2 and 2 (score_bounds,
+   fake_score_bounds), lower bounds first; in a fresh array. */
+static S *bounds(int label)
+{
+  S *zl = scalars(LATENT), *zh = scalars(LATENT), *xl = scalars(OBS), *xh = scalars(OBS);
+  S *r = scalars(2 * (size_t)OBS + 4);
+  for (int i = 0; i < LATENT; i++) {
+    zl[i] = z[i] - (S)0.25;
+    zh[i] = z[i] + (S)0.25;
+  }
+  for (int i = 0; i < OBS; i++) {
+    xl[i] = x[i] - (S)0.25;
+    xh[i] = x[i] + (S)0.25;
+  }
+  S *gl = scalars(OBS), *gh = scalars(OBS), *s = scalars(1), *t = scalars(1);
+  M(generate_bounds)(params, ST(stats) zl, zh, label, gl, gh);
+  memcpy(r, gl, OBS * sizeof(S));
+  memcpy(r + OBS, gh, OBS * sizeof(S));
+  M(score_bounds)(params, ST(stats) xl, xh, label, s, t);
+  r[2 * OBS] = *s;
+  r[2 * OBS + 1] = *t;
+  M(fake_score_bounds)(params, ST(stats) zl, zh, label, s, t);
+  r[2 * OBS + 2] = *s;
+  r[2 * OBS + 3] = *t;
+  S *arrays[] = {zl, zh, xl, xh, gl, gh, s, t};
+  for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+    free(arrays[i]);
+  return r;
+}
+
 /* The training functions: loss, gradient and statistics in one array (free
    it); ws: the _ws function on a workspace of exactly its size. */
 static S *discriminator_backward(const int *lr, const int *lf, int ws)
@@ -279,6 +313,15 @@ static void in_range(void)
     free(r);
     check_inputs("the _backward functions");
   }
+
+  for (int l = 0; l < N; l++) {
+    S *r = bounds(l);
+    put("generate_bounds", l, r, 2 * (size_t)OBS);
+    put("score_bounds", l, r + 2 * OBS, 2);
+    put("fake_score_bounds", l, r + 2 * OBS + 2, 2);
+    free(r);
+    check_inputs("the bounds functions");
+  }
 }
 
 /* ---- Out of range ---- */
@@ -322,6 +365,7 @@ static void out_of_range(void)
     discriminator_loss(bad[b], 0);
     discriminator_loss(N - 1, bad[b]);
     discriminator_loss(bad[b], bad[(b + 1) % BAD]);
+    free(bounds(bad[b]));
     check_inputs("a single-sample function, out of range");
   }
   free(out);
