@@ -342,6 +342,24 @@ static int load_params(const ganc_info *info, const char *weights, uint64_t seed
   return 0;
 }
 
+/* --label K (-1 for none) against info's model: none for a model without
+   classes, one of its classes for a conditional one, where cmd may need it.
+   0, or EXIT_USER after saying why. */
+static int check_label(const char *cmd, const ganc_info *info, long label, int needed)
+{
+  if (label >= 0 && info->classes == 0)
+    fprintf(stderr, "ganc: --label %ld, but model '%s' has no classes (it is not conditional)\n", label, info->name);
+  else if (label >= info->classes && info->classes > 0)
+    fprintf(stderr, "ganc: --label %ld is outside model '%s''s classes 0 .. %d\n", label, info->name,
+            info->classes - 1);
+  else if (label < 0 && info->classes > 0 && needed)
+    fprintf(stderr, "ganc: model '%s' is conditional: %s needs --label K, one of its classes 0 .. %d\n", info->name,
+            cmd, info->classes - 1);
+  else
+    return 0;
+  return EXIT_USER;
+}
+
 /* ---- emit ---- */
 
 typedef struct EmitArgs {
@@ -495,17 +513,9 @@ static int cmd_sample(int argc, char **argv)
   if ((rc = jit_one(co.file, co.model, &j)))
     return rc;
   const ganc_info *info = j.info;
-  if (sa.label >= 0 && info->classes == 0) {
-    fprintf(stderr, "ganc: --label %ld, but model '%s' has no classes (it is not conditional)\n", sa.label,
-            info->name);
+  if ((rc = check_label("sample", info, sa.label, 0))) {
     ganc_free(j.m);
-    return EXIT_USER;
-  }
-  if (sa.label >= info->classes && info->classes > 0) {
-    fprintf(stderr, "ganc: --label %ld is outside model '%s''s classes 0 .. %d\n", sa.label, info->name,
-            info->classes - 1);
-    ganc_free(j.m);
-    return EXIT_USER;
+    return rc;
   }
   /* A conditional model without --label draws every class in turn, the
      same number of each: a row per class in an image grid. */
@@ -540,6 +550,318 @@ static int cmd_sample(int argc, char **argv)
   free(z);
   free(x);
   free(labels);
+  ganc_free(j.m);
+  return rc;
+}
+
+/* ---- bounds ---- */
+
+typedef struct BoundsArgs {
+  const char *out, *weights, *box, *center;
+  double lo, hi; /* --box LO,HI */
+  double radius; /* --radius R; -1 for none */
+  long label;    /* --label K; -1 for none */
+} BoundsArgs;
+
+/* --box LO,HI: two numbers, each finite, inf or -inf, with LO <= HI. */
+static int parse_box(const char *arg, double *lo, double *hi)
+{
+  char *end;
+  errno = 0;
+  *lo = strtod(arg, &end);
+  int ok = !errno && end != arg && *end == ',';
+  if (ok) {
+    const char *second = end + 1;
+    *hi = strtod(second, &end);
+    ok = !errno && end != second && !*end && !isnan(*lo) && !isnan(*hi);
+  }
+  if (!ok)
+    return usage_error("bounds", "--box must be two numbers LO,HI (each finite, inf or -inf), not '%s'", arg);
+  if (*lo > *hi)
+    return usage_error("bounds", "--box LO,HI needs LO <= HI, not '%s'", arg);
+  return -1;
+}
+
+static int bounds_opt(int opt, const char *arg, void *ctx)
+{
+  BoundsArgs *ba = ctx;
+  switch (opt) {
+  case 'o': ba->out = arg; return -1;
+  case 'w': ba->weights = arg; return -1;
+  case 'c': ba->center = arg; return -1;
+  case 'b': ba->box = arg; return parse_box(arg, &ba->lo, &ba->hi);
+  case 'L': return parse_count("bounds", "--label", arg, 0, INT32_MAX, &ba->label);
+  case 'r': {
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || *end || end == arg || !(v >= 0) || !isfinite(v))
+      return usage_error("bounds", "--radius must be a finite number >= 0, not '%s'", arg);
+    ba->radius = v;
+    return -1;
+  }
+  }
+  return EXIT_INTERNAL;
+}
+
+static int is_separator(char ch)
+{
+  return ch == ',' || ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* The numbers of a latent file ("-" is standard input), separated by
+   commas, spaces or newlines: info->latent_size of them, each finite, into
+   c. 0, or EXIT_USER after naming the file and, for a bad number, its line. */
+static int read_center(const char *path, const ganc_info *info, double *c)
+{
+  unsigned char *data;
+  size_t len;
+  if (ganc_read_file(path, &data, &len, NULL, 0) != 0) {
+    fprintf(stderr, "ganc: cannot open '%s': %s\n", path, strerror(errno));
+    return EXIT_USER;
+  }
+  const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+  const char *p = (const char *)data, *stop = p + len;
+  int64_t n = 0;
+  int line = 1, rc = 0;
+  while (!rc) {
+    for (; p < stop && is_separator(*p); p++)
+      line += *p == '\n';
+    if (p == stop)
+      break;
+    const char *q = p;
+    while (q < stop && !is_separator(*q))
+      q++;
+    char *end;
+    double v = strtod(p, &end); /* the file ends in a NUL: strtod stops there at the latest */
+    int shown = q - p < 40 ? (int)(q - p) : 40;
+    if (end != q) {
+      fprintf(stderr, "ganc: %s:%d: '%.*s' is not a number\n", name, line, shown, p);
+      rc = EXIT_USER;
+    } else if (!isfinite(v)) {
+      fprintf(stderr, "ganc: %s:%d: '%.*s' is not a finite number\n", name, line, shown, p);
+      rc = EXIT_USER;
+    } else if (n < info->latent_size) {
+      c[n] = v;
+    }
+    n++;
+    p = q;
+  }
+  if (!rc && n != info->latent_size) {
+    fprintf(stderr, "ganc: %s holds %lld number%s, but model '%s''s latent has %lld\n", name, (long long)n,
+            n == 1 ? "" : "s", info->name, (long long)info->latent_size);
+    rc = EXIT_USER;
+  }
+  free(data);
+  return rc;
+}
+
+/* c + d as scalar i of box (the model's type), rounded outward: toward -inf
+   for a lower end, toward +inf for an upper one, so that the box holds the
+   exact one. Knuth's two-sum gives the double sum's own rounding error e
+   (s + e is c + d exactly), which decides when s itself lies inside. */
+static void store_outward(void *box, int size, int64_t i, double c, double d, int up)
+{
+  double s = c + d, bb = s - c, e = (c - (s - bb)) + (d - bb);
+  if (size == 8) {
+    if (up ? e > 0 : e < 0)
+      s = nextafter(s, up ? INFINITY : -INFINITY);
+    ((double *)box)[i] = s;
+    return;
+  }
+  float f = (float)s;
+  if (up ? f < s || (f == s && e > 0) : f > s || (f == s && e < 0))
+    f = nextafterf(f, up ? INFINITY : -INFINITY);
+  ((float *)box)[i] = f;
+}
+
+static double scalar_at(const void *p, int size, int64_t i)
+{
+  return size == 4 ? ((const float *)p)[i] : ((const double *)p)[i];
+}
+
+/* A scalar in the fewest digits that read back as the same scalar. */
+static void format_scalar(char *buf, size_t len, int size, double v)
+{
+  if (size == 8) {
+    ganc_format_real(buf, len, v);
+    return;
+  }
+  for (int digits = 1; digits <= 9; digits++) {
+    snprintf(buf, len, "%.*g", digits, v);
+    if (strtof(buf, NULL) == (float)v)
+      return;
+  }
+}
+
+/* The bounds as CSV, written atomically: a row per element of generate's
+   output, then fake_score's. lo and hi hold obs_size + 1 scalars, the fake
+   score's last. 0, or EXIT_USER after saying why. */
+static int write_bounds_csv(const char *path, const ganc_info *info, const void *lo, const void *hi)
+{
+  char err[4096], a[32], b[32];
+  ganc_atomic at;
+  if (ganc_atomic_open(&at, path, err, sizeof err) < 0) {
+    fprintf(stderr, "ganc: %s\n", err);
+    return EXIT_USER;
+  }
+  int size = info->scalar_size;
+  fputs("output,element,lo,hi\n", at.f);
+  for (int64_t i = 0; i <= info->obs_size; i++) {
+    format_scalar(a, sizeof a, size, scalar_at(lo, size, i));
+    format_scalar(b, sizeof b, size, scalar_at(hi, size, i));
+    if (i < info->obs_size)
+      fprintf(at.f, "x,%lld,%s,%s\n", (long long)i, a, b);
+    else
+      fprintf(at.f, "fake_score,0,%s,%s\n", a, b);
+  }
+  if (ganc_atomic_commit(&at, err, sizeof err) < 0) {
+    fprintf(stderr, "ganc: %s\n", err);
+    return EXIT_USER;
+  }
+  return 0;
+}
+
+/* An interval's width; one with a NaN end bounds nothing, as if infinite. */
+static double width_of(double lo, double hi)
+{
+  double w = hi - lo;
+  return isnan(w) ? INFINITY : w;
+}
+
+/* What the box is and what the bounds are, on standard output: the
+   tightest and the widest of generate's elements (the first of equals),
+   their mean width, and the fake score's interval. */
+static void print_bounds(const ganc_info *info, const BoundsArgs *ba, const void *lo, const void *hi)
+{
+  int size = info->scalar_size;
+  int64_t n = info->obs_size, tight = 0, wide = 0;
+  char label[48] = "";
+  if (info->classes > 0)
+    snprintf(label, sizeof label, "; label %ld", ba->label);
+  if (ba->weights)
+    printf("%s: weights %s; ", info->name, ba->weights);
+  else
+    printf("%s: parameters freshly initialized (seed 1, no --weights); ", info->name);
+  if (ba->box)
+    printf("latent box [%g, %g]", ba->lo, ba->hi);
+  else
+    printf("latent box center %s radius %g", strcmp(ba->center, "-") == 0 ? "<stdin>" : ba->center, ba->radius);
+  printf(" in each of %lld element%s%s\n", (long long)info->latent_size, info->latent_size == 1 ? "" : "s", label);
+  double sum = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double w = width_of(scalar_at(lo, size, i), scalar_at(hi, size, i));
+    sum += w;
+    if (w < width_of(scalar_at(lo, size, tight), scalar_at(hi, size, tight)))
+      tight = i;
+    if (w > width_of(scalar_at(lo, size, wide), scalar_at(hi, size, wide)))
+      wide = i;
+  }
+  char names[2][32];
+  snprintf(names[0], sizeof names[0], "x[%lld]", (long long)tight);
+  snprintf(names[1], sizeof names[1], "x[%lld]", (long long)wide);
+  int column = (int)(strlen(names[0]) > strlen(names[1]) ? strlen(names[0]) : strlen(names[1]));
+  printf("generate: %lld element%s\n", (long long)n, n == 1 ? "" : "s");
+  static const char *const kinds[2] = {"tightest", "widest"};
+  for (int k = 0; k < 2; k++) {
+    int64_t i = k ? wide : tight;
+    double l = scalar_at(lo, size, i), h = scalar_at(hi, size, i);
+    printf("  %-8s  %-*s  [%g, %g]  width %.4g\n", kinds[k], column, names[k], l, h, width_of(l, h));
+  }
+  printf("  mean width %.4g\n", sum / (double)n);
+  double l = scalar_at(lo, size, n), h = scalar_at(hi, size, n);
+  if (info->pack > 1)
+    printf("fake_score (a pack of %d, each latent in the box): [%g, %g]  width %.4g\n", info->pack, l, h,
+           width_of(l, h));
+  else
+    printf("fake_score: [%g, %g]  width %.4g\n", l, h, width_of(l, h));
+}
+
+static int cmd_bounds(int argc, char **argv)
+{
+  Common co = {0};
+  BoundsArgs ba = {.radius = -1, .label = -1};
+  static const struct option longs[] = {{"output", required_argument, NULL, 'o'},
+                                        {"weights", required_argument, NULL, 'w'},
+                                        {"box", required_argument, NULL, 'b'},
+                                        {"center", required_argument, NULL, 'c'},
+                                        {"radius", required_argument, NULL, 'r'},
+                                        {"label", required_argument, NULL, 'L'},
+                                        {0}};
+  int rc = parse_args(find_command("bounds"), argc, argv, &co, "o:", longs, bounds_opt, &ba);
+  if (rc >= 0)
+    return rc;
+  int have_radius = ba.radius >= 0;
+  if (ba.box && ba.center)
+    return usage_error("bounds", "--box and --center contradict each other");
+  if (ba.box && have_radius)
+    return usage_error("bounds", "--box and --radius contradict each other");
+  if (!ba.box && !ba.center && !have_radius)
+    return usage_error("bounds", "bounds needs a latent box: --box LO,HI, or --center FILE --radius R");
+  if (ba.center && !have_radius)
+    return usage_error("bounds", "--center needs --radius R");
+  if (have_radius && !ba.center)
+    return usage_error("bounds", "--radius needs --center FILE");
+  if (ba.center && strcmp(ba.center, "-") == 0 && strcmp(co.file, "-") == 0)
+    return usage_error("bounds", "--center - and the model file - cannot both be standard input");
+  if (ba.out && !ganc_ends_with(ba.out, ".csv"))
+    return usage_error("bounds", "-o names OUT.csv, not '%s'", ba.out);
+
+  Jitted j;
+  if ((rc = jit_one(co.file, co.model, &j)))
+    return rc;
+  const ganc_info *info = j.info;
+  if ((rc = check_label("bounds", info, ba.label, 1))) {
+    ganc_free(j.m);
+    return rc;
+  }
+  /* The fake score's box: the latent box for each sample of a pack. */
+  size_t s = (size_t)info->scalar_size, nz = (size_t)info->latent_size, pack = (size_t)info->pack;
+  void *z_lo = malloc(s * nz * pack), *z_hi = malloc(s * nz * pack);
+  void *lo = malloc(s * (size_t)(info->obs_size + 1)), *hi = malloc(s * (size_t)(info->obs_size + 1));
+  double *center = ba.center ? malloc(sizeof(double) * nz) : NULL;
+  if (!z_lo || !z_hi || !lo || !hi || (ba.center && !center)) {
+    fputs("ganc: out of memory\n", stderr);
+    rc = EXIT_USER;
+  }
+  if (!rc && ba.center)
+    rc = read_center(ba.center, info, center);
+  Weights wt = {0};
+  if (!rc)
+    rc = load_params(info, ba.weights, 1, &wt);
+  ganc_fns fns;
+  if (!rc && ganc_functions(j.m, info, &fns) < 0) {
+    fputs("ganc: internal error: a function is missing\n", stderr);
+    rc = EXIT_INTERNAL;
+  }
+  if (!rc) {
+    for (size_t i = 0; i < nz; i++) {
+      store_outward(z_lo, (int)s, (int64_t)i, center ? center[i] : ba.lo, center ? -ba.radius : 0, 0);
+      store_outward(z_hi, (int)s, (int64_t)i, center ? center[i] : ba.hi, center ? ba.radius : 0, 1);
+    }
+    for (size_t k = 1; k < pack; k++) {
+      memcpy((char *)z_lo + k * s * nz, z_lo, s * nz);
+      memcpy((char *)z_hi + k * s * nz, z_hi, s * nz);
+    }
+    int label = ba.label >= 0 ? (int)ba.label : 0;
+    ganc_args a = {.params = wt.params, .stats = wt.stats, .z_labels = &label, .box_lo = z_lo, .box_hi = z_hi,
+                   .out_lo = lo, .out_hi = hi};
+    ganc_call(info, &fns, GANC_FN_GENERATE_BOUNDS, &a);
+    a.out_lo = (char *)lo + s * (size_t)info->obs_size;
+    a.out_hi = (char *)hi + s * (size_t)info->obs_size;
+    ganc_call(info, &fns, GANC_FN_FAKE_SCORE_BOUNDS, &a);
+    if (!ba.out || !(rc = write_bounds_csv(ba.out, info, lo, hi))) {
+      print_bounds(info, &ba, lo, hi);
+      if (ba.out)
+        printf("wrote %s\n", ba.out);
+    }
+  }
+  weights_free(&wt);
+  free(z_lo);
+  free(z_hi);
+  free(lo);
+  free(hi);
+  free(center);
   ganc_free(j.m);
   return rc;
 }
@@ -865,6 +1187,29 @@ static const Command commands[] = {
      "  --label K         draw class K of a conditional model\n"
      "  --seed S          the seed\n"
      "  --threads N       threads for the products (every core, or GANC_THREADS)\n", 0, 1},
+    {"bounds", cmd_bounds,
+     "FILE.gan [--model NAME] [--weights W] (--box LO,HI | --center FILE --radius R) [--label K] [-o OUT.csv] "
+     "[--threads N]",
+     "Sound bounds, by interval bound propagation through the model compiled\n"
+     "in memory, over a box of latents: for every latent in the box, each\n"
+     "element of generate's output and the fake score D(G(z)) lie within\n"
+     "them. A packed model's fake score judges a pack whose every latent lies\n"
+     "in the box. The parameters come from W (weights or a checkpoint), or\n"
+     "without --weights are freshly initialized from seed 1. Prints the box,\n"
+     "the tightest and widest of generate's bounds, their mean width, and the\n"
+     "fake score's bounds.\n\n"
+     "  --box LO,HI       every latent element in [LO, HI]; inf and -inf allowed\n"
+     "  --center FILE     the box's centre: the latent's numbers, separated by\n"
+     "                    commas, spaces or newlines (- for standard input)\n"
+     "  --radius R        with --center: every element within R of the centre,\n"
+     "                    the box rounded outward to the model's scalar type\n"
+     "  --weights W       a .safetensors file from ganc train (or PyTorch)\n"
+     "  --label K         the class of a conditional model (required there)\n"
+     "  -o, --output OUT  OUT.csv: the header output,element,lo,hi, a row x,I,LO,HI\n"
+     "                    for each element I of generate's output (flat index),\n"
+     "                    then fake_score,0,LO,HI, in digits that read back exactly\n"
+     "  --threads N       threads for the products (every core, or GANC_THREADS)\n"
+     "  --model NAME      the model, in a file with several\n", 0, 1},
     {"bench", cmd_bench, "FILE.gan [--model NAME] [--batch N,...] [--threads N] [--json] [--dump=ast|ir|plan]",
      "Time the model's emitted functions: the JIT's compile time, then for each\n"
      "batch size (default 1,64) microseconds per call and GFLOP/s of every\n"

@@ -1,0 +1,564 @@
+/* test_bounds.c — the emitted bounds functions (docs/DESIGN.md §8):
+ * NAME_generate_bounds, NAME_score_bounds and NAME_fake_score_bounds.
+ *
+ * tests/reference/bounds.py writes, for every model, the exact interval
+ * bounds (interval arithmetic in float64 through the PyTorch twins) over
+ * boxes of several radii around forward.py's first inputs, with its
+ * parameters and running statistics (the formula of fixture.c). For each
+ * model, through the JIT and through the emitted C built by gcc, clang and
+ * tcc (the last two with fewer points and no search):
+ *
+ *   tight   every bound lies within the rounding slack of the exact one:
+ *           |got - want| <= SLACK * M + ABS, M the magnitude of the
+ *           output's terms (bounds.py: max |x| over the box through |W|
+ *           and |b|, layer by layer), SLACK 1e-3 and ABS 1e-30 for float,
+ *           1e-10 and 1e-300 for double. Where the reference
+ *           passes the scalar type's range on the way (the widest boxes of
+ *           a few float models), a bound may be infinite, but none is NaN
+ *           and none is inverted;
+ *   sound   whatever generate, generate_batch, fake_score,
+ *           fake_score_batch, real_score and real_score_batch return for an
+ *           input in the box lies within the bounds: at the box's centre,
+ *           random corners, random points, points built of the ends, the
+ *           centre and 0, and the ends of a greedy search that pushes each
+ *           score and a few of G's elements to either side, one coordinate
+ *           to an end at a time.
+ *
+ * Inline models then push every activation to its kink (boxes whose ends
+ * and inner points are the kink, -0, the smallest subnormals, and the first
+ * layer's pre-activation crossing 0 along segments), and boxes with
+ * infinite ends. Each test logs the inputs it tried and the violations
+ * (--verbose shows them); a violation fails it. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "ganc.h"
+#include "test.h"
+
+#define FIXTURE_DIR "tests/fixtures/bounds"
+
+enum { MAX_TENSORS = 64, MAX_BOXES = 8, MAX_REPORTS = 10 };
+
+/* ---- Fixtures ---- */
+
+/* One box and the reference's bounds over it. */
+typedef struct Box {
+  double radius;
+  int label_fake, label_real;
+  int overflow[3]; /* generate's, the fake score's, the real score's path passes the scalar range */
+  double *z_lo, *z_hi, *x_lo, *x_hi, *g_lo, *g_hi, *g_mag;
+  double fake[3], real[3]; /* lower, upper, the magnitude of the terms */
+} Box;
+
+typedef struct Fixture {
+  char path[256];
+  FixtureHeader h;
+  Tensor tensors[MAX_TENSORS], stats[MAX_TENSORS];
+  int ntensors, nstats;
+  Box box[MAX_BOXES];
+  int nboxes;
+} Fixture;
+
+static void read_three(FixtureReader *r, int count, double v[3], const char *key)
+{
+  double *p = fixture_read_values(r, count, 3, key);
+  memcpy(v, p, 3 * sizeof *v);
+  free(p);
+}
+
+static void fixture_load(Fixture *f, const char *name)
+{
+  memset(f, 0, sizeof *f);
+  snprintf(f->path, sizeof f->path, FIXTURE_DIR "/%s.txt", name);
+  FixtureReader r;
+  fixture_open(&r, f->path);
+  char key[64], value[256];
+  int kind, count;
+  Box *b = NULL;
+  while ((kind = fixture_next(&r, key, value, &count))) {
+    int64_t z = fixture_pack(&f->h) * f->h.latent_size, x = fixture_pack(&f->h) * f->h.obs_size;
+    if (kind == 2 && !strcmp(key, "box")) {
+      cr_assert_lt(f->nboxes, MAX_BOXES, "%s: too many boxes", f->path);
+      b = &f->box[f->nboxes++];
+      b->radius = fixture_parse_double(value, f->path);
+    } else if (kind == 2 && b && !strcmp(key, "label_fake")) {
+      b->label_fake = atoi(value);
+    } else if (kind == 2 && b && !strcmp(key, "label_real")) {
+      b->label_real = atoi(value);
+    } else if (kind == 2 && b && !strcmp(key, "overflow")) {
+      cr_assert_eq(sscanf(value, "%d,%d,%d", &b->overflow[0], &b->overflow[1], &b->overflow[2]), 3);
+    } else if (kind == 2) {
+      cr_assert(fixture_header_key(&f->h, key, value, f->path), "%s: unknown key %s", f->path, key);
+    } else if (!strcmp(key, "tensors")) {
+      fixture_read_tensors(f->tensors, MAX_TENSORS, count, 1, &r);
+      f->ntensors = count;
+    } else if (!strcmp(key, "stats_tensors")) {
+      fixture_read_tensors(f->stats, MAX_TENSORS, count, 0, &r);
+      f->nstats = count;
+    } else {
+      cr_assert_not_null(b, "%s: section %s before a box", f->path, key);
+      double **to = !strcmp(key, "z_lo")          ? &b->z_lo
+                    : !strcmp(key, "z_hi")        ? &b->z_hi
+                    : !strcmp(key, "x_lo")        ? &b->x_lo
+                    : !strcmp(key, "x_hi")        ? &b->x_hi
+                    : !strcmp(key, "generate_lo") ? &b->g_lo
+                    : !strcmp(key, "generate_hi") ? &b->g_hi
+                    : !strcmp(key, "generate_mag") ? &b->g_mag
+                                                  : NULL;
+      int64_t want = key[0] == 'z' ? z : key[0] == 'x' ? x : f->h.obs_size;
+      if (to)
+        *to = fixture_read_values(&r, count, want, key);
+      else if (!strcmp(key, "fake_score"))
+        read_three(&r, count, b->fake, key);
+      else if (!strcmp(key, "real_score"))
+        read_three(&r, count, b->real, key);
+      else
+        cr_assert_fail("%s: unknown section %s", f->path, key);
+    }
+  }
+  cr_assert_str_eq(f->h.model, name, "%s: names model %s", f->path, f->h.model);
+  cr_assert(f->nboxes > 0 && f->ntensors > 0, "%s: no boxes or no tensors", f->path);
+  for (int i = 0; i < f->nboxes; i++)
+    cr_assert(f->box[i].z_lo && f->box[i].z_hi && f->box[i].x_lo && f->box[i].x_hi && f->box[i].g_lo &&
+                  f->box[i].g_hi && f->box[i].g_mag,
+              "%s: box %d lacks a section", f->path, i);
+  fixture_check_layout(f->tensors, f->ntensors, f->h.param_count, "tensors", f->path);
+  fixture_check_layout(f->stats, f->nstats, f->h.stats_count, "stats_tensors", f->path);
+}
+
+static void fixture_free(Fixture *f)
+{
+  for (int i = 0; i < f->nboxes; i++) {
+    Box *b = &f->box[i];
+    double *v[] = {b->z_lo, b->z_hi, b->x_lo, b->x_hi, b->g_lo, b->g_hi, b->g_mag};
+    for (size_t k = 0; k < sizeof v / sizeof *v; k++)
+      free(v[k]);
+  }
+  memset(f, 0, sizeof *f);
+}
+
+/* ---- A model to call: its functions, parameters and statistics ---- */
+
+typedef struct Model {
+  const ganc_info *info;
+  ganc_fns fns;
+  int size;
+  void *params, *stats;
+  const char *what; /* "JIT", "gcc", ... */
+} Model;
+
+/* Bounds a model computed over a box. */
+typedef struct Bounds {
+  double *g_lo, *g_hi; /* obs_size each */
+  double fake[2], real[2];
+} Bounds;
+
+static double *widened(const void *v, int size, int64_t n)
+{
+  double *w = malloc((size_t)(n > 0 ? n : 1) * sizeof *w);
+  cr_assert_not_null(w);
+  for (int64_t i = 0; i < n; i++)
+    w[i] = scalar_load(v, size, i);
+  return w;
+}
+
+/* The three bounds functions over a box: z_lo .. z_hi (pack latents) and
+   x_lo .. x_hi (a pack of observations); generate_bounds takes the first
+   latent. */
+static Bounds bounds_of(const Model *m, const double *z_lo, const double *z_hi, const double *x_lo,
+                        const double *x_hi, int label_fake, int label_real)
+{
+  const ganc_info *info = m->info;
+  int s = m->size;
+  int64_t nz = info->pack * info->latent_size, nx = info->pack * info->obs_size;
+  void *zl = scalars_from(s, z_lo, nz), *zh = scalars_from(s, z_hi, nz);
+  void *xl = scalars_from(s, x_lo, nx), *xh = scalars_from(s, x_hi, nx);
+  void *gl = scalar_alloc(s, info->obs_size), *gh = scalar_alloc(s, info->obs_size);
+  void *lo = scalar_alloc(s, 1), *hi = scalar_alloc(s, 1);
+  Bounds b;
+  ganc_args a = {.params = m->params, .stats = m->stats, .box_lo = zl, .box_hi = zh, .out_lo = gl, .out_hi = gh,
+                 .z_labels = &label_fake, .x_labels = &label_real};
+  ganc_call(info, &m->fns, GANC_FN_GENERATE_BOUNDS, &a);
+  b.g_lo = widened(gl, s, info->obs_size);
+  b.g_hi = widened(gh, s, info->obs_size);
+  a.out_lo = lo;
+  a.out_hi = hi;
+  ganc_call(info, &m->fns, GANC_FN_FAKE_SCORE_BOUNDS, &a);
+  b.fake[0] = scalar_load(lo, s, 0);
+  b.fake[1] = scalar_load(hi, s, 0);
+  a.box_lo = xl;
+  a.box_hi = xh;
+  ganc_call(info, &m->fns, GANC_FN_SCORE_BOUNDS, &a);
+  b.real[0] = scalar_load(lo, s, 0);
+  b.real[1] = scalar_load(hi, s, 0);
+  void *v[] = {zl, zh, xl, xh, gl, gh, lo, hi};
+  for (size_t k = 0; k < sizeof v / sizeof *v; k++)
+    free(v[k]);
+  return b;
+}
+
+static void bounds_free(Bounds *b)
+{
+  free(b->g_lo);
+  free(b->g_hi);
+}
+
+/* ---- Tightness ---- */
+
+typedef struct Tally {
+  int64_t checked, failures;
+  double worst; /* the largest |got - want| over its slack */
+} Tally;
+
+/* One bound pair against the reference's (lower, upper and the magnitude
+   of the terms), which overflow says may be infinite. */
+static void check_pair(Tally *t, const Model *m, const char *what, int64_t i, double radius, const double got[2],
+                       const double want[3], int overflow)
+{
+  double slack = m->size == 4 ? 1e-3 : 1e-10, abs = m->size == 4 ? 1e-30 : 1e-300;
+  double scale = slack * want[2] + abs;
+  t->checked++;
+  int ok = !isnan(got[0]) && !isnan(got[1]) && got[0] <= got[1];
+  if (ok && overflow) {
+    ok = got[0] <= want[0] * (1 + 1e-9) + 1e-300 || got[0] == -INFINITY || want[0] < 0;
+  } else if (ok) {
+    double e = fmax(fabs(got[0] - want[0]), fabs(got[1] - want[1]));
+    t->worst = fmax(t->worst, e / scale);
+    ok = isfinite(got[0]) && isfinite(got[1]) && e <= scale;
+  }
+  if (!ok && t->failures++ < MAX_REPORTS)
+    cr_expect_fail("%s %s: %s[%" PRId64 "] over the box of radius %g: [%.9g, %.9g], exact [%.9g, %.9g] "
+                   "(slack %.3g)%s",
+                   m->info->name, m->what, what, i, radius, got[0], got[1], want[0], want[1], scale,
+                   overflow ? ", where the reference overflows" : "");
+}
+
+static void check_tight(Tally *t, const Model *m, const Box *box, const Bounds *b)
+{
+  for (int64_t i = 0; i < m->info->obs_size; i++)
+    check_pair(t, m, "generate", i, box->radius, (double[]){b->g_lo[i], b->g_hi[i]},
+               (double[]){box->g_lo[i], box->g_hi[i], box->g_mag[i]}, box->overflow[0]);
+  check_pair(t, m, "fake_score", 0, box->radius, b->fake, box->fake, box->overflow[1]);
+  check_pair(t, m, "real_score", 0, box->radius, b->real, box->real, box->overflow[2]);
+}
+
+/* ---- Soundness ---- */
+
+/* The inputs tried and the values outside their bounds. */
+typedef struct Sound {
+  int64_t inputs, values, violations;
+} Sound;
+
+static void violation(Sound *s, const Model *m, const char *fn, int64_t element, double got, double lo, double hi)
+{
+  if (s->violations++ < MAX_REPORTS)
+    cr_expect_fail("%s %s: %s's element %" PRId64 " is %.9g, outside its bounds [%.9g, %.9g]", m->info->name,
+                   m->what, fn, element, got, lo, hi);
+}
+
+/* v (n values per input, k inputs, the model's scalars) within [lo, hi]. */
+static void within(Sound *s, const Model *m, const char *fn, const void *v, int64_t k, int64_t n, const double *lo,
+                   const double *hi)
+{
+  s->inputs += k;
+  for (int64_t j = 0; j < k; j++)
+    for (int64_t i = 0; i < n; i++) {
+      double got = scalar_load(v, m->size, j * n + i);
+      s->values++;
+      if (!(got >= lo[i] && got <= hi[i]))
+        violation(s, m, fn, i, got, lo[i], hi[i]);
+    }
+}
+
+/* A point of a box in a fresh array of the model's scalars, by kind: 0 the
+   centre, 1 a random corner, 2 uniform, 3 each coordinate an end, the
+   centre or 0 (when the box holds it). */
+static void *point(const Model *m, const double *lo, const double *hi, int64_t n, int kind, ganc_rng *r)
+{
+  void *p = scalar_alloc(m->size, n);
+  for (int64_t i = 0; i < n; i++) {
+    double u = ganc_rng_uniform(r), v;
+    switch (kind) {
+    case 0: v = lo[i] + (hi[i] - lo[i]) / 2; break;
+    case 1: v = u < 0.5 ? lo[i] : hi[i]; break;
+    case 2: v = lo[i] + u * (hi[i] - lo[i]); break;
+    default: {
+      double c = lo[i] + (hi[i] - lo[i]) / 2;
+      double choice[4] = {lo[i], hi[i], c, lo[i] <= 0 && hi[i] >= 0 ? 0 : c};
+      v = choice[(int)(u * 4)];
+    }
+    }
+    v = fmin(fmax(v, lo[i]), hi[i]);
+    scalar_store(p, m->size, i, v);
+    /* a float rounding out of the box goes back in */
+    if (scalar_load(p, m->size, i) < lo[i] || scalar_load(p, m->size, i) > hi[i])
+      scalar_store(p, m->size, i, lo[i]);
+  }
+  return p;
+}
+
+/* k points of a box of n elements, one after another, drawn by kind in
+   turn (kind < 0: all four kinds). */
+static void *points(const Model *m, const double *lo, const double *hi, int64_t n, int64_t k, ganc_rng *r)
+{
+  void *all = scalar_alloc(m->size, n * k);
+  for (int64_t j = 0; j < k; j++) {
+    void *p = point(m, lo, hi, n, j == 0 ? 0 : 1 + (int)(j % 3), r);
+    memcpy((char *)all + (size_t)(j * n * m->size), p, (size_t)(n * m->size));
+    free(p);
+  }
+  return all;
+}
+
+/* The functions of one kind over k inputs (packs for the scores): the
+   batch one on all, and the single-sample one on each. */
+typedef enum { RUN_GENERATE, RUN_FAKE, RUN_REAL } Run3;
+
+static void *run(const Model *m, Run3 which, const void *in, int64_t k, int label, int single)
+{
+  const ganc_info *info = m->info;
+  int64_t per = which == RUN_GENERATE ? info->obs_size : 1;
+  int64_t in_per = which == RUN_REAL ? info->pack * info->obs_size
+                   : which == RUN_FAKE ? info->pack * info->latent_size
+                                       : info->latent_size;
+  void *out = scalar_alloc(m->size, per * k);
+  int *labels = malloc(sizeof(int) * (size_t)(k > 0 ? k : 1));
+  cr_assert_not_null(labels);
+  for (int64_t j = 0; j < k; j++)
+    labels[j] = label;
+  ganc_args a = {.params = m->params, .stats = m->stats, .n = (int)k, .out = out};
+  if (!single) {
+    a.z = a.x = in;
+    a.z_labels = a.x_labels = labels;
+    static const ganc_fn batch[3] = {GANC_FN_GENERATE_BATCH, GANC_FN_FAKE_SCORE_BATCH, GANC_FN_REAL_SCORE_BATCH};
+    ganc_call(info, &m->fns, batch[which], &a);
+  } else {
+    for (int64_t j = 0; j < k; j++) {
+      a.z = a.x = (const char *)in + (size_t)(j * in_per * m->size);
+      a.z_labels = a.x_labels = &label;
+      if (which == RUN_GENERATE) {
+        a.out = (char *)out + (size_t)(j * per * m->size);
+        ganc_call(info, &m->fns, GANC_FN_GENERATE, &a);
+      } else {
+        double v = ganc_call(info, &m->fns, which == RUN_FAKE ? GANC_FN_FAKE_SCORE : GANC_FN_REAL_SCORE, &a);
+        scalar_store(out, m->size, j, v);
+      }
+    }
+  }
+  free(labels);
+  return out;
+}
+
+/* Greedy search: from the centre, move one coordinate at a time to the
+   end of the box that most pushes element `element` of which's output
+   toward the side `up`, each round trying such moves of up to 32
+   coordinates (all of them in a small box, others drawn at random) as
+   one batch; every value seen is checked against the bounds. */
+static void push(Sound *s, const Model *m, Run3 which, const double *lo, const double *hi, int64_t n, int label,
+                 int64_t element, int up, const double *blo, const double *bhi, int rounds, ganc_rng *r)
+{
+  static const char *const names[3] = {"generate_batch", "fake_score_batch", "real_score_batch"};
+  int64_t per = which == RUN_GENERATE ? m->info->obs_size : 1, moves = n < 32 ? n : 32, k = 2 * moves;
+  int size = m->size;
+  void *cur = point(m, lo, hi, n, 0, r), *cand = scalar_alloc(size, n * k);
+  double best = up ? -INFINITY : INFINITY;
+  for (int round = 0; round < rounds; round++) {
+    for (int64_t j = 0; j < k; j++) {
+      int64_t c = moves == n ? j / 2 : (int64_t)(ganc_rng_uniform(r) * (double)n);
+      memcpy((char *)cand + (size_t)(j * n * size), cur, (size_t)(n * size));
+      scalar_store(cand, size, j * n + c, j % 2 ? hi[c] : lo[c]);
+    }
+    void *out = run(m, which, cand, k, label, 0);
+    within(s, m, names[which], out, k, per, blo, bhi);
+    int64_t pick = -1;
+    for (int64_t j = 0; j < k; j++) {
+      double v = scalar_load(out, size, j * per + element);
+      if (up ? v > best : v < best) {
+        best = v;
+        pick = j;
+      }
+    }
+    free(out);
+    if (pick < 0)
+      break;
+    memcpy(cur, (char *)cand + (size_t)(pick * n * size), (size_t)(n * size));
+  }
+  free(cur);
+  free(cand);
+}
+
+/* Every check of soundness over one box; a light one (fewer points, no
+   search) unless thorough. */
+static void check_sound(Sound *s, const Model *m, const Box *box, const Bounds *b, int thorough, ganc_rng *r)
+{
+  const ganc_info *info = m->info;
+  int64_t nz = info->pack * info->latent_size, nx = info->pack * info->obs_size, lat = info->latent_size;
+  int64_t K = thorough ? 32 : 8;
+  void *z = points(m, box->z_lo, box->z_hi, lat, K, r);
+  void *zp = points(m, box->z_lo, box->z_hi, nz, K, r);
+  void *x = points(m, box->x_lo, box->x_hi, nx, K, r);
+  for (int single = 0; single <= 1; single++) {
+    int64_t k = single ? 8 : K;
+    void *g = run(m, RUN_GENERATE, z, k, box->label_fake, single);
+    within(s, m, single ? "generate" : "generate_batch", g, k, info->obs_size, b->g_lo, b->g_hi);
+    void *f = run(m, RUN_FAKE, zp, k, box->label_fake, single);
+    within(s, m, single ? "fake_score" : "fake_score_batch", f, k, 1, &b->fake[0], &b->fake[1]);
+    void *rs = run(m, RUN_REAL, x, k, box->label_real, single);
+    within(s, m, single ? "real_score" : "real_score_batch", rs, k, 1, &b->real[0], &b->real[1]);
+    free(g);
+    free(f);
+    free(rs);
+  }
+  free(z);
+  free(zp);
+  free(x);
+  if (box->radius < 0.25 || !thorough)
+    return;
+  /* The boxes of radius 1/4 and 1: the scores to either side, and G's
+     widest element and two others. */
+  int rounds = info->param_count > 100000 ? 3 : 6;
+  for (int up = 0; up <= 1; up++) {
+    push(s, m, RUN_FAKE, box->z_lo, box->z_hi, nz, box->label_fake, 0, up, &b->fake[0], &b->fake[1], rounds, r);
+    push(s, m, RUN_REAL, box->x_lo, box->x_hi, nx, box->label_real, 0, up, &b->real[0], &b->real[1], rounds, r);
+    int64_t widest = 0;
+    for (int64_t i = 1; i < info->obs_size; i++)
+      if (b->g_hi[i] - b->g_lo[i] > b->g_hi[widest] - b->g_lo[widest])
+        widest = i;
+    int64_t picks[3] = {widest, info->obs_size / 2, info->obs_size - 1};
+    for (int p = 0; p < 3; p++)
+      push(s, m, RUN_GENERATE, box->z_lo, box->z_hi, lat, box->label_fake, picks[p], up, b->g_lo, b->g_hi, rounds, r);
+  }
+}
+
+/* ---- The paths ---- */
+
+static struct {
+  Fixture fixture;
+  ganc_model *jit;
+  Aot *aot;
+  Model model;
+} state;
+
+static void teardown(void)
+{
+  aot_free(state.aot);
+  if (state.jit)
+    ganc_free(state.jit);
+  free(state.model.params);
+  free(state.model.stats);
+  fixture_free(&state.fixture);
+  memset(&state, 0, sizeof state);
+}
+
+/* The fixture's model through the JIT, or built by cc (NULL: the JIT),
+   with the formula's parameters and statistics. */
+static const Model *open_model(const Fixture *f, const char *cc)
+{
+  static char err[16384];
+  state.jit = ganc_jit(f->h.file, err, sizeof err, NULL);
+  cr_assert_not_null(state.jit, "ganc_jit(%s) failed:\n%s", f->h.file, err);
+  Model *m = &state.model;
+  m->info = ganc_find_model(state.jit, f->h.model);
+  cr_assert_not_null(m->info, "%s: no model %s", f->h.file, f->h.model);
+  cr_assert_eq(m->info->param_count, f->h.param_count);
+  cr_assert_eq(m->info->stats_count, f->h.stats_count);
+  m->size = m->info->scalar_size;
+  m->what = cc ? cc : "JIT";
+  if (cc) {
+    state.aot = aot_build(f->h.file, cc, err, sizeof err);
+    cr_assert_not_null(state.aot, "%s: %s", f->h.model, err);
+    const char *missing = model_fns(NULL, state.aot, m->info, &m->fns);
+    cr_assert_null(missing, "%s %s: no function %s", f->h.model, cc, missing);
+  } else {
+    cr_assert_eq(ganc_functions(state.jit, m->info, &m->fns), 0);
+  }
+  m->params = scalar_alloc(m->size, m->info->param_count);
+  formula_params(f->tensors, f->ntensors, m->size, m->params);
+  m->stats = scalar_alloc(m->size, m->info->stats_count);
+  formula_stats(f->stats, f->nstats, m->size, m->stats);
+  return m;
+}
+
+/* Every box of a fixture: tight against the reference, and sound
+   (thoroughly, or lightly for the slower builds). */
+static void check_fixture(const char *name, const char *cc, int thorough)
+{
+  fixture_load(&state.fixture, name);
+  const Fixture *f = &state.fixture;
+  const Model *m = open_model(f, cc);
+  Tally t = {0};
+  Sound s = {0};
+  ganc_rng r;
+  ganc_rng_seed(&r, 11);
+  for (int i = 0; i < f->nboxes; i++) {
+    const Box *box = &f->box[i];
+    Bounds b = bounds_of(m, box->z_lo, box->z_hi, box->x_lo, box->x_hi, box->label_fake, box->label_real);
+    check_tight(&t, m, box, &b);
+    if (box->radius <= 1)
+      check_sound(&s, m, box, &b, thorough, &r);
+    bounds_free(&b);
+  }
+  cr_expect_eq(t.failures, 0, "%s %s: %" PRId64 " of %" PRId64 " bounds off the exact ones", name, m->what,
+               t.failures, t.checked);
+  cr_expect_eq(s.violations, 0, "%s %s: %" PRId64 " values outside their bounds", name, m->what, s.violations);
+  cr_log_info("%s %s: %" PRId64 " bounds, at most %.3g of the slack off the exact ones; %" PRId64
+              " inputs, %" PRId64 " values, %" PRId64 " violations",
+              name, m->what, t.checked, t.worst, s.inputs, s.values, s.violations);
+}
+
+static struct criterion_test_params fixture_names(void)
+{
+  return fixture_names_in(FIXTURE_DIR, NULL, 0);
+}
+
+ParameterizedTestParameters(bounds, jit)
+{
+  return fixture_names();
+}
+
+ParameterizedTestParameters(bounds, gcc)
+{
+  return fixture_names();
+}
+
+ParameterizedTestParameters(bounds, clang)
+{
+  return fixture_names();
+}
+
+ParameterizedTestParameters(bounds, tcc)
+{
+  return fixture_names();
+}
+
+ParameterizedTest(FixtureName *fx, bounds, jit, .fini = teardown, .timeout = 120)
+{
+  check_fixture(fx->name, NULL, 1);
+}
+
+ParameterizedTest(FixtureName *fx, bounds, gcc, .fini = teardown, .timeout = 120)
+{
+  check_fixture(fx->name, "gcc", 1);
+}
+
+/* The sanitizers' flags (SANITIZE=1) are gcc's and clang's; tcc takes none. */
+ParameterizedTest(FixtureName *fx, bounds, clang, .fini = teardown, .timeout = 120)
+{
+  check_fixture(fx->name, "clang", 0);
+}
+
+ParameterizedTest(FixtureName *fx, bounds, tcc, .fini = teardown, .timeout = 120)
+{
+  if (getenv("GANC_TEST_CFLAGS") && *getenv("GANC_TEST_CFLAGS"))
+    cr_skip_test("tcc takes no sanitizer flags");
+  check_fixture(fx->name, "tcc", 0);
+}
