@@ -562,3 +562,242 @@ ParameterizedTest(FixtureName *fx, bounds, tcc, .fini = teardown, .timeout = 120
     cr_skip_test("tcc takes no sanitizer flags");
   check_fixture(fx->name, "tcc", 0);
 }
+
+/* ---- Boxes with infinite ends: no NaN, no inverted interval ---- */
+
+/* Every model's bounds over boxes with infinite ends (the whole line, a
+   half line, a point at infinity) are ordered and never NaN. */
+static void check_infinite(const Model *m, Sound *s)
+{
+  const ganc_info *info = m->info;
+  int64_t nz = info->pack * info->latent_size, nx = info->pack * info->obs_size;
+  static const double ends[4][2] = {{-INFINITY, INFINITY}, {0, INFINITY}, {-INFINITY, 0}, {INFINITY, INFINITY}};
+  for (int e = 0; e < 4; e++) {
+    double *zl = malloc(sizeof(double) * (size_t)nz), *zh = malloc(sizeof(double) * (size_t)nz);
+    double *xl = malloc(sizeof(double) * (size_t)nx), *xh = malloc(sizeof(double) * (size_t)nx);
+    cr_assert(zl && zh && xl && xh);
+    for (int64_t i = 0; i < nz; i++) {
+      zl[i] = ends[e][0];
+      zh[i] = ends[e][1];
+    }
+    for (int64_t i = 0; i < nx; i++) {
+      xl[i] = ends[e][0];
+      xh[i] = ends[e][1];
+    }
+    Bounds b = bounds_of(m, zl, zh, xl, xh, 0, 0);
+    for (int64_t i = 0; i <= info->obs_size + 1; i++) {
+      double lo = i < info->obs_size ? b.g_lo[i] : i == info->obs_size ? b.fake[0] : b.real[0];
+      double hi = i < info->obs_size ? b.g_hi[i] : i == info->obs_size ? b.fake[1] : b.real[1];
+      s->values++;
+      if (!(lo <= hi) && s->violations++ < MAX_REPORTS)
+        cr_expect_fail("%s %s: over the box [%g, %g], output %" PRId64 " has bounds [%g, %g]", info->name, m->what,
+                       ends[e][0], ends[e][1], i, lo, hi);
+    }
+    bounds_free(&b);
+    free(zl);
+    free(zh);
+    free(xl);
+    free(xh);
+  }
+}
+
+ParameterizedTestParameters(bounds, infinite_boxes)
+{
+  return fixture_names();
+}
+
+ParameterizedTest(FixtureName *fx, bounds, infinite_boxes, .fini = teardown, .timeout = 60)
+{
+  fixture_load(&state.fixture, fx->name);
+  Sound s = {0};
+  check_infinite(open_model(&state.fixture, NULL), &s);
+  cr_expect_eq(s.violations, 0, "%s: %" PRId64 " NaN or inverted bounds", fx->name, s.violations);
+}
+
+/* ---- Kinks ---- */
+
+/* An inline model of one scalar type compiled by the JIT, its parameters
+   from the initializer (seed 5) and its statistics away from 0 and 1. */
+static const Model *open_inline(const char *src)
+{
+  static char err[8192];
+  state.jit = ganc_jit_string(src, "<kinks>", err, sizeof err, NULL);
+  cr_assert_not_null(state.jit, "%s\n%s", src, err);
+  Model *m = &state.model;
+  m->info = ganc_model_info(state.jit, 0);
+  m->size = m->info->scalar_size;
+  m->what = "JIT";
+  cr_assert_eq(ganc_functions(state.jit, m->info, &m->fns), 0);
+  m->params = scalar_alloc(m->size, m->info->param_count);
+  ganc_init_params(m->info, 5, m->params);
+  m->stats = scalar_alloc(m->size, m->info->stats_count);
+  for (int64_t i = 0; i < m->info->stats_count; i++)
+    scalar_store(m->stats, m->size, i, 0.5 + 0.25 * (double)(i % 3));
+  return m;
+}
+
+/* A box's points made of its ends, 0, -0 and the smallest subnormals
+   where the box holds them, and the first layer's kinks: along segments
+   between random points, where pre-activation j of the first (linear)
+   layer, W z + b in double, crosses 0, and one step of the scalar type to
+   either side. Each point's generate (and real_score, when the point is
+   an observation too) lies in the box's bounds. */
+static void check_kink_points(Sound *s, const Model *m, const double *lo, const double *hi, int first_linear,
+                              int width, ganc_rng *r)
+{
+  const ganc_info *info = m->info;
+  int64_t n = info->latent_size;
+  double tiny = m->size == 4 ? 0x1p-149 : 0x1p-1074;
+  double special[8] = {0, -0.0, tiny, -tiny, 1e-30, -1e-30, 0, 0};
+  Bounds b = bounds_of(m, lo, hi, lo, hi, 0, 0); /* unconditional, unpacked: the boxes of z and x agree */
+  void *p = scalar_alloc(m->size, n);
+  for (int k = 0; k < 64; k++) {
+    for (int64_t i = 0; i < n; i++) {
+      double c[10] = {lo[i], hi[i]};
+      int nc = 2;
+      for (int j = 0; j < 6; j++)
+        if (special[j] >= lo[i] && special[j] <= hi[i])
+          c[nc++] = special[j];
+      scalar_store(p, m->size, i, c[(int)(ganc_rng_uniform(r) * nc)]);
+    }
+    void *g = run(m, RUN_GENERATE, p, 1, 0, 1);
+    within(s, m, "generate", g, 1, info->obs_size, b.g_lo, b.g_hi);
+    free(g);
+    if (info->obs_size == n) { /* the same point as an observation, into D's first layer */
+      void *d = run(m, RUN_REAL, p, 1, 0, 1);
+      within(s, m, "real_score", d, 1, 1, &b.real[0], &b.real[1]);
+      free(d);
+    }
+  }
+  if (first_linear) {
+    const double *w0 = NULL;
+    double *w = malloc(sizeof(double) * (size_t)(width * n + width)), za[64], zb[64];
+    cr_assert(w && n <= 64);
+    for (int64_t i = 0; i < width * n + width; i++)
+      w[i] = scalar_load(m->params, m->size, i);
+    w0 = w;
+    for (int k = 0; k < 32; k++) {
+      for (int64_t i = 0; i < n; i++) {
+        za[i] = lo[i] + ganc_rng_uniform(r) * (hi[i] - lo[i]);
+        zb[i] = lo[i] + ganc_rng_uniform(r) * (hi[i] - lo[i]);
+      }
+      for (int j = 0; j < width; j++) {
+        double ua = w0[width * n + j], ub = ua;
+        for (int64_t i = 0; i < n; i++) {
+          ua += w0[j * n + i] * za[i];
+          ub += w0[j * n + i] * zb[i];
+        }
+        if ((ua < 0) == (ub < 0))
+          continue;
+        double t = ua / (ua - ub);
+        for (int side = -1; side <= 1; side++) {
+          for (int64_t i = 0; i < n; i++) {
+            double v = za[i] + t * (zb[i] - za[i]);
+            scalar_store(p, m->size, i, v);
+            if (side && m->size == 4)
+              scalar_store(p, m->size, i, nextafterf((float)scalar_load(p, m->size, i), side * INFINITY));
+            else if (side)
+              scalar_store(p, m->size, i, nextafter(scalar_load(p, m->size, i), side * INFINITY));
+            double got = scalar_load(p, m->size, i);
+            scalar_store(p, m->size, i, fmin(fmax(got, lo[i]), hi[i]));
+          }
+          void *g = run(m, RUN_GENERATE, p, 1, 0, 1);
+          within(s, m, "generate", g, 1, info->obs_size, b.g_lo, b.g_hi);
+          free(g);
+        }
+      }
+    }
+    free(w);
+  }
+  free(p);
+  bounds_free(&b);
+}
+
+/* Every activation, in float and double, straight on the latent and
+   after a linear layer, over boxes whose ends or inner points are its
+   kink; batch_norm before it too. */
+Test(bounds, kinks, .fini = teardown, .timeout = 120)
+{
+  static const char *const acts[] = {"relu", "leaky_relu(0.2)", "leaky_relu(-0.5)", "leaky_relu(0)", "tanh",
+                                     "sigmoid"};
+  static const char *const scalars[] = {"float", "double"};
+  static const double boxes[][2] = {{-1, 1},     {0, 0},       {-0.0, 0},   {-0x1p-149, 0x1p-149}, {0, 1},
+                                    {-1, 0},     {-1e-30, 1e-30}, {-40, 40}, {-3, -2},              {2, 3}};
+  enum { NBOXES = sizeof boxes / sizeof boxes[0], L = 6, WIDTH = 8 };
+  Sound s = {0};
+  ganc_rng r;
+  ganc_rng_seed(&r, 3);
+  for (size_t a = 0; a < sizeof acts / sizeof *acts; a++)
+    for (int sc = 0; sc < 2; sc++)
+      for (int shape = 0; shape < 3; shape++) {
+        char src[512];
+        const char *gen[3] = {"%s", "linear(8)\n    %s\n    linear(4)", "batch_norm\n    %s"};
+        char body[128];
+        snprintf(body, sizeof body, gen[shape], acts[a]);
+        snprintf(src, sizeof src,
+                 "model k {\n  scalar %s\n  latent [%d]\n  observation [%d]\n  generator {\n    %s\n  }\n"
+                 "  discriminator {\n    %s\n    linear(1)\n  }\n}\n",
+                 scalars[sc], L, shape == 1 ? 4 : L, body, acts[a]);
+        const Model *m = open_inline(src);
+        for (int bx = 0; bx < NBOXES; bx++) {
+          double lo[L], hi[L];
+          for (int i = 0; i < L; i++) {
+            lo[i] = boxes[bx][0];
+            hi[i] = boxes[bx][1];
+          }
+          check_kink_points(&s, m, lo, hi, shape == 1, WIDTH, &r);
+        }
+        teardown();
+      }
+  cr_expect_eq(s.violations, 0, "%" PRId64 " values outside their bounds", s.violations);
+  cr_log_info("kinks: %" PRId64 " inputs, %" PRId64 " values, %" PRId64 " violations", s.inputs, s.values,
+              s.violations);
+}
+
+/* ---- Reentrant ---- */
+
+typedef struct Caller {
+  const Model *m;
+  double z_lo[64], z_hi[64];
+  double fake[2];
+  int differs;
+} Caller;
+
+static void *call_bounds(void *arg)
+{
+  Caller *c = arg;
+  for (int k = 0; k < 20; k++) {
+    Bounds b = bounds_of(c->m, c->z_lo, c->z_hi, c->z_lo, c->z_hi, 0, 0);
+    c->differs |= memcmp(b.fake, c->fake, sizeof c->fake) != 0;
+    bounds_free(&b);
+  }
+  return NULL;
+}
+
+/* Two threads calling the bounds functions at once get what each gets
+   alone, bit for bit. */
+Test(bounds, reentrant, .fini = teardown, .timeout = 60)
+{
+  const Model *m = open_inline("model r {\n  latent [16]\n  observation [16]\n  generator {\n    linear(32)\n    tanh\n"
+                               "    linear(16)\n  }\n  discriminator {\n    linear(32)\n    leaky_relu(0.2)\n"
+                               "    linear(1)\n  }\n}\n");
+  Caller c[2];
+  for (int t = 0; t < 2; t++) {
+    c[t].m = m;
+    c[t].differs = 0;
+    for (int i = 0; i < 16; i++) {
+      c[t].z_lo[i] = -0.5 - t;
+      c[t].z_hi[i] = 0.25 + t;
+    }
+    Bounds b = bounds_of(m, c[t].z_lo, c[t].z_hi, c[t].z_lo, c[t].z_hi, 0, 0);
+    memcpy(c[t].fake, b.fake, sizeof b.fake);
+    bounds_free(&b);
+  }
+  cr_assert(c[0].fake[1] - c[0].fake[0] < c[1].fake[1] - c[1].fake[0], "the wider box has the wider bounds");
+  pthread_t th[2];
+  for (int t = 0; t < 2; t++)
+    cr_assert_eq(pthread_create(&th[t], NULL, call_bounds, &c[t]), 0);
+  for (int t = 0; t < 2; t++)
+    pthread_join(th[t], NULL);
+  cr_expect(!c[0].differs && !c[1].differs, "a concurrent call changed a result");
+}
