@@ -30,6 +30,7 @@ static char *dir;
 static void setup(void)
 {
   dir = tmpdir_make();
+  cr_assert_not_null(dir, "cannot make a temporary directory");
 }
 
 static void teardown(void)
