@@ -310,6 +310,9 @@ typedef struct LayerClass {
   /* Its bounds rule (docs/DESIGN.md §8): a box of its input, one sample's
      (or pack's), to a box of its output; may run in place. */
   KernelCall bounds;
+  /* Its kind in a chain that CROWN bounds (kernels.inc: CrownKind), or
+     NULL for a layer no such chain may hold. */
+  const char *crown;
 } LayerClass;
 
 extern const LayerClass layer_classes[NLAYER_KINDS];
@@ -445,6 +448,11 @@ typedef struct IrModel {
   int nws;
   int64_t ws_per_n, ws_once; /* its scalars: n * ws_per_n + ws_once */
   int64_t ws_per_tile;       /* of ws_once, those per pack of a training tile */
+  /* The bounds functions that CROWN tightens (docs/DESIGN.md §8): G's
+     (generate_bounds), D's (score_bounds), and G then D as one chain
+     (fake_score_bounds, unpacked); each needs every layer in a chain
+     (crown_chain) and two linear layers in it. */
+  int crown_g, crown_d, crown_gd;
 } IrModel;
 
 /* What a stack frame's buffer of kind per is multiplied by, for tiles of t
@@ -471,6 +479,12 @@ typedef struct Ir {
 
 /* NULL after reporting a model that does not fit the stack budget. */
 Ir *lower_program(Arena *a, Diag *d, const Program *prog);
+/* Can CROWN bound the whole of g (every layer a linear layer, an
+   elementwise activation or a view)? */
+int crown_chain(const Graph *g);
+/* The scalars of bound_crown's work array for the chain of g, or of g then
+   h (h not NULL). */
+int64_t crown_work(const Graph *g, const Graph *h);
 /* Does g's backward pass use the gradient array b? */
 int uses_grad(const Graph *g, GradBuf b);
 /* The name of an emitted function: "G_train", "generate_batch". */

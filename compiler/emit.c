@@ -360,6 +360,45 @@ static int calls(const char *text, size_t len, const char *name)
   return 0;
 }
 
+/* Does text name name, as a whole identifier? */
+static int mentions(const char *text, size_t len, const char *name)
+{
+  size_t nl = strlen(name);
+  for (const char *p = text; p && p + nl <= text + len; p++) {
+    p = strstr(p, name);
+    if (!p || p + nl > text + len)
+      return 0;
+    char before = p == text ? ' ' : p[-1], after = p[nl];
+    int word = !(before == '_' || (before >= 'a' && before <= 'z') || (before >= 'A' && before <= 'Z') ||
+                 (before >= '0' && before <= '9')) &&
+               !(after == '_' || (after >= 'a' && after <= 'z') || (after >= 'A' && after <= 'Z') ||
+                 (after >= '0' && after <= '9'));
+    if (word)
+      return 1;
+  }
+  return 0;
+}
+
+/* Does a block that is not a function end by defining a type (typedef ...
+   NAME;) that code names? The JIT's source needs such a type: the
+   kernels' declarations and the model's code use it. */
+static int defines_type_of(const char *block, const Str *code)
+{
+  const char *t = NULL;
+  for (const char *p = strstr(block, "typedef"); p; p = strstr(p + 1, "typedef"))
+    t = p;
+  const char *semi = t ? strrchr(t, ';') : NULL;
+  if (!semi)
+    return 0;
+  const char *end = semi;
+  while (end > t && (end[-1] == '_' || (end[-1] >= 'a' && end[-1] <= 'z') || (end[-1] >= 'A' && end[-1] <= 'Z') ||
+                     (end[-1] >= '0' && end[-1] <= '9')))
+    end--;
+  char name[64];
+  snprintf(name, sizeof name, "%.*s", (int)(semi - end), end);
+  return name[0] && mentions(code->buf, code->len, name);
+}
+
 /* Block i of kernels.inc (kernel_blocks.h) and those whose functions it
    calls, transitively. */
 static void use_block(char *used, int i)
@@ -374,13 +413,15 @@ static void use_block(char *used, int i)
 /* In the file's order: every block of kernels.inc that is not a function,
    the kernels the model's code calls, and what those call in turn, KERNEL
    made static inline; for the JIT only the kernels' declarations (the
-   runtime links its optimized build). */
+   runtime links its optimized build) and the types the model's code
+   names. */
 static void put_kernels(Emitter *e, const Str *code)
 {
   char used[KERNEL_BLOCK_COUNT] = {0};
   for (int i = 0; i < KERNEL_BLOCK_COUNT; i++) {
     const KernelBlock *k = &kernel_blocks[i];
-    if (k->kernel ? calls(code->buf, code->len, k->name) : !k->name && !e->opt->jit)
+    if (k->kernel ? calls(code->buf, code->len, k->name)
+                  : !k->name && (!e->opt->jit || defines_type_of(k->text, code)))
       use_block(used, i);
   }
   put(e, "\n/* ---- kernels (ganc's runtime/kernels.inc) ---- */\n");
@@ -393,6 +434,8 @@ static void put_kernels(Emitter *e, const Str *code)
     if (e->opt->jit) {
       if (k->kernel)
         put(e, "%s\n", k->decl);
+      else if (!k->name)
+        put(e, "\n%s", k->text);
     } else if (k->kernel) { /* KERNEL becomes static inline */
       put(e, "\n%.*sstatic inline %s", k->macro, k->text, k->text + k->rest);
     } else {
@@ -1189,24 +1232,104 @@ static void put_public_backward(Emitter *e)
   put_training(e, 0);
 }
 
-/* The public bounds functions. */
+/* CROWN over the chain of g's layers, then h's (h may be NULL): the
+   layers as a table, and one call from the box [in_lo, in_hi] to
+   [out_lo, out_hi]. */
+static void put_crown(Emitter *e, const Graph *g, const Graph *h, const char *in_lo, const char *in_hi,
+                      const char *out_lo, const char *out_hi)
+{
+  const Graph *both[2] = {g, h};
+  int n = g->nops + (h ? h->nops : 0);
+  char lit[64];
+  put(e, "  const CrownLayer chain[%d] = {\n", n);
+  for (int k = 0; k < 2 && both[k]; k++)
+    for (int i = 0; i < both[k]->nops; i++) {
+      const Op *op = &both[k]->ops[i];
+      const Layer *l = op->layer;
+      long long in = (long long)both[k]->size[op->in], out = (long long)both[k]->size[op->out];
+      put(e, "      {%s, %lld, %lld, ", layer_class(l)->crown, in, out);
+      if (l->kind == LY_LINEAR)
+        put(e, "params + %lld, params + %lld, 0}", (long long)l->tensor[0].off, (long long)l->tensor[1].off);
+      else if (l->kind == LY_LEAKY_RELU)
+        put(e, "NULL, NULL, %s}", literal(e, l->karg[0].r, lit, sizeof lit));
+      else
+        put(e, "NULL, NULL, 0}");
+      put(e, ", /* %s.%d: ", both[k]->stack->name, l->index);
+      put_comment_text(e, l->text);
+      put(e, " */\n");
+    }
+  put(e, "  };\n");
+  put(e, "  bound_crown(chain, %d, %s, %s, crown, %s, %s);\n", n, in_lo, in_hi, out_lo, out_hi);
+}
+
+/* What a bounds function that CROWN serves does not read. */
+static void put_crown_unused(Emitter *e, int label)
+{
+  if (e->ir->batch)
+    put(e, "  (void)stats;\n");
+  if (e->labels && label)
+    put(e, "  (void)label;\n");
+}
+
+/* The public bounds functions: CROWN where lowering chose it
+   (IrModel.crown_*), the interval passes elsewhere. */
 static void put_public_bounds(Emitter *e)
 {
+  const IrModel *ir = e->ir;
   const char *n = e->m->name, *pa = e->pa;
-  put(e, "\n/* ---- bounds: interval bounds, layer by layer ---- */\n");
+  put(e, "\n/* ---- bounds: interval bounds layer by layer, tightened by CROWN over\n"
+         "   chains of linear layers and activations (docs/DESIGN.md §8) ---- */\n");
   put_public_open(e, GANC_FN_GENERATE_BOUNDS);
-  put(e, "  %s_G_bounds(%s, z_lo, z_hi%s, x_lo, x_hi);\n}\n", n, pa, lab(e, "&label"));
-  put_public_open(e, GANC_FN_SCORE_BOUNDS);
-  put(e, "  %s_D_bounds(%s, x_lo, x_hi%s, lo, hi);\n}\n", n, pa, lab(e, "&label"));
-  put_public_open(e, GANC_FN_FAKE_SCORE_BOUNDS);
-  if (e->m->pack > 1) {
-    put(e, "  for (int k = 0; k < %s_PACK; k++) /* each sample of the pack */\n", n);
-    put(e, "    %s_G_bounds(%s, z_lo + (size_t)k * %s_LATENT_SIZE, z_hi + (size_t)k * %s_LATENT_SIZE, "
-           "x_lo + (size_t)k * %s_OBS_SIZE,\n               x_hi + (size_t)k * %s_OBS_SIZE);\n", n, pa, n, n, n, n);
+  if (ir->crown_g) {
+    put_crown_unused(e, 1);
+    put_crown(e, &ir->gen, NULL, "z_lo", "z_hi", "x_lo", "x_hi");
   } else {
     put(e, "  %s_G_bounds(%s, z_lo, z_hi%s, x_lo, x_hi);\n", n, pa, lab(e, "&label"));
   }
-  put(e, "  %s_D_bounds(%s, x_lo, x_hi%s, lo, hi);\n}\n", n, pa, lab(e, "&label"));
+  put(e, "}\n");
+  put_public_open(e, GANC_FN_SCORE_BOUNDS);
+  if (ir->crown_d) {
+    put_crown_unused(e, 1);
+    put_crown(e, &ir->disc, NULL, "x_lo", "x_hi", "lo", "hi");
+  } else {
+    put(e, "  %s_D_bounds(%s, x_lo, x_hi%s, lo, hi);\n", n, pa, lab(e, "&label"));
+  }
+  put(e, "}\n");
+  put_public_open(e, GANC_FN_FAKE_SCORE_BOUNDS);
+  if (ir->crown_gd) {
+    put_crown_unused(e, 1);
+    put_crown(e, &ir->gen, &ir->disc, "z_lo", "z_hi", "lo", "hi");
+    put(e, "}\n");
+    return;
+  }
+  if (e->ir->batch && ir->crown_g && ir->crown_d)
+    put(e, "  (void)stats;\n");
+  if (e->labels && ir->crown_g && ir->crown_d)
+    put(e, "  (void)label;\n");
+  if (e->m->pack > 1)
+    put(e, "  for (int k = 0; k < %s_PACK; k++) { /* each sample of the pack */\n", n);
+  const char *in = e->m->pack > 1 ? "  " : "";
+  char zl[128], zh[128], xl[128], xh[128];
+  snprintf(zl, sizeof zl, e->m->pack > 1 ? "z_lo + (size_t)k * %s_LATENT_SIZE" : "z_lo", n);
+  snprintf(zh, sizeof zh, e->m->pack > 1 ? "z_hi + (size_t)k * %s_LATENT_SIZE" : "z_hi", n);
+  snprintf(xl, sizeof xl, e->m->pack > 1 ? "x_lo + (size_t)k * %s_OBS_SIZE" : "x_lo", n);
+  snprintf(xh, sizeof xh, e->m->pack > 1 ? "x_hi + (size_t)k * %s_OBS_SIZE" : "x_hi", n);
+  if (ir->crown_g) {
+    if (e->m->pack > 1)
+      put(e, "  {\n");
+    put_crown(e, &ir->gen, NULL, zl, zh, xl, xh);
+    if (e->m->pack > 1)
+      put(e, "  }\n");
+  } else {
+    put(e, "%s  %s_G_bounds(%s, %s, %s%s, %s, %s);\n", in, n, pa, zl, zh, lab(e, "&label"), xl, xh);
+  }
+  if (e->m->pack > 1)
+    put(e, "  }\n");
+  if (ir->crown_d)
+    put_crown(e, &ir->disc, NULL, "x_lo", "x_hi", "lo", "hi");
+  else
+    put(e, "  %s_D_bounds(%s, x_lo, x_hi%s, lo, hi);\n", n, pa, lab(e, "&label"));
+  put(e, "}\n");
 }
 
 /* The tiles lowering chose, each the most that keeps the functions using
@@ -1259,8 +1382,10 @@ static void put_source_body(Emitter *e)
   put_train_forward(e, &e->ir->disc, 0);
   put_backward(e, &e->ir->gen, 1);
   put_backward(e, &e->ir->disc, 0);
-  put_bounds(e, &e->ir->gen, 1);
-  put_bounds(e, &e->ir->disc, 0);
+  if (!e->ir->crown_g) /* else CROWN's chains serve every bounds function */
+    put_bounds(e, &e->ir->gen, 1);
+  if (!e->ir->crown_d)
+    put_bounds(e, &e->ir->disc, 0);
   put_loss(e);
   put_public(e);
   put_public_backward(e);

@@ -276,9 +276,9 @@ static int projection_shape(Diag *d, Layer *l, const Args *a)
 
 /* ---- the table (grep ORDER LAYER) ---- */
 
-#define ACTIVATION(id, fwd, back, reads)                                                \
+#define ACTIVATION(id, fwd, back, reads, kind)                                                 \
   [id] = {#fwd, {{0}}, same_shape, NULL, NULL, 1, 0, {"act_" #fwd, "y x n"}, {NULL, NULL}, \
-          {"act_" #back, "dx " reads " dy n"}, .bounds = {"bound_" #fwd, "yl yh xl xh n"}}
+          {"act_" #back, "dx " reads " dy n"}, .bounds = {"bound_" #fwd, "yl yh xl xh n"}, .crown = kind}
 
 #define CONV(id, name)                                                                  \
   [id] = {name, {{"out", ARG_POSITIVE, 1, 0}, {"kernel", ARG_POSITIVE, 1, 0},           \
@@ -291,15 +291,16 @@ const LayerClass layer_classes[NLAYER_KINDS] = {
     [LY_LINEAR] = {"linear", {{"out", ARG_POSITIVE, 1, 0}}, linear_shape, linear_scratch,
                    "a dense layer's input tile, transposed", 0, 0, {"dense", "y W B x cs t K"},
                    {"dense_back_params", "gW gB dy x t K"}, {"dense_back_input", "dx W dy t K"}, 0,
-                   {"dense_products", "y W B x cs t K"}, {"bound_dense", "yl yh W B xl xh K"}},
-    ACTIVATION(LY_RELU, relu, relu_back, "x"),
+                   {"dense_products", "y W B x cs t K"}, {"bound_dense", "yl yh W B xl xh K"}, "CROWN_LINEAR"},
+    ACTIVATION(LY_RELU, relu, relu_back, "x", "CROWN_RELU"),
     [LY_LEAKY_RELU] = {"leaky_relu", {{"slope", ARG_NUMBER, 0, 0.01}}, leaky_relu_shape, NULL, NULL, 1, 0,
                        {"act_leaky_relu", "y x n K"}, {NULL, NULL}, {"act_leaky_relu_back", "dx x dy n K"},
-                       .bounds = {"bound_leaky_relu", "yl yh xl xh n K"}},
-    ACTIVATION(LY_TANH, tanh, tanh_back, "y"),
-    ACTIVATION(LY_SIGMOID, sigmoid, sigmoid_back, "y"),
-    [LY_RESHAPE] = {"reshape", {{"shape", ARG_SHAPE, 1, 0}}, reshape_shape, NULL, NULL, 0, 0, {0}, {0}, {0}},
-    [LY_FLATTEN] = {"flatten", {{0}}, flatten_shape, NULL, NULL, 0, 0, {0}, {0}, {0}},
+                       .bounds = {"bound_leaky_relu", "yl yh xl xh n K"}, .crown = "CROWN_LEAKY_RELU"},
+    ACTIVATION(LY_TANH, tanh, tanh_back, "y", "CROWN_TANH"),
+    ACTIVATION(LY_SIGMOID, sigmoid, sigmoid_back, "y", "CROWN_SIGMOID"),
+    [LY_RESHAPE] = {"reshape", {{"shape", ARG_SHAPE, 1, 0}}, reshape_shape, NULL, NULL, 0, 0, {0}, {0}, {0},
+                    .crown = "CROWN_VIEW"},
+    [LY_FLATTEN] = {"flatten", {{0}}, flatten_shape, NULL, NULL, 0, 0, {0}, {0}, {0}, .crown = "CROWN_VIEW"},
     CONV(LY_CONV2D, "conv2d"),
     CONV(LY_CONV_TRANSPOSE2D, "conv_transpose2d"),
     [LY_UPSAMPLE] = {"upsample", {{"scale", ARG_POSITIVE, 0, 2}}, upsample_shape, NULL, NULL, 0, 0,

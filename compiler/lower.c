@@ -122,6 +122,54 @@ const char *func_suffix(Func f)
   return f < FN_PUBLIC ? internal[f] : ganc_fn_suffix((ganc_fn)(f - FN_PUBLIC));
 }
 
+/* ---- CROWN's chains ---- */
+
+int crown_chain(const Graph *g)
+{
+  for (int i = 0; i < g->nops; i++)
+    if (!layer_class(g->ops[i].layer)->crown)
+      return 0;
+  return 1;
+}
+
+static int linear_layers(const Graph *g)
+{
+  int n = 0;
+  for (int i = 0; i < g->nops; i++)
+    n += g->ops[i].layer->kind == LY_LINEAR;
+  return n;
+}
+
+/* bound_crown's work (kernels.inc: crown_box, crown_allowance): each
+   layer's input box, the output's, a linear layer's two allowances per
+   output, an activation's one per element. */
+int64_t crown_work(const Graph *g, const Graph *h)
+{
+  int64_t n = 0, last = 0;
+  const Graph *both[2] = {g, h};
+  for (int k = 0; k < 2 && both[k]; k++)
+    for (int i = 0; i < both[k]->nops; i++) {
+      const Op *op = &both[k]->ops[i];
+      int64_t in = both[k]->size[op->in], out = both[k]->size[op->out];
+      n += 2 * in;
+      if (op->layer->kind == LY_LINEAR)
+        n += 2 * out;
+      else if (!op->view)
+        n += in;
+      last = out;
+    }
+  return n + 2 * last;
+}
+
+/* Which bounds functions CROWN tightens. */
+static void choose_crown(IrModel *m)
+{
+  int g = crown_chain(&m->gen) && m->gen.nops > 0, d = crown_chain(&m->disc) && m->disc.nops > 0;
+  m->crown_g = g && linear_layers(&m->gen) >= 2;
+  m->crown_d = d && linear_layers(&m->disc) >= 2;
+  m->crown_gd = g && d && m->model->pack == 1 && linear_layers(&m->gen) + linear_layers(&m->disc) >= 2;
+}
+
 /* ---- the memory plan ---- */
 
 static void add_buffer(Frame *fr, const char *name, int64_t count, Per per, const char *what)
@@ -271,6 +319,42 @@ static void plan_training(IrModel *m, Frame *f)
   }
 }
 
+/* The public bounds functions: CROWN's chains where they apply (its work
+   array on the stack), the interval passes elsewhere. */
+static void plan_bounds(IrModel *m, Frame *f, int64_t obs)
+{
+  static const char *const what = "CROWN's boxes and allowances, layer by layer";
+  Frame *gen = &f[GANC_FN_GENERATE_BOUNDS], *score = &f[GANC_FN_SCORE_BOUNDS], *fake = &f[GANC_FN_FAKE_SCORE_BOUNDS];
+  if (m->crown_g) {
+    add_buffer(gen, "crown", crown_work(&m->gen, NULL), PER_NONE, what);
+    gen->kernels = 1;
+  } else {
+    add_calls(gen, 1, (Func[]){FN_G_BOUNDS});
+  }
+  if (m->crown_d) {
+    add_buffer(score, "crown", crown_work(&m->disc, NULL), PER_NONE, what);
+    score->kernels = 1;
+  } else {
+    add_calls(score, 1, (Func[]){FN_D_BOUNDS});
+  }
+  if (m->crown_gd) {
+    add_buffer(fake, "crown", crown_work(&m->gen, &m->disc), PER_NONE, what);
+    fake->kernels = 1;
+    return;
+  }
+  add_obs(fake, "x_lo", PER_PACK, obs);
+  add_obs(fake, "x_hi", PER_PACK, obs);
+  if (m->crown_g || m->crown_d) {
+    int64_t g = m->crown_g ? crown_work(&m->gen, NULL) : 0, d = m->crown_d ? crown_work(&m->disc, NULL) : 0;
+    add_buffer(fake, "crown", max2(g, d), PER_NONE, what);
+    fake->kernels = 1;
+  }
+  if (!m->crown_g)
+    add_calls(fake, 1, (Func[]){FN_G_BOUNDS});
+  if (!m->crown_d)
+    add_calls(fake, 1, (Func[]){FN_D_BOUNDS});
+}
+
 int64_t frame_times(const IrModel *m, Per per, int64_t t, int64_t c)
 {
   switch (per) {
@@ -316,11 +400,7 @@ static void plan(IrModel *m, int64_t t, int64_t tt, int64_t c)
   }
   plan_training(m, f);
 
-  add_calls(&f[GANC_FN_GENERATE_BOUNDS], 1, (Func[]){FN_G_BOUNDS});
-  add_calls(&f[GANC_FN_SCORE_BOUNDS], 1, (Func[]){FN_D_BOUNDS});
-  add_obs(&f[GANC_FN_FAKE_SCORE_BOUNDS], "x_lo", PER_PACK, obs);
-  add_obs(&f[GANC_FN_FAKE_SCORE_BOUNDS], "x_hi", PER_PACK, obs);
-  add_calls(&f[GANC_FN_FAKE_SCORE_BOUNDS], 2, (Func[]){FN_G_BOUNDS, FN_D_BOUNDS});
+  plan_bounds(m, f, obs);
 
   for (int i = 0; i < NFUNCS; i++) {
     Frame *fr = &m->frame[i];
@@ -423,6 +503,7 @@ Ir *lower_program(Arena *a, Diag *d, const Program *prog)
     lower_stack(a, &m->model->disc, &m->disc);
     m->batch = m->gen.moments + m->disc.moments > 0;
     m->min_batch = (int)max2(min_packs(&m->gen, m->model->pack), min_packs(&m->disc, 1));
+    choose_crown(m);
   }
   int ok = 1;
   for (int i = 0; i < ir->n; i++)

@@ -8,8 +8,10 @@
  * model, through the JIT and through the emitted C built by gcc, clang and
  * tcc (the last two with fewer points and no search):
  *
- *   tight   every bound lies within the rounding slack of the exact one:
- *           |got - want| <= SLACK * M + ABS, M the magnitude of the
+ *   tight   no bound is looser than the exact interval bound beyond the
+ *           rounding slack (CROWN's may be tighter, which the soundness
+ *           checks keep honest): want_lo - got_lo and got_hi - want_hi
+ *           <= SLACK * M + ABS, M the magnitude of the
  *           output's terms (bounds.py: max |x| over the box through |W|
  *           and |b|, layer by layer), SLACK 1e-3 and ABS 1e-30 for float,
  *           1e-10 and 1e-300 for double. Where the reference
@@ -216,7 +218,9 @@ static void bounds_free(Bounds *b)
 
 typedef struct Tally {
   int64_t checked, failures;
-  double worst; /* the largest |got - want| over its slack */
+  double worst; /* the most a bound is looser than the exact interval bound, over its slack */
+  double width; /* the sum of the bounds' widths over the exact interval bounds' */
+  int64_t widths;
 } Tally;
 
 /* One bound pair against the reference's (lower, upper and the magnitude
@@ -231,9 +235,13 @@ static void check_pair(Tally *t, const Model *m, const char *what, int64_t i, do
   if (ok && overflow) {
     ok = got[0] <= want[0] * (1 + 1e-9) + 1e-300 || got[0] == -INFINITY || want[0] < 0;
   } else if (ok) {
-    double e = fmax(fabs(got[0] - want[0]), fabs(got[1] - want[1]));
+    double e = fmax(want[0] - got[0], got[1] - want[1]); /* looser than exact intervals by */
     t->worst = fmax(t->worst, e / scale);
     ok = isfinite(got[0]) && isfinite(got[1]) && e <= scale;
+    if (radius > 0 && want[1] > want[0]) {
+      t->width += (got[1] - got[0]) / (want[1] - want[0]);
+      t->widths++;
+    }
   }
   if (!ok && t->failures++ < MAX_REPORTS)
     cr_expect_fail("%s %s: %s[%" PRId64 "] over the box of radius %g: [%.9g, %.9g], exact [%.9g, %.9g] "
@@ -510,9 +518,10 @@ static void check_fixture(const char *name, const char *cc, int thorough)
   cr_expect_eq(t.failures, 0, "%s %s: %" PRId64 " of %" PRId64 " bounds off the exact ones", name, m->what,
                t.failures, t.checked);
   cr_expect_eq(s.violations, 0, "%s %s: %" PRId64 " values outside their bounds", name, m->what, s.violations);
-  cr_log_info("%s %s: %" PRId64 " bounds, at most %.3g of the slack off the exact ones; %" PRId64
-              " inputs, %" PRId64 " values, %" PRId64 " violations",
-              name, m->what, t.checked, t.worst, s.inputs, s.values, s.violations);
+  cr_log_info("%s %s: %" PRId64 " bounds, at most %.3g of the slack looser than exact intervals, %.3g of their "
+              "width on average; %" PRId64 " inputs, %" PRId64 " values, %" PRId64 " violations",
+              name, m->what, t.checked, t.worst, t.widths ? t.width / (double)t.widths : 1.0, s.inputs, s.values,
+              s.violations);
 }
 
 static struct criterion_test_params fixture_names(void)
