@@ -729,9 +729,31 @@ static double width_of(double lo, double hi)
   return isnan(w) ? INFINITY : w;
 }
 
+/* v in %g's six digits, rounded toward -inf (down) or +inf, so that a
+   printed interval holds the bound it prints. */
+static const char *outward_g(char *buf, size_t size, double v, int down)
+{
+  snprintf(buf, size, "%g", v);
+  double p = strtod(buf, NULL);
+  if (!isfinite(v) || v == 0 || (down ? p <= v : p >= v))
+    return buf;
+  double step = pow(10, floor(log10(fabs(p))) - 5); /* a unit of the sixth digit */
+  snprintf(buf, size, "%g", down ? p - step : p + step);
+  return buf;
+}
+
+/* "[lo, hi]" rounded outward. */
+static const char *interval_text(char *buf, size_t size, double lo, double hi)
+{
+  char a[32], b[32];
+  snprintf(buf, size, "[%s, %s]", outward_g(a, sizeof a, lo, 1), outward_g(b, sizeof b, hi, 0));
+  return buf;
+}
+
 /* What the box is and what the bounds are, on standard output: the
    tightest and the widest of generate's elements (the first of equals),
-   their mean width, and the fake score's interval. */
+   their mean width, and the fake score's interval, each end rounded
+   outward. */
 static void print_bounds(const ganc_info *info, const BoundsArgs *ba, const void *lo, const void *hi)
 {
   int size = info->scalar_size;
@@ -766,15 +788,18 @@ static void print_bounds(const ganc_info *info, const BoundsArgs *ba, const void
   for (int k = 0; k < 2; k++) {
     int64_t i = k ? wide : tight;
     double l = scalar_at(lo, size, i), h = scalar_at(hi, size, i);
-    printf("  %-8s  %-*s  [%g, %g]  width %.4g\n", kinds[k], column, names[k], l, h, width_of(l, h));
+    char text[80];
+    printf("  %-8s  %-*s  %s  width %.4g\n", kinds[k], column, names[k], interval_text(text, sizeof text, l, h),
+           width_of(l, h));
   }
   printf("  mean width %.4g\n", sum / (double)n);
   double l = scalar_at(lo, size, n), h = scalar_at(hi, size, n);
+  char text[80];
+  interval_text(text, sizeof text, l, h);
   if (info->pack > 1)
-    printf("fake_score (a pack of %d, each latent in the box): [%g, %g]  width %.4g\n", info->pack, l, h,
-           width_of(l, h));
+    printf("fake_score (a pack of %d, each latent in the box): %s  width %.4g\n", info->pack, text, width_of(l, h));
   else
-    printf("fake_score: [%g, %g]  width %.4g\n", l, h, width_of(l, h));
+    printf("fake_score: %s  width %.4g\n", text, width_of(l, h));
 }
 
 static int cmd_bounds(int argc, char **argv)
