@@ -467,6 +467,11 @@ int64_t ws_count(const IrModel *m, const Buffer *b);
 enum { STACK_BUDGET = 1 << 20, MAX_TILE = 64 };
 /* The kernels' own stack (runtime/kernels.inc: gemm's pack), in scalars. */
 enum { KERNEL_STACK_SCALARS = 256 * 64 };
+/* CROWN's chains: no layer wider than this (bound_crown keeps two vectors
+   of the widest layer's doubles on its own stack, within the kernels'),
+   and a work array within half the stack budget; other chains keep
+   interval bounds. */
+enum { CROWN_MAX_WIDTH = 4096 };
 /* A convolution takes as many samples at once as keep its scratch within
    this many scalars (at least one). */
 enum { CONV_GROUP_SCALARS = 1 << 16 };

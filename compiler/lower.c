@@ -161,13 +161,26 @@ int64_t crown_work(const Graph *g, const Graph *h)
   return n + 2 * last;
 }
 
+/* Does a chain of g (then h) fit CROWN's limits (CROWN_MAX_WIDTH)? */
+static int crown_fits(const IrModel *m, const Graph *g, const Graph *h)
+{
+  const Graph *both[2] = {g, h};
+  for (int k = 0; k < 2 && both[k]; k++)
+    for (int v = 0; v < both[k]->nvalues; v++)
+      if (both[k]->size[v] > CROWN_MAX_WIDTH)
+        return 0;
+  int64_t bytes = m->model->scalar == SCALAR_DOUBLE ? 8 : 4;
+  return (crown_work(g, h) + KERNEL_STACK_SCALARS) * bytes <= STACK_BUDGET / 2;
+}
+
 /* Which bounds functions CROWN tightens. */
 static void choose_crown(IrModel *m)
 {
   int g = crown_chain(&m->gen) && m->gen.nops > 0, d = crown_chain(&m->disc) && m->disc.nops > 0;
-  m->crown_g = g && linear_layers(&m->gen) >= 2;
-  m->crown_d = d && linear_layers(&m->disc) >= 2;
-  m->crown_gd = g && d && m->model->pack == 1 && linear_layers(&m->gen) + linear_layers(&m->disc) >= 2;
+  m->crown_g = g && linear_layers(&m->gen) >= 2 && crown_fits(m, &m->gen, NULL);
+  m->crown_d = d && linear_layers(&m->disc) >= 2 && crown_fits(m, &m->disc, NULL);
+  m->crown_gd = g && d && m->model->pack == 1 && linear_layers(&m->gen) + linear_layers(&m->disc) >= 2 &&
+                crown_fits(m, &m->gen, &m->disc);
 }
 
 /* ---- the memory plan ---- */

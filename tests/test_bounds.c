@@ -823,3 +823,29 @@ Test(bounds, reentrant, .fini = teardown, .timeout = 60)
     pthread_join(th[t], NULL);
   cr_expect(!c[0].differs && !c[1].differs, "a concurrent call changed a result");
 }
+
+/* A generator wider than CROWN_MAX_WIDTH keeps interval bounds, D its
+   CROWN chain (its fake-score bounds take G's interval box), and every
+   bound holds. */
+Test(bounds, wide_chain, .fini = teardown, .timeout = 60)
+{
+  const Model *m = open_inline("model w {\n  latent [8]\n  observation [8]\n  generator {\n    linear(5000)\n    relu\n"
+                               "    linear(8)\n  }\n  discriminator {\n    linear(16)\n    relu\n    linear(1)\n  }\n}\n");
+  Sound s = {0};
+  ganc_rng r;
+  ganc_rng_seed(&r, 9);
+  double lo[8], hi[8];
+  for (int i = 0; i < 8; i++) {
+    lo[i] = -0.5;
+    hi[i] = 0.25 * i;
+  }
+  check_kink_points(&s, m, lo, hi, 0, 0, &r);
+  Bounds b = bounds_of(m, lo, hi, lo, hi, 0, 0);
+  void *z = points(m, lo, hi, 8, 64, &r);
+  void *f = run(m, RUN_FAKE, z, 64, 0, 0);
+  within(&s, m, "fake_score_batch", f, 64, 1, &b.fake[0], &b.fake[1]);
+  free(z);
+  free(f);
+  bounds_free(&b);
+  cr_expect_eq(s.violations, 0, "%" PRId64 " values outside their bounds", s.violations);
+}
