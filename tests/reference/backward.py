@@ -268,10 +268,7 @@ def write_fixture(name, r):
     section("grad_max", [f"{t['name']} {fmt(r['term_max'].get(t['name'], np.max(np.abs(g))))}"
                          for t, g in zip(r["layout"], r["grads"])])
 
-    path = os.path.join(OUT_DIR, f"{name}.txt")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
+    return forward.write_lines(OUT_DIR, name, lines)
 
 
 def main():

@@ -263,10 +263,7 @@ def write_fixture(name):
             section("fake_score", [flo.item(), fhi.item(), fmag.item()])
             section("real_score", [rlo.item(), rhi.item(), rmag.item()])
 
-    path = os.path.join(OUT_DIR, f"{name}.txt")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
+    return forward.write_lines(OUT_DIR, name, lines)
 
 
 def main():

@@ -873,7 +873,12 @@ def write_fixture(name, r):
     section("discriminator_loss_batch", [fmt(r["d_loss_batch"])])
     section("generator_loss_batch", [fmt(r["g_loss_batch"])])
 
-    path = os.path.join(OUT_DIR, f"{name}.txt")
+    return write_lines(OUT_DIR, name, lines)
+
+
+def write_lines(out_dir, name, lines):
+    """A fixture's lines to OUT_DIR/NAME.txt; its path."""
+    path = os.path.join(out_dir, f"{name}.txt")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path
