@@ -490,6 +490,9 @@ int crown_chain(const Graph *g);
 /* The scalars of bound_crown's work array for the chain of g, or of g then
    h (h not NULL). */
 int64_t crown_work(const Graph *g, const Graph *h);
+/* Is f emitted for m? Every function is but a bounds pass that CROWN's
+   chains replace everywhere. */
+int func_emitted(const IrModel *m, Func f);
 /* Does g's backward pass use the gradient array b? */
 int uses_grad(const Graph *g, GradBuf b);
 /* The name of an emitted function: "G_train", "generate_batch". */

@@ -101,6 +101,8 @@ void dump_plan(Str *s, const Ir *ir)
     str_printf(s, ", deepest call chain %lld bytes of %d\n", (long long)m->stack_bytes, STACK_BUDGET);
     for (int f = 0; f < NFUNCS; f++) {
       const Frame *fr = &m->frame[f];
+      if (!func_emitted(m, (Func)f))
+        continue;
       str_printf(s, "  %s_%s: frame %lld bytes, deepest %lld", m->model->name, func_suffix((Func)f),
                  (long long)fr->scalars * size, (long long)fr->deepest * size);
       for (int c = 0; c < fr->ncalls; c++)

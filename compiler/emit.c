@@ -1382,9 +1382,9 @@ static void put_source_body(Emitter *e)
   put_train_forward(e, &e->ir->disc, 0);
   put_backward(e, &e->ir->gen, 1);
   put_backward(e, &e->ir->disc, 0);
-  if (!e->ir->crown_g) /* else CROWN's chains serve every bounds function */
+  if (func_emitted(e->ir, FN_G_BOUNDS))
     put_bounds(e, &e->ir->gen, 1);
-  if (!e->ir->crown_d)
+  if (func_emitted(e->ir, FN_D_BOUNDS))
     put_bounds(e, &e->ir->disc, 0);
   put_loss(e);
   put_public(e);

@@ -124,6 +124,11 @@ const char *func_suffix(Func f)
 
 /* ---- CROWN's chains ---- */
 
+int func_emitted(const IrModel *m, Func f)
+{
+  return !(f == FN_G_BOUNDS && m->crown_g) && !(f == FN_D_BOUNDS && m->crown_d);
+}
+
 int crown_chain(const Graph *g)
 {
   for (int i = 0; i < g->nops; i++)
@@ -261,7 +266,7 @@ static void plan_stack(IrModel *m, Graph *g, int gen, int64_t t, int64_t tt)
      pack's for D); its kernels keep nothing on the stack. */
   Frame *bounds = &m->frame[gen ? FN_G_BOUNDS : FN_D_BOUNDS];
   static const char *const box[2][2] = {{"a_lo", "a_hi"}, {"b_lo", "b_hi"}};
-  for (int k = 0; k < 2; k++)
+  for (int k = 0; k < 2 && func_emitted(m, gen ? FN_G_BOUNDS : FN_D_BOUNDS); k++)
     if (uses_buf(g, k ? BUF_B : BUF_A)) {
       add_buffer(bounds, box[k][0], g->scratch, PER_NONE, k ? NULL : "a value's bounds, below and above (with b)");
       add_buffer(bounds, box[k][1], g->scratch, PER_NONE, NULL);
