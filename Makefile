@@ -18,6 +18,14 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werr
 STD     := -std=c11 -D_POSIX_C_SOURCE=200809L
 INCS    := -Icompiler -Ijit -Icli -Iruntime -Ibuild
 LIBS    := -ltcc -lcjson -lpng -lz -lm -ldl -lpthread
+# Open MPI, when libopenmpi-dev is installed: `mpirun -np P ganc train`
+# trains data-parallel (runtime/dist.c); without it ganc runs as one process.
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+ifneq ($(MPI_LIBS),)
+  MPI_CFLAGS += -DGANC_MPI
+  LIBS       += $(MPI_LIBS)
+endif
 
 ifeq ($(SANITIZE),1)
   SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -46,7 +54,7 @@ endif
 #   runtime/   what programs link: kernels, rng, Adam, safetensors, data, images, training
 COMPILER := arena diag layers losses check lower describe emit dump compile
 JIT      := jit
-RUNTIME  := api call rng adam safetensors data image train threads
+RUNTIME  := api call rng adam safetensors data image train threads dist
 CLI      := main summary output progress bench
 # The JIT's kernels: per scalar type, and on x86-64 per instruction set level.
 ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
@@ -64,7 +72,8 @@ TESTS    := $(patsubst tests/%.c,$(B)/tests/%.o,$(wildcard tests/*.c))
 # ---- dependencies -----------------------------------------------------------
 
 DEB_PACKAGES := flex bison tcc libtcc-dev libcriterion-dev zlib1g-dev \
-                libcjson-dev libpng-dev pkg-config clang libclang-rt-14-dev dataset-fashion-mnist
+                libcjson-dev libpng-dev pkg-config clang libclang-rt-14-dev dataset-fashion-mnist \
+                libopenmpi-dev openmpi-bin
 
 have_cmd    = $(if $(shell command -v $(1) 2>/dev/null),,$(2))
 have_header = $(if $(shell printf '\#include <$(1)>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo y),,$(2))
@@ -115,7 +124,7 @@ $(B)/lexer.o: $(B)/lexer.c $(B)/parser.h compiler/compiler.h
 
 # ---- compiler, runtime, CLI -------------------------------------------------
 
-RUNTIME_H := runtime/ganc.h runtime/io.h runtime/train.h runtime/scalar.h runtime/threads.h
+RUNTIME_H := runtime/ganc.h runtime/io.h runtime/train.h runtime/scalar.h runtime/threads.h runtime/dist.h
 
 $(B)/compiler/%.o: compiler/%.c compiler/compiler.h $(B)/parser.h $(RUNTIME_H)
 	@mkdir -p $(@D)
@@ -136,6 +145,14 @@ $(B)/runtime/%.o: runtime/%.c $(RUNTIME_H)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) $(HOT) -c -o $@ $<
+
+# MPI's flags, remembered so that installing or removing it rebuilds dist.o.
+$(B)/mpi.flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(MPI_CFLAGS)' | cmp -s - $@ || echo '$(MPI_CFLAGS)' > $@
+
+$(B)/runtime/dist.o: $(B)/mpi.flags
+$(B)/runtime/dist.o: HOT := $(MPI_CFLAGS)
 
 # Adam runs over every parameter each step: vectorized (its sqrt sets no errno).
 $(B)/runtime/adam.o: HOT := -O3 -fno-math-errno -ffp-contract=off
@@ -175,6 +192,17 @@ $(B)/ganc: $(CLI:%=$(B)/cli/%.o) $(B)/libganc.a
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The same ganc built without MPI, for the test that a build with it
+# trains as one without does: only runtime/dist.c differs.
+$(B)/runtime/dist_nompi.o: runtime/dist.c $(RUNTIME_H)
+	$(call say,CC,$< [no MPI])
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/tests/ganc-nompi: $(CLI:%=$(B)/cli/%.o) $(filter-out $(B)/runtime/dist.o,$(LIB_OBJS)) $(B)/runtime/dist_nompi.o
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(filter-out $(MPI_LIBS),$(LIBS))
+
 # ---- tests ------------------------------------------------------------------
 
 $(B)/tests/%.o: tests/%.c tests/test.h tests/fixture.h compiler/compiler.h $(B)/parser.h $(RUNTIME_H)
@@ -200,7 +228,7 @@ $(B)/tests/run: $(TESTS) $(TEST_KERNELS) $(B)/libganc.a
 # Installs what is missing first, so that `make test` works on a new machine.
 test:
 	@$(if $(MISSING_TEST),$(MAKE) --no-print-directory deps &&) \
-	  $(MAKE) --no-print-directory $(B)/ganc $(B)/tests/run && \
+	  $(MAKE) --no-print-directory $(B)/ganc $(B)/tests/run $(B)/tests/ganc-nompi && \
 	  GANC=$(B)/ganc KERNEL_BLOCKS=$(B)/tools/kernel_blocks GANC_TEST_CFLAGS='$(SAN)' $(B)/tests/run --jobs 2
 
 # ---- demo -------------------------------------------------------------------

@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "compiler.h"
+#include "dist.h"
 #include "ganc.h"
 #include "io.h"
 #include "train.h"
@@ -1013,6 +1014,15 @@ static int cmd_train(int argc, char **argv)
   if (o->resume && ta.force)
     return usage_error("train", "--resume and --force contradict each other");
 
+  /* Under mpirun, each rank is one of these processes (docs/DESIGN.md §7):
+     all train, rank 0 alone writes and prints. A rank that fails exits
+     without leaving the run, so that mpirun stops the others. */
+  char err[4096];
+  if (ganc_dist_init(err, sizeof err) < 0) {
+    fprintf(stderr, "ganc: %s\n", err);
+    return EXIT_USER;
+  }
+  int rank = ganc_dist_rank();
   Jitted j;
   if ((rc = jit_one(co.file, co.model, &j)))
     return rc;
@@ -1047,18 +1057,30 @@ static int cmd_train(int argc, char **argv)
     ganc_format_real(decay, sizeof decay, o->ema);
     snprintf(ema, sizeof ema, ", EMA decay %s", decay);
   }
-  fprintf(stderr, "training %s on %s: %lld steps, batch %d, Adam %s betas (%g, %g), seed %llu%s\n", j.info->name,
-          o->data, (long long)o->steps, o->batch, rates, o->adam_d.beta1, o->adam_d.beta2,
-          (unsigned long long)o->seed, ema);
+  char ranks[48] = "";
+  if (ganc_dist_size() > 1)
+    snprintf(ranks, sizeof ranks, " over %d ranks", ganc_dist_size());
+  if (rank == 0)
+    fprintf(stderr, "training %s on %s: %lld steps, batch %d%s, Adam %s betas (%g, %g), seed %llu%s\n",
+            j.info->name, o->data, (long long)o->steps, o->batch, ranks, rates, o->adam_d.beta1, o->adam_d.beta2,
+            (unsigned long long)o->seed, ema);
   ganc_fns fns;
   if (ganc_functions(j.m, j.info, &fns) < 0) {
     fprintf(stderr, "ganc: internal error: model '%s' has no training functions\n", j.info->name);
     ganc_free(j.m);
     return EXIT_INTERNAL;
   }
-  char err[4096];
   ganc_train_result res;
   int t = ganc_train(&fns, j.info, o, &res, err, sizeof err);
+  char who[32] = "";
+  if (rank > 0)
+    snprintf(who, sizeof who, "rank %d: ", rank);
+  if (rank > 0 && (t == GANC_TRAIN_DONE || t == GANC_TRAIN_STOPPED)) {
+    rc = t == GANC_TRAIN_DONE ? 0 : 128 + (int)stop_signal;
+    ganc_free(j.m);
+    ganc_dist_finish();
+    return rc;
+  }
   switch (t) {
   case GANC_TRAIN_DONE:
     if (res.nmodes)
@@ -1075,14 +1097,16 @@ static int cmd_train(int argc, char **argv)
     rc = 128 + (int)stop_signal;
     break;
   case GANC_TRAIN_INTERNAL:
-    fprintf(stderr, "ganc: %s\n", err);
+    fprintf(stderr, "ganc: %s%s\n", who, err);
     rc = EXIT_INTERNAL;
     break;
   default:
-    fprintf(stderr, "%sganc: %s\n", pr.tty ? "\n" : "", err);
+    fprintf(stderr, "%sganc: %s%s\n", pr.tty && rank == 0 ? "\n" : "", who, err);
     rc = EXIT_USER;
   }
   ganc_free(j.m);
+  if (rc == 0 || t == GANC_TRAIN_STOPPED)
+    ganc_dist_finish();
   return rc;
 }
 

@@ -18,8 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist.h"
 #include "ganc.h"
 #include "io.h"
+#include "scalar.h"
 #include "train.h"
 
 enum { COVERAGE_SAMPLES = 2500, SNAPSHOT_SEED = GANC_SNAPSHOT_SEED };
@@ -59,22 +61,60 @@ static char *join(const char *dir, const char *name)
   return p;
 }
 
-/* The two training functions on the step's batches, in its workspace if
-   it has one. */
+/* The samples of the step's part of a batch, and the first of them. */
+static int part_samples(const ganc_step *s)
+{
+  return s->parts > 1 ? s->batch / s->parts : s->batch;
+}
+
+static int64_t part_first(const ganc_step *s)
+{
+  return s->parts > 1 ? (int64_t)s->part * part_samples(s) : 0;
+}
+
+static const void *at_sample(const void *p, size_t size, int64_t elements, int64_t i)
+{
+  return (const char *)p + size * (size_t)(elements * i);
+}
+
+/* The two training functions on the step's part of its batches, in its
+   workspace if it has one. */
 static double call_dloss_back(const ganc_step *s)
 {
-  ganc_args a = {.params = s->params, .stats = s->stats, .n = s->batch / s->info->pack, .x = s->x, .z = s->z,
-                 .x_labels = s->x_labels, .z_labels = s->z_labels, .grad = s->grad_d, .workspace = s->workspace};
-  return ganc_call(s->info, s->fns,
+  const ganc_info *info = s->info;
+  size_t size = (size_t)info->scalar_size;
+  int64_t first = part_first(s);
+  ganc_args a = {.params = s->params, .stats = s->stats, .n = part_samples(s) / info->pack,
+                 .x = at_sample(s->x, size, info->obs_size, first), .z = at_sample(s->z, size, info->latent_size, first),
+                 .x_labels = s->x_labels ? s->x_labels + first : NULL, .z_labels = s->z_labels ? s->z_labels + first : NULL,
+                 .grad = s->grad_d, .workspace = s->workspace};
+  return ganc_call(info, s->fns,
                    s->workspace ? GANC_FN_DISCRIMINATOR_LOSS_BACKWARD_WS : GANC_FN_DISCRIMINATOR_LOSS_BACKWARD, &a);
 }
 
 static double call_gloss_back(const ganc_step *s)
 {
-  ganc_args a = {.params = s->params, .stats = s->stats, .n = s->batch / s->info->pack, .z = s->z,
-                 .z_labels = s->z_labels, .grad = s->grad_g, .workspace = s->workspace};
-  return ganc_call(s->info, s->fns,
+  const ganc_info *info = s->info;
+  int64_t first = part_first(s);
+  ganc_args a = {.params = s->params, .stats = s->stats, .n = part_samples(s) / info->pack,
+                 .z = at_sample(s->z, (size_t)info->scalar_size, info->latent_size, first),
+                 .z_labels = s->z_labels ? s->z_labels + first : NULL, .grad = s->grad_g, .workspace = s->workspace};
+  return ganc_call(info, s->fns,
                    s->workspace ? GANC_FN_GENERATOR_LOSS_BACKWARD_WS : GANC_FN_GENERATOR_LOSS_BACKWARD, &a);
+}
+
+/* Over the ranks of a data-parallel step: the means of n scalars of grad
+   and of the loss, which travels after them (grad has n + 1). */
+static double mean_over_parts(const ganc_step *s, void *grad, int64_t n, double loss)
+{
+  if (s->parts <= 1)
+    return loss;
+  int size = s->info->scalar_size;
+  ganc_scalar_store(grad, size, n, loss);
+  ganc_dist_sum(size, n + 1, grad);
+  for (int64_t i = 0; i <= n; i++)
+    ganc_scalar_store(grad, size, i, ganc_scalar_load(grad, size, i) / s->parts);
+  return ganc_scalar_load(grad, size, n);
 }
 
 void *ganc_train_workspace(const ganc_info *info, int n)
@@ -109,14 +149,14 @@ void ganc_train_step(const ganc_step *s, int64_t done, double *d_loss, double *g
   for (int k = 0; k < s->d_steps; k++) {
     if (s->draw)
       s->draw(s->draw_ctx, s->x, s->z);
-    *d_loss = call_dloss_back(s);
+    *d_loss = mean_over_parts(s, s->grad_d, info->d_param_count, call_dloss_back(s));
     ganc_adam_step(s->adam_d, info->scalar_size, done * s->d_steps + k + 1, info->d_param_count,
                    offset(s->params, size, goff), s->grad_d, offset(s->adam_m, size, goff),
                    offset(s->adam_v, size, goff));
   }
   if (s->draw)
     s->draw(s->draw_ctx, NULL, s->z);
-  *g_loss = call_gloss_back(s);
+  *g_loss = mean_over_parts(s, s->grad_g, info->g_param_count, call_gloss_back(s));
   ganc_adam_step(s->adam_g, info->scalar_size, done + 1, info->g_param_count, s->params, s->grad_g, s->adam_m,
                  s->adam_v);
 }
@@ -439,6 +479,15 @@ static int csv_append(Trainer *t, double dl, double gl, double seconds, int mode
 
 /* ---- the loop ---- */
 
+/* n running statistics averaged over the ranks, in place. */
+static void mean_over_ranks(const ganc_info *info, void *stats, int parts)
+{
+  int size = info->scalar_size;
+  ganc_dist_sum(size, info->stats_count, stats);
+  for (int64_t i = 0; i < info->stats_count; i++)
+    ganc_scalar_store(stats, size, i, ganc_scalar_load(stats, size, i) / parts);
+}
+
 static void trainer_free(Trainer *t)
 {
   free(t->work.params);
@@ -488,13 +537,43 @@ static int ema_mismatch(const Trainer *t, double file_decay, char *err, size_t e
   return -1;
 }
 
+/* Rank 0's state on every rank of a data-parallel run: how its start
+   went (rc), then the parameters, statistics, Adam moments, step, noise
+   and the moving average. */
+static int share_state(Trainer *t, int rc, char *err, size_t errlen)
+{
+  if (t->work.parts <= 1)
+    return rc;
+  const ganc_info *info = t->info;
+  size_t s = (size_t)info->scalar_size;
+  ganc_dist_broadcast(&rc, sizeof rc);
+  if (rc != GANC_TRAIN_DONE) {
+    if (t->work.part != 0)
+      snprintf(err, errlen, "rank 0 could not start (it says why)");
+    return rc;
+  }
+  ganc_step *w = &t->work;
+  ganc_dist_broadcast(w->params, s * (size_t)info->param_count);
+  ganc_dist_broadcast(w->stats, s * (size_t)info->stats_count);
+  ganc_dist_broadcast(w->adam_m, s * (size_t)info->param_count);
+  ganc_dist_broadcast(w->adam_v, s * (size_t)info->param_count);
+  ganc_dist_broadcast(&t->step, sizeof t->step);
+  ganc_dist_broadcast(&t->rng, sizeof t->rng);
+  if (t->avg) {
+    ganc_dist_broadcast(t->avg, s * (size_t)info->g_param_count);
+    ganc_dist_broadcast(t->avg_stats, s * (size_t)info->g_stats_count);
+  }
+  return rc;
+}
+
 static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
 {
   const ganc_info *info = t->info;
   const ganc_train_options *o = t->opt;
   ganc_step *w = &t->work;
   *w = (ganc_step){.info = info, .fns = fns, .adam_d = &o->adam_d, .adam_g = &o->adam_g, .batch = o->batch,
-                   .d_steps = o->d_steps, .draw = draw_batches, .draw_ctx = t};
+                   .d_steps = o->d_steps, .draw = draw_batches, .draw_ctx = t, .part = ganc_dist_rank(),
+                   .parts = ganc_dist_size()};
   t->fns = fns;
   if (!fns->fn[GANC_FN_DISCRIMINATOR_LOSS_BACKWARD] || !fns->fn[GANC_FN_GENERATOR_LOSS_BACKWARD] ||
       !fns->fn[GANC_FN_GENERATE_BATCH]) {
@@ -527,7 +606,7 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   w->adam_v = calloc(np ? np : 1, s);
   w->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
   w->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
-  w->workspace = ganc_train_workspace(info, o->batch / info->pack);
+  w->workspace = ganc_train_workspace(info, o->batch / w->parts / info->pack);
   w->x = malloc(s * b * (size_t)info->obs_size);
   w->z = malloc(s * b * (size_t)info->latent_size);
   t->snap_z = malloc(s * (size_t)nz * (size_t)info->latent_size);
@@ -560,23 +639,23 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
            (char *)t->snap_z + s * (size_t)(i % t->per_class) * (size_t)info->latent_size,
            s * (size_t)info->latent_size);
 
-  if (o->resume) {
+  int rc = GANC_TRAIN_DONE;
+  if (o->resume && w->part == 0) { /* rank 0 reads, then shares (share_state) */
     ganc_train_state st = {w->adam_m, w->adam_v, 0, {{0}}};
     ganc_ema ema = {t->avg, t->avg_stats, 0};
     ganc_stats stats = {w->stats, 0, 0};
     if (ganc_load_checkpoint(info, t->path_ckpt, w->params, info->stats_count ? &stats : NULL, &st, &ema, err,
-                             errlen) < 0)
-      return GANC_TRAIN_ERROR;
-    if (ema_mismatch(t, ema.decay, err, errlen))
-      return GANC_TRAIN_ERROR;
+                             errlen) < 0 ||
+        ema_mismatch(t, ema.decay, err, errlen))
+      rc = GANC_TRAIN_ERROR;
     t->step = st.step;
     t->rng = st.rng;
-    if (t->step > o->steps) {
+    if (rc == GANC_TRAIN_DONE && t->step > o->steps) {
       snprintf(err, errlen, "the checkpoint is at step %lld, past --steps %lld", (long long)t->step,
                (long long)o->steps);
-      return GANC_TRAIN_ERROR;
+      rc = GANC_TRAIN_ERROR;
     }
-  } else {
+  } else if (!o->resume) {
     ganc_init_params(info, o->seed, w->params);
     ganc_init_stats(info, w->stats);
     if (t->avg) { /* the average starts at the initial parameters */
@@ -585,6 +664,10 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
     }
     ganc_rng_seed(&t->rng, o->seed ^ 0x9e3779b97f4a7c15ull);
   }
+  if (share_state(t, rc, err, errlen) != GANC_TRAIN_DONE)
+    return GANC_TRAIN_ERROR;
+  if (w->part != 0) /* rank 0 alone writes */
+    return GANC_TRAIN_DONE;
   return csv_start(t, err, errlen) < 0 ? GANC_TRAIN_ERROR : GANC_TRAIN_DONE;
 }
 
@@ -602,6 +685,18 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
   if (o->batch % info->pack != 0) {
     snprintf(err, errlen, "--batch %d is not a multiple of %s's pack %d (the discriminator judges packs of %d samples)",
              o->batch, info->name, info->pack, info->pack);
+    return GANC_TRAIN_ERROR;
+  }
+  int parts = ganc_dist_size(), rank = ganc_dist_rank();
+  if (o->batch % (parts * info->pack) != 0) {
+    snprintf(err, errlen, "--batch %d does not split evenly over %d ranks%s: each rank trains on an equal part of "
+             "every batch, a multiple of %d samples", o->batch, parts, info->pack > 1 ? " in whole packs" : "",
+             parts * info->pack);
+    return GANC_TRAIN_ERROR;
+  }
+  if (o->batch / parts < info->min_train_batch) {
+    snprintf(err, errlen, "--batch %d gives each of %d ranks %d samples, too few for %s: its batch_norm layers "
+             "need at least %d per rank", o->batch, parts, o->batch / parts, info->name, info->min_train_batch);
     return GANC_TRAIN_ERROR;
   }
   if (o->batch < info->min_train_batch) {
@@ -622,6 +717,8 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
   while (t.step < o->steps) {
     double dl = 0, gl = 0;
     ganc_train_step(&t.work, t.step, &dl, &gl);
+    if (parts > 1 && info->stats_count > 0) /* the replicas' running statistics, averaged */
+      mean_over_ranks(info, t.work.stats, parts);
     if (t.avg)
       update_average(&t);
     t.step++;
@@ -639,8 +736,8 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
     p.d_loss = dl;
     p.g_loss = gl;
     p.seconds = t.seconds_before + ganc_seconds() - start;
-    int last = t.step == o->steps, stopping = o->stop && *o->stop;
-    if (t.step % o->every == 0 || last || stopping) {
+    int last = t.step == o->steps, stopping = ganc_dist_any(o->stop && *o->stop);
+    if (rank == 0 && (t.step % o->every == 0 || last || stopping)) {
       p.modes = 0;
       p.high_quality = 0;
       if (p.nmodes)
@@ -656,7 +753,7 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
       p.snapshot = 1;
     }
     p.final = last;
-    if (o->progress)
+    if (o->progress && rank == 0)
       o->progress(&p, o->progress_ctx);
     p.snapshot = 0;
     if (stopping && !last) {
@@ -664,13 +761,13 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
       break;
     }
   }
-  if (rc == GANC_TRAIN_DONE && o->steps == t.step && p.step == 0) {
+  if (rc == GANC_TRAIN_DONE && o->steps == t.step && p.step == 0 && rank == 0) {
     /* Nothing to do (resumed at the end): refresh the outputs anyway. */
     if (write_plot(&t, err, errlen) < 0 || write_snapshot(&t, err, errlen) < 0 ||
         write_checkpoint(&t, err, errlen) < 0)
       rc = GANC_TRAIN_ERROR;
   }
-  if (rc == GANC_TRAIN_DONE && is_mixture(&t)) {
+  if (rc == GANC_TRAIN_DONE && is_mixture(&t) && rank == 0) {
     coverage(&t, &result->modes, &result->high_quality, result);
     result->nmodes = p.nmodes;
   }

@@ -90,6 +90,11 @@ typedef struct ganc_step {
      generator's. NULL: every update uses x and z as they are. */
   void (*draw)(void *ctx, void *x, void *z);
   void *draw_ctx;
+  /* Data-parallel training (dist.h): the functions get part `part` of
+     `parts` equal parts of every batch (the draws fill all of it), and
+     each update's gradient and loss are the means over the ranks. parts
+     0 or 1: the whole batch, on this process alone. */
+  int part, parts;
 } ganc_step;
 
 /* The step after `done` steps: d_steps Adam updates of the discriminator
