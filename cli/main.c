@@ -1089,6 +1089,9 @@ static int cmd_train(int argc, char **argv)
     if (res.nlabels)
       print_label_shares(j.info, &res);
     printf("wrote %s/weights.safetensors, checkpoint.safetensors, loss.csv, loss.png, samples.png\n", o->outdir);
+    if (ganc_dist_size() > 1 && res.steps_run > 0)
+      printf("%d ranks: each passed %.0f bytes a step to MPI's collectives\n", ganc_dist_size(),
+             res.bytes_per_step);
     rc = 0;
     break;
   case GANC_TRAIN_STOPPED:

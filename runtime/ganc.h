@@ -196,7 +196,8 @@ void ganc_normal_fill(ganc_rng *r, int scalar_size, int64_t n, void *out);
    depend on the count. The emitted standalone C is single-threaded. */
 #define GANC_MAX_THREADS 256
 
-/* Use n threads (n <= 0: the default, GANC_THREADS or every core; at most
+/* Use n threads (n <= 0: the default, GANC_THREADS or every core, shared
+   among the ranks mpirun started on this machine; at most
    GANC_MAX_THREADS). Returns the count in effect. */
 int ganc_set_threads(int n);
 /* The count in effect. */

@@ -166,7 +166,11 @@ int ganc_default_threads(void)
     if (*end == 0 && n >= 1)
       return n > MAX_THREADS ? MAX_THREADS : (int)n;
   }
-  return cores();
+  /* Under mpirun, the ranks on this machine share its cores. */
+  const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  long ranks = local && *local ? strtol(local, NULL, 10) : 1;
+  int n = cores();
+  return ranks > 1 ? (n / ranks > 1 ? (int)(n / ranks) : 1) : n;
 }
 
 static void pool_init(void)

@@ -711,7 +711,7 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
     return rc;
   }
 
-  double start = ganc_seconds(), sum_d = 0, sum_g = 0;
+  double start = ganc_seconds(), sum_d = 0, sum_g = 0, sent = (double)ganc_dist_bytes_sent();
   int64_t in_window = 0;
   ganc_progress p = {.steps = o->steps, .nmodes = mode_count(&t)};
   while (t.step < o->steps) {
@@ -722,6 +722,7 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
     if (t.avg)
       update_average(&t);
     t.step++;
+    result->steps_run++;
     if (!isfinite(dl) || !isfinite(gl)) {
       snprintf(err, errlen, "training stopped at step %lld: the %s loss is %s; %s/checkpoint.safetensors holds "
                "the last good state", (long long)t.step, isfinite(dl) ? "generator" : "discriminator",
@@ -767,6 +768,8 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
         write_checkpoint(&t, err, errlen) < 0)
       rc = GANC_TRAIN_ERROR;
   }
+  if (result->steps_run > 0)
+    result->bytes_per_step = ((double)ganc_dist_bytes_sent() - sent) / (double)result->steps_run;
   if (rc == GANC_TRAIN_DONE && is_mixture(&t) && rank == 0) {
     coverage(&t, &result->modes, &result->high_quality, result);
     result->nmodes = p.nmodes;

@@ -48,6 +48,8 @@ typedef struct ganc_train_result {
      nearest mode is k. */
   int nlabels;
   double label_share[GANC_MAX_LABEL_SHARES];
+  int64_t steps_run;     /* the steps this call took */
+  double bytes_per_step; /* what each of them passed to MPI's collectives (dist.h) */
 } ganc_train_result;
 
 enum {
