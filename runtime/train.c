@@ -694,7 +694,7 @@ int ganc_train(const ganc_fns *fns, const ganc_info *info, const ganc_train_opti
              parts * info->pack);
     return GANC_TRAIN_ERROR;
   }
-  if (o->batch / parts < info->min_train_batch) {
+  if (parts > 1 && o->batch / parts < info->min_train_batch) {
     snprintf(err, errlen, "--batch %d gives each of %d ranks %d samples, too few for %s: its batch_norm layers "
              "need at least %d per rank", o->batch, parts, o->batch / parts, info->name, info->min_train_batch);
     return GANC_TRAIN_ERROR;
