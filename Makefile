@@ -230,7 +230,7 @@ test:
 	@$(if $(MISSING_TEST),$(MAKE) --no-print-directory deps &&) \
 	  $(MAKE) --no-print-directory $(B)/ganc $(B)/tests/run $(B)/tests/ganc-nompi && \
 	  GANC=$(B)/ganc GANC_NOMPI=$(B)/tests/ganc-nompi KERNEL_BLOCKS=$(B)/tools/kernel_blocks \
-	  GANC_TEST_CFLAGS='$(SAN)' $(B)/tests/run --jobs 2
+	  GANC_TEST_CFLAGS='$(SAN)' LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(B)/tests/run --jobs 2
 
 # ---- demo -------------------------------------------------------------------
 
