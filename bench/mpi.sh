@@ -28,12 +28,13 @@ echo "|---|---:|---:|---:|---:|"
 rows=("ring8 models/ring8.gan ring8 $ring_steps 256")
 if build/ganc train models/fashion_mlp.gan --data fashion-mnist --steps 1 -o "$out/probe" >/dev/null 2>&1; then
   rows+=("fashion_mlp models/fashion_mlp.gan fashion-mnist $fashion_steps 64")
+  rows+=("fashion_mlp models/fashion_mlp.gan fashion-mnist $((fashion_steps / 3)) 256")
 fi
 for row in "${rows[@]}"; do
   set -- $row
-  a=$(run "$1-1x1" "$2" "$3" "$4" "$5" 1 1)
-  b=$(run "$1-1x2" "$2" "$3" "$4" "$5" 1 2)
-  c=$(run "$1-2x1" "$2" "$3" "$4" "$5" 2 1)
-  bytes=$(sed -n 's/.*each passed \([0-9]*\) bytes a step.*/\1/p' "$out/$1-2x1.log")
+  a=$(run "$1-$5-1x1" "$2" "$3" "$4" "$5" 1 1)
+  b=$(run "$1-$5-1x2" "$2" "$3" "$4" "$5" 1 2)
+  c=$(run "$1-$5-2x1" "$2" "$3" "$4" "$5" 2 1)
+  bytes=$(sed -n 's/.*each passed \([0-9]*\) bytes a step.*/\1/p' "$out/$1-$5-2x1.log")
   echo "| $1, $5 | $a | $b | $c | $bytes |"
 done
