@@ -34,7 +34,7 @@ const char *path_in(const char *dir, const char *fmt, ...)
   return b;
 }
 
-static const char *ganc_bin(void)
+const char *ganc_bin(void)
 {
   const char *g = getenv("GANC");
   return g && *g ? g : "build/ganc";

@@ -26,6 +26,8 @@ typedef struct Run {
 } Run;
 
 Run run_ganc(const char *args, const char *stdin_text);
+/* The ganc binary: GANC, or build/ganc. */
+const char *ganc_bin(void);
 /* The same with the arguments printf-style and nothing on standard input. */
 Run run_gancf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void run_free(Run *r);

@@ -33,26 +33,10 @@
 #include "ganc.h"
 #include "test.h"
 
-static char *dir;
+/* Every test's files, in its scratch folder. */
+static const char *const dir = scratch_dir;
 
-static void setup(void)
-{
-  dir = tmpdir_make();
-  cr_assert_not_null(dir, "cannot make a temporary directory");
-}
-
-static void teardown(void)
-{
-  tmpdir_remove(dir);
-}
-
-TestSuite(mpi, .init = setup, .fini = teardown, .timeout = 120);
-
-static const char *ganc_path(void)
-{
-  const char *g = getenv("GANC");
-  return g && *g ? g : "build/ganc";
-}
+TestSuite(mpi, .init = scratch_open, .fini = scratch_close, .timeout = 120);
 
 /* mpirun is here and ganc has MPI: else skip the test. */
 static void need_mpi(void)
@@ -70,9 +54,9 @@ static int mpi_run(int p, const char *args, char **log)
   if (p > 0)
     snprintf(cmd, sizeof cmd,
              "ASAN_OPTIONS=detect_leaks=0 mpirun --allow-run-as-root --oversubscribe -np %d %s %s 2>&1", p,
-             ganc_path(), args);
+             ganc_bin(), args);
   else
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", ganc_path(), args);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", ganc_bin(), args);
   return run_shell(cmd, log);
 }
 
@@ -210,7 +194,7 @@ static pid_t start_long_run(const char *out, const char *log)
     snprintf(cmd, sizeof cmd,
              "exec env ASAN_OPTIONS=detect_leaks=0 mpirun --allow-run-as-root --oversubscribe -np 2 %s train "
              "models/ring8.gan --data ring8 --steps 1000000 --every 20 -o %s/%s >%s 2>&1",
-             ganc_path(), dir, out, log);
+             ganc_bin(), dir, out, log);
     execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
     _exit(99);
   }

@@ -40,11 +40,6 @@ static void teardown(void)
 
 TestSuite(reliability, .init = setup, .fini = teardown, .timeout = 240);
 
-static const char *ganc_path(void)
-{
-  const char *g = getenv("GANC");
-  return g && *g ? g : "build/ganc";
-}
 
 static int exists(const char *path)
 {
@@ -146,7 +141,7 @@ static pid_t start_training(const char *out, int resume, const char *log)
     dup2(null, 0);
     dup2(fd, 1);
     dup2(fd, 2);
-    const char *g = ganc_path();
+    const char *g = ganc_bin();
     if (resume)
       execl(g, g, "train", "models/ring8.gan", "--data", "ring8", "--every", "1", "--steps", "100000", "--resume",
             "-o", out, (char *)NULL);
@@ -266,7 +261,7 @@ Test(reliability, failed_checkpoint_write_keeps_the_previous_one)
   snprintf(cmd, sizeof cmd,
            "trap '' XFSZ; ulimit -f 400; exec %s train models/ring8.gan --data ring8 --steps 4 --every 2 --resume "
            "-o %s",
-           ganc_path(), sub);
+           ganc_bin(), sub);
   int status = run_shell(cmd, &out);
   cr_expect_eq(status, 1, "exit %d under a file size limit:\n%s", status, out);
   cr_expect(strstr(out, "checkpoint.safetensors"), "the message does not name the checkpoint:\n%s", out);
