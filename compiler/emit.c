@@ -1249,11 +1249,13 @@ static void put_crown(Emitter *e, const Graph *g, const Graph *h, const char *in
       long long in = (long long)both[k]->size[op->in], out = (long long)both[k]->size[op->out];
       put(e, "      {%s, %lld, %lld, ", layer_class(l)->crown, in, out);
       if (l->kind == LY_LINEAR)
-        put(e, "params + %lld, params + %lld, 0}", (long long)l->tensor[0].off, (long long)l->tensor[1].off);
+        put(e, "params + %lld, params + %lld, 0, 0, 0}", (long long)l->tensor[0].off, (long long)l->tensor[1].off);
       else if (l->kind == LY_LEAKY_RELU)
-        put(e, "NULL, NULL, %s}", literal(e, l->karg[0].r, lit, sizeof lit));
+        put(e, "NULL, NULL, %s, 0, 0}", literal(e, l->karg[0].r, lit, sizeof lit));
+      else if (l->kind == LY_LABEL)
+        put(e, "params + %lld, NULL, 0, label, %d}", (long long)l->tensor[0].off, l->classes);
       else
-        put(e, "NULL, NULL, 0}");
+        put(e, "NULL, NULL, 0, 0, 0}");
       put(e, ", /* %s.%d: ", both[k]->stack->name, l->index);
       put_comment_text(e, l->text);
       put(e, " */\n");
@@ -1262,12 +1264,19 @@ static void put_crown(Emitter *e, const Graph *g, const Graph *h, const char *in
   put(e, "  bound_crown(chain, %d, %s, %s, crown, %s, %s);\n", n, in_lo, in_hi, out_lo, out_hi);
 }
 
-/* What a bounds function that CROWN serves does not read. */
-static void put_crown_unused(Emitter *e, int label)
+/* Do g's layers (and h's) read the sample's label? */
+static int chain_takes_label(const Graph *g, const Graph *h)
+{
+  return stack_takes_labels(g->stack) || (h && stack_takes_labels(h->stack));
+}
+
+/* What a bounds function that CROWN serves with the chain of g (then h)
+   does not read. */
+static void put_crown_unused(Emitter *e, const Graph *g, const Graph *h)
 {
   if (e->ir->batch)
     put(e, "  (void)stats;\n");
-  if (e->labels && label)
+  if (e->labels && !chain_takes_label(g, h))
     put(e, "  (void)label;\n");
 }
 
@@ -1281,7 +1290,7 @@ static void put_public_bounds(Emitter *e)
          "   chains of linear layers and activations (docs/DESIGN.md §8) ---- */\n");
   put_public_open(e, GANC_FN_GENERATE_BOUNDS);
   if (ir->crown_g) {
-    put_crown_unused(e, 1);
+    put_crown_unused(e, &ir->gen, NULL);
     put_crown(e, &ir->gen, NULL, "z_lo", "z_hi", "x_lo", "x_hi");
   } else {
     put(e, "  %s_G_bounds(%s, z_lo, z_hi%s, x_lo, x_hi);\n", n, pa, lab(e, "&label"));
@@ -1289,7 +1298,7 @@ static void put_public_bounds(Emitter *e)
   put(e, "}\n");
   put_public_open(e, GANC_FN_SCORE_BOUNDS);
   if (ir->crown_d) {
-    put_crown_unused(e, 1);
+    put_crown_unused(e, &ir->disc, NULL);
     put_crown(e, &ir->disc, NULL, "x_lo", "x_hi", "lo", "hi");
   } else {
     put(e, "  %s_D_bounds(%s, x_lo, x_hi%s, lo, hi);\n", n, pa, lab(e, "&label"));
@@ -1297,14 +1306,14 @@ static void put_public_bounds(Emitter *e)
   put(e, "}\n");
   put_public_open(e, GANC_FN_FAKE_SCORE_BOUNDS);
   if (ir->crown_gd) {
-    put_crown_unused(e, 1);
+    put_crown_unused(e, &ir->gen, &ir->disc);
     put_crown(e, &ir->gen, &ir->disc, "z_lo", "z_hi", "lo", "hi");
     put(e, "}\n");
     return;
   }
   if (e->ir->batch && ir->crown_g && ir->crown_d)
     put(e, "  (void)stats;\n");
-  if (e->labels && ir->crown_g && ir->crown_d)
+  if (e->labels && ir->crown_g && ir->crown_d && !chain_takes_label(&ir->gen, &ir->disc))
     put(e, "  (void)label;\n");
   if (e->m->pack > 1)
     put(e, "  for (int k = 0; k < %s_PACK; k++) { /* each sample of the pack */\n", n);

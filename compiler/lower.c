@@ -131,9 +131,11 @@ int func_emitted(const IrModel *m, Func f)
 
 int crown_chain(const Graph *g)
 {
-  for (int i = 0; i < g->nops; i++)
-    if (!layer_class(g->ops[i].layer)->crown)
+  for (int i = 0; i < g->nops; i++) {
+    const Layer *l = g->ops[i].layer;
+    if (!layer_class(l)->crown || (l->kind == LY_LABEL && l->in.rank != 1)) /* a label on a vector only */
       return 0;
+  }
   return 1;
 }
 
@@ -147,7 +149,8 @@ static int linear_layers(const Graph *g)
 
 /* bound_crown's work (kernels.inc: crown_box, crown_allowance): each
    layer's input box, the output's, a linear layer's two allowances per
-   output, an activation's one per element. */
+   output, an activation's one per element (views and labels round
+   nothing). */
 int64_t crown_work(const Graph *g, const Graph *h)
 {
   int64_t n = 0, last = 0;
@@ -159,7 +162,7 @@ int64_t crown_work(const Graph *g, const Graph *h)
       n += 2 * in;
       if (op->layer->kind == LY_LINEAR)
         n += 2 * out;
-      else if (!op->view)
+      else if (!op->view && op->layer->kind != LY_LABEL)
         n += in;
       last = out;
     }
