@@ -14,8 +14,8 @@
  *   - a batch that P does not divide is an error on every rank;
  *   - a rank killed with SIGKILL stops every rank within seconds with a
  *     non-zero exit, the checkpoint stays whole, and --resume continues
- *     with P = 2 and with P = 1; SIGTERM to mpirun leaves a checkpoint
- *     that resumes.
+ *     with P = 2 and with P = 1; SIGTERM or SIGINT to mpirun leaves a
+ *     checkpoint that resumes.
  * Without mpirun or in a build without MPI the suite is skipped. */
 #define _DEFAULT_SOURCE
 #include <criterion/criterion.h>
@@ -289,18 +289,30 @@ Test(mpi, a_killed_rank_stops_every_rank)
   cr_log_info("every rank gone %.2f s after rank 1's SIGKILL", took);
 }
 
-Test(mpi, sigterm_to_mpirun_leaves_a_checkpoint)
+/* mpirun passes SIGTERM on to the ranks, for SIGINT too: each stops after
+   the same step, rank 0 writes a checkpoint, and it resumes. */
+static void signal_leaves_a_checkpoint(int sig, const char *out)
 {
   need_mpi();
-  const char *log = path_in(dir, "term.log");
-  pid_t run = start_long_run("t", log);
-  wait_for(path_in(dir, "t/checkpoint.safetensors"));
+  const char *log = path_in(dir, "%s.log", out);
+  pid_t run = start_long_run(out, log);
+  wait_for(path_in(dir, "%s/checkpoint.safetensors", out));
   usleep(300000);
-  kill(run, SIGTERM);
+  kill(run, sig);
   int status;
   waitpid(run, &status, 0);
   char *text = slurp(log, NULL);
   cr_expect(text && strstr(text, "stopped by SIGTERM"), "%s", text);
   free(text);
-  resumes("t", 2);
+  resumes(out, 2);
+}
+
+Test(mpi, sigterm_to_mpirun_leaves_a_checkpoint)
+{
+  signal_leaves_a_checkpoint(SIGTERM, "t");
+}
+
+Test(mpi, sigint_to_mpirun_leaves_a_checkpoint)
+{
+  signal_leaves_a_checkpoint(SIGINT, "i");
 }
