@@ -10,7 +10,8 @@
  *     other (each tensor's largest difference at most 1e-4 of its largest
  *     magnitude after 200 steps; the sums of the gradients differ only in
  *     their order);
- *   - models with batch_norm, labels and pack train over two ranks;
+ *   - models with batch_norm, labels, pack and convolutions train over two
+ *     ranks;
  *   - a batch that P does not divide is an error on every rank;
  *   - a rank killed with SIGKILL stops every rank within seconds with a
  *     non-zero exit, the checkpoint stays whole, and --resume continues
@@ -155,11 +156,31 @@ Test(mpi, every_kind_of_model_trains_over_two_ranks)
   fputs("model bn {\n  latent [4]\n  observation [2]\n  generator { linear(16) batch_norm relu linear(2) }\n"
         "  discriminator { linear(16) batch_norm leaky_relu(0.2) linear(1) }\n}\n", f);
   fclose(f);
-  const char *models[] = {"models/ring8_cgan.gan", "models/ring8_pack.gan", bn};
-  for (int i = 0; i < 3; i++) {
-    char *log = NULL, out[16];
+  /* A conditional convolutional model with batch_norm in both networks,
+     on a CSV of labelled 6 x 6 images. */
+  const char *csv = path_in(dir, "images.csv");
+  f = fopen(csv, "w");
+  cr_assert_not_null(f);
+  for (int r = 0; r < 64; r++) {
+    fprintf(f, "%d", r % 3);
+    for (int k = 0; k < 36; k++)
+      fprintf(f, ",%g", ((r * 7 + k * 13) % 17) / 8.5 - 1);
+    fputc('\n', f);
+  }
+  fclose(f);
+  const char *models[] = {"models/ring8_cgan.gan", "models/ring8_pack.gan", bn, "tests/models/label_conv_double.gan"};
+  for (int i = 0; i < 4; i++) {
+    char *log = NULL, out[16], args[4096];
     snprintf(out, sizeof out, "m%d", i);
-    int s = mpi_run(2, train_args(models[i], out, 100), &log);
+    snprintf(args, sizeof args, "%s", train_args(models[i], out, i == 3 ? 20 : 100));
+    if (i == 3) { /* its data */
+      char *at = strstr(args, "--data ring8");
+      cr_assert_not_null(at);
+      char rest[4096];
+      snprintf(rest, sizeof rest, "%s", at + strlen("--data ring8"));
+      snprintf(at, sizeof args - (size_t)(at - args), "--data %s%s", csv, rest);
+    }
+    int s = mpi_run(2, args, &log);
     cr_expect_eq(s, 0, "%s over two ranks:\n%s", models[i], log);
     free(log);
     cr_expect(access(path_in(dir, "%s/weights.safetensors", out), F_OK) == 0, "%s wrote no weights", models[i]);
