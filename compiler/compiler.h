@@ -474,7 +474,7 @@ enum { KERNEL_STACK_SCALARS = 256 * 64 };
 enum { CROWN_MAX_WIDTH = 4096 };
 /* A convolution takes as many samples at once as keep its scratch within
    this many scalars (at least one). */
-enum { CONV_GROUP_SCALARS = 1 << 16 };
+enum { CONV_GROUP_SCALARS = 1 << 17 };
 
 typedef struct Ir {
   const Program *prog;
