@@ -94,7 +94,7 @@ with_kernel "$coretype" "$out/peak" > "$out/peak.json"
 # ganc's products run as the emitted code runs them: a tile at a time, the
 # tiles fashion_mlp's memory plan chose (inference and training).
 lib=$(dirname "$1")/libganc.a
-plan=$("$ganc" check --dump=plan models/fashion_mlp.gan | head -1)
+plan=$("$ganc" check --dump=plan models/fashion_mlp.gan | sed -n 1p)
 tile=$(sed -n 's/.*: TILE \([0-9]*\),.*/\1/p' <<< "$plan")
 train_tile=$(sed -n 's/.* TRAIN_TILE \([0-9]*\),.*/\1/p' <<< "$plan")
 [ -f "$lib" ] && [ -n "$tile" ] && [ -n "$train_tile" ] ||
@@ -128,8 +128,8 @@ for mode in "${iso_modes[@]}"; do
     -o "$out/iso-driver-$mode.o" bench/iso_driver.c
   cc -o "$out/iso-$mode" "$out/iso-$mode.o" "$out/iso-driver-$mode.o" -lm
   code=$(objdump -d -r "$out/iso-$mode.o" | tail -n +3 | sha256sum | cut -c1-16)
-  first=$(nm -n "$out/iso-$mode.o" | awk '$2 ~ /^[tT]$/ { print $3; exit }')
-  addr=$(nm "$out/iso-$mode" | awk -v s="$first" '$3 == s { print $1; exit }')
+  first=$(nm -n "$out/iso-$mode.o" | awk '$2 ~ /^[tT]$/ && !done { print $3; done = 1 }')
+  addr=$(nm "$out/iso-$mode" | awk -v s="$first" '$3 == s && !done { print $1; done = 1 }')
   printf '{"what": "iso_code", "mode": "%s", "objdump_sha256": "%s", "first_function": "%s", "address": "%s"}\n' \
     "$mode" "$code" "$first" "$addr" >> "$out/iso.json"
 done
@@ -137,7 +137,7 @@ done
 # ganc bench runs on one thread (GANC_THREADS=1), and when it takes --threads
 # (and says in its JSON how many it ran) on every core too.
 ganc_threads=()
-if [ "$ncores" -gt 1 ] && "$ganc" help bench 2>&1 | grep -q -- '--threads'; then ganc_threads=("$ncores"); fi
+if [ "$ncores" -gt 1 ] && "$ganc" help bench 2>&1 | grep -- '--threads' > /dev/null; then ganc_threads=("$ncores"); fi
 
 # PyTorch and ganc take turns, rounds times over; results.py keeps each
 # figure's best, so that a burst of other work on the machine during one
