@@ -23,6 +23,7 @@
 #include "dist.h"
 #include "ganc.h"
 #include "io.h"
+#include "scalar.h"
 #include "train.h"
 
 typedef struct Command {
@@ -676,11 +677,6 @@ static void store_outward(void *box, int size, int64_t i, double c, double d, in
   ((float *)box)[i] = f;
 }
 
-static double scalar_at(const void *p, int size, int64_t i)
-{
-  return size == 4 ? ((const float *)p)[i] : ((const double *)p)[i];
-}
-
 /* A scalar in the fewest digits that read back as the same scalar. */
 static void format_scalar(char *buf, size_t len, int size, double v)
 {
@@ -709,8 +705,8 @@ static int write_bounds_csv(const char *path, const ganc_info *info, const void 
   int size = info->scalar_size;
   fputs("output,element,lo,hi\n", at.f);
   for (int64_t i = 0; i <= info->obs_size; i++) {
-    format_scalar(a, sizeof a, size, scalar_at(lo, size, i));
-    format_scalar(b, sizeof b, size, scalar_at(hi, size, i));
+    format_scalar(a, sizeof a, size, ganc_scalar_load(lo, size, i));
+    format_scalar(b, sizeof b, size, ganc_scalar_load(hi, size, i));
     if (i < info->obs_size)
       fprintf(at.f, "x,%lld,%s,%s\n", (long long)i, a, b);
     else
@@ -773,11 +769,11 @@ static void print_bounds(const ganc_info *info, const BoundsArgs *ba, const void
   printf(" in each of %lld element%s%s\n", (long long)info->latent_size, info->latent_size == 1 ? "" : "s", label);
   double sum = 0;
   for (int64_t i = 0; i < n; i++) {
-    double w = width_of(scalar_at(lo, size, i), scalar_at(hi, size, i));
+    double w = width_of(ganc_scalar_load(lo, size, i), ganc_scalar_load(hi, size, i));
     sum += w;
-    if (w < width_of(scalar_at(lo, size, tight), scalar_at(hi, size, tight)))
+    if (w < width_of(ganc_scalar_load(lo, size, tight), ganc_scalar_load(hi, size, tight)))
       tight = i;
-    if (w > width_of(scalar_at(lo, size, wide), scalar_at(hi, size, wide)))
+    if (w > width_of(ganc_scalar_load(lo, size, wide), ganc_scalar_load(hi, size, wide)))
       wide = i;
   }
   char names[2][32];
@@ -788,13 +784,13 @@ static void print_bounds(const ganc_info *info, const BoundsArgs *ba, const void
   static const char *const kinds[2] = {"tightest", "widest"};
   for (int k = 0; k < 2; k++) {
     int64_t i = k ? wide : tight;
-    double l = scalar_at(lo, size, i), h = scalar_at(hi, size, i);
+    double l = ganc_scalar_load(lo, size, i), h = ganc_scalar_load(hi, size, i);
     char text[80];
     printf("  %-8s  %-*s  %s  width %.4g\n", kinds[k], column, names[k], interval_text(text, sizeof text, l, h),
            width_of(l, h));
   }
   printf("  mean width %.4g\n", sum / (double)n);
-  double l = scalar_at(lo, size, n), h = scalar_at(hi, size, n);
+  double l = ganc_scalar_load(lo, size, n), h = ganc_scalar_load(hi, size, n);
   char text[80];
   interval_text(text, sizeof text, l, h);
   if (info->pack > 1)
