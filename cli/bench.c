@@ -116,15 +116,15 @@ static int work_alloc(Work *wk, const ganc_info *info, int n)
   ganc_step *w = &wk->s;
   memset(wk, 0, sizeof *wk);
   *w = (ganc_step){.info = info, .adam_d = &adam, .adam_g = &adam, .batch = n, .d_steps = 1};
-  w->params = malloc(s * (size_t)info->param_count);
-  w->stats = malloc(s * (size_t)(info->stats_count + 1));
-  w->adam_m = calloc((size_t)info->param_count, s);
-  w->adam_v = calloc((size_t)info->param_count, s);
-  w->z = malloc(s * (size_t)n * (size_t)info->latent_size);
-  w->x = malloc(s * (size_t)n * (size_t)info->obs_size);
-  wk->scores = malloc(s * (size_t)n);
-  w->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
-  w->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
+  w->params = ganc_alloc(s * (size_t)info->param_count);
+  w->stats = ganc_alloc(s * (size_t)(info->stats_count + 1));
+  w->adam_m = ganc_alloc(s * (size_t)info->param_count);
+  w->adam_v = ganc_alloc(s * (size_t)info->param_count);
+  w->z = ganc_alloc(s * (size_t)n * (size_t)info->latent_size);
+  w->x = ganc_alloc(s * (size_t)n * (size_t)info->obs_size);
+  wk->scores = ganc_alloc(s * (size_t)n);
+  w->grad_d = ganc_alloc(s * (size_t)(info->d_param_count + 1));
+  w->grad_g = ganc_alloc(s * (size_t)(info->g_param_count + 1));
   w->workspace = ganc_train_workspace(info, n / info->pack);
   if (!w->params || !w->stats || !w->adam_m || !w->adam_v || !w->z || !w->x || !wk->scores || !w->grad_d ||
       !w->grad_g || !w->workspace)

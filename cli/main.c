@@ -320,8 +320,8 @@ static void weights_free(Weights *w)
 static int load_params(const ganc_info *info, const char *weights, uint64_t seed, Weights *w)
 {
   size_t s = (size_t)info->scalar_size;
-  w->params = malloc(s * (size_t)(info->param_count + 1));
-  w->stats = malloc(s * (size_t)(info->stats_count + 1));
+  w->params = ganc_alloc(s * (size_t)(info->param_count + 1));
+  w->stats = ganc_alloc(s * (size_t)(info->stats_count + 1));
   if (!w->params || !w->stats) {
     fputs("ganc: out of memory\n", stderr);
     weights_free(w);
@@ -529,8 +529,8 @@ static int cmd_sample(int argc, char **argv)
   Weights wt = {0};
   rc = load_params(info, sa.weights, sa.seed, &wt);
   size_t s = (size_t)info->scalar_size;
-  void *z = malloc(s * (size_t)info->latent_size * (size_t)sa.n);
-  void *x = malloc(s * (size_t)info->obs_size * (size_t)sa.n);
+  void *z = ganc_alloc(s * (size_t)info->latent_size * (size_t)sa.n);
+  void *x = ganc_alloc(s * (size_t)info->obs_size * (size_t)sa.n);
   int *labels = info->classes ? malloc(sizeof(int) * (size_t)sa.n) : NULL;
   ganc_fns fns;
   int have = ganc_functions(j.m, info, &fns) == 0;

@@ -117,10 +117,19 @@ static double mean_over_parts(const ganc_step *s, void *grad, int64_t n, double 
   return ganc_scalar_load(grad, size, n);
 }
 
+void *ganc_alloc(size_t n)
+{
+  void *p;
+  if (posix_memalign(&p, 64, n ? n : 1) != 0)
+    return NULL;
+  memset(p, 0, n);
+  return p;
+}
+
 void *ganc_train_workspace(const ganc_info *info, int n)
 {
   int64_t scalars = (int64_t)n * info->train_workspace_per_n + info->train_workspace_once;
-  return malloc((size_t)info->scalar_size * (size_t)(scalars > 0 ? scalars : 1));
+  return ganc_alloc((size_t)info->scalar_size * (size_t)(scalars > 0 ? scalars : 1));
 }
 
 void ganc_generate(const ganc_info *info, const ganc_fns *fns, const void *params, const void *stats, int n,
@@ -596,21 +605,21 @@ static int setup(Trainer *t, const ganc_fns *fns, char *err, size_t errlen)
   int nz = is_mixture(t) && t->nsnap < COVERAGE_SAMPLES ? COVERAGE_SAMPLES : t->nsnap;
   size_t s = (size_t)info->scalar_size, np = (size_t)info->param_count, b = (size_t)o->batch;
   size_t ns = (size_t)(info->stats_count ? info->stats_count : 1);
-  w->params = malloc(s * np);
-  w->stats = malloc(s * ns);
-  if (o->ema > 0 && (!(t->avg = malloc(s * (np ? np : 1))) || !(t->avg_stats = malloc(s * ns)))) {
+  w->params = ganc_alloc(s * np);
+  w->stats = ganc_alloc(s * ns);
+  if (o->ema > 0 && (!(t->avg = ganc_alloc(s * (np ? np : 1))) || !(t->avg_stats = ganc_alloc(s * ns)))) {
     snprintf(err, errlen, "out of memory");
     return GANC_TRAIN_ERROR;
   }
-  w->adam_m = calloc(np ? np : 1, s);
-  w->adam_v = calloc(np ? np : 1, s);
-  w->grad_d = malloc(s * (size_t)(info->d_param_count + 1));
-  w->grad_g = malloc(s * (size_t)(info->g_param_count + 1));
+  w->adam_m = ganc_alloc(s * np);
+  w->adam_v = ganc_alloc(s * np);
+  w->grad_d = ganc_alloc(s * (size_t)(info->d_param_count + 1));
+  w->grad_g = ganc_alloc(s * (size_t)(info->g_param_count + 1));
   w->workspace = ganc_train_workspace(info, o->batch / w->parts / info->pack);
-  w->x = malloc(s * b * (size_t)info->obs_size);
-  w->z = malloc(s * b * (size_t)info->latent_size);
-  t->snap_z = malloc(s * (size_t)nz * (size_t)info->latent_size);
-  t->snap_x = malloc(s * (size_t)nz * (size_t)info->obs_size);
+  w->x = ganc_alloc(s * b * (size_t)info->obs_size);
+  w->z = ganc_alloc(s * b * (size_t)info->latent_size);
+  t->snap_z = ganc_alloc(s * (size_t)nz * (size_t)info->latent_size);
+  t->snap_x = ganc_alloc(s * (size_t)nz * (size_t)info->obs_size);
   if (info->classes) {
     w->x_labels = malloc(sizeof(int) * b);
     w->z_labels = malloc(sizeof(int) * b);

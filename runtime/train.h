@@ -105,6 +105,13 @@ typedef struct ganc_step {
    last updates computed. */
 void ganc_train_step(const ganc_step *s, int64_t done, double *d_loss, double *g_loss);
 
+/* n bytes (at least 1), zeroed, at an address that is a multiple of 64
+   (a cache line, and the widest vector the kernels read), to free with
+   free(); NULL if the heap fails. The kernels read parameters, gradients,
+   batches and workspaces in whole vectors: at this alignment none of them
+   straddles two cache lines. */
+void *ganc_alloc(size_t n);
+
 /* A workspace for the _ws functions on n packs (info's
    train_workspace_per_n and train_workspace_once), to free; NULL if the
    heap fails. */
